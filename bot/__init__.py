@@ -1,0 +1,1 @@
+"""hostbot: run a hosting account from a chat."""

@@ -1,0 +1,1 @@
+"""One module per platform: native event -> Incoming, Reply -> native message."""

@@ -1,0 +1,78 @@
+"""The terminal adapter: lines in, replies out; buttons become numbered choices.
+
+Works interactively and with piped input (scripted conversations); ends at end of input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from bot.core.dispatcher import Dispatcher
+from bot.core.types import Button, Incoming, Reply
+from services import chat_state, linking
+from storage.models import ChatIdentity
+
+
+class Shell:
+    def __init__(
+        self, dispatcher: Dispatcher, user_id: str, language: str | None, out: TextIO = sys.stdout
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.user_id = user_id
+        self.language = language
+        self.out = out
+        self.choices: list[Button] = []
+        self.files = Path(tempfile.mkdtemp(prefix="hostbot-"))
+
+    async def send(self, line: str) -> None:
+        """Handle one typed line: a number presses the matching button of the last reply."""
+        text = line.rstrip("\n")
+        if text.strip().isdigit() and 1 <= int(text) <= len(self.choices):
+            button = self.choices[int(text) - 1]
+            if button.url:
+                self.out.write(f"{button.url}\n")
+                return
+            incoming = Incoming("shell", self.user_id, action_key=button.key, language=self.language)
+        else:
+            incoming = Incoming("shell", self.user_id, text=text, language=self.language)
+        for reply in await self.dispatcher.handle(incoming):
+            self.render(reply)
+
+    def render(self, reply: Reply) -> None:
+        self.out.write(reply.text + "\n")
+        self.choices = reply.all_buttons()
+        if self.choices:
+            labels = [f"[{i}] {b.label}" for i, b in enumerate(self.choices, start=1)]
+            self.out.write("  " + "  ".join(labels) + "\n")
+        for attachment in reply.attachments:
+            path = self.files / attachment.filename
+            path.write_bytes(attachment.data)
+            self.out.write(f"  📎 {path}\n")
+        self.out.write("\n")
+        self.out.flush()
+
+    async def run(self, source: TextIO = sys.stdin) -> None:
+        interactive = source.isatty()
+        loop = asyncio.get_running_loop()
+        while True:
+            if interactive:
+                self.out.write("you> ")
+                self.out.flush()
+            line = await loop.run_in_executor(None, source.readline)
+            if not line:
+                return
+            if line.strip():
+                await self.send(line)
+
+
+async def link_local_user(dispatcher: Dispatcher, user_id: str, customer_id: int) -> None:
+    """The terminal user is the operator trying things: bind it to the chosen customer as owner."""
+    async with dispatcher.db.uow() as uow:
+        ident: ChatIdentity = await chat_state.identity(uow, "shell", "", user_id)
+        if ident.customer_id != customer_id:
+            code = await linking.issue_code(uow, customer_id, "shell")
+            await linking.redeem(uow, ident, code)

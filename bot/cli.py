@@ -1,0 +1,149 @@
+"""The ``hostbot`` command: shell, run, worker, migrate, link-code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from aiohttp import web
+from sqlalchemy import or_, select
+
+from bot.adapters.shell import Shell, link_local_user
+from bot.app import App, open_app
+from bot.config import Settings, get_settings
+from bot.core.i18n import normalize
+from bot.web import make_web_app
+from services import housekeeping, linking
+from services.errors import NotFound
+from storage.models import Customer
+
+log = logging.getLogger("hostbot")
+HOUSEKEEPING_EVERY = 3600
+
+
+async def find_customer(app: App, ref: str | None) -> Customer:
+    """A customer by id, e-mail or part of the name; the first one when ``ref`` is None."""
+    async with app.db.uow() as uow:
+        query = select(Customer).order_by(Customer.id)
+        if ref is not None:
+            conditions = [Customer.email == ref, Customer.name.ilike(f"%{ref}%")]
+            if ref.isdigit():
+                conditions.append(Customer.id == int(ref))
+            query = query.where(or_(*conditions))
+        found = await uow.session.scalar(query.limit(1))
+    if found is None:
+        raise NotFound()
+    return found
+
+
+async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
+    app = await open_app(settings, seed_demo=not args.no_demo)
+    try:
+        try:
+            customer = await find_customer(app, args.customer)
+        except NotFound:
+            print("No such customer. Run without --no-demo to create the demo data.", file=sys.stderr)
+            return 2
+        user = f"local-{customer.id}"
+        await link_local_user(app.dispatcher, user, customer.id)
+        lang = normalize(args.lang) or normalize(os.environ.get("LANG"))
+        if sys.stdin.isatty():
+            print(f"hostbot — {customer.name}. Type help; Ctrl-D to quit.\n")
+        await Shell(app.dispatcher, user, lang).run()
+        return 0
+    finally:
+        await app.close()
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    app = await open_app(settings)
+    runner = web.AppRunner(make_web_app(app))
+    await runner.setup()
+    site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
+    await site.start()
+    log.info("listening on :%s", settings.port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await app.close()
+    return 0
+
+
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    app = await open_app(settings)
+    try:
+        while True:
+            async with app.db.uow() as uow:
+                removed = await housekeeping.purge(uow)
+            log.info("housekeeping removed %d expired rows", removed)
+            if args.once:
+                return 0
+            await asyncio.sleep(HOUSEKEEPING_EVERY)
+    finally:
+        await app.close()
+
+
+async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    app = await open_app(settings, seed_demo=args.demo)
+    await app.close()
+    print("database is up to date")
+    return 0
+
+
+async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
+    app = await open_app(settings)
+    try:
+        try:
+            customer = await find_customer(app, args.customer)
+        except NotFound:
+            print(f"no customer matches {args.customer!r}", file=sys.stderr)
+            return 2
+        async with app.db.uow() as uow:
+            code = await linking.issue_code(uow, customer.id, args.platform, args.role)
+        print(f"Link code for {customer.name} on {args.platform} (single use, 15 minutes): {code}")
+        print(f"In the chat, send: /start {code}")
+        return 0
+    finally:
+        await app.close()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hostbot", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    shell = sub.add_parser("shell", help="chat with the bot in the terminal")
+    shell.add_argument("--lang", help="your language: en, fr, id or tr")
+    shell.add_argument("--customer", help="talk as this customer (id, e-mail or name)")
+    shell.add_argument("--no-demo", action="store_true", help="do not create demo data in an empty database")
+    shell.set_defaults(func=cmd_shell)
+    run = sub.add_parser("run", help="serve the web app (health check, webhooks) on $PORT")
+    run.set_defaults(func=cmd_run)
+    worker = sub.add_parser("worker", help="run the background jobs")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.set_defaults(func=cmd_worker)
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument("--demo", action="store_true", help="also create demo data in an empty database")
+    migrate.set_defaults(func=cmd_migrate)
+    link = sub.add_parser("link-code", help="one-time code that links a chat user to a customer")
+    link.add_argument("customer", help="customer id, e-mail or name")
+    link.add_argument("--platform", default="telegram", choices=["telegram", "slack", "shell"])
+    link.add_argument("--role", default="owner", choices=["owner", "admin", "member"])
+    link.set_defaults(func=cmd_link_code)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "WARNING" if args.command == "shell" else "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    code: int = asyncio.run(args.func(get_settings(), args))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

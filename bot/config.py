@@ -1,0 +1,39 @@
+"""Settings from the environment (and an optional ``.env``), one place for every knob."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///hostbot.db"
+    port: int = 8080
+    public_base_url: str = "http://localhost:8080"
+    default_language: str = "en"
+
+    # Inbound flood guard per chat user, in `limits` notation.
+    rate_limit: str = "30/minute"
+    rate_limit_storage: str = "async+memory://"
+
+    confirm_ttl_seconds: int = 300
+    button_ttl_seconds: int = 7 * 24 * 3600
+    conversation_ttl_seconds: int = 1800
+    pay_link_ttl_days: int = 30
+    max_text_length: int = 4000
+
+    # The provider, as printed on invoices.
+    seller_name: str = "Hostbot Hosting B.V."
+    seller_address: str = "Keizersgracht 100, 1015 AA Amsterdam"
+    seller_country: str = "NL"
+    seller_vat_id: str = "NL004495445B01"
+    invoice_series: str = "HB"
+    invoice_due_days: int = 14
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Platform-neutral chat core: types, registry, dispatcher, locale and formatting."""

@@ -1,0 +1,279 @@
+"""The dispatcher: from one ``Incoming`` to the replies, the same for every platform.
+
+Per message it: applies the inbound rate limit, drops redelivered updates, finds the chat identity
+and its account, sets the locale, routes to an open form, a pressed button or a command, checks
+the account and role, injects what the handler names, turns domain errors into localised answers,
+and swaps every button's meaning for an opaque key stored server-side.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from limits import parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from bot.config import Settings
+from bot.core import formatting
+from bot.core.i18n import current, normalize, use_locale
+from bot.core.i18n import gettext as _
+from bot.core.registry import Command, Registry, fold, inject, registry
+from bot.core.types import Incoming, Reply, UsageError
+from services import audit, chat_state
+from services.audit import Actor
+from services.errors import DomainError, PermissionDenied
+from services.invoices import Seller
+from services.ports import InventoryDriver, LogMailer, Mailer, ServerDriver
+from storage.models import ChatIdentity, Customer
+from storage.uow import Database, UnitOfWork
+
+log = logging.getLogger("hostbot.dispatch")
+
+ROLES = {"member": 0, "admin": 1, "owner": 2}
+CANCEL_WORDS = frozenset({"cancel", "annuler", "batal", "iptal", "/cancel"})
+
+
+@dataclass
+class Context:
+    """What a handler may ask for by name, besides the values themselves."""
+
+    dispatcher: Dispatcher
+    uow: UnitOfWork
+    incoming: Incoming
+    identity: ChatIdentity
+    customer: Customer | None
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.dispatcher.settings
+
+    @property
+    def actor(self) -> Actor:
+        assert self.customer is not None
+        return Actor(self.customer.id, self.identity.id)
+
+    async def open_form(self, name: str, step: str, data: dict[str, Any]) -> None:
+        await chat_state.save_conversation(
+            self.uow, self.identity.id, name, step, data, self.settings.conversation_ttl_seconds
+        )
+
+    async def close_form(self) -> None:
+        await chat_state.end_conversation(self.uow, self.identity.id)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        mailer: Mailer | None = None,
+        servers: ServerDriver | None = None,
+        commands: Registry = registry,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.mailer = mailer or LogMailer()
+        self.servers = servers or InventoryDriver()
+        self.registry = commands
+        self.seller = Seller(
+            settings.seller_name,
+            settings.seller_address,
+            settings.seller_country,
+            settings.seller_vat_id,
+            settings.invoice_series,
+            settings.invoice_due_days,
+        )
+        self._limit = parse(settings.rate_limit)
+        self._limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        who = f"{incoming.platform}:{incoming.workspace}:{incoming.user_id}"
+        allowed = await self._limiter.hit(self._limit, who)
+        async with self.db.uow() as uow:
+            if incoming.update_id is not None and not await chat_state.first_delivery(
+                uow, incoming.platform, incoming.update_id
+            ):
+                return []
+            identity = await chat_state.identity(uow, incoming.platform, incoming.workspace, incoming.user_id)
+            identity_id = identity.id
+            customer = await chat_state.customer_of(uow, identity)
+            lang = (
+                (customer.language if customer else None)
+                or identity.language
+                or normalize(incoming.language)
+                or self.settings.default_language
+            )
+            with use_locale(lang):
+                if not allowed:
+                    return [
+                        Reply(_("You are sending messages too fast. Please wait a minute and try again."))
+                    ]
+                ctx = Context(self, uow, incoming, identity, customer)
+                try:
+                    reply = await self._route(ctx)
+                except DomainError as err:
+                    await uow.session.rollback()
+                    reply = Reply(formatting.error_text(err))
+                except Exception:
+                    log.exception("handler failed for %r", incoming)
+                    await uow.session.rollback()
+                    reply = Reply(
+                        _("Something went wrong on our side and nothing was changed. Please try again.")
+                    )
+                await self._seal(uow, identity_id, reply)
+                await uow.commit()
+                return [reply]
+
+    async def _route(self, ctx: Context) -> Reply:
+        incoming = ctx.incoming
+        if incoming.action_key is not None:
+            return await self._press(ctx, incoming.action_key)
+        if incoming.text is None:
+            return Reply(_("I can only read text messages. Type help to see what I can do."))
+        text = incoming.text.strip()
+        if len(text) > self.settings.max_text_length:
+            return Reply(
+                _("That message is too long. Please keep it under {limit} characters.").format(
+                    limit=self.settings.max_text_length
+                )
+            )
+        if not text:
+            return Reply(_("Type help to see what I can do."))
+        form = await chat_state.conversation(ctx.uow, ctx.identity.id)
+        if form is not None:
+            if not text.startswith("/") or fold(text) in CANCEL_WORDS:
+                return await self._answer_form(ctx, text)
+            await ctx.close_form()
+        return await self.run_line(ctx, text)
+
+    async def run_line(self, ctx: Context, text: str) -> Reply:
+        found = self.registry.match(text)
+        if found is None:
+            return self._unknown(text)
+        command, args = found
+        ctx.args = args
+        denied = await self._check_access(ctx, command.name, command)
+        if denied is not None:
+            return denied
+        try:
+            return await inject(command.func, self._deps(ctx))
+        except UsageError:
+            return Reply(
+                _("Usage: {usage}").format(
+                    usage=f"/{command.alias_for(current())} {_(command.usage)}".strip()
+                )
+            )
+
+    async def _check_access(self, ctx: Context, action: str, command: Command | None) -> Reply | None:
+        if command is None or not command.needs_account:
+            return None
+        if ctx.customer is None:
+            return Reply(link_instructions())
+        if ROLES.get(ctx.identity.role, 0) < ROLES[command.role]:
+            audit.record(
+                ctx.uow, f"command.{action}", ctx.actor, f"identity:{ctx.identity.id}", outcome="denied"
+            )
+            await ctx.uow.commit()
+            raise PermissionDenied()
+        return None
+
+    def _deps(self, ctx: Context, **extra: Any) -> dict[str, Any]:
+        return {
+            "ctx": ctx,
+            "uow": ctx.uow,
+            "args": ctx.args,
+            "customer": ctx.customer,
+            "identity": ctx.identity,
+            "actor": ctx.actor if ctx.customer else None,
+            "settings": self.settings,
+            "seller": self.seller,
+            "mailer": self.mailer,
+            "servers": self.servers,
+            "registry": self.registry,
+            **extra,
+        }
+
+    async def _answer_form(self, ctx: Context, answer: str) -> Reply:
+        form = await chat_state.conversation(ctx.uow, ctx.identity.id)
+        if form is None or form.name not in self.registry.forms:
+            return Reply(_("This form is no longer open. Start again with the command."))
+        if fold(answer) in CANCEL_WORDS:
+            await ctx.close_form()
+            return Reply(_("Cancelled. Nothing was created."))
+        if ctx.customer is None:
+            await ctx.close_form()
+            return Reply(link_instructions())
+        return await inject(
+            self.registry.forms[form.name],
+            self._deps(ctx, step=form.step, data=dict(form.data), answer=answer),
+        )
+
+    async def _press(self, ctx: Context, key: str) -> Reply:
+        press = await chat_state.press(ctx.uow, key, ctx.identity)
+        if press.status == "unknown":
+            return Reply(_("Not found. Check the number and try again."))
+        if press.status == "expired":
+            return Reply(_("This button has expired. Please ask again."))
+        if press.status == "used":
+            return Reply(_("This was already handled."))
+        payload = press.payload or {}
+        if press.kind == "cancel":
+            return Reply(_("Cancelled. Nothing was changed."), replace=True)
+        if press.kind == "confirm":
+            name = payload["name"]
+            denied = await self._check_access(ctx, name, self.registry.commands.get(name))
+            if denied is not None:
+                return denied
+            result = await inject(self.registry.confirmers[name], self._deps(ctx, params=payload["params"]))
+            result.replace = True
+            return result
+        if "answer" in payload:
+            return await self._answer_form(ctx, payload["answer"])
+        reply = await self.run_line(ctx, payload["line"])
+        reply.replace = bool(payload.get("edit"))
+        return reply
+
+    async def _seal(self, uow: UnitOfWork, identity_id: int, reply: Reply) -> None:
+        """Give every button an opaque, expiring key bound to this identity."""
+        ttl, confirm_ttl = self.settings.button_ttl_seconds, self.settings.confirm_ttl_seconds
+        confirm_key: str | None = None
+        for button in reply.all_buttons():
+            if button.confirm is not None:
+                action = {"name": button.confirm.name, "params": button.confirm.params}
+                confirm_key = button.key = chat_state.add_key(
+                    uow, identity_id, "confirm", action, confirm_ttl
+                )
+        for button in reply.all_buttons():
+            if button.cancel and confirm_key is not None:
+                button.key = chat_state.add_key(
+                    uow, identity_id, "cancel", {"confirm": confirm_key}, confirm_ttl
+                )
+            elif button.answer is not None:
+                button.key = chat_state.add_key(uow, identity_id, "command", {"answer": button.answer}, ttl)
+            elif button.command is not None:
+                line = {"line": button.command, "edit": button.edit}
+                button.key = chat_state.add_key(uow, identity_id, "command", line, ttl)
+
+    def _unknown(self, text: str) -> Reply:
+        head = fold(text.split()[0]).lstrip("/")
+        names = [c.alias_for(current()) for c in self.registry.visible()]
+        guess = difflib.get_close_matches(head, names, n=1)
+        if guess:
+            return Reply(
+                _(
+                    "I don't know that command. Did you mean /{command}? Type help to see everything I can do."
+                ).format(command=guess[0])
+            )
+        return Reply(_("I don't know that command. Type help to see everything I can do."))
+
+
+def link_instructions() -> str:
+    return _(
+        "This chat is not linked to a hosting account yet. Ask your provider for a link code "
+        "(or, as an operator, run: hostbot link-code CUSTOMER), then send: /start CODE"
+    )

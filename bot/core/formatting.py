@@ -1,0 +1,51 @@
+"""Amounts and dates only through Babel, in the current locale."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_percent
+
+from bot.core.i18n import current, gettext
+from services.errors import DomainError
+from services.money import Money
+
+
+def money(value: Money) -> str:
+    return format_currency(value.to_decimal(), value.currency, locale=current())
+
+
+def date(value: dt.date) -> str:
+    return format_date(value, "medium", locale=current())
+
+
+def datetime(value: dt.datetime, tz: str = "UTC") -> str:
+    return format_datetime(value, "medium", tzinfo=ZoneInfo(tz), locale=current())
+
+
+def percent(rate: Decimal) -> str:
+    """A VAT rate such as 25.5 as the locale writes percentages ("25,5 %", "%25,5")."""
+    pattern = Locale.parse(current()).percent_formats[None].pattern.replace("#,##0", "#,##0.##")
+    return format_percent(rate / 100, format=pattern, locale=current())
+
+
+def value(v: Any) -> str:
+    """Format one placeholder value for a translated sentence."""
+    if isinstance(v, Money):
+        return money(v)
+    if isinstance(v, dt.datetime):
+        return datetime(v)
+    if isinstance(v, dt.date):
+        return date(v)
+    if isinstance(v, Decimal):
+        return percent(v)
+    return str(v)
+
+
+def error_text(err: DomainError) -> str:
+    return gettext(err.message).format(**{k: value(v) for k, v in err.params.items()})

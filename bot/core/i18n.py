@@ -1,0 +1,68 @@
+"""Per-request locale (a ContextVar) and gettext catalogs compiled in memory from locales/*.po."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from services.errors import N_
+
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
+LANGUAGES: tuple[str, ...] = ("en", "fr", "id", "tr")
+DEFAULT = "en"
+
+_locale: ContextVar[str] = ContextVar("locale", default=DEFAULT)
+
+__all__ = ["LANGUAGES", "N_", "current", "gettext", "ngettext", "normalize", "use_locale"]
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    """Compile the .po file once per process; English is the source language."""
+    path = LOCALES_DIR / lang / "LC_MESSAGES" / "messages.po"
+    if lang == DEFAULT or not path.exists():
+        return NullTranslations()
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(buf)
+
+
+def normalize(code: str | None) -> str | None:
+    """Map a platform language tag (``fr-CA``, ``tr_TR``, ``in``) to a supported language."""
+    if not code:
+        return None
+    base = code.replace("_", "-").split("-")[0].lower()
+    base = {"in": "id"}.get(base, base)
+    return base if base in LANGUAGES else None
+
+
+def current() -> str:
+    return _locale.get()
+
+
+@contextmanager
+def use_locale(lang: str) -> Iterator[None]:
+    token = _locale.set(lang)
+    try:
+        yield
+    finally:
+        _locale.reset(token)
+
+
+def gettext(message: str) -> str:
+    return translations(_locale.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(_locale.get()).ngettext(singular, plural, n)

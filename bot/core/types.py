@@ -1,0 +1,72 @@
+"""Neutral message types: adapters turn native events into ``Incoming`` and render ``Reply``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a user did: typed ``text`` or pressed the button whose opaque key is ``action_key``."""
+
+    platform: str
+    user_id: str
+    text: str | None = None
+    action_key: str | None = None
+    workspace: str = ""
+    chat_id: str = ""
+    language: str | None = None
+    is_group: bool = False
+    update_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmAction:
+    """A prepared paying or destructive action, run once when its button is pressed."""
+
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Button:
+    """What pressing does is exactly one of: re-run ``command``, answer the open form with ``answer``,
+    open ``url``, run ``confirm`` once, or ``cancel`` the confirmation offered beside it. ``edit``: the
+    command's answer replaces the message that holds the button (paging, filters).
+    ``key`` is filled in by the dispatcher: it is all the platform ever sees."""
+
+    label: str
+    command: str | None = None
+    answer: str | None = None
+    url: str | None = None
+    confirm: ConfirmAction | None = None
+    cancel: bool = False
+    edit: bool = False
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Reply:
+    """``private``: only for the user, never in a group. ``replace``: edit the message whose button
+    was pressed instead of sending a new one (list paging and filters)."""
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    private: bool = False
+    replace: bool = False
+
+    def all_buttons(self) -> list[Button]:
+        return [b for row in self.buttons for b in row]
+
+
+class UsageError(Exception):
+    """Wrong or missing arguments: the dispatcher answers with the command's usage line."""

@@ -1,0 +1,28 @@
+"""The one aiohttp application: health check now; platform webhooks and pay pages mount here."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.app import App
+
+APP_KEY = web.AppKey("hostbot", App)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers, 503 otherwise (load balancers take the replica out)."""
+    app = request.app[APP_KEY]
+    try:
+        async with app.db.uow() as uow:
+            await uow.session.execute(text("SELECT 1"))
+    except Exception:
+        return web.json_response({"status": "unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def make_web_app(app: App) -> web.Application:
+    web_app = web.Application(client_max_size=1024 * 1024)
+    web_app[APP_KEY] = app
+    web_app.router.add_get("/healthz", healthz)
+    return web_app

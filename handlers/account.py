@@ -1,0 +1,115 @@
+"""Getting started, help, language, balance, linking."""
+
+from __future__ import annotations
+
+from bot.core import formatting
+from bot.core.dispatcher import Context, link_instructions
+from bot.core.i18n import LANGUAGES, current, normalize, use_locale
+from bot.core.i18n import gettext as _
+from bot.core.registry import Registry, registry
+from bot.core.types import Button, Reply, UsageError
+from services import ledger, linking
+from services.errors import N_
+from services.money import Money
+from storage.models import Customer
+from storage.uow import UnitOfWork
+
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "id": "Bahasa Indonesia", "tr": "Türkçe"}
+MOVEMENTS = {
+    "payment": N_("Payment received"),
+    "charge": N_("Invoice paid"),
+    "topup": N_("Top-up"),
+    "refund": N_("Refund"),
+    "adjustment": N_("Adjustment"),
+}
+
+
+def help_text(commands: Registry) -> str:
+    lang = current()
+    lines = [_("Here is what I can do:")]
+    for cmd in commands.visible():
+        usage = f" {_(cmd.usage)}" if cmd.usage else ""
+        lines.append(f"/{cmd.alias_for(lang)}{usage} — {_(cmd.summary)}")
+    lines.append(_("You can also write in plain words, for example: show my unpaid invoices."))
+    return "\n".join(lines)
+
+
+@registry.command(
+    "start",
+    aliases={"en": ("start",), "fr": ("demarrer",), "id": ("mulai",), "tr": ("basla",)},
+    summary=N_("welcome, or link this chat with a code"),
+    usage=N_("[CODE]"),
+    needs_account=False,
+)
+async def start(ctx: Context, uow: UnitOfWork, args: list[str], registry: Registry) -> Reply:
+    if args:
+        customer = await linking.redeem(uow, ctx.identity, args[0])
+        ctx.customer = customer
+        return Reply(
+            _("This chat is now linked to the account of {name}. Type help to begin.").format(
+                name=customer.name
+            )
+        )
+    hello = _("Hello! I am your hosting assistant.")
+    if ctx.customer is None:
+        return Reply(f"{hello}\n{link_instructions()}")
+    return Reply(f"{hello}\n\n{help_text(registry)}")
+
+
+@registry.command(
+    "help",
+    aliases={"en": ("help", "commands"), "fr": ("aide",), "id": ("bantuan",), "tr": ("yardim",)},
+    summary=N_("list what I can do"),
+    needs_account=False,
+)
+async def help_(registry: Registry) -> Reply:
+    return Reply(help_text(registry))
+
+
+@registry.command(
+    "language",
+    aliases={"en": ("language", "lang"), "fr": ("langue",), "id": ("bahasa",), "tr": ("dil",)},
+    summary=N_("choose the language I answer in"),
+    usage=N_("[en|fr|id|tr]"),
+    needs_account=False,
+)
+async def language(ctx: Context, uow: UnitOfWork, args: list[str]) -> Reply:
+    if not args:
+        buttons = [[Button(LANGUAGE_NAMES[code], command=f"language {code}") for code in LANGUAGES]]
+        return Reply(_("Choose your language:"), buttons=buttons)
+    lang = normalize(args[0])
+    if lang is None:
+        raise UsageError()
+    await linking.set_language(uow, ctx.identity, lang)
+    with use_locale(lang):
+        return Reply(_("From now on I will answer in English."))
+
+
+@registry.command(
+    "balance",
+    aliases={"en": ("balance",), "fr": ("solde",), "id": ("saldo",), "tr": ("bakiye",)},
+    summary=N_("your balance and last movements"),
+)
+async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
+    amount = await ledger.balance(uow, customer)
+    lines = [_("Your balance: {amount}").format(amount=formatting.money(amount))]
+    entries = await ledger.recent(uow, customer.id)
+    if entries:
+        lines.append(_("Last movements:"))
+        for entry in entries:
+            what = _(MOVEMENTS.get(entry.kind, MOVEMENTS["adjustment"]))
+            lines.append(
+                f"{formatting.date(entry.created_at.date())}  "
+                f"{formatting.money(Money(entry.amount_minor, entry.currency))}  {what} {entry.memo}".rstrip()
+            )
+    return Reply("\n".join(lines), buttons=[[Button(_("Unpaid invoices"), command="invoices unpaid")]])
+
+
+@registry.command(
+    "unlink",
+    aliases={"en": ("unlink",), "fr": ("delier",), "id": ("putuskan",), "tr": ("baglantiyikes",)},
+    summary=N_("unlink this chat from the account"),
+)
+async def unlink(ctx: Context, uow: UnitOfWork) -> Reply:
+    await linking.unlink(uow, ctx.identity)
+    return Reply(_("This chat is no longer linked to the account."))

@@ -1,0 +1,70 @@
+"""Small helpers shared by handlers: argument parsing and translated labels for stored codes."""
+
+from __future__ import annotations
+
+from bot.core.i18n import gettext as _
+from bot.core.registry import fold
+from bot.core.types import UsageError
+from services.errors import N_
+
+LABELS = {
+    "unpaid": N_("unpaid"),
+    "paid": N_("paid"),
+    "cancelled": N_("cancelled"),
+    "draft": N_("quote"),
+    "active": N_("active"),
+    "new": N_("new"),
+    "suspended": N_("suspended"),
+    "running": N_("running"),
+    "rebooting": N_("rebooting"),
+    "stopped": N_("stopped"),
+    "disabled": N_("disabled"),
+    "blocked": N_("blocked"),
+    "open": N_("open"),
+    "closed": N_("closed"),
+    "technical": N_("Technical"),
+    "financial": N_("Financial"),
+    "regular": N_("Regular"),
+    "high": N_("High"),
+    "monthly": N_("monthly"),
+    "yearly": N_("yearly"),
+}
+
+
+def label(code: str) -> str:
+    """The translated word for a status or category code stored in the database."""
+    return _(LABELS[code]) if code in LABELS else code
+
+
+def number(args: list[str], position: int = 0) -> int:
+    """The positional argument as a positive id ("12", "#12"), else a usage error."""
+    if len(args) <= position:
+        raise UsageError()
+    text = args[position].lstrip("#")
+    if not text.isdigit() or len(text) > 12 or int(text) == 0:
+        raise UsageError()
+    return int(text)
+
+
+def first_number(args: list[str]) -> int:
+    """The first id among the arguments, skipping words ("pay invoice 12")."""
+    for i, arg in enumerate(args):
+        if arg.lstrip("#").isdigit():
+            return number(args, i)
+    raise UsageError()
+
+
+def keyword(args: list[str], vocabulary: dict[str, frozenset[str]], default: str) -> str:
+    """Which vocabulary entry the arguments name, in any of the four languages."""
+    folded = {fold(a) for a in args}
+    for code, words in vocabulary.items():
+        if folded & words:
+            return code
+    return default
+
+
+def page_of(args: list[str]) -> int:
+    for arg in args:
+        if arg.isdigit() and len(arg) < 6:
+            return max(int(arg), 1)
+    return 1

@@ -1,0 +1,101 @@
+"""Domains: expiry dates and renewal (from the balance, or by invoice)."""
+
+from __future__ import annotations
+
+from dateutil.relativedelta import relativedelta
+
+from bot.core import formatting
+from bot.core.i18n import gettext as _
+from bot.core.i18n import ngettext
+from bot.core.registry import registry
+from bot.core.types import Button, ConfirmAction, Reply, UsageError
+from services import clock, domains
+from services.audit import Actor
+from services.errors import N_
+from services.invoices import Seller
+from services.money import Money
+from storage.models import Customer
+from storage.uow import UnitOfWork
+
+
+@registry.command(
+    "domains",
+    aliases={"en": ("domains",), "fr": ("domaines",), "id": ("domain",), "tr": ("alanadlari",)},
+    summary=N_("your domains and when they expire"),
+)
+async def list_domains(uow: UnitOfWork, customer: Customer) -> Reply:
+    rows = await domains.listing(uow, customer.id)
+    if not rows:
+        return Reply(_("You have no domains."))
+    today = clock.today()
+    lines = [_("Your domains:")]
+    buttons = []
+    for domain in rows:
+        days = (domain.expires_on - today).days
+        left = (
+            ngettext("expires in {n} day", "expires in {n} days", days).format(n=days)
+            if days >= 0
+            else _("expired")
+        )
+        lines.append(f"{domain.name} · {formatting.date(domain.expires_on)} · {left}")
+        if days <= 60:
+            buttons.append(
+                [Button(_("Renew {domain}").format(domain=domain.name), command=f"renew {domain.name}")]
+            )
+    return Reply("\n".join(lines), buttons=buttons)
+
+
+@registry.command(
+    "renew",
+    aliases={"en": ("renew",), "fr": ("renouveler",), "id": ("perpanjang",), "tr": ("yenile",)},
+    summary=N_("renew a domain for one year (asks for confirmation)"),
+    usage=N_("DOMAIN"),
+    role="admin",
+)
+async def renew(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
+    if not args:
+        raise UsageError()
+    domain = await domains.find(uow, args[0], actor)
+    quote = await domains.quote(uow, customer, domain, seller)
+    text = _("Renew {domain} for one year for {price} (VAT included). New expiry date: {date}.").format(
+        domain=domain.name,
+        price=formatting.money(quote.gross),
+        date=formatting.date(domain.expires_on + relativedelta(years=1)),
+    )
+    if quote.from_balance:
+        text += "\n" + _("It will be paid from your balance of {balance}.").format(
+            balance=formatting.money(quote.balance)
+        )
+    else:
+        text += "\n" + _(
+            "Your balance of {balance} does not cover it, so an invoice will be created."
+        ).format(balance=formatting.money(quote.balance))
+    return Reply(
+        text,
+        buttons=[
+            [
+                Button(_("Renew"), confirm=ConfirmAction("renew", {"domain_id": domain.id})),
+                Button(_("Cancel"), cancel=True),
+            ]
+        ],
+    )
+
+
+@registry.confirmer("renew")
+async def confirm_renew(
+    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, int], seller: Seller
+) -> Reply:
+    domain, invoice = await domains.renew(uow, customer, params["domain_id"], seller, actor)
+    total = formatting.money(Money(invoice.total_minor, invoice.currency))
+    if invoice.status == "paid":
+        return Reply(
+            _("{domain} is renewed until {date}. {amount} was taken from your balance.").format(
+                domain=domain.name, date=formatting.date(domain.expires_on), amount=total
+            )
+        )
+    return Reply(
+        _("Invoice #{id} for {amount} was created. {domain} will be renewed as soon as it is paid.").format(
+            id=invoice.id, amount=total, domain=domain.name
+        ),
+        buttons=[[Button(_("Pay"), command=f"pay {invoice.id}")]],
+    )

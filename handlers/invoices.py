@@ -1,0 +1,197 @@
+"""Invoices: list with filters and pages, show one, pay link, pay from balance."""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.core import formatting
+from bot.core.i18n import gettext as _
+from bot.core.registry import registry
+from bot.core.types import Button, ConfirmAction, Reply
+from handlers.common import first_number, keyword, label, number, page_of
+from services import invoices, ledger
+from services.audit import Actor
+from services.errors import N_
+from services.money import Money
+from storage.models import Customer, Invoice
+from storage.uow import UnitOfWork
+
+PAGE = 5
+FILTER_WORDS = {
+    # "unpaid" first: "belum lunas" (not yet paid) contains "lunas" (paid).
+    "unpaid": frozenset(
+        {"unpaid", "impaye", "impayee", "impayes", "impayees", "belum", "odenmemis", "odenmeyen"}
+    ),
+    "paid": frozenset({"paid", "paye", "payee", "payes", "payees", "lunas", "dibayar", "odenmis", "odenen"}),
+    "all": frozenset({"all", "tout", "toutes", "tous", "semua", "tumu", "hepsi"}),
+}
+FILTER_NAMES = {"unpaid": N_("Unpaid"), "paid": N_("Paid"), "all": N_("All")}
+
+
+def _money(minor: int, currency: str) -> str:
+    return formatting.money(Money(minor, currency))
+
+
+def summary_line(inv: Invoice) -> str:
+    return _("#{id} · {number} · due {due} · {total} · {status}").format(
+        id=inv.id,
+        number=inv.number,
+        due=formatting.date(inv.due_date),
+        total=_money(inv.total_minor, inv.currency),
+        status=label(inv.status),
+    )
+
+
+@registry.command(
+    "invoices",
+    aliases={
+        "en": ("invoices", "bills"),
+        "fr": ("factures",),
+        "id": ("tagihan", "invoices"),
+        "tr": ("faturalar",),
+    },
+    summary=N_("your invoices: unpaid (default), paid or all"),
+    usage=N_("[unpaid|paid|all] [PAGE]"),
+)
+async def list_invoices(uow: UnitOfWork, customer: Customer, args: list[str]) -> Reply:
+    status = keyword(args, FILTER_WORDS, "unpaid")
+    page = page_of(args)
+    rows, total = await invoices.listing(uow, customer.id, status, (page - 1) * PAGE, PAGE)
+    pages = max(1, -(-total // PAGE))
+    title = {
+        "unpaid": _("Unpaid invoices"),
+        "paid": _("Paid invoices"),
+        "all": _("All invoices"),
+    }[status]
+    if not rows:
+        text = f"{title}: " + _("none.")
+    else:
+        text = "\n".join(
+            [_("{title} (page {page} of {pages}):").format(title=title, page=page, pages=pages)]
+            + [summary_line(inv) for inv in rows]
+        )
+    buttons = [[Button(f"#{inv.id}", command=f"invoice {inv.id}") for inv in rows]] if rows else []
+    nav = []
+    if page > 1:
+        nav.append(Button(_("◀ Previous"), command=f"invoices {status} {page - 1}", edit=True))
+    if page < pages:
+        nav.append(Button(_("Next ▶"), command=f"invoices {status} {page + 1}", edit=True))
+    if nav:
+        buttons.append(nav)
+    buttons.append(
+        [
+            Button(_(FILTER_NAMES[code]), command=f"invoices {code}", edit=True)
+            for code in FILTER_NAMES
+            if code != status
+        ]
+    )
+    return Reply(text, buttons=buttons)
+
+
+def invoice_text(inv: Invoice) -> str:
+
+    def money(minor: int) -> str:
+        return _money(minor, inv.currency)
+
+    lines = [
+        _("Invoice {number} (#{id}) — {status}").format(
+            number=inv.number, id=inv.id, status=label(inv.status)
+        ),
+        _("Issued {issued}, due {due}").format(
+            issued=formatting.date(inv.issue_date), due=formatting.date(inv.due_date)
+        ),
+    ]
+    for line in inv.lines:
+        period = ""
+        if line.period_start and line.period_end:
+            period = f" ({formatting.date(line.period_start)} – {formatting.date(line.period_end)})"
+        qty = f"{line.quantity} × " if line.quantity != 1 else ""
+        lines.append(f"• {line.description}{period}: {qty}{money(line.amount_minor)}")
+    lines.append(_("Subtotal: {amount}").format(amount=money(inv.subtotal_minor)))
+    if inv.reverse_charge:
+        lines.append(_("VAT: reverse charge (0 %)"))
+    else:
+        lines.append(
+            _("VAT {rate}: {amount}").format(
+                rate=formatting.percent(inv.vat_rate), amount=money(inv.vat_minor)
+            )
+        )
+    lines.append(_("Total: {amount}").format(amount=money(inv.total_minor)))
+    return "\n".join(lines)
+
+
+@registry.command(
+    "invoice",
+    aliases={"en": ("invoice", "bill"), "fr": ("facture",), "id": ("invoice",), "tr": ("fatura",)},
+    summary=N_("one invoice with its lines, VAT and total"),
+    usage=N_("NUMBER"),
+)
+async def show_invoice(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str]) -> Reply:
+    if not args or (keyword(args, FILTER_WORDS, "") and not any(a.lstrip("#").isdigit() for a in args)):
+        return await list_invoices(uow, customer, args)
+    inv = await invoices.get(uow, first_number(args), actor)
+    buttons = []
+    if inv.status == "unpaid":
+        buttons.append([Button(_("Pay"), command=f"pay {inv.id}")])
+    buttons.append([Button(_("All invoices"), command="invoices all")])
+    return Reply(invoice_text(inv), buttons=buttons)
+
+
+@registry.command(
+    "pay",
+    aliases={"en": ("pay",), "fr": ("payer",), "id": ("bayar",), "tr": ("ode",)},
+    summary=N_("a payment link for an invoice, or pay it from your balance"),
+    usage=N_("NUMBER"),
+    role="admin",
+)
+async def pay(
+    uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], settings: Settings
+) -> Reply:
+    inv = await invoices.get(uow, first_number(args), actor)
+    link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
+    await uow.commit()
+    total = _money(inv.total_minor, inv.currency)
+    text = _(
+        "Invoice {number}: {total} to pay. This link opens the payment page, no login needed:\n{link}"
+    ).format(number=inv.number, total=total, link=link)
+    buttons = [[Button(_("Open payment page"), url=link)]]
+    bal = await ledger.balance(uow, customer)
+    if bal.minor >= inv.total_minor:
+        text += "\n" + _("Your balance of {balance} covers it: you can also pay from your balance.").format(
+            balance=formatting.money(bal)
+        )
+        buttons.append([Button(_("Pay from balance"), command=f"paybalance {inv.id}")])
+    return Reply(text, buttons=buttons, private=True)
+
+
+@registry.command(
+    "paybalance",
+    aliases={"en": ("paybalance",), "fr": ("payersolde",), "id": ("bayarsaldo",), "tr": ("bakiyeileode",)},
+    summary=N_("pay an invoice from your balance"),
+    usage=N_("NUMBER"),
+    role="admin",
+)
+async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str]) -> Reply:
+    inv = await invoices.get(uow, number(args), actor)
+    if inv.status != "unpaid":
+        return Reply(_("Invoice {number} is not open for payment.").format(number=inv.number))
+    bal = await ledger.balance(uow, customer)
+    text = _("Pay invoice {number} ({total}) from your balance of {balance}?").format(
+        number=inv.number, total=_money(inv.total_minor, inv.currency), balance=formatting.money(bal)
+    )
+    return Reply(
+        text,
+        buttons=[
+            [
+                Button(_("Confirm"), confirm=ConfirmAction("paybalance", {"invoice_id": inv.id})),
+                Button(_("Cancel"), cancel=True),
+            ]
+        ],
+    )
+
+
+@registry.confirmer("paybalance")
+async def confirm_pay_from_balance(uow: UnitOfWork, actor: Actor, params: dict[str, int]) -> Reply:
+    inv = await invoices.get(uow, params["invoice_id"], actor)
+    await invoices.mark_paid(uow, inv, "balance", actor)
+    await uow.commit()
+    return Reply(_("Invoice {number} is paid. Thank you!").format(number=inv.number))

@@ -1,0 +1,53 @@
+"""Server power actions, always behind a confirmation."""
+
+from __future__ import annotations
+
+from bot.core.i18n import gettext as _
+from bot.core.registry import registry
+from bot.core.types import Button, ConfirmAction, Reply, UsageError
+from handlers.common import label
+from services import orders
+from services.audit import Actor
+from services.errors import N_
+from services.ports import ServerDriver
+from storage.uow import UnitOfWork
+
+
+@registry.command(
+    "reboot",
+    aliases={
+        "en": ("reboot", "restart"),
+        "fr": ("redemarrer",),
+        "id": ("reboot", "restart"),
+        "tr": ("yenidenbaslat",),
+    },
+    summary=N_("restart a server (asks for confirmation)"),
+    usage=N_("SERVER"),
+    role="admin",
+)
+async def reboot(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
+    if not args:
+        raise UsageError()
+    server = await orders.find_server(uow, args[0], actor)
+    text = _(
+        "Reboot {name} ({ip})? It is {state} now; it will restart and be unreachable for a minute or two."
+    ).format(name=server.hostname, ip=server.ip, state=label(server.power_state))
+    return Reply(
+        text,
+        buttons=[
+            [
+                Button(_("Reboot"), confirm=ConfirmAction("reboot", {"server_id": server.id})),
+                Button(_("Cancel"), cancel=True),
+            ]
+        ],
+    )
+
+
+@registry.confirmer("reboot")
+async def confirm_reboot(
+    uow: UnitOfWork, actor: Actor, params: dict[str, int], servers: ServerDriver
+) -> Reply:
+    server = await orders.reboot(uow, params["server_id"], actor, servers)
+    return Reply(
+        _("{name} was rebooted and is {state}.").format(name=server.hostname, state=label(server.power_state))
+    )

@@ -1,0 +1,37 @@
+"""Audit log: every money movement, server action, link/unlink and denied access leaves a row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from storage.models import AuditEntry
+from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: the account they act for and the chat identity they act through."""
+
+    customer_id: int
+    identity_id: int | None = None
+
+
+def record(
+    uow: UnitOfWork,
+    action: str,
+    actor: Actor | None,
+    target: str = "",
+    outcome: str = "ok",
+    **detail: Any,
+) -> None:
+    uow.session.add(
+        AuditEntry(
+            action=action,
+            customer_id=actor.customer_id if actor else None,
+            identity_id=actor.identity_id if actor else None,
+            target=target,
+            outcome=outcome,
+            detail=detail,
+        )
+    )

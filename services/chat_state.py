@@ -1,0 +1,157 @@
+"""What the chat layer must remember between messages: identities, button keys, open forms.
+
+Kept in the database (not in memory) so several replicas behind one webhook agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services import audit, clock
+from services.audit import Actor
+from storage.models import ActionKey, ChatIdentity, Conversation, Customer, ProcessedUpdate
+from storage.uow import UnitOfWork
+
+
+async def identity(uow: UnitOfWork, platform: str, workspace: str, user_id: str) -> ChatIdentity:
+    """Get or create the identity of a chat user (safe when two replicas race to create it)."""
+    query = select(ChatIdentity).where(
+        ChatIdentity.platform == platform,
+        ChatIdentity.workspace == workspace,
+        ChatIdentity.user_id == user_id,
+    )
+    found = await uow.session.scalar(query)
+    if found is not None:
+        return found
+    try:
+        async with uow.session.begin_nested():
+            row = ChatIdentity(platform=platform, workspace=workspace, user_id=user_id)
+            uow.session.add(row)
+        await uow.commit()
+        return row
+    except IntegrityError:
+        await uow.session.rollback()
+        again = await uow.session.scalar(query)
+        assert again is not None
+        return again
+
+
+async def customer_of(uow: UnitOfWork, ident: ChatIdentity) -> Customer | None:
+    if ident.customer_id is None:
+        return None
+    return await uow.session.get(Customer, ident.customer_id)
+
+
+async def first_delivery(uow: UnitOfWork, source: str, update_id: str) -> bool:
+    """Record an inbound update id; False when it was already recorded (a redelivery)."""
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(ProcessedUpdate(source=source, update_id=update_id))
+        await uow.commit()
+        return True
+    except IntegrityError:
+        await uow.session.rollback()
+        return False
+
+
+def new_key() -> str:
+    """96 random bits, 16 URL-safe characters: fits Telegram's 64-byte callback data."""
+    return secrets.token_urlsafe(12)
+
+
+def add_key(uow: UnitOfWork, identity_id: int, kind: str, payload: dict[str, Any], ttl: int) -> str:
+    key = new_key()
+    uow.session.add(
+        ActionKey(
+            key=key,
+            identity_id=identity_id,
+            kind=kind,
+            payload=payload,
+            expires_at=clock.now() + dt.timedelta(seconds=ttl),
+        )
+    )
+    return key
+
+
+@dataclass(frozen=True)
+class Press:
+    """The outcome of resolving a pressed key: ``status`` is ok, unknown, expired or used."""
+
+    status: str
+    kind: str = ""
+    payload: dict[str, Any] | None = None
+
+
+async def press(uow: UnitOfWork, key: str, ident: ChatIdentity) -> Press:
+    """Resolve a key for the identity that pressed it; confirm keys are claimed atomically, once.
+
+    A key that does not exist or belongs to someone else is ``unknown`` and audited as a denial.
+    """
+    row = await uow.session.get(ActionKey, key[:32])
+    if row is None or row.identity_id != ident.id:
+        audit.record(
+            uow,
+            "button",
+            Actor(ident.customer_id, ident.id) if ident.customer_id else None,
+            f"key:{key[:32]}",
+            outcome="denied",
+            identity=ident.id,
+        )
+        await uow.commit()
+        return Press("unknown")
+    now = clock.now()
+    if row.kind == "command":
+        return Press("ok" if row.expires_at > now else "expired", row.kind, row.payload)
+    claimed = await uow.session.execute(
+        update(ActionKey)
+        .where(ActionKey.key == row.key, ActionKey.used_at.is_(None), ActionKey.expires_at > now)
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await uow.session.refresh(row)
+        return Press("used" if row.used_at is not None else "expired", row.kind, row.payload)
+    status = "ok"
+    if row.kind == "cancel":
+        voided = await uow.session.execute(
+            update(ActionKey)
+            .where(ActionKey.key == row.payload["confirm"], ActionKey.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if voided.rowcount != 1:  # type: ignore[attr-defined]
+            status = "used"  # the action was already confirmed: too late to cancel
+    await uow.commit()
+    return Press(status, row.kind, row.payload)
+
+
+async def conversation(uow: UnitOfWork, identity_id: int) -> Conversation | None:
+    row = await uow.session.get(Conversation, identity_id)
+    if row is not None and row.expires_at <= clock.now():
+        await uow.session.delete(row)
+        await uow.commit()
+        return None
+    return row
+
+
+async def save_conversation(
+    uow: UnitOfWork, identity_id: int, name: str, step: str, data: dict[str, Any], ttl: int
+) -> None:
+    row = await uow.session.get(Conversation, identity_id)
+    expires = clock.now() + dt.timedelta(seconds=ttl)
+    if row is None:
+        uow.session.add(
+            Conversation(identity_id=identity_id, name=name, step=step, data=data, expires_at=expires)
+        )
+    else:
+        row.name, row.step, row.data, row.expires_at = name, step, dict(data), expires
+
+
+async def end_conversation(uow: UnitOfWork, identity_id: int) -> None:
+    await uow.session.execute(delete(Conversation).where(Conversation.identity_id == identity_id))

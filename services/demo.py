@@ -1,0 +1,304 @@
+"""Demo data for trying the bot locally: four customers in four countries and three currencies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from dateutil.relativedelta import relativedelta
+
+from services import clock, invoices
+from services.invoices import LineSpec, Seller
+from storage.models import (
+    Addon,
+    Customer,
+    CustomerEmail,
+    Domain,
+    Order,
+    Plan,
+    Server,
+    Ticket,
+    TicketMessage,
+)
+from storage.uow import UnitOfWork
+
+# (code, name, kind, rank, monthly price per currency in minor units)
+PLANS = [
+    ("vps-s", "VPS S", "server", 1, {"EUR": 990, "IDR": 15000000, "TRY": 34900}),
+    ("vps-m", "VPS M", "server", 2, {"EUR": 1990, "IDR": 30000000, "TRY": 69900}),
+    ("dedicated", "Dedicated E3", "server", 3, {"EUR": 8900, "IDR": 135000000, "TRY": 309900}),
+    ("basic", "Basic", "subscription", 1, {"EUR": 0, "IDR": 0, "TRY": 0}),
+    ("growth", "Growth", "subscription", 2, {"EUR": 2900, "IDR": 45000000, "TRY": 99900}),
+    ("enterprise", "Enterprise", "subscription", 3, {"EUR": 9900, "IDR": 150000000, "TRY": 349900}),
+]
+ADDONS = [
+    ("bandwidth", "Premium bandwidth", {"EUR": 500, "IDR": 7500000, "TRY": 17500}),
+    ("storage", "Extra storage 100 GB", {"EUR": 300, "IDR": 4500000, "TRY": 10500}),
+]
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    name: str
+    email: str
+    country: str
+    currency: str
+    timezone: str
+    address: tuple[str, str, str]
+    is_business: bool = False
+    vat_id: str | None = None
+    billing_email: str | None = None
+
+
+CUSTOMERS = [
+    DemoCustomer(
+        "Atelier Lumière SARL",
+        "contact@atelier-lumiere.example",
+        "FR",
+        "EUR",
+        "Europe/Paris",
+        ("12 rue des Lilas", "75011", "Paris"),
+        is_business=True,
+        vat_id="FR40303265045",
+        billing_email="compta@atelier-lumiere.example",
+    ),
+    DemoCustomer(
+        "PT Maju Jaya Digital",
+        "admin@majujaya.example",
+        "ID",
+        "IDR",
+        "Asia/Jakarta",
+        ("Jl. Sudirman No. 45", "10210", "Jakarta"),
+        is_business=True,
+    ),
+    DemoCustomer(
+        "Yıldız Yazılım A.Ş.",
+        "destek@yildizyazilim.example",
+        "TR",
+        "TRY",
+        "Europe/Istanbul",
+        ("Büyükdere Cad. No: 120", "34394", "İstanbul"),
+        is_business=True,
+    ),
+    DemoCustomer(
+        "Jan de Vries",
+        "jan@devries.example",
+        "NL",
+        "EUR",
+        "Europe/Amsterdam",
+        ("Prinsengracht 263", "1016 GV", "Amsterdam"),
+    ),
+]
+
+
+async def seed(uow: UnitOfWork, seller: Seller) -> list[Customer]:
+    """Fill an empty database with demo customers; dates are relative to today."""
+    today = clock.today()
+    plans: dict[tuple[str, str], Plan] = {}
+    for code, name, kind, rank, prices in PLANS:
+        for currency, monthly in prices.items():
+            plan = Plan(
+                code=code,
+                name=name,
+                kind=kind,
+                rank=rank,
+                currency=currency,
+                monthly_minor=monthly,
+                yearly_minor=monthly * 10,
+            )
+            uow.session.add(plan)
+            plans[code, currency] = plan
+    for code, name, prices in ADDONS:
+        for currency, monthly in prices.items():
+            uow.session.add(Addon(code=code, name=name, currency=currency, monthly_minor=monthly))
+    await uow.flush()
+
+    made = []
+    for n, spec in enumerate(CUSTOMERS, start=1):
+        customer = Customer(
+            name=spec.name,
+            email=spec.email,
+            country=spec.country,
+            currency=spec.currency,
+            timezone=spec.timezone,
+            is_business=spec.is_business,
+            vat_id=spec.vat_id,
+            address_line=spec.address[0],
+            postal_code=spec.address[1],
+            city=spec.address[2],
+        )
+        if spec.billing_email:
+            customer.emails = [CustomerEmail(purpose="billing", email=spec.billing_email)]
+        uow.session.add(customer)
+        await uow.flush()
+        await _account(uow, customer, n, plans, seller, today)
+        made.append(customer)
+    await uow.commit()
+    return made
+
+
+async def _account(
+    uow: UnitOfWork,
+    customer: Customer,
+    n: int,
+    plans: dict[tuple[str, str], Plan],
+    seller: Seller,
+    today: dt.date,
+) -> None:
+    cur = customer.currency
+    small, medium = plans["vps-s", cur], plans["vps-m", cur]
+    web = Order(
+        customer_id=customer.id,
+        plan_id=medium.id,
+        billing_cycle="monthly",
+        price_minor=medium.monthly_minor,
+        currency=cur,
+        period_start=today - relativedelta(days=20),
+        period_end=today + relativedelta(days=10),
+        auto_renew=True,
+    )
+    db = Order(
+        customer_id=customer.id,
+        plan_id=small.id,
+        billing_cycle="yearly",
+        price_minor=small.yearly_minor,
+        currency=cur,
+        period_start=today - relativedelta(months=5),
+        period_end=today + relativedelta(months=7),
+    )
+    uow.session.add_all([web, db])
+    await uow.flush()
+    for i, (order, name, os) in enumerate([(web, "web-1", "Debian 12"), (db, "db-1", "Ubuntu 24.04")]):
+        uow.session.add(
+            Server(
+                customer_id=customer.id,
+                order_id=order.id,
+                hostname=name,
+                os=os,
+                ip=f"203.0.113.{n * 10 + i}",
+                netmask="255.255.255.0",
+                gateway="203.0.113.1",
+                mac=f"52:54:00:{n:02x}:00:{i:02x}",
+                reverse_dns=f"{name}.customer{n}.example",
+            )
+        )
+    # Money in: a top-up paid by bank transfer, so the balance starts positive.
+    topup = await invoices.create(
+        uow,
+        customer,
+        [LineSpec("Balance top-up", medium.monthly_minor * 3, kind="topup")],
+        seller,
+        None,
+        "topup",
+    )
+    await invoices.mark_paid(uow, topup, "bank", None)
+    # Last period of the web server: paid.
+    paid = await invoices.create(
+        uow,
+        customer,
+        [
+            LineSpec(
+                f"{medium.name} #{web.id}",
+                medium.monthly_minor,
+                period_start=web.period_start,
+                period_end=web.period_end,
+            )
+        ],
+        seller,
+        None,
+        order_id=web.id,
+        supply_date=web.period_start,
+    )
+    await invoices.mark_paid(uow, paid, "bank", None)
+    # Next period: unpaid, with an add-on line.
+    bandwidth = plans["vps-s", cur].monthly_minor // 2
+    await invoices.create(
+        uow,
+        customer,
+        [
+            LineSpec(
+                f"{medium.name} #{web.id}",
+                medium.monthly_minor,
+                period_start=web.period_end,
+                period_end=web.period_end + relativedelta(months=1),
+                effect="order_renewal",
+                ref_id=web.id,
+            ),
+            LineSpec("Premium bandwidth", bandwidth, kind="addon"),
+        ],
+        seller,
+        None,
+        order_id=web.id,
+        supply_date=web.period_end,
+    )
+    slug = customer.email.split("@")[1].split(".")[0]
+    domain_price = {"EUR": 1200, "IDR": 18000000, "TRY": 42000}[cur]
+    uow.session.add_all(
+        [
+            Domain(
+                customer_id=customer.id,
+                name=f"{slug}.example",
+                expires_on=today + relativedelta(days=5),
+                renewal_minor=domain_price,
+                currency=cur,
+            ),
+            Domain(
+                customer_id=customer.id,
+                name=f"{slug}-shop.example",
+                expires_on=today + relativedelta(days=200),
+                renewal_minor=domain_price,
+                currency=cur,
+                auto_renew=True,
+            ),
+        ]
+    )
+    now = clock.now()
+    uow.session.add_all(
+        [
+            Ticket(
+                customer_id=customer.id,
+                department="technical",
+                importance="high",
+                order_id=web.id,
+                subject="web-1 slow since yesterday",
+                created_at=now - dt.timedelta(days=1),
+                updated_at=now,
+                messages=[
+                    TicketMessage(
+                        author="customer",
+                        body="Pages take 5 seconds to load.",
+                        is_read=True,
+                        created_at=now - dt.timedelta(days=1),
+                    ),
+                    TicketMessage(
+                        author="staff",
+                        body="We moved your VPS to a less busy host. Is it better now?",
+                        created_at=now - dt.timedelta(hours=2),
+                    ),
+                ],
+            ),
+            Ticket(
+                customer_id=customer.id,
+                department="financial",
+                importance="regular",
+                status="closed",
+                subject="Copy of last invoice",
+                created_at=now - dt.timedelta(days=30),
+                updated_at=now - dt.timedelta(days=29),
+                messages=[
+                    TicketMessage(
+                        author="customer",
+                        body="Please send a copy of my last invoice.",
+                        is_read=True,
+                        created_at=now - dt.timedelta(days=30),
+                    ),
+                    TicketMessage(
+                        author="staff",
+                        body="Sent to your billing address.",
+                        is_read=True,
+                        created_at=now - dt.timedelta(days=29),
+                    ),
+                ],
+            ),
+        ]
+    )

@@ -1,0 +1,85 @@
+"""Domains: expiry and renewal, paid from the balance when it covers the price."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, select
+
+from services import audit, clock, invoices, ledger, vat
+from services.audit import Actor
+from services.errors import NotFound
+from services.invoices import LineSpec, Seller
+from services.money import Money
+from storage.models import Customer, Domain, Invoice
+from storage.uow import UnitOfWork
+
+
+async def listing(uow: UnitOfWork, customer_id: int) -> Sequence[Domain]:
+    rows = await uow.session.scalars(
+        select(Domain).where(Domain.customer_id == customer_id).order_by(Domain.expires_on)
+    )
+    return rows.all()
+
+
+async def find(uow: UnitOfWork, name: str, actor: Actor) -> Domain:
+    """A domain by name, scoped to the actor; someone else's is audited and looks missing."""
+    domain = await uow.session.scalar(select(Domain).where(func.lower(Domain.name) == name.strip().lower()))
+    if domain is None:
+        raise NotFound()
+    if domain.customer_id != actor.customer_id:
+        audit.record(uow, "access", actor, f"domain:{domain.id}", outcome="denied")
+        await uow.commit()
+        raise NotFound()
+    return domain
+
+
+@dataclass(frozen=True)
+class RenewalQuote:
+    domain: Domain
+    net: Money
+    gross: Money
+    balance: Money
+
+    @property
+    def from_balance(self) -> bool:
+        return self.balance.minor >= self.gross.minor
+
+
+def _line(domain: Domain) -> LineSpec:
+    return LineSpec(
+        description=f"Domain renewal {domain.name} (1 year)",
+        unit_minor=domain.renewal_minor,
+        kind="domain",
+        period_start=domain.expires_on,
+        period_end=domain.expires_on + relativedelta(years=1),
+        effect="domain_renewal",
+        ref_id=domain.id,
+    )
+
+
+async def quote(uow: UnitOfWork, customer: Customer, domain: Domain, seller: Seller) -> RenewalQuote:
+    """What one more year costs with VAT, and whether the balance covers it."""
+    decision = vat.decide(
+        customer.country, customer.is_business, customer.vat_id, seller.country, clock.today()
+    )
+    net = Money(domain.renewal_minor, domain.currency)
+    gross = Money(net.minor + invoices.vat_amount(net.minor, decision.rate), net.currency)
+    return RenewalQuote(domain, net, gross, await ledger.balance(uow, customer))
+
+
+async def renew(
+    uow: UnitOfWork, customer: Customer, domain_id: int, seller: Seller, actor: Actor
+) -> tuple[Domain, Invoice]:
+    """Invoice one more year; pay it from the balance at once when the balance covers it."""
+    domain = await uow.session.get(Domain, domain_id)
+    if domain is None or domain.customer_id != customer.id:
+        raise NotFound()
+    invoice = await invoices.create(uow, customer, [_line(domain)], seller, actor)
+    if (await ledger.balance(uow, customer)).minor >= invoice.total_minor:
+        await invoices.mark_paid(uow, invoice, "balance", actor)
+    audit.record(uow, "domain.renew", actor, f"domain:{domain.id}", invoice=invoice.id, status=invoice.status)
+    await uow.commit()
+    return domain, invoice

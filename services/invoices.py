@@ -1,0 +1,241 @@
+"""Invoices: numbering, VAT, listing, paying, and what a paid line does."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services import audit, clock, ledger, vat
+from services.access import owned
+from services.audit import Actor
+from services.errors import N_, InvalidState
+from services.money import Money
+from storage.models import Customer, Domain, Invoice, InvoiceLine, InvoiceSeries, Order, Payment, PayToken
+from storage.uow import UnitOfWork
+
+STATUSES = ("unpaid", "paid", "all")
+
+
+@dataclass(frozen=True)
+class Seller:
+    name: str
+    address: str
+    country: str
+    vat_id: str
+    series: str = "HB"
+    due_days: int = 14
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    description: str
+    unit_minor: int
+    quantity: int = 1
+    kind: str = "service"
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    effect: str | None = None
+    ref_id: int | None = None
+
+
+def vat_amount(subtotal_minor: int, rate: Decimal) -> int:
+    """VAT on the taxable amount, rounded half-up to the minor unit (the one rounding rule)."""
+    return int((Decimal(subtotal_minor) * rate / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+async def _next_seq(uow: UnitOfWork, series: str) -> int:
+    """Take the next number of a series; the row stays locked until commit, so no gaps or twins."""
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    await uow.session.execute(
+        insert(InvoiceSeries).values(series=series, next_seq=1).on_conflict_do_nothing()
+    )
+    seq = await uow.session.scalar(
+        update(InvoiceSeries)
+        .where(InvoiceSeries.series == series)
+        .values(next_seq=InvoiceSeries.next_seq + 1)
+        .returning(InvoiceSeries.next_seq - 1)
+    )
+    assert seq is not None
+    return int(seq)
+
+
+async def create(
+    uow: UnitOfWork,
+    customer: Customer,
+    lines: Sequence[LineSpec],
+    seller: Seller,
+    actor: Actor | None,
+    kind: str = "invoice",
+    order_id: int | None = None,
+    supply_date: dt.date | None = None,
+) -> Invoice:
+    today = clock.today()
+    supply = supply_date or today
+    decision = vat.decide(customer.country, customer.is_business, customer.vat_id, seller.country, supply)
+    prefix = {"quote": "Q"}.get(kind, "")
+    series = f"{prefix}{seller.series}{today.year}"
+    seq = await _next_seq(uow, series)
+    subtotal = sum(spec.unit_minor * spec.quantity for spec in lines)
+    vat_minor = vat_amount(subtotal, decision.rate)
+    invoice = Invoice(
+        customer_id=customer.id,
+        kind=kind,
+        series=series,
+        seq=seq,
+        number=f"{series}-{seq:05d}",
+        status="draft" if kind == "quote" else "unpaid",
+        currency=customer.currency,
+        issue_date=today,
+        supply_date=supply,
+        due_date=today + dt.timedelta(days=seller.due_days),
+        subtotal_minor=subtotal,
+        vat_rate=decision.rate,
+        vat_minor=vat_minor,
+        total_minor=subtotal + vat_minor,
+        reverse_charge=decision.reverse_charge,
+        order_id=order_id,
+        buyer={
+            "name": customer.name,
+            "address": customer.address_line,
+            "postal_code": customer.postal_code,
+            "city": customer.city,
+            "country": customer.country,
+            "vat_id": customer.vat_id or "",
+        },
+        seller={
+            "name": seller.name,
+            "address": seller.address,
+            "country": seller.country,
+            "vat_id": seller.vat_id,
+        },
+        lines=[
+            InvoiceLine(
+                description=spec.description,
+                kind=spec.kind,
+                quantity=spec.quantity,
+                unit_minor=spec.unit_minor,
+                amount_minor=spec.unit_minor * spec.quantity,
+                period_start=spec.period_start,
+                period_end=spec.period_end,
+                effect=spec.effect,
+                ref_id=spec.ref_id,
+            )
+            for spec in lines
+        ],
+    )
+    uow.session.add(invoice)
+    await uow.flush()
+    audit.record(uow, f"{kind}.create", actor, f"invoice:{invoice.id}", total=invoice.total_minor)
+    return invoice
+
+
+async def listing(
+    uow: UnitOfWork, customer_id: int, status: str = "unpaid", offset: int = 0, limit: int = 5
+) -> tuple[Sequence[Invoice], int]:
+    """One page of the customer's invoices (quotes excluded) and how many there are in all."""
+    query = select(Invoice).where(Invoice.customer_id == customer_id, Invoice.kind != "quote")
+    if status != "all":
+        query = query.where(Invoice.status == status)
+    total = await uow.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await uow.session.scalars(query.order_by(Invoice.id.desc()).offset(offset).limit(limit))
+    return rows.all(), int(total or 0)
+
+
+async def get(uow: UnitOfWork, invoice_id: int, actor: Actor) -> Invoice:
+    return await owned(uow, Invoice, invoice_id, actor)
+
+
+async def _apply_effects(uow: UnitOfWork, invoice: Invoice) -> None:
+    """What paying each line buys: another billing period, another year of a domain."""
+    for line in invoice.lines:
+        if line.effect == "order_renewal" and line.ref_id is not None:
+            order = await uow.session.get(Order, line.ref_id)
+            if order is not None and line.period_end is not None and line.period_end > order.period_end:
+                order.period_start = order.period_end
+                order.period_end = line.period_end
+                order.status = "active"
+        elif line.effect == "domain_renewal" and line.ref_id is not None:
+            domain = await uow.session.get(Domain, line.ref_id)
+            if domain is not None:
+                domain.expires_on = domain.expires_on + relativedelta(years=line.quantity)
+
+
+async def mark_paid(
+    uow: UnitOfWork,
+    invoice: Invoice,
+    method: str,
+    actor: Actor | None,
+    external_id: str | None = None,
+) -> Payment:
+    """Record a full payment and its ledger entries, then apply what the invoice buys.
+
+    Paid from the balance: one debit. Paid from outside: the money comes in (credit) and, unless
+    the invoice is a top-up, is applied to the invoice (debit), so the ledger shows both.
+    """
+    if invoice.status != "unpaid":
+        raise InvalidState(N_("Invoice {number} is not open for payment."), number=invoice.number)
+    customer = await uow.session.get(Customer, invoice.customer_id)
+    assert customer is not None
+    total = Money(invoice.total_minor, invoice.currency)
+    memo = f"{invoice.number}"
+    if method != "balance":
+        await ledger.post(uow, customer, total, "payment", memo, actor, invoice.id)
+    if invoice.kind != "topup":
+        await ledger.post(
+            uow, customer, Money(-total.minor, total.currency), "charge", memo, actor, invoice.id
+        )
+    payment = Payment(
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        method=method,
+        amount_minor=invoice.total_minor,
+        currency=invoice.currency,
+        external_id=external_id,
+    )
+    uow.session.add(payment)
+    invoice.status = "paid"
+    invoice.paid_at = clock.now()
+    await _apply_effects(uow, invoice)
+    audit.record(
+        uow, "invoice.paid", actor, f"invoice:{invoice.id}", method=method, total=invoice.total_minor
+    )
+    return payment
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_pay_link(uow: UnitOfWork, invoice: Invoice, base_url: str, ttl_days: int) -> str:
+    """A link that pays this one invoice without logging in: 192 random bits, only the hash kept."""
+    if invoice.status != "unpaid":
+        raise InvalidState(N_("Invoice {number} is not open for payment."), number=invoice.number)
+    token = secrets.token_urlsafe(24)
+    uow.session.add(
+        PayToken(
+            invoice_id=invoice.id,
+            token_hash=_hash(token),
+            expires_at=clock.now() + dt.timedelta(days=ttl_days),
+        )
+    )
+    return f"{base_url.rstrip('/')}/pay/{token}"
+
+
+async def resolve_pay_token(uow: UnitOfWork, token: str) -> Invoice | None:
+    """The unpaid invoice a live token opens, or None (unknown, expired, paid or cancelled)."""
+    row = await uow.session.scalar(select(PayToken).where(PayToken.token_hash == _hash(token)))
+    if row is None or row.expires_at <= clock.now():
+        return None
+    invoice = await uow.session.get(Invoice, row.invoice_id)
+    if invoice is None or invoice.status != "unpaid":
+        return None
+    return invoice

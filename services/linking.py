@@ -1,0 +1,87 @@
+"""Linking a chat identity to a billing account with a one-time code, and unlinking it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+
+from services import audit, clock
+from services.audit import Actor
+from services.errors import N_, DomainError, NotFound
+from storage.models import ChatIdentity, Customer, LinkCode
+from storage.uow import UnitOfWork
+
+CODE_TTL = dt.timedelta(minutes=15)
+
+
+class LinkFailed(DomainError):
+    message = N_("This link code is not valid. It may have expired or been used already; ask for a new one.")
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def issue_code(uow: UnitOfWork, customer_id: int, platform: str, role: str = "owner") -> str:
+    """A random single-use code (128 bits) that expires in 15 minutes; only its hash is stored."""
+    if await uow.session.get(Customer, customer_id) is None:
+        raise NotFound()
+    code = secrets.token_urlsafe(16)
+    uow.session.add(
+        LinkCode(
+            code_hash=_hash(code),
+            customer_id=customer_id,
+            platform=platform,
+            role=role,
+            expires_at=clock.now() + CODE_TTL,
+        )
+    )
+    audit.record(uow, "link.code", Actor(customer_id), f"platform:{platform}")
+    await uow.commit()
+    return code
+
+
+async def redeem(uow: UnitOfWork, ident: ChatIdentity, code: str) -> Customer:
+    """Link ``ident`` to the code's customer; the code is claimed atomically, so it works once."""
+    now = clock.now()
+    row = await uow.session.scalar(select(LinkCode).where(LinkCode.code_hash == _hash(code.strip())))
+    claimed = None
+    if row is not None and row.platform == ident.platform:
+        claimed = await uow.session.execute(
+            update(LinkCode)
+            .where(LinkCode.code_hash == row.code_hash, LinkCode.used_at.is_(None), LinkCode.expires_at > now)
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if row is None or claimed is None or claimed.rowcount != 1:  # type: ignore[attr-defined]
+        audit.record(uow, "link", None, f"identity:{ident.id}", outcome="denied")
+        await uow.commit()
+        raise LinkFailed()
+    ident.customer_id = row.customer_id
+    ident.role = row.role
+    customer = await uow.session.get(Customer, row.customer_id)
+    assert customer is not None
+    audit.record(uow, "link", Actor(customer.id, ident.id), f"identity:{ident.id}", platform=ident.platform)
+    await uow.commit()
+    return customer
+
+
+async def unlink(uow: UnitOfWork, ident: ChatIdentity) -> None:
+    if ident.customer_id is None:
+        return
+    audit.record(uow, "unlink", Actor(ident.customer_id, ident.id), f"identity:{ident.id}")
+    ident.customer_id = None
+    await uow.commit()
+
+
+async def set_language(uow: UnitOfWork, ident: ChatIdentity, lang: str) -> None:
+    """The saved choice lives on the account when linked (all its chats follow), else on the identity."""
+    ident.language = lang
+    if ident.customer_id is not None:
+        customer = await uow.session.get(Customer, ident.customer_id)
+        if customer is not None:
+            customer.language = lang
+    await uow.commit()

@@ -1,0 +1,399 @@
+"""Database tables. Money is always an integer of minor units next to an ISO 4217 code.
+
+Every table a chat can reach through an id carries ``customer_id`` so that queries can be
+scoped to the caller's account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC timestamps on both SQLite (which keeps no offset) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime(),
+        dt.date: Date(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    country: Mapped[str] = mapped_column(String(2))
+    is_business: Mapped[bool] = mapped_column(Boolean, default=False)
+    vat_id: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(8))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    address_line: Mapped[str] = mapped_column(String(300), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    overdraft_limit_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    emails: Mapped[list[CustomerEmail]] = relationship(back_populates="customer", lazy="selectin")
+
+
+class CustomerEmail(Base):
+    """Alternative mailboxes per purpose (billing, technical, general)."""
+
+    __tablename__ = "customer_emails"
+    __table_args__ = (UniqueConstraint("customer_id", "purpose", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(254))
+
+    customer: Mapped[Customer] = relationship(back_populates="emails")
+
+
+class ChatIdentity(Base):
+    """One user on one platform (and workspace), optionally linked to a billing account."""
+
+    __tablename__ = "chat_identities"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(64), default="")
+    user_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    role: Mapped[str] = mapped_column(String(10), default="owner")
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LedgerEntry(Base):
+    """Immutable movement on a customer's balance; corrections are new entries."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(20))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    memo: Mapped[str] = mapped_column(String(200), default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Plan(Base):
+    """A sellable plan in one currency; names and prices are data."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("code", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    monthly_minor: Mapped[int] = mapped_column(BigInteger)
+    yearly_minor: Mapped[int] = mapped_column(BigInteger)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Addon(Base):
+    __tablename__ = "addons"
+    __table_args__ = (UniqueConstraint("code", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    monthly_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    billing_cycle: Mapped[str] = mapped_column(String(10))
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    period_start: Mapped[dt.date] = mapped_column()
+    period_end: Mapped[dt.date] = mapped_column()
+    auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    plan: Mapped[Plan] = relationship(lazy="joined")
+    addons: Mapped[list[OrderAddon]] = relationship(lazy="selectin")
+
+
+class OrderAddon(Base):
+    __tablename__ = "order_addons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    addon_id: Mapped[int] = mapped_column(ForeignKey("addons.id"))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+
+    addon: Mapped[Addon] = relationship(lazy="joined")
+
+
+class InvoiceSeries(Base):
+    """Next number per series; incremented under a row lock so numbering stays gap-free."""
+
+    __tablename__ = "invoice_series"
+
+    series: Mapped[str] = mapped_column(String(20), primary_key=True)
+    next_seq: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("series", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="invoice")
+    series: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="unpaid", index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    issue_date: Mapped[dt.date] = mapped_column()
+    supply_date: Mapped[dt.date] = mapped_column()
+    due_date: Mapped[dt.date] = mapped_column()
+    subtotal_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(0))
+    vat_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    reverse_charge: Mapped[bool] = mapped_column(Boolean, default=False)
+    buyer: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seller: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    paid_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        lazy="selectin", order_by="InvoiceLine.id", cascade="all, delete-orphan"
+    )
+
+
+class InvoiceLine(Base):
+    """One charge. ``effect``/``ref_id`` say what paying it does (extend an order or a domain, credit)."""
+
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20), default="service")
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    unit_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    period_start: Mapped[dt.date | None] = mapped_column()
+    period_end: Mapped[dt.date | None] = mapped_column()
+    effect: Mapped[str | None] = mapped_column(String(20))
+    ref_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    method: Mapped[str] = mapped_column(String(20))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PayToken(Base):
+    """A pay link: only the SHA-256 of the token is kept, bound to one invoice."""
+
+    __tablename__ = "pay_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    department: Mapped[str] = mapped_column(String(12))
+    importance: Mapped[str] = mapped_column(String(10))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    messages: Mapped[list[TicketMessage]] = relationship(lazy="selectin", order_by="TicketMessage.id")
+
+
+class TicketMessage(Base):
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)
+    is_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Domain(Base):
+    __tablename__ = "domains"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    expires_on: Mapped[dt.date] = mapped_column()
+    renewal_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Server(Base):
+    __tablename__ = "servers"
+    __table_args__ = (UniqueConstraint("customer_id", "hostname"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    hostname: Mapped[str] = mapped_column(String(63))
+    power_state: Mapped[str] = mapped_column(String(12), default="running")
+    os: Mapped[str] = mapped_column(String(60))
+    ip: Mapped[str] = mapped_column(String(45))
+    netmask: Mapped[str] = mapped_column(String(45))
+    gateway: Mapped[str] = mapped_column(String(45))
+    mac: Mapped[str] = mapped_column(String(17))
+    reverse_dns: Mapped[str] = mapped_column(String(253), default="")
+    last_boot_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    customer_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    identity_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(100), default="")
+    outcome: Mapped[str] = mapped_column(String(10), default="ok")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ProcessedUpdate(Base):
+    """An inbound platform update already handled (Telegram update_id, Slack event id)."""
+
+    __tablename__ = "processed_updates"
+
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    processed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """A side effect already applied (a webhook event, a renewal run)."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(150), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ActionKey(Base):
+    """Server-side meaning of a button: the chat only ever sees the opaque ``key``.
+
+    ``kind`` is ``command`` (run a command line again), ``confirm`` (run a prepared action once)
+    or ``cancel`` (void a pending confirmation). Confirm keys are single-use via ``used_at``.
+    """
+
+    __tablename__ = "action_keys"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("chat_identities.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class Conversation(Base):
+    """A multi-step dialogue in progress (e.g. the new-ticket form), one per identity."""
+
+    __tablename__ = "conversations"
+
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_identities.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(30))
+    step: Mapped[str] = mapped_column(String(30))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+
+
+class LinkCode(Base):
+    """One-time code that links a chat identity to a customer; only its hash is kept."""
+
+    __tablename__ = "link_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(10), default="owner")
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    used_at: Mapped[dt.datetime | None] = mapped_column()

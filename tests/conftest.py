@@ -1,0 +1,102 @@
+"""Shared fixtures: a migrated database on SQLite and on the real PostgreSQL, and a chat driver."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+import handlers  # noqa: F401  (registers the commands)
+from bot.config import Settings
+from bot.core.dispatcher import Dispatcher
+from services import demo
+from services.ports import LogMailer
+from storage.db import make_engine, migrate
+from storage.models import Base
+from storage.uow import Database
+from tests.chat import Chat
+
+PG_ADMIN = os.environ.get("HOSTBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_url(name: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this test session, migrated once."""
+    name = f"hostbot_test_{uuid.uuid4().hex[:10]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        engine = make_engine(_pg_url(name))
+        await migrate(engine)
+        await engine.dispose()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    asyncio.run(create())
+    yield _pg_url(name)
+    asyncio.run(drop())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    return str(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    engine = make_engine(database_url)
+    await migrate(engine)
+    database = Database(engine)
+    yield database
+    if engine.dialect.name == "postgresql":
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await database.close()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, rate_limit="1000/minute", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def mailer() -> LogMailer:
+    return LogMailer()
+
+
+@pytest.fixture
+async def dispatcher(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
+    dispatcher = Dispatcher(db, settings, mailer=mailer)
+    async with db.uow() as uow:
+        await demo.seed(uow, dispatcher.seller)
+    return dispatcher
+
+
+@pytest.fixture
+async def alice(dispatcher: Dispatcher) -> Chat:
+    """Owner of customer 1 (Atelier Lumière, France, EUR, business with a VAT id)."""
+    return await Chat.linked(dispatcher, "alice", customer_id=1)
+
+
+@pytest.fixture
+async def budi(dispatcher: Dispatcher) -> Chat:
+    """Owner of customer 2 (PT Maju Jaya, Indonesia, IDR)."""
+    return await Chat.linked(dispatcher, "budi", customer_id=2)

@@ -1,0 +1,87 @@
+"""Nobody sees or touches another customer's data, and every denial is audited."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.core.dispatcher import Dispatcher
+from storage.models import AuditEntry, Domain, Invoice, Order, Server, Ticket
+from tests.chat import Chat
+
+
+async def _denials(dispatcher: Dispatcher) -> list[AuditEntry]:
+    async with dispatcher.db.uow() as uow:
+        rows = await uow.session.scalars(select(AuditEntry).where(AuditEntry.outcome == "denied"))
+        return list(rows.all())
+
+
+async def _first_id(dispatcher: Dispatcher, model: type, customer_id: int) -> int:
+    async with dispatcher.db.uow() as uow:
+        return int(
+            await uow.session.scalar(select(model.id).where(model.customer_id == customer_id).limit(1))
+        )
+
+
+@pytest.mark.parametrize(
+    ("model", "command"),
+    [
+        (Invoice, "invoice {}"),
+        (Order, "order {}"),
+        (Ticket, "ticket {}"),
+        (Invoice, "pay {}"),
+        (Server, "reboot {}"),
+    ],
+)
+async def test_foreign_record_looks_like_a_missing_one(
+    dispatcher: Dispatcher, alice: Chat, model: type, command: str
+) -> None:
+    foreign = await _first_id(dispatcher, model, customer_id=2)
+    missing = (await alice.say(command.format(999999))).text
+    denied = (await alice.say(command.format(foreign))).text
+    assert denied == missing
+    assert "Not found" in denied
+    entries = await _denials(dispatcher)
+    assert [e.target for e in entries] == [f"{model.__name__.lower()}:{foreign}"]
+    assert entries[0].customer_id == 1
+
+
+async def test_foreign_server_by_name_and_domain(dispatcher: Dispatcher, alice: Chat) -> None:
+    async with dispatcher.db.uow() as uow:
+        domain = await uow.session.scalar(select(Domain).where(Domain.customer_id == 2).limit(1))
+    assert domain is not None
+    assert (await alice.say(f"renew {domain.name}")).text == (await alice.say("renew nosuch.example")).text
+    assert [e.target for e in await _denials(dispatcher)] == [f"domain:{domain.id}"]
+
+
+async def test_someone_elses_button_is_not_found_and_audited(
+    dispatcher: Dispatcher, alice: Chat, budi: Chat
+) -> None:
+    reply = await alice.say("reboot web-1")
+    key = alice.button("Reboot", reply).key
+    answer = await budi.press_key(key)
+    assert "Not found" in answer.text
+    # Alice's own confirmation still works: the intruder did not use it up.
+    assert "rebooted" in (await alice.press_key(key)).text
+    assert len(await _denials(dispatcher)) == 1
+
+
+async def test_forged_key(dispatcher: Dispatcher, alice: Chat) -> None:
+    assert "Not found" in (await alice.press_key("forged-key-000000")).text
+    assert "Not found" in (await alice.press_key("x" * 500)).text
+    assert len(await _denials(dispatcher)) == 2
+
+
+async def test_unlinked_user_is_told_how_to_link(dispatcher: Dispatcher) -> None:
+    stranger = Chat(dispatcher, "stranger")
+    reply = await stranger.say("balance")
+    assert "not linked" in reply.text
+    assert "/start" in reply.text
+    assert "Here is what I can do" in (await stranger.say("help")).text
+
+
+async def test_member_may_read_but_not_reboot(dispatcher: Dispatcher) -> None:
+    member = await Chat.linked(dispatcher, "intern", customer_id=1, role="member")
+    assert "Your balance" in (await member.say("balance")).text
+    assert "does not allow" in (await member.say("reboot web-1")).text
+    assert [e.action for e in await _denials(dispatcher)] == ["command.reboot"]

@@ -1,0 +1,72 @@
+"""Unknown commands, wrong arguments, oversized or non-text input: a short answer, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.core.dispatcher import Dispatcher
+from bot.core.types import Incoming
+from storage.models import AuditEntry, Invoice, LedgerEntry, Ticket
+from tests.chat import Chat
+
+
+async def _counts(dispatcher: Dispatcher) -> tuple[int, ...]:
+    async with dispatcher.db.uow() as uow:
+        return tuple(
+            [
+                int(await uow.session.scalar(select(func.count()).select_from(m)) or 0)
+                for m in (Invoice, LedgerEntry, Ticket, AuditEntry)
+            ]
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("frobnicate", "I don't know that command"),
+        ("balanse", "Did you mean /balance?"),
+        ("invoice abc", "Usage: /invoice NUMBER"),
+        ("order", "Usage: /order NUMBER"),
+        ("reboot", "Usage: /reboot SERVER"),
+        ("pay -3", "Usage: /pay NUMBER"),
+        ("pay 99999999999999999999", "Usage: /pay NUMBER"),
+        ("renew", "Usage: /renew DOMAIN"),
+        ("language klingon", "Usage: /language [en|fr|id|tr]"),
+        ("   ", "Type help"),
+        ("x" * 5000, "too long"),
+        ("\x00\x01 ☃ 🤖", "I don't know that command"),
+    ],
+)
+async def test_short_localised_answer_and_nothing_written(
+    dispatcher: Dispatcher, alice: Chat, text: str, expected: str
+) -> None:
+    before = await _counts(dispatcher)
+    reply = await alice.say(text)
+    assert expected in reply.text
+    assert len(reply.text) < 300
+    assert await _counts(dispatcher) == before
+
+
+async def test_non_text_message(alice: Chat) -> None:
+    assert "only read text" in (await alice.say(None)).text
+
+
+async def test_errors_are_localised(alice: Chat) -> None:
+    await alice.say("language tr")
+    assert "Kullanım" in (await alice.say("invoice abc")).text
+    assert "Bulunamadı" in (await alice.say("invoice 424242")).text
+
+
+async def test_rate_limit(db: object, settings: object, dispatcher: Dispatcher) -> None:
+    strict = Dispatcher(dispatcher.db, dispatcher.settings.model_copy(update={"rate_limit": "3/minute"}))
+    chat = await Chat.linked(strict, "flood", customer_id=1)
+    answers = [(await chat.say("balance")).text for _ in range(5)]
+    assert all("Your balance" in a for a in answers[:3])
+    assert all("too fast" in a for a in answers[3:])
+
+
+async def test_redelivered_update_is_processed_once(dispatcher: Dispatcher, alice: Chat) -> None:
+    first = await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="42"))
+    again = await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="42"))
+    assert len(first) == 1 and again == []
