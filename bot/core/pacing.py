@@ -1,0 +1,41 @@
+"""Outbound pacing for platform APIs: never more than the limit in any one-second window.
+
+A leaky bucket (aiolimiter, python-telegram-bot's ``AIORateLimiter``) lets a full burst through and
+then keeps dripping, so some one-second windows see up to twice the rate. Here every send takes an
+entry in ``limits``' moving window, per chat and overall, and waits until the oldest entry leaves
+the window when it is full. With Redis storage the windows are shared by every process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+
+class Pacer:
+    def __init__(
+        self,
+        namespace: str,
+        overall: str = "25/second",
+        per_chat: str = "1/second",
+        storage_uri: str = "async+memory://",
+    ) -> None:
+        self.namespace = namespace
+        self.overall: RateLimitItem = parse(overall)
+        self.per_chat: RateLimitItem = parse(per_chat)
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    async def wait(self, chat: str | None = None) -> None:
+        """Return when one more message to ``chat`` (or an API call without a chat) may go out."""
+        if chat is not None:
+            await self._take(self.per_chat, f"chat:{chat}")
+        await self._take(self.overall, "all")
+
+    async def _take(self, item: RateLimitItem, key: str) -> None:
+        while not await self._limiter.hit(item, self.namespace, key):
+            stats = await self._limiter.get_window_stats(item, self.namespace, key)
+            await asyncio.sleep(max(stats.reset_time - time.time(), 0.001))
