@@ -18,7 +18,7 @@ from storage.models import Customer
 from storage.uow import UnitOfWork
 
 FILTER_WORDS = {
-    "unread": frozenset({"unread", "nonlus", "nonlu", "belum", "okunmamis", "okunmayan"}),
+    "unread": frozenset({"unread", "lus", "nonlus", "nonlu", "belum", "okunmamis", "okunmayan"}),
     "closed": frozenset({"closed", "fermes", "ferme", "clos", "ditutup", "tutup", "kapali", "kapanan"}),
     "open": frozenset({"open", "ouverts", "ouvert", "terbuka", "buka", "acik"}),
 }

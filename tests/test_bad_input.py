@@ -70,3 +70,13 @@ async def test_redelivered_update_is_processed_once(dispatcher: Dispatcher, alic
     first = await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="42"))
     again = await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="42"))
     assert len(first) == 1 and again == []
+
+
+async def test_turkish_dotless_i_and_french_two_word_filters(alice: Chat) -> None:
+    await alice.say("dil tr")
+    assert "/bakiye" in (await alice.say("yardım")).text
+    unread_tr = await alice.say("talepler okunmamış")
+    assert "web-1 slow" in unread_tr.text and "Copy of last invoice" not in unread_tr.text
+    await alice.say("langue fr")
+    unread_fr = await alice.say("tickets non lus")
+    assert "web-1 slow" in unread_fr.text and "Copy of last invoice" not in unread_fr.text

@@ -37,7 +37,6 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
             "extract",
             "-F",
             "pyproject.toml",
-            "-q",
             "-o",
             str(pot),
             "bot",
@@ -46,6 +45,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         ],
         cwd=ROOT,
         check=True,
+        capture_output=True,
     )
     with pot.open("rb") as fh:
         return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}

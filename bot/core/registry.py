@@ -49,7 +49,8 @@ _PUNCT = re.compile(r"[^\w.@:/-]+")
 def fold(text: str) -> str:
     """Case- and accent-insensitive form used for matching ("Ödeme" -> "odeme", "İ" -> "i")."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Turkish dotless ı has no decomposition: fold it by hand so "yardım" finds "yardim".
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("ı", "i")
 
 
 def words(text: str) -> list[str]:
