@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold
-from bot.core.types import UsageError
+from bot.core.types import Button, ConfirmAction, Reply, UsageError
 from services.errors import N_
 
 LABELS = {
@@ -34,6 +36,21 @@ LABELS = {
 def label(code: str) -> str:
     """The translated word for a status or category code stored in the database."""
     return _(LABELS[code]) if code in LABELS else code
+
+
+def confirmation(text: str, label: str, action: str, **params: Any) -> Reply:
+    """A question with the confirm button (runs ``action`` once) and a Cancel button beside it."""
+    return Reply(
+        text,
+        buttons=[[Button(label, confirm=ConfirmAction(action, params)), Button(_("Cancel"), cancel=True)]],
+    )
+
+
+def filter_row(names: dict[str, str], current: str, command: str) -> list[Button]:
+    """Buttons for the other filters of a list; pressing one redraws the list in place."""
+    return [
+        Button(_(names[code]), command=f"{command} {code}", edit=True) for code in names if code != current
+    ]
 
 
 def number(args: list[str], position: int = 0) -> int:

@@ -8,7 +8,8 @@ from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
 from bot.core.registry import registry
-from bot.core.types import Button, ConfirmAction, Reply, UsageError
+from bot.core.types import Button, Reply, UsageError
+from handlers.common import confirmation
 from services import clock, domains
 from services.audit import Actor
 from services.errors import N_
@@ -70,15 +71,7 @@ async def renew(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[st
         text += "\n" + _(
             "Your balance of {balance} does not cover it, so an invoice will be created."
         ).format(balance=formatting.money(quote.balance))
-    return Reply(
-        text,
-        buttons=[
-            [
-                Button(_("Renew"), confirm=ConfirmAction("renew", {"domain_id": domain.id})),
-                Button(_("Cancel"), cancel=True),
-            ]
-        ],
-    )
+    return confirmation(text, _("Renew"), "renew", domain_id=domain.id)
 
 
 @registry.confirmer("renew")

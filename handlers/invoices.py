@@ -6,8 +6,8 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.registry import registry
-from bot.core.types import Button, ConfirmAction, Reply
-from handlers.common import first_number, keyword, label, number, page_of
+from bot.core.types import Button, Reply
+from handlers.common import confirmation, filter_row, first_number, keyword, label, number, page_of
 from services import invoices, ledger
 from services.audit import Actor
 from services.errors import N_
@@ -77,13 +77,7 @@ async def list_invoices(uow: UnitOfWork, customer: Customer, args: list[str]) ->
         nav.append(Button(_("Next ▶"), command=f"invoices {status} {page + 1}", edit=True))
     if nav:
         buttons.append(nav)
-    buttons.append(
-        [
-            Button(_(FILTER_NAMES[code]), command=f"invoices {code}", edit=True)
-            for code in FILTER_NAMES
-            if code != status
-        ]
-    )
+    buttons.append(filter_row(FILTER_NAMES, status, "invoices"))
     return Reply(text, buttons=buttons)
 
 
@@ -178,15 +172,7 @@ async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, ar
     text = _("Pay invoice {number} ({total}) from your balance of {balance}?").format(
         number=inv.number, total=_money(inv.total_minor, inv.currency), balance=formatting.money(bal)
     )
-    return Reply(
-        text,
-        buttons=[
-            [
-                Button(_("Confirm"), confirm=ConfirmAction("paybalance", {"invoice_id": inv.id})),
-                Button(_("Cancel"), cancel=True),
-            ]
-        ],
-    )
+    return confirmation(text, _("Confirm"), "paybalance", invoice_id=inv.id)
 
 
 @registry.confirmer("paybalance")

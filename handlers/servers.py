@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.core.i18n import gettext as _
 from bot.core.registry import registry
-from bot.core.types import Button, ConfirmAction, Reply, UsageError
-from handlers.common import label
+from bot.core.types import Reply, UsageError
+from handlers.common import confirmation, label
 from services import orders
 from services.audit import Actor
 from services.errors import N_
@@ -32,15 +32,7 @@ async def reboot(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
     text = _(
         "Reboot {name} ({ip})? It is {state} now; it will restart and be unreachable for a minute or two."
     ).format(name=server.hostname, ip=server.ip, state=label(server.power_state))
-    return Reply(
-        text,
-        buttons=[
-            [
-                Button(_("Reboot"), confirm=ConfirmAction("reboot", {"server_id": server.id})),
-                Button(_("Cancel"), cancel=True),
-            ]
-        ],
-    )
+    return confirmation(text, _("Reboot"), "reboot", server_id=server.id)
 
 
 @registry.confirmer("reboot")

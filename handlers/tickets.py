@@ -9,7 +9,7 @@ from bot.core.dispatcher import Context
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold, registry
 from bot.core.types import Button, Reply, UsageError
-from handlers.common import first_number, keyword, label
+from handlers.common import filter_row, first_number, keyword, label
 from services import orders, tickets
 from services.audit import Actor
 from services.errors import N_, NotFound
@@ -64,8 +64,7 @@ async def list_tickets(uow: UnitOfWork, customer: Customer, args: list[str]) -> 
         text = "\n".join(lines)
     buttons = [[Button(f"#{t.id}", command=f"ticket {t.id}") for t in rows[:8]]] if rows else []
     buttons.append(
-        [Button(_(FILTER_NAMES[c]), command=f"tickets {c}", edit=True) for c in FILTER_NAMES if c != which]
-        + [Button(_("New ticket"), command="newticket")]
+        [*filter_row(FILTER_NAMES, which, "tickets"), Button(_("New ticket"), command="newticket")]
     )
     return Reply(text, buttons=buttons)
 

@@ -19,16 +19,20 @@ T = TypeVar("T", bound=Owned)
 
 
 async def owned(uow: UnitOfWork, model: type[T], record_id: int, actor: Actor) -> T:
-    """The record if it belongs to the actor; otherwise ``NotFound`` either way.
+    """The record if it belongs to the actor; otherwise ``NotFound`` either way."""
+    return await check(uow, await uow.session.get(model, record_id), actor)
 
-    A record that exists but belongs to someone else is audited as a denial, in its own commit,
-    before the caller's transaction is abandoned.
+
+async def check(uow: UnitOfWork, row: T | None, actor: Actor) -> T:
+    """``row`` if it belongs to the actor; ``NotFound`` when it is missing or someone else's.
+
+    Someone else's record is audited as a denial, in its own commit, before the caller's
+    transaction is abandoned.
     """
-    row = await uow.session.get(model, record_id)
     if row is None:
         raise NotFound()
     if row.customer_id != actor.customer_id:
-        audit.record(uow, "access", actor, f"{model.__name__.lower()}:{record_id}", outcome="denied")
+        audit.record(uow, "access", actor, f"{type(row).__name__.lower()}:{row.id}", outcome="denied")
         await uow.commit()
         raise NotFound()
     return row

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from services import audit, clock, invoices, ledger, vat
+from services import access, audit, clock, invoices, ledger, vat
 from services.audit import Actor
 from services.errors import NotFound
 from services.invoices import LineSpec, Seller
@@ -26,14 +26,8 @@ async def listing(uow: UnitOfWork, customer_id: int) -> Sequence[Domain]:
 
 async def find(uow: UnitOfWork, name: str, actor: Actor) -> Domain:
     """A domain by name, scoped to the actor; someone else's is audited and looks missing."""
-    domain = await uow.session.scalar(select(Domain).where(func.lower(Domain.name) == name.strip().lower()))
-    if domain is None:
-        raise NotFound()
-    if domain.customer_id != actor.customer_id:
-        audit.record(uow, "access", actor, f"domain:{domain.id}", outcome="denied")
-        await uow.commit()
-        raise NotFound()
-    return domain
+    name = name.strip().lower()
+    return await access.check(uow, await uow.session.scalar(select(Domain).where(Domain.name == name)), actor)
 
 
 @dataclass(frozen=True)
