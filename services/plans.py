@@ -58,12 +58,14 @@ def _key(text: str) -> str:
 
 
 def find(plans: Sequence[Plan], ref: str) -> Plan | None:
-    """A plan by code or name, in any case, with or without spaces ("growth", "Mail Pro", "mailpro")."""
+    """A plan by code or name, in any case, with or without spaces ("Mail Pro", "mailpro", "mail-pro"),
+    or by one word of its name when only one plan has it ("pro", "premium")."""
     wanted = _key(ref)
     for plan in plans:
         if wanted in {_key(plan.code), _key(plan.name)}:
             return plan
-    return None
+    by_word = [p for p in plans if wanted in {_key(w) for w in p.name.split() + p.code.split("-")}]
+    return by_word[0] if len(by_word) == 1 else None
 
 
 def is_upgrade(order: Order, plan: Plan, cycle: str) -> bool:
