@@ -270,7 +270,7 @@ async def apply_due(uow: UnitOfWork, seller: Seller) -> int:
             )
             .order_by(OrderChange.id)
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=OrderChange)
         )
         if row is None:
             return applied

@@ -130,7 +130,9 @@ async def run_due(uow: UnitOfWork, seller: Seller) -> RenewalRun:
     )
     last_id = 0
     while True:
-        order = await uow.session.scalar(query.where(Order.id > last_id).with_for_update(skip_locked=True))
+        order = await uow.session.scalar(
+            query.where(Order.id > last_id).with_for_update(skip_locked=True, of=Order)
+        )
         if order is None:
             return run
         last_id = order.id

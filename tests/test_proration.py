@@ -61,8 +61,12 @@ def test_month_lengths_and_leap_years() -> None:
     assert proration.add_cycle(dt.date(2027, 1, 31), "monthly") == dt.date(2027, 2, 28)
     assert (proration.add_cycle(dt.date(2028, 1, 1), "yearly") - dt.date(2028, 1, 1)).days == 366
     # 10 days of a 29-day February cost more than 10 days of a 31-day March.
-    feb = proration.prorate(2900, dt.date(2028, 2, 1), dt.date(2028, 3, 1), dt.date(2028, 2, 20), dt.date(2028, 3, 1))
-    mar = proration.prorate(2900, dt.date(2028, 3, 1), dt.date(2028, 4, 1), dt.date(2028, 3, 22), dt.date(2028, 4, 1))
+    feb = proration.prorate(
+        2900, dt.date(2028, 2, 1), dt.date(2028, 3, 1), dt.date(2028, 2, 20), dt.date(2028, 3, 1)
+    )
+    mar = proration.prorate(
+        2900, dt.date(2028, 3, 1), dt.date(2028, 4, 1), dt.date(2028, 3, 22), dt.date(2028, 4, 1)
+    )
     assert (feb, mar) == (1000, 935)
 
 
