@@ -82,7 +82,6 @@ async def quote(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[st
         doc = await quotes.for_extension(uow, customer, order.id, seller, actor)
     text = "\n".join(
         [
-            _("Quote {number} for order #{id}:").format(number=doc.number, id=order.id),
             invoice_text(doc),
             _("Turn this quote into an invoice?"),
         ]

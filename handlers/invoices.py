@@ -104,10 +104,13 @@ def invoice_text(inv: Invoice) -> str:
     def money(minor: int) -> str:
         return _money(minor, inv.currency)
 
+    heading = (
+        _("Quote {number} (#{id}) — {status}")
+        if inv.kind == "quote"
+        else _("Invoice {number} (#{id}) — {status}")
+    )
     lines = [
-        _("Invoice {number} (#{id}) — {status}").format(
-            number=inv.number, id=inv.id, status=label(inv.status)
-        ),
+        heading.format(number=inv.number, id=inv.id, status=label(inv.status)),
         _("Issued {issued}, due {due}").format(
             issued=formatting.date(inv.issue_date), due=formatting.date(inv.due_date)
         ),

@@ -184,8 +184,10 @@ async def confirm_reply(
     text = _("Order #{id} is now on {plan}.").format(id=done.preview.order.id, plan=plan)
     if done.invoice is None:
         return Reply(text)
-    text += " " + _("Invoice #{id} for {total} was created.").format(
-        id=done.invoice.id, total=_price(done.invoice.total_minor, done.invoice.currency)
+    text += " " + _("Invoice #{id} ({number}, {total}) was created.").format(
+        id=done.invoice.id,
+        number=done.invoice.number,
+        total=_price(done.invoice.total_minor, done.invoice.currency),
     )
     return Reply(text, buttons=[[Button(_("Pay"), command=f"pay {done.invoice.id}")]])
 

@@ -269,7 +269,7 @@ async def test_deleting_the_pending_invoice_frees_the_upgrade(dispatcher: Dispat
 
 
 async def test_mail_downgrade_only_15_to_30_days_before_due(dispatcher: Dispatcher) -> None:
-    db, seller = dispatcher.db, dispatcher.seller
+    db = dispatcher.db
     order = await _kind_order(db, 1, "mail")
     customer = await _get(db, Customer, 1)
     async with db.uow() as uow:
