@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
+from bot.core.i18n import ngettext
 from bot.core.registry import registry
 from bot.core.types import Button, ConfirmAction, Reply, UsageError
 from handlers.common import breakdown_text, keyword, label
@@ -37,7 +38,11 @@ def _confirm(text: str, params: dict[str, Any]) -> list[list[Button]]:
 async def _overview(uow: UnitOfWork, order: Order) -> Reply:
     window = mail.downgrade_window(order, clock.today())
     lines = [
-        _("Mail package: {plan} (order #{id}), {price} {cycle}, {boxes} extra mailboxes, due {due}.").format(
+        ngettext(
+            "Mail package: {plan} (order #{id}), {price} {cycle}, {boxes} extra mailbox, due {due}.",
+            "Mail package: {plan} (order #{id}), {price} {cycle}, {boxes} extra mailboxes, due {due}.",
+            mail.mailboxes(order),
+        ).format(
             plan=order.plan.name,
             id=order.id,
             price=_price(order.price_minor, order.currency),
@@ -107,9 +112,11 @@ async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], sel
         if waiting is not None:
             raise mail.PendingUpgrade(number=waiting.number)
         text = [
-            _("Add {count} mailboxes to order #{id} for the {days} days left in the period:").format(
-                count=count, id=order.id, days=more.days_left
-            ),
+            ngettext(
+                "Add {count} mailbox to order #{id} for the {days} days left in the period:",
+                "Add {count} mailboxes to order #{id} for the {days} days left in the period:",
+                count,
+            ).format(count=count, id=order.id, days=more.days_left),
             breakdown_text(more.lines, more.totals),
             _("An invoice will be created; the mailboxes are added as soon as it is paid."),
         ]
