@@ -29,5 +29,5 @@ lint: $(BIN)/hostbot
 catalogs: $(BIN)/hostbot
 	$(BIN)/pybabel extract -F pyproject.toml -c TRANSLATORS: --no-location --sort-output -w 110 \
 		--project hostbot -o locales/messages.pot bot handlers services
-	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-location \
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages \
 		--no-fuzzy-matching --ignore-obsolete -w 110

@@ -16,7 +16,7 @@ from bot.app import App, open_app
 from bot.config import Settings, get_settings
 from bot.core.i18n import normalize
 from bot.web import make_web_app
-from services import housekeeping, linking
+from services import housekeeping, linking, plans, renewals
 from services.errors import NotFound
 from storage.models import Customer
 
@@ -80,6 +80,16 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             async with app.db.uow() as uow:
                 removed = await housekeeping.purge(uow)
             log.info("housekeeping removed %d expired rows", removed)
+            # Scheduled plan changes first, so that a renewal on the same day uses the new plan.
+            async with app.db.uow() as uow:
+                changed = await plans.apply_due(uow, app.dispatcher.seller)
+                run = await renewals.run_due(uow, app.dispatcher.seller)
+            log.info(
+                "billing: %d scheduled changes applied, %d orders auto-renewed, %d short of balance",
+                changed,
+                len(run.renewed),
+                len(run.short),
+            )
             if args.once:
                 return 0
             await asyncio.sleep(HOUSEKEEPING_EVERY)

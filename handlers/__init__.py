@@ -1,5 +1,16 @@
 """Chat commands, one module per area. Importing this package registers them all."""
 
-from handlers import account, domains, invoices, orders, servers, tickets
+from handlers import account, billing, domains, invoices, mail, orders, plans, renewals, servers, tickets
 
-__all__ = ["account", "domains", "invoices", "orders", "servers", "tickets"]
+__all__ = [
+    "account",
+    "billing",
+    "domains",
+    "invoices",
+    "mail",
+    "orders",
+    "plans",
+    "renewals",
+    "servers",
+    "tickets",
+]

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
+from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold
 from bot.core.types import Button, ConfirmAction, Reply, UsageError
+from services.breakdown import MAINTENANCE, PROCESSING, Totals
 from services.errors import N_
+from services.invoices import LineSpec
+from services.money import Money
 
 LABELS = {
     "unpaid": N_("unpaid"),
     "paid": N_("paid"),
     "cancelled": N_("cancelled"),
     "draft": N_("quote"),
+    "accepted": N_("accepted"),
     "active": N_("active"),
     "new": N_("new"),
     "suspended": N_("suspended"),
@@ -38,7 +45,7 @@ def label(code: str) -> str:
     return _(LABELS[code]) if code in LABELS else code
 
 
-def confirmation(text: str, label: str, action: str, **params: Any) -> Reply:
+def confirmation(text: str, label: str, action: str, /, **params: Any) -> Reply:
     """A question with the confirm button (runs ``action`` once) and a Cancel button beside it."""
     return Reply(
         text,
@@ -85,3 +92,70 @@ def page_of(args: list[str]) -> int:
         if arg.isdigit() and len(arg) < 6:
             return max(int(arg), 1)
     return 1
+
+
+# How each kind of invoice line reads in the chat; other kinds show their stored description.
+LINE_LABELS = {
+    "platform": N_("Platform charge: {name}"),
+    "proration": N_("Plan change, prorated: {name}"),
+    "mailboxes": N_("Extra mailboxes: {name}"),
+    "maintenance": MAINTENANCE,
+    "processing": PROCESSING,
+}
+
+
+def line_label(kind: str, description: str) -> str:
+    template = LINE_LABELS.get(kind)
+    return _(template).format(name=description) if template else description
+
+
+def line_text(
+    kind: str,
+    description: str,
+    quantity: int,
+    amount: Money,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> str:
+    """ "• Extra storage (1 Dec 2026 – 1 Jan 2027): 2 × €3.00" in the current language."""
+    period = f" ({formatting.date(start)} – {formatting.date(end)})" if start and end else ""
+    qty = f"{quantity} × " if quantity != 1 else ""
+    return f"• {line_label(kind, description)}{period}: {qty}{formatting.money(amount)}"
+
+
+def breakdown_text(lines: Sequence[LineSpec], totals: Totals) -> str:
+    """The lines, VAT and total of an invoice about to be created (a preview)."""
+    cur = totals.total.currency
+    out = [
+        line_text(
+            spec.kind,
+            spec.description,
+            spec.quantity,
+            Money(spec.unit_minor, cur),
+            spec.period_start,
+            spec.period_end,
+        )
+        for spec in lines
+    ]
+    out.append(_("Subtotal: {amount}").format(amount=formatting.money(totals.subtotal)))
+    if totals.reverse_charge:
+        out.append(_("VAT: reverse charge (0 %)"))
+    else:
+        out.append(
+            _("VAT {rate}: {amount}").format(
+                rate=formatting.percent(totals.rate), amount=formatting.money(totals.vat)
+            )
+        )
+    out.append(_("Total: {amount}").format(amount=formatting.money(totals.total)))
+    return "\n".join(out)
+
+
+def iso_date(args: list[str]) -> dt.date | None:
+    """The first YYYY-MM-DD argument, if any; a malformed one is a usage error."""
+    for arg in args:
+        if len(arg) == 10 and arg[4] == "-" and arg[7] == "-":
+            try:
+                return dt.date.fromisoformat(arg)
+            except ValueError:
+                raise UsageError() from None
+    return None

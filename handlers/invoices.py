@@ -7,7 +7,7 @@ from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.registry import registry
 from bot.core.types import Button, Reply
-from handlers.common import confirmation, filter_row, first_number, keyword, label, number, page_of
+from handlers.common import confirmation, filter_row, first_number, keyword, label, line_text, number, page_of
 from services import invoices, ledger
 from services.audit import Actor
 from services.errors import N_
@@ -81,28 +81,61 @@ async def list_invoices(uow: UnitOfWork, customer: Customer, args: list[str]) ->
     return Reply(text, buttons=buttons)
 
 
+def party_text(title: str, party: dict[str, str]) -> str:
+    """A seller or buyer block: name, address, country and VAT id as printed on the invoice."""
+    place = " ".join(p for p in (party.get("postal_code", ""), party.get("city", "")) if p)
+    address = ", ".join(p for p in (party.get("address", ""), place, party.get("country", "")) if p)
+    text = f"{title} {party.get('name', '')}, {address}"
+    if party.get("vat_id"):
+        text += " · " + _("VAT id {vat_id}").format(vat_id=party["vat_id"])
+    return text
+
+
 def invoice_text(inv: Invoice) -> str:
+    """Everything an invoice carries: number, dates, both parties, each service and its period,
+    the taxable amount per rate, the rate and the VAT (or the reverse-charge mention)."""
 
     def money(minor: int) -> str:
         return _money(minor, inv.currency)
 
+    heading = (
+        _("Quote {number} (#{id}) — {status}")
+        if inv.kind == "quote"
+        else _("Invoice {number} (#{id}) — {status}")
+    )
     lines = [
-        _("Invoice {number} (#{id}) — {status}").format(
-            number=inv.number, id=inv.id, status=label(inv.status)
-        ),
+        heading.format(number=inv.number, id=inv.id, status=label(inv.status)),
         _("Issued {issued}, due {due}").format(
             issued=formatting.date(inv.issue_date), due=formatting.date(inv.due_date)
         ),
+        _("Date of supply: {date}").format(date=formatting.date(inv.supply_date)),
+        party_text(_("From:"), inv.seller),
+        party_text(_("To:"), inv.buyer),
     ]
     for line in inv.lines:
-        period = ""
-        if line.period_start and line.period_end:
-            period = f" ({formatting.date(line.period_start)} – {formatting.date(line.period_end)})"
-        qty = f"{line.quantity} × " if line.quantity != 1 else ""
-        lines.append(f"• {line.description}{period}: {qty}{money(line.amount_minor)}")
+        lines.append(
+            line_text(
+                line.kind,
+                line.description,
+                line.quantity,
+                Money(line.unit_minor, inv.currency),
+                line.period_start,
+                line.period_end,
+            )
+        )
     lines.append(_("Subtotal: {amount}").format(amount=money(inv.subtotal_minor)))
+    lines.append(
+        _("Taxable amount at {rate}: {amount}").format(
+            rate=formatting.percent(inv.vat_rate), amount=money(inv.subtotal_minor)
+        )
+    )
     if inv.reverse_charge:
         lines.append(_("VAT: reverse charge (0 %)"))
+        lines.append(
+            _("Reverse charge: VAT to be accounted for by the customer ({buyer}; supplier {seller}).").format(
+                buyer=inv.buyer.get("vat_id", ""), seller=inv.seller.get("vat_id", "")
+            )
+        )
     else:
         lines.append(
             _("VAT {rate}: {amount}").format(

@@ -15,6 +15,7 @@ from storage.models import (
     CustomerEmail,
     Domain,
     Order,
+    OrderAddon,
     Plan,
     Server,
     Ticket,
@@ -30,10 +31,17 @@ PLANS = [
     ("basic", "Basic", "subscription", 1, {"EUR": 0, "IDR": 0, "TRY": 0}),
     ("growth", "Growth", "subscription", 2, {"EUR": 2900, "IDR": 45000000, "TRY": 99900}),
     ("enterprise", "Enterprise", "subscription", 3, {"EUR": 9900, "IDR": 150000000, "TRY": 349900}),
+    ("support-standard", "Standard support", "support", 1, {"EUR": 0, "IDR": 0, "TRY": 0}),
+    ("support-priority", "Priority support", "support", 2, {"EUR": 4900, "IDR": 75000000, "TRY": 169900}),
+    ("support-premium", "Premium support", "support", 3, {"EUR": 14900, "IDR": 225000000, "TRY": 519900}),
+    ("mail-starter", "Mail Starter", "mail", 1, {"EUR": 300, "IDR": 4500000, "TRY": 10500}),
+    ("mail-business", "Mail Business", "mail", 2, {"EUR": 800, "IDR": 12000000, "TRY": 27900}),
+    ("mail-pro", "Mail Pro", "mail", 3, {"EUR": 1500, "IDR": 22500000, "TRY": 52500}),
 ]
 ADDONS = [
     ("bandwidth", "Premium bandwidth", {"EUR": 500, "IDR": 7500000, "TRY": 17500}),
     ("storage", "Extra storage 100 GB", {"EUR": 300, "IDR": 4500000, "TRY": 10500}),
+    ("mailbox", "Extra mailbox", {"EUR": 100, "IDR": 1500000, "TRY": 3500}),
 ]
 
 
@@ -108,9 +116,12 @@ async def seed(uow: UnitOfWork, seller: Seller) -> list[Customer]:
             )
             uow.session.add(plan)
             plans[code, currency] = plan
+    addons: dict[tuple[str, str], Addon] = {}
     for code, name, prices in ADDONS:
         for currency, monthly in prices.items():
-            uow.session.add(Addon(code=code, name=name, currency=currency, monthly_minor=monthly))
+            addon = Addon(code=code, name=name, currency=currency, monthly_minor=monthly)
+            uow.session.add(addon)
+            addons[code, currency] = addon
     await uow.flush()
 
     made = []
@@ -132,6 +143,7 @@ async def seed(uow: UnitOfWork, seller: Seller) -> list[Customer]:
         uow.session.add(customer)
         await uow.flush()
         await _account(uow, customer, n, plans, seller, today)
+        await _subscriptions(uow, customer, plans, addons, today)
         made.append(customer)
     await uow.commit()
     return made
@@ -302,3 +314,39 @@ async def _account(
             ),
         ]
     )
+
+
+async def _subscriptions(
+    uow: UnitOfWork,
+    customer: Customer,
+    plans: dict[tuple[str, str], Plan],
+    addons: dict[tuple[str, str], Addon],
+    today: dt.date,
+) -> None:
+    """A Growth subscription with extra storage, a support package and a mail package whose due
+    date falls inside the 30-to-15-days downgrade window, so that every billing rule can be tried."""
+    cur = customer.currency
+    started = today - relativedelta(days=10)
+    mail_due = today + relativedelta(days=20)
+    for code, start, end, extras in [
+        ("growth", started, started + relativedelta(months=1), [("storage", 1)]),
+        ("support-standard", started, started + relativedelta(months=1), []),
+        ("mail-business", mail_due - relativedelta(months=1), mail_due, [("mailbox", 2)]),
+    ]:
+        plan = plans[code, cur]
+        uow.session.add(
+            Order(
+                customer_id=customer.id,
+                plan_id=plan.id,
+                billing_cycle="monthly",
+                price_minor=plan.monthly_minor,
+                currency=cur,
+                period_start=start,
+                period_end=end,
+                addons=[
+                    OrderAddon(addon_id=addons[addon, cur].id, quantity=quantity)
+                    for addon, quantity in extras
+                ],
+            )
+        )
+    await uow.flush()

@@ -19,7 +19,17 @@ from services.access import owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
 from services.money import Money
-from storage.models import Customer, Domain, Invoice, InvoiceLine, InvoiceSeries, Order, Payment, PayToken
+from storage.models import (
+    Customer,
+    Domain,
+    Invoice,
+    InvoiceLine,
+    InvoiceSeries,
+    Order,
+    OrderChange,
+    Payment,
+    PayToken,
+)
 from storage.uow import UnitOfWork
 
 STATUSES = ("unpaid", "paid", "all")
@@ -167,6 +177,10 @@ async def _apply_effects(uow: UnitOfWork, invoice: Invoice) -> None:
             domain = await uow.session.get(Domain, line.ref_id)
             if domain is not None:
                 domain.expires_on = domain.expires_on + relativedelta(years=line.quantity)
+        elif line.effect == "order_change" and line.ref_id is not None:
+            from services import plans  # plans creates invoices: imported here to avoid a cycle
+
+            await plans.apply_paid(uow, line.ref_id)
 
 
 async def mark_paid(
@@ -209,6 +223,39 @@ async def mark_paid(
         uow, "invoice.paid", actor, f"invoice:{invoice.id}", method=method, total=invoice.total_minor
     )
     return payment
+
+
+async def check_deletable(uow: UnitOfWork, invoice: Invoice) -> None:
+    """Only an unpaid invoice that has received no payment may be deleted."""
+    payments = await uow.session.scalar(select(func.count()).where(Payment.invoice_id == invoice.id))
+    if invoice.kind == "quote" or invoice.status != "unpaid" or payments:
+        raise InvalidState(
+            N_("Invoice {number} cannot be deleted: only an unpaid invoice with no payment can."),
+            number=invoice.number,
+        )
+
+
+async def delete(uow: UnitOfWork, invoice_id: int, actor: Actor) -> Invoice:
+    """Void an unpaid invoice. Its number stays in the register as cancelled, so numbering stays
+    gap-free; an upgrade that waited for it is dropped; pay links to it stop working."""
+    invoice = await get(uow, invoice_id, actor)
+    await check_deletable(uow, invoice)
+    invoice.status = "cancelled"
+    await uow.session.execute(
+        update(OrderChange)
+        .where(OrderChange.invoice_id == invoice.id, OrderChange.status == "awaiting_payment")
+        .values(status="cancelled")
+    )
+    audit.record(
+        uow,
+        "invoice.delete",
+        actor,
+        f"invoice:{invoice.id}",
+        number=invoice.number,
+        total=invoice.total_minor,
+    )
+    await uow.commit()
+    return invoice
 
 
 def _hash(token: str) -> str:

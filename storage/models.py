@@ -397,3 +397,45 @@ class LinkCode(Base):
     role: Mapped[str] = mapped_column(String(10), default="owner")
     expires_at: Mapped[dt.datetime] = mapped_column()
     used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class OrderChange(Base):
+    """A change to an order not applied yet: a scheduled or end-of-period plan change, or an upgrade
+    (new package, more mailboxes) that waits for its invoice to be paid.
+
+    ``kind`` is ``plan`` (switch to ``plan_id`` / ``billing_cycle``) or ``mailboxes`` (add
+    ``quantity``). ``status``: ``scheduled`` (applied on ``effective_on``), ``awaiting_payment``
+    (applied when ``invoice_id`` is paid), ``quoted`` (offered in a quote), ``done``, ``cancelled``.
+    """
+
+    __tablename__ = "order_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    billing_cycle: Mapped[str | None] = mapped_column(String(10))
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    effective_on: Mapped[dt.date | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    plan: Mapped[Plan | None] = relationship(lazy="joined")
+
+
+class BillingNotice(Base):
+    """Something the customer must be told about their billing (e.g. the balance does not cover an
+    auto-renewal: ``params`` says what is missing). The alerts sender picks up undelivered rows;
+    ``key`` makes recording the same notice twice harmless."""
+
+    __tablename__ = "billing_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(150), unique=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column()

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from bot.core.dispatcher import Dispatcher
 from services.ports import LogMailer
-from storage.models import Ticket
+from storage.models import Order, Ticket
 from tests.chat import Chat
 
 
@@ -74,7 +74,9 @@ async def test_invalid_answers_are_asked_again(alice: Chat, budi: Chat) -> None:
     await alice.say("technical")
     assert "Regular or High" in (await alice.say("whenever")).text
     await alice.say("regular")
-    foreign = await alice.say("3")  # order 3 belongs to customer 2
+    async with budi.dispatcher.db.uow() as uow:
+        foreign_id = await uow.session.scalar(select(Order.id).where(Order.customer_id == 2).limit(1))
+    foreign = await alice.say(str(foreign_id))
     assert "not one of your orders" in foreign.text
     assert "Subject" in (await alice.say("none")).text
     assert "too long" in (await alice.say("s" * 201)).text

@@ -1,0 +1,135 @@
+"""Billing documents: ``vat COUNTRY``, ``quote ORDER [PLAN]`` (turned into an invoice on request)
+and ``delete invoice N``."""
+
+from __future__ import annotations
+
+from babel import Locale
+
+from bot.core import formatting
+from bot.core.i18n import current
+from bot.core.i18n import gettext as _
+from bot.core.registry import registry
+from bot.core.types import Button, Reply, UsageError
+from handlers.common import confirmation, first_number, iso_date, keyword
+from handlers.invoices import invoice_text, summary_line
+from handlers.plans import CYCLE_WORDS
+from services import clock, invoices, orders, plans, quotes, vat
+from services.audit import Actor
+from services.errors import N_, NotFound
+from services.invoices import Seller
+from services.money import Money
+from storage.models import Customer
+from storage.uow import UnitOfWork
+
+
+@registry.command(
+    "vat",
+    aliases={"en": ("vat",), "fr": ("tva",), "id": ("ppn",), "tr": ("kdv",)},
+    summary=N_("the standard VAT rate of a country (today or on a date)"),
+    usage=N_("COUNTRY [YYYY-MM-DD]"),
+    needs_account=False,
+)
+async def vat_rate(args: list[str], customer: Customer | None) -> Reply:
+    codes = [a.upper() for a in args if len(a) == 2 and a.isalpha()]
+    country = codes[0] if codes else (customer.country if customer else None)
+    names = Locale.parse(current()).territories
+    if country is None or country not in names:
+        raise UsageError()
+    on = iso_date(args) or clock.today()
+    rate = vat.standard_rate(country, on)
+    name = names[country]
+    if country not in vat.RATES:
+        return Reply(_("{country} is outside the EU: no EU VAT is charged (0 %).").format(country=name))
+    lines = [
+        _("Standard VAT rate in {country} on {date}: {rate}.").format(
+            country=name, date=formatting.date(on), rate=formatting.percent(rate)
+        )
+    ]
+    changes = vat.RATES[country]
+    for (since, new), (_since, old) in zip(changes[1:], changes, strict=False):
+        lines.append(
+            _("{new} from {date} ({old} before).").format(
+                new=formatting.percent(new), date=formatting.date(since), old=formatting.percent(old)
+            )
+        )
+    lines.append(
+        _(
+            "Consumers pay their country's rate; a business in another EU country with a valid VAT id "
+            "is invoiced with reverse charge (0 %)."
+        )
+    )
+    return Reply("\n".join(lines))
+
+
+@registry.command(
+    "quote",
+    aliases={"en": ("quote",), "fr": ("devis",), "id": ("penawaran",), "tr": ("teklif",)},
+    summary=N_("a quote to extend an order or change its plan, which can become an invoice"),
+    usage=N_("ORDER [PLAN] [monthly|yearly]"),
+    role="admin",
+)
+async def quote(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
+    order = await orders.get(uow, first_number(args), actor)
+    words = [a for a in args if not a.lstrip("#").isdigit()]
+    cycle = keyword(words, CYCLE_WORDS, order.billing_cycle)
+    names = [w for w in words if keyword([w], CYCLE_WORDS, "") == ""]
+    if names:
+        plan = plans.find(await plans.options(uow, order), " ".join(names))
+        if plan is None:
+            raise NotFound()
+        doc = await quotes.for_upgrade(uow, customer, order.id, plan.id, cycle, seller, actor)
+    else:
+        doc = await quotes.for_extension(uow, customer, order.id, seller, actor)
+    text = "\n".join(
+        [
+            invoice_text(doc),
+            _("Turn this quote into an invoice?"),
+        ]
+    )
+    return confirmation(text, _("Create invoice"), "quote", quote_id=doc.id)
+
+
+@registry.confirmer("quote")
+async def confirm_quote(
+    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, int], seller: Seller
+) -> Reply:
+    inv = await quotes.convert(uow, customer, params["quote_id"], seller, actor)
+    return Reply(
+        _("Invoice #{id} ({number}, {total}) was created from the quote.").format(
+            id=inv.id, number=inv.number, total=formatting.money(Money(inv.total_minor, inv.currency))
+        ),
+        buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]],
+    )
+
+
+@registry.command(
+    "deleteinvoice",
+    aliases={
+        "en": ("delete invoice", "deleteinvoice"),
+        "fr": ("supprimer facture", "supprimerfacture"),
+        "id": ("hapus tagihan", "hapus invoice", "hapustagihan"),
+        "tr": ("fatura sil", "faturasil"),
+    },
+    summary=N_("delete an unpaid invoice that has no payment (asks for confirmation)"),
+    usage=N_("NUMBER"),
+    role="admin",
+)
+async def delete_invoice(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
+    inv = await invoices.get(uow, first_number(args), actor)
+    await invoices.check_deletable(uow, inv)
+    text = "\n".join(
+        [
+            summary_line(inv),
+            _(
+                "Delete invoice {number}? It stays in the invoice register marked as cancelled, so the "
+                "numbering has no gap, and it can no longer be paid."
+            ).format(number=inv.number),
+        ]
+    )
+    return confirmation(text, _("Delete"), "deleteinvoice", invoice_id=inv.id)
+
+
+@registry.confirmer("deleteinvoice")
+async def confirm_delete_invoice(uow: UnitOfWork, actor: Actor, params: dict[str, int]) -> Reply:
+    inv = await invoices.delete(uow, params["invoice_id"], actor)
+    return Reply(_("Invoice {number} is deleted.").format(number=inv.number))

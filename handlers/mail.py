@@ -1,0 +1,176 @@
+"""Mail packages: ``mail`` shows the package, mailboxes and options; ``mail upgrade PLAN`` and
+``mail add N`` preview an invoice; ``mail downgrade PLAN`` opens a billing ticket inside the window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core import formatting
+from bot.core.i18n import gettext as _
+from bot.core.i18n import ngettext
+from bot.core.registry import registry
+from bot.core.types import Button, Reply, UsageError
+from handlers.common import breakdown_text, confirmation, keyword, label
+from services import clock, mail, plans
+from services.audit import Actor
+from services.errors import N_, NotFound
+from services.invoices import Seller
+from services.money import Money
+from services.ports import Mailer
+from storage.models import Customer, Order
+from storage.uow import UnitOfWork
+
+ACTION_WORDS = {
+    "upgrade": frozenset({"upgrade", "ameliorer", "monter", "tingkatkan", "naikkan", "yukselt"}),
+    "add": frozenset({"add", "ajouter", "tambah", "tambahkan", "ekle"}),
+    "downgrade": frozenset({"downgrade", "retrograder", "descendre", "turunkan", "dusur"}),
+}
+
+
+def _price(minor: int, currency: str) -> str:
+    return formatting.money(Money(minor, currency))
+
+
+async def _overview(uow: UnitOfWork, order: Order) -> Reply:
+    window = mail.downgrade_window(order, clock.today())
+    lines = [
+        ngettext(
+            "Mail package: {plan} (order #{id}), {price} {cycle}, {boxes} extra mailbox, due {due}.",
+            "Mail package: {plan} (order #{id}), {price} {cycle}, {boxes} extra mailboxes, due {due}.",
+            mail.mailboxes(order),
+        ).format(
+            plan=order.plan.name,
+            id=order.id,
+            price=_price(order.price_minor, order.currency),
+            cycle=label(order.billing_cycle),
+            boxes=mail.mailboxes(order),
+            due=formatting.date(order.period_end),
+        )
+    ]
+    waiting = await mail.pending_invoice(uow, order)
+    if waiting is not None:
+        lines.append(
+            _("An upgrade is waiting for payment of invoice {number}.").format(number=waiting.number)
+        )
+    lines.append(_("Options:"))
+    up: list[Button] = []
+    down: list[Button] = []
+    for plan in await plans.options(uow, order):
+        lines.append(
+            _("{plan}: {monthly} monthly or {yearly} yearly").format(
+                plan=plan.name,
+                monthly=_price(plan.monthly_minor, plan.currency),
+                yearly=_price(plan.yearly_minor, plan.currency),
+            )
+        )
+        if plan.rank > order.plan.rank:
+            up.append(
+                Button(_("Upgrade to {plan}").format(plan=plan.name), command=f"mail upgrade {plan.code}")
+            )
+        elif plan.rank < order.plan.rank:
+            down.append(
+                Button(_("Downgrade to {plan}").format(plan=plan.name), command=f"mail downgrade {plan.code}")
+            )
+    lines.append(
+        _(
+            "A downgrade can be asked for from {opens} to {closes} (30 to 15 days before the due date {due})."
+        ).format(
+            opens=formatting.date(window.opens),
+            closes=formatting.date(window.closes),
+            due=formatting.date(window.due),
+        )
+    )
+    buttons = [b for b in [up, [Button(_("Add a mailbox"), command="mail add 1")], down] if b]
+    return Reply("\n".join(lines), buttons=buttons)
+
+
+@registry.command(
+    "mail",
+    aliases={"en": ("mail",), "fr": ("messagerie",), "id": ("surel",), "tr": ("eposta",)},
+    summary=N_("your mail package: upgrade it, add mailboxes, or ask for a downgrade"),
+    usage=N_("[upgrade PACKAGE | add N | downgrade PACKAGE]"),
+    role="admin",
+)
+async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller) -> Reply:
+    order = await plans.order_of_kind(uow, customer.id, "mail")
+    if order is None:
+        return Reply(_("You have no mail package."))
+    if not args:
+        return await _overview(uow, order)
+    action = keyword(args[:1], ACTION_WORDS, "")
+    rest = args[1:]
+    if action == "add":
+        if len(rest) != 1 or not rest[0].isdigit() or len(rest[0]) > 4:
+            raise UsageError()
+        count = int(rest[0])
+        more = await mail.preview_mailboxes(uow, customer, order, count, seller)
+        waiting = await mail.pending_invoice(uow, order)
+        if waiting is not None:
+            raise mail.PendingUpgrade(number=waiting.number)
+        text = [
+            ngettext(
+                "Add {count} mailbox to order #{id} for the {days} days left in the period:",
+                "Add {count} mailboxes to order #{id} for the {days} days left in the period:",
+                count,
+            ).format(count=count, id=order.id, days=more.days_left),
+            breakdown_text(more.lines, more.totals),
+            _("An invoice will be created; the mailboxes are added as soon as it is paid."),
+        ]
+        return confirmation("\n".join(text), _("Create invoice"), "mail", action="add", count=count)
+    if action not in ("upgrade", "downgrade") or not rest:
+        raise UsageError()
+    plan = plans.find(await plans.options(uow, order), " ".join(rest))
+    if plan is None:
+        raise NotFound()
+    if action == "upgrade":
+        waiting = await mail.pending_invoice(uow, order)
+        if waiting is not None:
+            raise mail.PendingUpgrade(number=waiting.number)
+        up = mail.preview_upgrade(customer, order, plan, seller)
+        text = [
+            _("Upgrade order #{id} from {old} to {new} for the {days} days left in the period:").format(
+                id=order.id, old=order.plan.name, new=plan.name, days=up.days_left
+            ),
+            breakdown_text(up.lines, up.totals),
+            _("An invoice will be created; the package changes as soon as it is paid."),
+        ]
+        return confirmation("\n".join(text), _("Create invoice"), "mail", action="upgrade", plan_id=plan.id)
+    window = mail.check_downgrade(order, plan)
+    text = [
+        _("Ask for a downgrade of order #{id} from {old} to {new} at the due date {due}?").format(
+            id=order.id, old=order.plan.name, new=plan.name, due=formatting.date(window.due)
+        ),
+        _("A ticket will be opened for our billing team, who will confirm it there."),
+    ]
+    return confirmation("\n".join(text), _("Open ticket"), "mail", action="downgrade", plan_id=plan.id)
+
+
+@registry.confirmer("mail")
+async def confirm_mail(
+    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller, mailer: Mailer
+) -> Reply:
+    order = await plans.order_of_kind(uow, customer.id, "mail")
+    if order is None:
+        raise NotFound()
+    if params["action"] == "downgrade":
+        plan = await plans.load_plan(uow, int(params["plan_id"]))
+        window = mail.check_downgrade(order, plan)
+        subject = _("Mail package downgrade to {plan} (order #{id})").format(plan=plan.name, id=order.id)
+        body = _("Please downgrade order #{id} from {old} to {new} at the due date {due}.").format(
+            id=order.id, old=order.plan.name, new=plan.name, due=formatting.date(window.due)
+        )
+        ticket = await mail.request_downgrade(uow, customer, order.id, plan.id, subject, body, actor, mailer)
+        return Reply(
+            _("Ticket #{id} was opened for the billing team.").format(id=ticket.id),
+            buttons=[[Button(_("Show ticket"), command=f"ticket {ticket.id}")]],
+        )
+    if params["action"] == "add":
+        inv = await mail.add_mailboxes(uow, customer, order.id, int(params["count"]), seller, actor)
+    else:
+        inv = await mail.upgrade(uow, customer, order.id, int(params["plan_id"]), seller, actor)
+    return Reply(
+        _("Invoice #{id} ({number}, {total}) was created. The change is made as soon as it is paid.").format(
+            id=inv.id, number=inv.number, total=_price(inv.total_minor, inv.currency)
+        ),
+        buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]],
+    )

@@ -1,0 +1,232 @@
+"""Plans and support packages: ``plan`` / ``support`` show the current one and the options; with a
+name they preview a change (upgrade now with proration, downgrade at period end, or on a date) and
+ask for confirmation; ``cancel`` drops a scheduled change."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from bot.core import formatting
+from bot.core.i18n import gettext as _
+from bot.core.registry import fold, registry
+from bot.core.types import Button, Reply
+from handlers.common import breakdown_text, confirmation, iso_date, keyword, label
+from services import plans
+from services.audit import Actor
+from services.errors import N_, NotFound
+from services.invoices import Seller
+from services.money import Money
+from storage.models import Customer, Order
+from storage.uow import UnitOfWork
+
+CYCLE_WORDS = {
+    "monthly": frozenset({"monthly", "month", "mensuel", "mois", "bulanan", "aylik"}),
+    "yearly": frozenset({"yearly", "annual", "year", "annuel", "an", "tahunan", "yillik"}),
+}
+CANCEL_WORDS = frozenset({"cancel", "annuler", "batal", "iptal"})
+NONE_YET = {
+    "subscription": N_("You have no subscription plan."),
+    "support": N_("You have no support package."),
+}
+
+
+def _price(minor: int, currency: str) -> str:
+    return formatting.money(Money(minor, currency))
+
+
+async def _overview(uow: UnitOfWork, order: Order, command: str) -> Reply:
+    lines = [
+        _("Current: {plan} (order #{id}), {price} {cycle}, period {start} – {end}.").format(
+            plan=order.plan.name,
+            id=order.id,
+            price=_price(order.price_minor, order.currency),
+            cycle=label(order.billing_cycle),
+            start=formatting.date(order.period_start),
+            end=formatting.date(order.period_end),
+        )
+    ]
+    buttons: list[list[Button]] = []
+    pending = await plans.scheduled(uow, order)
+    if pending is not None and pending.plan is not None:
+        lines.append(
+            _("Scheduled: change to {plan} ({cycle}) on {date}.").format(
+                plan=pending.plan.name,
+                cycle=label(pending.billing_cycle or order.billing_cycle),
+                date=formatting.date(pending.effective_on or order.period_end),
+            )
+        )
+        buttons.append([Button(_("Cancel the scheduled change"), command=f"{command} cancel")])
+    lines.append(_("Options:"))
+    choices = []
+    for plan in await plans.options(uow, order):
+        lines.append(
+            _("{plan}: {monthly} monthly or {yearly} yearly").format(
+                plan=plan.name,
+                monthly=_price(plan.monthly_minor, plan.currency),
+                yearly=_price(plan.yearly_minor, plan.currency),
+            )
+        )
+        if plan.id != order.plan_id:
+            choices.append(Button(plan.name, command=f"{command} {plan.code}"))
+    other = "yearly" if order.billing_cycle == "monthly" else "monthly"
+    choices.append(Button(label(other), command=f"{command} {order.plan.code} {other}"))
+    buttons.insert(0, choices)
+    lines.append(_("Choose an option, or add a date (YYYY-MM-DD) to schedule the change."))
+    return Reply("\n".join(lines), buttons=buttons)
+
+
+async def plan_reply(
+    uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller, kind: str, command: str
+) -> Reply:
+    order = await plans.order_of_kind(uow, customer.id, kind)
+    if order is None:
+        return Reply(_(NONE_YET[kind]))
+    if not args:
+        return await _overview(uow, order, command)
+    if {fold(a) for a in args} & CANCEL_WORDS:
+        pending = await plans.scheduled(uow, order)
+        if pending is None or pending.plan is None:
+            return Reply(_("No change is scheduled for order #{id}.").format(id=order.id))
+        return confirmation(
+            _("Cancel the change of order #{id} to {plan} scheduled for {date}?").format(
+                id=order.id,
+                plan=pending.plan.name,
+                date=formatting.date(pending.effective_on or order.period_end),
+            ),
+            _("Confirm"),
+            command,
+            action="cancel",
+            change_id=pending.id,
+        )
+    on = iso_date(args)
+    cycle = keyword(args, CYCLE_WORDS, order.billing_cycle)
+    names = [a for a in args if keyword([a], CYCLE_WORDS, "") == "" and iso_date([a]) is None]
+    plan = plans.find(await plans.options(uow, order), " ".join(names)) if names else order.plan
+    if plan is None:
+        raise NotFound()
+    change = plans.preview(customer, order, plan, cycle, on, seller)
+    params = {
+        "action": "change",
+        "order_id": order.id,
+        "plan_id": plan.id,
+        "cycle": cycle,
+        "on": on.isoformat() if on else None,
+    }
+    new_price = _price(plans.price(plan, cycle), order.currency)
+    head = {
+        "old": order.plan.name,
+        "new": plan.name,
+        "id": order.id,
+        "date": formatting.date(change.effective_on),
+    }
+    if change.upgrade and on is None:
+        text = [
+            _("Upgrade order #{id} from {old} to {new} now.").format(**head),
+            _("Proration: {difference} ÷ {period} days × {days} days left in the period.").format(
+                difference=formatting.money(change.difference),
+                period=change.period_days,
+                days=change.days_left,
+            ),
+            breakdown_text(change.lines, change.totals),
+            _("An invoice will be created. From the next period: {price} {cycle}.").format(
+                price=new_price, cycle=label(cycle)
+            ),
+        ]
+        button = _("Upgrade")
+    elif change.upgrade:
+        text = [
+            _("On {date}, order #{id} will change from {old} to {new}.").format(**head),
+            _("The days left in the period then will be invoiced: {amount} at today's prices.").format(
+                amount=formatting.money(change.totals.total)
+            ),
+            _("You can cancel it until then."),
+        ]
+        button = _("Schedule")
+    else:
+        text = [
+            _("Order #{id} will change from {old} to {new} on {date}, at the end of a period.").format(
+                **head
+            ),
+            _("Nothing to pay now; from then on: {price} {cycle}. You can cancel it until then.").format(
+                price=new_price, cycle=label(cycle)
+            ),
+        ]
+        button = _("Schedule")
+    return confirmation("\n".join(text), button, command, **params)
+
+
+async def confirm_reply(
+    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
+) -> Reply:
+    if params["action"] == "cancel":
+        await plans.cancel(uow, int(params["change_id"]), actor)
+        return Reply(_("The scheduled change is cancelled."))
+    on = dt.date.fromisoformat(params["on"]) if params["on"] else None
+    done = await plans.change(
+        uow,
+        customer,
+        int(params["order_id"]),
+        int(params["plan_id"]),
+        str(params["cycle"]),
+        on,
+        seller,
+        actor,
+    )
+    plan = done.preview.plan.name
+    if done.change is not None:
+        return Reply(
+            _("Done: order #{id} will change to {plan} on {date}.").format(
+                id=done.preview.order.id, plan=plan, date=formatting.date(done.preview.effective_on)
+            )
+        )
+    text = _("Order #{id} is now on {plan}.").format(id=done.preview.order.id, plan=plan)
+    if done.invoice is None:
+        return Reply(text)
+    text += " " + _("Invoice #{id} ({number}, {total}) was created.").format(
+        id=done.invoice.id,
+        number=done.invoice.number,
+        total=_price(done.invoice.total_minor, done.invoice.currency),
+    )
+    return Reply(text, buttons=[[Button(_("Pay"), command=f"pay {done.invoice.id}")]])
+
+
+@registry.command(
+    "plan",
+    aliases={"en": ("plan",), "fr": ("forfait", "offre"), "id": ("paket",), "tr": ("plan", "abonelik")},
+    summary=N_("your plan and the options: upgrade now, downgrade at period end, or schedule a change"),
+    usage=N_("[PLAN] [monthly|yearly] [YYYY-MM-DD] | cancel"),
+    role="admin",
+)
+async def plan(uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller) -> Reply:
+    return await plan_reply(uow, customer, args, seller, "subscription", "plan")
+
+
+@registry.confirmer("plan")
+async def confirm_plan(
+    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
+) -> Reply:
+    return await confirm_reply(uow, customer, actor, params, seller)
+
+
+@registry.command(
+    "supportpackage",
+    aliases={
+        "en": ("support package", "supportpackage"),
+        "fr": ("assistance",),
+        "id": ("paket dukungan", "dukungan"),
+        "tr": ("destek paketi", "destekpaketi"),
+    },
+    summary=N_("your support package and the options, changed like a plan"),
+    usage=N_("[PACKAGE] [monthly|yearly] [YYYY-MM-DD] | cancel"),
+    role="admin",
+)
+async def support(uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller) -> Reply:
+    return await plan_reply(uow, customer, args, seller, "support", "supportpackage")
+
+
+@registry.confirmer("supportpackage")
+async def confirm_support(
+    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
+) -> Reply:
+    return await confirm_reply(uow, customer, actor, params, seller)

@@ -1,0 +1,157 @@
+"""Renewals: ``extend ORDER`` (the invoice for the next period) and ``settings`` (auto-renew)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core import formatting
+from bot.core.i18n import gettext as _
+from bot.core.registry import registry
+from bot.core.types import Button, Reply, UsageError
+from handlers.common import breakdown_text, confirmation, first_number, keyword
+from services import orders, renewals
+from services.audit import Actor
+from services.errors import N_
+from services.invoices import Seller
+from services.money import Money
+from storage.models import Customer, Invoice
+from storage.uow import UnitOfWork
+
+SWITCH_WORDS = {
+    "on": frozenset({"on", "activer", "active", "oui", "aktif", "aktifkan", "ya", "ac", "acik", "evet"}),
+    "off": frozenset(
+        {"off", "desactiver", "desactive", "non", "nonaktif", "matikan", "kapat", "kapali", "hayir"}
+    ),
+}
+
+
+def _total(inv: Invoice) -> str:
+    return formatting.money(Money(inv.total_minor, inv.currency))
+
+
+def _pay_button(inv: Invoice) -> list[list[Button]]:
+    return [[Button(_("Pay"), command=f"pay {inv.id}")]]
+
+
+@registry.command(
+    "extend",
+    aliases={"en": ("extend",), "fr": ("prolonger",), "id": ("perpanjangan",), "tr": ("uzat",)},
+    summary=N_("the invoice for an order's next period (asks for confirmation)"),
+    usage=N_("ORDER"),
+    role="admin",
+)
+async def extend(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
+    order = await orders.get(uow, first_number(args), actor)
+    plan = await renewals.preview(uow, customer, order, seller)
+    period = _("{start} – {end}").format(start=formatting.date(plan.start), end=formatting.date(plan.end))
+    if plan.existing is not None:
+        return Reply(
+            _("Invoice {number} ({total}) already renews order #{id} for {period}.").format(
+                number=plan.existing.number, total=_total(plan.existing), id=order.id, period=period
+            ),
+            buttons=_pay_button(plan.existing),
+        )
+    text = "\n".join(
+        [
+            _("Extend order #{id} ({plan}) for {period}:").format(
+                id=order.id, plan=order.plan.name, period=period
+            ),
+            breakdown_text(plan.lines, plan.totals),
+            _(
+                "An invoice will be created; the order is extended when it is paid. Your balance: {balance}."
+            ).format(balance=formatting.money(plan.balance)),
+        ]
+    )
+    return confirmation(text, _("Create invoice"), "extend", order_id=order.id)
+
+
+@registry.confirmer("extend")
+async def confirm_extend(
+    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, int], seller: Seller
+) -> Reply:
+    inv = await renewals.extend(uow, customer, params["order_id"], seller, actor)
+    return Reply(
+        _(
+            "Invoice #{id} ({number}, {total}) was created. The order is extended as soon as it is paid."
+        ).format(id=inv.id, number=inv.number, total=_total(inv)),
+        buttons=_pay_button(inv),
+    )
+
+
+@registry.command(
+    "settings",
+    aliases={
+        "en": ("settings",),
+        "fr": ("parametres", "reglages"),
+        "id": ("pengaturan",),
+        "tr": ("ayarlar",),
+    },
+    summary=N_("auto-renew of each order, on or off"),
+    usage=N_("[ORDER on|off]"),
+    role="admin",
+)
+async def settings_(
+    uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller
+) -> Reply:
+    if args:
+        return await _auto_renew_preview(uow, customer, actor, args, seller)
+    rows = await orders.listing(uow, customer.id)
+    if not rows:
+        return Reply(_("You have no orders."))
+    lines = [
+        _(
+            "Auto-renew pays the next period from your balance when the period ends, "
+            "only if the balance covers the whole invoice."
+        )
+    ]
+    buttons = []
+    for order in rows:
+        state = _("auto-renew on") if order.auto_renew else _("auto-renew off")
+        lines.append(
+            _("#{id} · {plan} · until {end} · {state}").format(
+                id=order.id, plan=order.plan.name, end=formatting.date(order.period_end), state=state
+            )
+        )
+        label = _("#{id}: turn off") if order.auto_renew else _("#{id}: turn on")
+        switch = "off" if order.auto_renew else "on"
+        buttons.append([Button(label.format(id=order.id), command=f"settings {order.id} {switch}")])
+    return Reply("\n".join(lines), buttons=buttons)
+
+
+async def _auto_renew_preview(
+    uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller
+) -> Reply:
+    order = await orders.get(uow, first_number(args), actor)
+    switch = keyword(args, SWITCH_WORDS, "")
+    if not switch:
+        raise UsageError()
+    on = switch == "on"
+    if on == order.auto_renew:
+        return Reply(
+            (
+                _("Auto-renew is already on for order #{id}.")
+                if on
+                else _("Auto-renew is already off for order #{id}.")
+            ).format(id=order.id)
+        )
+    if on:
+        plan = await renewals.preview(uow, customer, order, seller)
+        text = _(
+            "Turn auto-renew on for order #{id}? On {date} the renewal invoice ({total}) will be paid from your "
+            "balance if it covers the whole amount; if it does not, you will be told what is missing."
+        ).format(
+            id=order.id, date=formatting.date(order.period_end), total=formatting.money(plan.totals.total)
+        )
+    else:
+        text = _(
+            "Turn auto-renew off for order #{id}? You will then need to extend it yourself before {date}."
+        ).format(id=order.id, date=formatting.date(order.period_end))
+    return confirmation(text, _("Confirm"), "settings", order_id=order.id, on=on)
+
+
+@registry.confirmer("settings")
+async def confirm_settings(uow: UnitOfWork, actor: Actor, params: dict[str, Any]) -> Reply:
+    order = await renewals.set_auto_renew(uow, int(params["order_id"]), bool(params["on"]), actor)
+    if order.auto_renew:
+        return Reply(_("Auto-renew is now on for order #{id}.").format(id=order.id))
+    return Reply(_("Auto-renew is now off for order #{id}.").format(id=order.id))
