@@ -216,6 +216,7 @@ def _view(inv: Invoice, settings: Settings, card: bool) -> dict[str, Any]:
             }
         )
     rate = formatting.percent(inv.vat_rate)
+    iban = settings.bank_iban.replace(" ", "")
     return {
         "invoice": inv,
         "lines": lines,
@@ -227,7 +228,7 @@ def _view(inv: Invoice, settings: Settings, card: bool) -> dict[str, Any]:
         "total": money(inv.total_minor),
         "bank": {
             "holder": settings.bank_account_holder,
-            "iban": settings.bank_iban,
+            "iban": " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)),
             "bic": settings.bank_bic,
             "name": settings.bank_name,
             "reference": settings.bank_reference.format(number=inv.number),

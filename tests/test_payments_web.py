@@ -56,7 +56,7 @@ async def test_pay_link_from_chat_opens_the_page(site: PaySite, alice: Chat) -> 
     assert page.status == 200
     assert (await _invoice(site, 3)).number in body
     assert "Atelier Lumière SARL" in body
-    assert "Pay by bank transfer" in body and "NL91ABNA0417164300" in body
+    assert "Pay by bank transfer" in body and "NL91 ABNA 0417 1643 00" in body
     assert "Pay by card" in body
     assert "Reverse charge" in body  # a French business with a valid VAT id
     assert page.headers["Cache-Control"] == "no-store"
