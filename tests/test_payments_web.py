@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -229,3 +230,19 @@ async def test_without_stripe_only_bank_transfer(dispatcher: Dispatcher) -> None
         body = await (await site.client.get(site.path(await site.link(3)))).text()
         assert "Pay by bank transfer" in body and "Pay by card" not in body
         assert (await site.client.post("/stripe/webhook", data=b"{}")).status == 404
+
+
+async def test_same_event_delivered_concurrently_pays_once(site: PaySite) -> None:
+    inv = await _invoice(site, 12)
+    payload = event(
+        "checkout.session.completed", site.stripe.session(12, inv.total_minor, payment_status="paid")
+    )
+    statuses = await asyncio.gather(*(site.stripe.send(payload) for _ in range(3)))
+    assert [status for status, _text in statuses] == [200, 200, 200]
+    assert sorted(json.loads(text)["outcome"] for _status, text in statuses) == [
+        "duplicate",
+        "duplicate",
+        "paid",
+    ]
+    assert await _count(site, Payment, invoice_id=12) == 1
+    assert len(site.notifier.sent) == 1
