@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     invoice_series: str = "HB"
     invoice_due_days: int = 14
 
+    # Payments: the pay page offers bank transfer always and Stripe Checkout when a key is set.
+    pay_page_rate_limit: str = "30/minute"
+    bank_account_holder: str = "Hostbot Hosting B.V."
+    bank_iban: str = "NL91ABNA0417164300"
+    bank_bic: str = "ABNANL2A"
+    bank_name: str = "ABN AMRO"
+    # What the customer writes as the transfer's reference; {number} is the invoice number.
+    bank_reference: str = "{number}"
+    stripe_api_key: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_secret: str = ""
+
 
 @lru_cache
 def get_settings() -> Settings:

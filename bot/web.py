@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import text
 
+from bot import payments_web
 from bot.app import App
+from services.ports import Notifier
 
 APP_KEY = web.AppKey("hostbot", App)
 
@@ -21,8 +23,10 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def make_web_app(app: App) -> web.Application:
+def make_web_app(app: App, notifier: Notifier | None = None) -> web.Application:
+    """``notifier`` tells customers in chat when a payment lands (the chat adapters provide it)."""
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
+    payments_web.setup(web_app, app, notifier)
     return web_app

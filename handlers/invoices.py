@@ -5,8 +5,10 @@ from __future__ import annotations
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import gettext as _
-from bot.core.registry import registry
-from bot.core.types import Button, Reply
+from bot.core.registry import fold, registry
+from bot.core.types import Attachment, Button, Reply
+from bot.documents.invoice_pdf import invoice_pdf
+from bot.documents.qr import qr_png
 from handlers.common import confirmation, filter_row, first_number, keyword, label, line_text, number, page_of
 from services import invoices, ledger
 from services.audit import Actor
@@ -25,6 +27,9 @@ FILTER_WORDS = {
     "all": frozenset({"all", "tout", "toutes", "tous", "semua", "tumu", "hepsi"}),
 }
 FILTER_NAMES = {"unpaid": N_("Unpaid"), "paid": N_("Paid"), "all": N_("All")}
+# "pay 12 qr", "invoice 12 pdf": the words that ask for the document instead of the text.
+QR_WORDS = frozenset({"qr", "qrcode", "karekod"})
+PDF_WORDS = frozenset({"pdf"})
 
 
 def _money(minor: int, currency: str) -> str:
@@ -150,24 +155,43 @@ def invoice_text(inv: Invoice) -> str:
     "invoice",
     aliases={"en": ("invoice", "bill"), "fr": ("facture",), "id": ("invoice",), "tr": ("fatura",)},
     summary=N_("one invoice with its lines, VAT and total"),
-    usage=N_("NUMBER"),
+    usage=N_("NUMBER [pdf]"),
 )
 async def show_invoice(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str]) -> Reply:
     if not args or (keyword(args, FILTER_WORDS, "") and not any(a.lstrip("#").isdigit() for a in args)):
         return await list_invoices(uow, customer, args)
     inv = await invoices.get(uow, first_number(args), actor)
+    if PDF_WORDS & {fold(a) for a in args}:
+        return invoice_document(inv)
     buttons = []
     if inv.status == "unpaid":
         buttons.append([Button(_("Pay"), command=f"pay {inv.id}")])
+    if inv.status == "paid" or inv.kind == "quote":
+        buttons.append([Button(_("PDF"), command=f"invoice {inv.id} pdf")])
     buttons.append([Button(_("All invoices"), command="invoices all")])
     return Reply(invoice_text(inv), buttons=buttons)
+
+
+def invoice_document(inv: Invoice) -> Reply:
+    """The PDF exists for what is final: a paid invoice, or a quote."""
+    if inv.kind == "quote":
+        text = _("Quote {number} as a PDF.").format(number=inv.number)
+    elif inv.status == "paid":
+        text = _("Invoice {number} as a PDF.").format(number=inv.number)
+    else:
+        return Reply(
+            _("The PDF of invoice {number} is available once it is paid. To pay it: /pay {id}").format(
+                number=inv.number, id=inv.id
+            )
+        )
+    return Reply(text, attachments=[Attachment(f"{inv.number}.pdf", "application/pdf", invoice_pdf(inv))])
 
 
 @registry.command(
     "pay",
     aliases={"en": ("pay",), "fr": ("payer",), "id": ("bayar",), "tr": ("ode",)},
-    summary=N_("a payment link for an invoice, or pay it from your balance"),
-    usage=N_("NUMBER"),
+    summary=N_("a payment link for an invoice (add qr for a QR code), or pay it from your balance"),
+    usage=N_("NUMBER [qr]"),
     role="admin",
 )
 async def pay(
@@ -181,13 +205,19 @@ async def pay(
         "Invoice {number}: {total} to pay. This link opens the payment page, no login needed:\n{link}"
     ).format(number=inv.number, total=total, link=link)
     buttons = [[Button(_("Open payment page"), url=link)]]
+    attachments = []
+    if QR_WORDS & {fold(a) for a in args}:
+        text += "\n" + _("Or scan the QR code with your phone.")
+        attachments.append(Attachment(f"pay-{inv.number}.png", "image/png", qr_png(link)))
+    else:
+        buttons.append([Button(_("QR code"), command=f"pay {inv.id} qr")])
     bal = await ledger.balance(uow, customer)
     if bal.minor >= inv.total_minor:
         text += "\n" + _("Your balance of {balance} covers it: you can also pay from your balance.").format(
             balance=formatting.money(bal)
         )
         buttons.append([Button(_("Pay from balance"), command=f"paybalance {inv.id}")])
-    return Reply(text, buttons=buttons, private=True)
+    return Reply(text, buttons=buttons, attachments=attachments, private=True)
 
 
 @registry.command(

@@ -1,0 +1,1 @@
+"""Documents a handler can attach to a reply: invoice PDFs and QR codes."""

@@ -1,0 +1,322 @@
+"""The pay page and the payment webhook, mounted on the one aiohttp application.
+
+``/pay/<token>`` shows the one invoice the token opens (no login), in the customer's language or
+the one picked on the page, with bank-transfer instructions and, when Stripe is configured, a card
+button that goes through Stripe Checkout. ``/stripe/webhook`` takes Stripe's signed events; when an
+invoice becomes paid the customer is told in chat through the ``Notifier`` port.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from babel import Locale
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from bot.app import App
+from bot.config import Settings
+from bot.core import formatting
+from bot.core.i18n import LANGUAGES, current, normalize, use_locale
+from bot.core.i18n import gettext as _
+from services import invoices, payments
+from services.drivers.stripe_checkout import StripeCheckout
+from services.money import Money
+from services.payments import Outcome
+from services.ports import CardCheckout, InvalidEvent, LogNotifier, Notifier
+from storage.models import Customer, Invoice
+
+log = logging.getLogger("hostbot.pay")
+
+TOKEN = "{token:[A-Za-z0-9_-]{20,64}}"
+# The token is in the URL: never send it on as a Referer (to Stripe or anyone), never cache the page.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+
+templates = Environment(
+    loader=PackageLoader("bot", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates.globals["_"] = _
+
+
+@dataclass
+class Payments:
+    """What the pay routes need besides the app: the card driver, the notifier, the rate limiter."""
+
+    app: App
+    card: CardCheckout | None
+    notifier: Notifier
+    limiter: MovingWindowRateLimiter
+    limit: RateLimitItem
+
+
+PAYMENTS_KEY = web.AppKey("payments", Payments)
+
+
+def card_driver(settings: Settings) -> CardCheckout | None:
+    """Stripe Checkout when a key is set; without one the page offers bank transfer only."""
+    if not settings.stripe_api_key:
+        return None
+    return StripeCheckout(settings.stripe_api_key, settings.stripe_webhook_secret, settings.stripe_api_base)
+
+
+def setup(web_app: web.Application, app: App, notifier: Notifier | None = None) -> None:
+    settings = app.settings
+    payments_ = Payments(
+        app,
+        card_driver(settings),
+        notifier or LogNotifier(),
+        MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage)),
+        parse(settings.pay_page_rate_limit),
+    )
+    web_app[PAYMENTS_KEY] = payments_
+    web_app.router.add_get("/pay/thanks", thanks)
+    web_app.router.add_get(f"/pay/{TOKEN}", pay_page)
+    web_app.router.add_post(f"/pay/{TOKEN}/card", pay_by_card)
+    web_app.router.add_get("/pay/{anything:.*}", not_a_link)
+    web_app.router.add_post("/stripe/webhook", stripe_webhook)
+
+    async def close(_: web.Application) -> None:
+        if payments_.card is not None:
+            await payments_.card.close()
+
+    web_app.on_cleanup.append(close)
+
+
+def _page(name: str, status: int = 200, **values: Any) -> web.Response:
+    lang = current()
+    body = templates.get_template(name).render(
+        lang=lang,
+        languages=[(code, Locale.parse(code).get_display_name(code)) for code in LANGUAGES],
+        **values,
+    )
+    return web.Response(text=body, status=status, content_type="text/html", headers=HEADERS)
+
+
+def _accepted(header: str) -> str | None:
+    """The first supported language of an Accept-Language header, by its q-values."""
+    ranked = []
+    for i, part in enumerate(header.split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, i, tag))
+    for _q, _i, tag in sorted(ranked):
+        lang = normalize(tag)
+        if lang:
+            return lang
+    return None
+
+
+def _language(request: web.Request, customer: Customer | None, default: str) -> str:
+    """Picked on the page, else the account's language, else the browser's, else the default."""
+    return (
+        normalize(request.query.get("lang"))
+        or (customer.language if customer else None)
+        or _accepted(request.headers.get("Accept-Language", ""))
+        or default
+    )
+
+
+async def _allowed(request: web.Request) -> bool:
+    payments_ = request.app[PAYMENTS_KEY]
+    return await payments_.limiter.hit(payments_.limit, f"pay:{request.remote}")
+
+
+async def _open(request: web.Request) -> tuple[Invoice, Customer] | None:
+    """The unpaid invoice the token opens and its customer, or None for a dead or unknown token."""
+    async with request.app[PAYMENTS_KEY].app.db.uow() as uow:
+        invoice = await invoices.resolve_pay_token(uow, request.match_info["token"])
+        if invoice is None:
+            return None
+        customer = await uow.session.get(Customer, invoice.customer_id)
+        assert customer is not None
+        return invoice, customer
+
+
+def _refused(lang: str) -> web.Response:
+    with use_locale(lang):
+        return _page(
+            "message.html",
+            429,
+            title=_("Too many requests"),
+            message=_("Too many requests from your connection. Please wait a minute and try again."),
+        )
+
+
+def _gone(lang: str) -> web.Response:
+    with use_locale(lang):
+        return _page(
+            "message.html",
+            404,
+            title=_("Payment link not found"),
+            message=_(
+                "This payment link does not exist, has expired, or its invoice is already paid or "
+                "cancelled. Ask for a new link in the chat with: pay NUMBER"
+            ),
+        )
+
+
+async def not_a_link(request: web.Request) -> web.Response:
+    """Anything under /pay/ that cannot be a token gets the same page as a dead one."""
+    return _gone(_language(request, None, request.app[PAYMENTS_KEY].app.settings.default_language))
+
+
+async def pay_page(request: web.Request) -> web.Response:
+    payments_ = request.app[PAYMENTS_KEY]
+    settings = payments_.app.settings
+    if not await _allowed(request):
+        return _refused(_language(request, None, settings.default_language))
+    found = await _open(request)
+    if found is None:
+        return _gone(_language(request, None, settings.default_language))
+    invoice, customer = found
+    lang = _language(request, customer, settings.default_language)
+    with use_locale(lang):
+        view = _view(invoice, settings, payments_.card is not None)
+        return _page("pay.html", action=f"{request.path}/card", **view)
+
+
+def _view(inv: Invoice, settings: Settings, card: bool) -> dict[str, Any]:
+    def money(minor: int) -> str:
+        return formatting.money(Money(minor, inv.currency))
+
+    lines = []
+    for line in inv.lines:
+        period = ""
+        if line.period_start and line.period_end:
+            period = f"{formatting.date(line.period_start)} – {formatting.date(line.period_end)}"
+        lines.append(
+            {
+                "description": line.description,
+                "period": period,
+                "quantity": line.quantity,
+                "amount": money(line.amount_minor),
+            }
+        )
+    rate = formatting.percent(inv.vat_rate)
+    iban = settings.bank_iban.replace(" ", "")
+    return {
+        "invoice": inv,
+        "lines": lines,
+        "issued": formatting.date(inv.issue_date),
+        "due": formatting.date(inv.due_date),
+        "subtotal": money(inv.subtotal_minor),
+        "vat_label": _("VAT at {rate}").format(rate=rate),
+        "vat": money(inv.vat_minor),
+        "total": money(inv.total_minor),
+        "bank": {
+            "holder": settings.bank_account_holder,
+            "iban": " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)),
+            "bic": settings.bank_bic,
+            "name": settings.bank_name,
+            "reference": settings.bank_reference.format(number=inv.number),
+        },
+        "card": card,
+    }
+
+
+async def pay_by_card(request: web.Request) -> web.Response:
+    """Open a Stripe Checkout for the token's invoice and send the browser there."""
+    payments_ = request.app[PAYMENTS_KEY]
+    settings = payments_.app.settings
+    form = await request.post()
+    picked = normalize(str(form.get("lang", ""))) or settings.default_language
+    if not await _allowed(request):
+        return _refused(picked)
+    found = await _open(request)
+    if found is None or payments_.card is None:
+        return _gone(picked)
+    invoice, _customer = found
+    base = settings.public_base_url.rstrip("/")
+    pay_url = f"{base}/pay/{request.match_info['token']}?{urlencode({'lang': picked})}"
+    with use_locale(picked):
+        title = _("Invoice {number}").format(number=invoice.number)
+        try:
+            url = await payments_.card.start(
+                invoice, title, f"{base}/pay/thanks?{urlencode({'lang': picked})}", pay_url, picked
+            )
+        except Exception:
+            log.exception("could not open a card checkout for invoice %s", invoice.id)
+            return _page(
+                "message.html",
+                502,
+                title=_("Card payment unavailable"),
+                message=_(
+                    "Card payment is not available right now. Please try again in a few minutes, "
+                    "or pay by bank transfer."
+                ),
+            )
+    raise web.HTTPSeeOther(url, headers=HEADERS)
+
+
+async def thanks(request: web.Request) -> web.Response:
+    default = request.app[PAYMENTS_KEY].app.settings.default_language
+    with use_locale(normalize(request.query.get("lang")) or default):
+        return _page(
+            "message.html",
+            title=_("Thank you"),
+            message=_(
+                "Your payment was received. As soon as it is confirmed, we will tell you in the chat "
+                "and the invoice will show as paid."
+            ),
+        )
+
+
+async def stripe_webhook(request: web.Request) -> web.Response:
+    """Verify, apply once, answer 2xx; a 5xx (or no answer) makes Stripe send the event again."""
+    payments_ = request.app[PAYMENTS_KEY]
+    if payments_.card is None:
+        raise web.HTTPNotFound()
+    payload = await request.read()
+    try:
+        event = payments_.card.verify(payload, request.headers.get("Stripe-Signature"))
+    except InvalidEvent as err:
+        log.warning("rejected a Stripe webhook: %s", err)
+        return web.json_response({"error": "invalid signature"}, status=400)
+    async with payments_.app.db.uow() as uow:
+        outcome = await payments.apply_event(uow, event, "stripe")
+    await tell(payments_, outcome)
+    return web.json_response({"received": True, "outcome": outcome.status})
+
+
+async def tell(payments_: Payments, outcome: Outcome) -> None:
+    """Tell the customer in chat, in the account's language, what the payment did."""
+    customer, invoice, amount = outcome.customer, outcome.invoice, outcome.amount
+    if customer is None or invoice is None or amount is None:
+        return
+    with use_locale(customer.language or payments_.app.settings.default_language):
+        if outcome.status == "paid":
+            text = _("Invoice {number} is paid. Thank you!").format(number=invoice.number)
+            text += "\n" + _("Your invoice as a PDF: /invoice {id} pdf").format(id=invoice.id)
+        else:
+            text = _(
+                "We received {amount} for invoice {number}, which could not take it; "
+                "it was added to your balance."
+            ).format(amount=formatting.money(amount), number=invoice.number)
+    try:
+        await payments_.notifier.notify(customer.id, text)
+    except Exception:
+        # The payment is recorded; a chat that cannot be reached must not make Stripe resend it.
+        log.exception("could not tell customer %s about invoice %s", customer.id, invoice.id)

@@ -1,0 +1,1 @@
+"""Real drivers for the ports in ``services.ports``, chosen by settings."""
