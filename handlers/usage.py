@@ -38,9 +38,9 @@ def _pending(usage: MonthUsage) -> list[str]:
     if not usage.pending:
         return []
     lines = [
-        _(
-            "Not billed yet (fewer than {free} hours this month; billed from the first hour after that):"
-        ).format(free=FREE_HOURS)
+        _("Not billed yet, under {free} hours this month (kept longer, billed from its first hour):").format(
+            free=FREE_HOURS
+        )
     ]
     for rid, hours in usage.pending.items():
         resource = usage.resources[rid]
