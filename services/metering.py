@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from services import audit, clock, invoices
 from services.access import owned
 from services.audit import Actor
-from services.errors import N_, NotFound
+from services.errors import N_, InvalidState, NotFound
 from services.hourly_billing import (
     FREE_HOURS,
     Line,
@@ -70,6 +70,8 @@ async def change_package(
 ) -> MeteredResource:
     """Upgrade or downgrade: the hours recorded from now on carry the new package and rate."""
     resource = await owned(uow, MeteredResource, resource_id, actor)
+    if resource.deleted_at is not None:
+        raise InvalidState()
     customer = await uow.session.get(Customer, resource.customer_id)
     assert customer is not None
     product = await _product(uow, product_code, customer.currency)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from services import clock, metering
 from services.audit import Actor
 from services.demo import METERED
-from services.errors import NotFound
+from services.errors import InvalidState, NotFound
 from services.hourly_billing import HOUR, Month, charge
 from services.invoices import Seller, vat_amount
 from storage.models import AuditEntry, Customer, IdempotencyKey, Invoice, MeteredProduct, MeterSnapshot
@@ -214,6 +214,9 @@ async def test_someone_elses_resource_answers_like_a_missing_one(db: Database) -
     assert [(d.customer_id, d.target) for d in denied] == [(other.id, f"meteredresource:{made.id}")] * 2
     with pytest.raises(NotFound):  # an add-on is not a hosting-account package
         await at(db, clock.now(), metering.change_package, made.id, "ssl", Actor(owner.id))
+    await at(db, clock.now(), metering.remove, made.id, Actor(owner.id))
+    with pytest.raises(InvalidState):  # a deleted account keeps its package
+        await at(db, clock.now(), metering.change_package, made.id, "hosting-m", Actor(owner.id))
 
 
 lifetimes = st.lists(
