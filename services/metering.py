@@ -41,6 +41,9 @@ from storage.models import (
 )
 from storage.uow import UnitOfWork
 
+# Rows per INSERT, well under the drivers' bound-parameter limits (five columns a row).
+SNAPSHOT_BATCH = 1000
+
 
 async def _product(uow: UnitOfWork, code: str, currency: str) -> MeteredProduct:
     product = await uow.session.scalar(
@@ -122,11 +125,12 @@ async def snapshot(uow: UnitOfWork) -> int:
         {"resource_id": rid, "hour": hour, "customer_id": cid, "product_id": pid, "hourly_minor": rate}
         for rid, cid, pid, rate in rows
     ]
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
     written = 0
-    if values:
-        insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-        result = await uow.session.execute(insert(MeterSnapshot).values(values).on_conflict_do_nothing())
-        written = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    for i in range(0, len(values), SNAPSHOT_BATCH):
+        batch = values[i : i + SNAPSHOT_BATCH]
+        result = await uow.session.execute(insert(MeterSnapshot).values(batch).on_conflict_do_nothing())
+        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
     await uow.commit()
     return written
 
