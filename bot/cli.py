@@ -1,4 +1,4 @@
-"""The ``hostbot`` command: shell, run, worker, migrate, link-code."""
+"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from bot.app import App, open_app
 from bot.config import Settings, get_settings
 from bot.core.i18n import normalize
 from bot.web import make_web_app
-from services import housekeeping, linking, plans, renewals
+from services import clock, housekeeping, linking, metering, plans, renewals
 from services.errors import NotFound
+from services.hourly_billing import HOUR, hour_start
 from storage.models import Customer
 
 log = logging.getLogger("hostbot")
-HOUSEKEEPING_EVERY = 3600
 
 
 async def find_customer(app: App, ref: str | None) -> Customer:
@@ -73,10 +73,30 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def record_hour(app: App) -> int:
+    async with app.db.uow() as uow:
+        return await metering.snapshot(uow)
+
+
+async def close_months(app: App) -> int:
+    """Create the usage invoice of every customer whose month has ended; each in its own transaction."""
+    async with app.db.uow() as uow:
+        due = await metering.due(uow)
+    created = 0
+    for customer_id, month in due:
+        async with app.db.uow() as uow:
+            if await metering.close_month(uow, customer_id, month, app.dispatcher.seller) is not None:
+                created += 1
+    return created
+
+
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Hourly, just after the hour starts: record metered resources, close ended months, clean up."""
     app = await open_app(settings)
     try:
         while True:
+            log.info("metering recorded %d resources", await record_hour(app))
+            log.info("metering created %d usage invoices", await close_months(app))
             async with app.db.uow() as uow:
                 removed = await housekeeping.purge(uow)
             log.info("housekeeping removed %d expired rows", removed)
@@ -92,7 +112,20 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             )
             if args.once:
                 return 0
-            await asyncio.sleep(HOUSEKEEPING_EVERY)
+            now = clock.now()
+            await asyncio.sleep((hour_start(now) + HOUR - now).total_seconds() + 1)
+    finally:
+        await app.close()
+
+
+async def cmd_meter(settings: Settings, args: argparse.Namespace) -> int:
+    app = await open_app(settings)
+    try:
+        if args.action == "snapshot":
+            print(f"recorded {await record_hour(app)} metered resources for this hour")
+        else:
+            print(f"created {await close_months(app)} usage invoices")
+        return 0
     finally:
         await app.close()
 
@@ -142,6 +175,13 @@ def parser() -> argparse.ArgumentParser:
     link.add_argument("--platform", default="telegram", choices=["telegram", "slack", "shell"])
     link.add_argument("--role", default="owner", choices=["owner", "admin", "member"])
     link.set_defaults(func=cmd_link_code)
+    meter = sub.add_parser("meter", help="pay-as-you-use metering (the worker does both every hour)")
+    meter.add_argument(
+        "action",
+        choices=["snapshot", "invoice"],
+        help="snapshot: record this hour's state; invoice: create the usage invoices of ended months",
+    )
+    meter.set_defaults(func=cmd_meter)
     return p
 
 

@@ -1,6 +1,18 @@
 """Chat commands, one module per area. Importing this package registers them all."""
 
-from handlers import account, billing, domains, invoices, mail, orders, plans, renewals, servers, tickets
+from handlers import (
+    account,
+    billing,
+    domains,
+    invoices,
+    mail,
+    orders,
+    plans,
+    renewals,
+    servers,
+    tickets,
+    usage,
+)
 
 __all__ = [
     "account",
@@ -13,4 +25,5 @@ __all__ = [
     "renewals",
     "servers",
     "tickets",
+    "usage",
 ]

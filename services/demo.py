@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import insert
 
 from services import clock, invoices
+from services.hourly_billing import HOUR, Month, hour_start
 from services.invoices import LineSpec, Seller
 from storage.models import (
     Addon,
     Customer,
     CustomerEmail,
     Domain,
+    MeteredProduct,
+    MeteredResource,
+    MeterSnapshot,
     Order,
     OrderAddon,
     Plan,
@@ -145,6 +152,7 @@ async def seed(uow: UnitOfWork, seller: Seller) -> list[Customer]:
         await _account(uow, customer, n, plans, seller, today)
         await _subscriptions(uow, customer, plans, addons, today)
         made.append(customer)
+    await _reseller(uow, made[0])
     await uow.commit()
     return made
 
@@ -350,3 +358,67 @@ async def _subscriptions(
             )
         )
     await uow.flush()
+
+
+# Pay-as-you-use packages: (code, name, kind, minor units per hour per currency).
+METERED = [
+    ("hosting-s", "Reseller hosting S", "account", {"EUR": "0.41", "IDR": "7000", "TRY": "14"}),
+    ("hosting-m", "Reseller hosting M", "account", {"EUR": "0.82", "IDR": "14000", "TRY": "28"}),
+    ("ssl", "SSL certificate", "addon", {"EUR": "0.14", "IDR": "2400", "TRY": "5"}),
+    ("support", "Priority support pack", "pack", {"EUR": "1.35", "IDR": "23000", "TRY": "47"}),
+]
+
+
+async def _reseller(uow: UnitOfWork, customer: Customer) -> None:
+    """The first customer resells hosting: accounts, an add-on and a service pack billed per hour,
+    recorded hourly since the start of the month (one upgrade, one deletion, one still free)."""
+    products: dict[str, MeteredProduct] = {}
+    for code, name, kind, rates in METERED:
+        for currency, rate in rates.items():
+            product = MeteredProduct(
+                code=code, name=name, kind=kind, currency=currency, hourly_minor=Decimal(rate)
+            )
+            uow.session.add(product)
+            if currency == customer.currency:
+                products[code] = product
+    await uow.flush()
+    now = clock.now()
+    tz = ZoneInfo(customer.timezone)
+    since = Month.of(now, tz).bounds(tz)[0]
+    # (name, hours ago created, packages as (hours ago, code), hours ago deleted)
+    resources: list[tuple[str, int, list[tuple[int, str]], int | None]] = [
+        ("lumiere-clients.example", 40 * 24, [(40 * 24, "hosting-s"), (50, "hosting-m")], None),
+        ("boulangerie-martin.example", 10 * 24, [(10 * 24, "hosting-s")], None),
+        ("SSL boulangerie-martin.example", 10 * 24, [(10 * 24, "ssl")], None),
+        ("Priority support", 40 * 24, [(40 * 24, "support")], None),
+        ("old-shop.example", 20 * 24, [(20 * 24, "hosting-s")], 5 * 24),
+        ("staging.lumiere-clients.example", 30, [(30, "hosting-s")], None),
+    ]
+    rows = []
+    for name, created, packages, deleted in resources:
+        resource = MeteredResource(
+            customer_id=customer.id,
+            kind=products[packages[0][1]].kind,
+            name=name,
+            product=products[packages[-1][1]],
+            created_at=now - dt.timedelta(hours=created),
+            deleted_at=now - dt.timedelta(hours=deleted) if deleted is not None else None,
+        )
+        uow.session.add(resource)
+        await uow.flush()
+        hour = max(hour_start(resource.created_at) + HOUR, hour_start(since))
+        while hour <= now and (resource.deleted_at is None or hour < resource.deleted_at):
+            ago = (now - hour) / HOUR
+            product = products[[code for since_h, code in packages if since_h >= ago][-1]]
+            rows.append(
+                {
+                    "resource_id": resource.id,
+                    "hour": hour,
+                    "customer_id": customer.id,
+                    "product_id": product.id,
+                    "hourly_minor": product.hourly_minor,
+                }
+            )
+            hour += HOUR
+    if rows:
+        await uow.session.execute(insert(MeterSnapshot), rows)

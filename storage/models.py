@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -439,3 +440,57 @@ class BillingNotice(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class MeteredProduct(Base):
+    """A package a reseller can give an account, add-on or service pack, priced per hour; data, not code.
+
+    ``hourly_minor`` is a rate, not an amount: minor units per hour with up to four decimals, so
+    cheap packages can be priced exactly (0.4100 euro cent an hour). Amounts are whole minor units,
+    rounded once per invoice line (``services.metering.charge``).
+    """
+
+    __tablename__ = "metered_products"
+    __table_args__ = (UniqueConstraint("code", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    currency: Mapped[str] = mapped_column(String(3))
+    hourly_minor: Mapped[Decimal] = mapped_column(Numeric(16, 4))
+
+
+class MeteredResource(Base):
+    """A reseller's hosting account, add-on or service pack, billed for the hours it exists."""
+
+    __tablename__ = "metered_resources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200))
+    product_id: Mapped[int] = mapped_column(ForeignKey("metered_products.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column()
+
+    product: Mapped[MeteredProduct] = relationship(lazy="joined")
+
+
+class MeterSnapshot(Base):
+    """The recorded state of one resource for one hour (``hour`` is the UTC start of that hour).
+
+    The primary key makes a second recording of the same hour (the job run twice, or by two
+    workers) a no-op. Product and rate are copied so later price changes never rewrite history.
+    """
+
+    __tablename__ = "meter_snapshots"
+    __table_args__ = (Index("ix_meter_snapshots_customer_hour", "customer_id", "hour"),)
+
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("metered_resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("metered_products.id"))
+    hourly_minor: Mapped[Decimal] = mapped_column(Numeric(16, 4))

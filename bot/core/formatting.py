@@ -13,7 +13,7 @@ from babel.numbers import format_currency, format_percent
 
 from bot.core.i18n import current, gettext
 from services.errors import DomainError
-from services.money import Money
+from services.money import Money, exponent
 
 
 def money(value: Money) -> str:
@@ -49,3 +49,9 @@ def value(v: Any) -> str:
 
 def error_text(err: DomainError) -> str:
     return gettext(err.message).format(**{k: value(v) for k, v in err.params.items()})
+
+
+def rate(minor: Decimal, currency: str) -> str:
+    """A price per unit that may hold fractions of a minor unit (an hourly rate), every digit kept."""
+    major = minor.scaleb(-exponent(currency)).normalize()
+    return format_currency(major, currency, locale=current(), decimal_quantization=False)

@@ -1,0 +1,345 @@
+"""Pay-as-you-use for resellers: resources, the hourly recording, the month's usage and its invoice.
+
+The rules themselves (48 free hours, month boundaries, one line per package, rounding) live in
+``services.hourly_billing``; this module feeds them what was recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services import audit, clock, invoices
+from services.access import owned
+from services.audit import Actor
+from services.errors import N_, InvalidState, NotFound
+from services.hourly_billing import (
+    FREE_HOURS,
+    Line,
+    Month,
+    State,
+    billed_hours,
+    hour_start,
+    per_day,
+    resource_lines,
+)
+from services.invoices import LineSpec, Seller
+from services.money import exponent
+from storage.models import (
+    Customer,
+    IdempotencyKey,
+    Invoice,
+    MeteredProduct,
+    MeteredResource,
+    MeterSnapshot,
+)
+from storage.uow import UnitOfWork
+
+# Rows per INSERT, well under the drivers' bound-parameter limits (five columns a row).
+SNAPSHOT_BATCH = 1000
+
+
+async def _product(uow: UnitOfWork, code: str, currency: str) -> MeteredProduct:
+    product = await uow.session.scalar(
+        select(MeteredProduct).where(MeteredProduct.code == code, MeteredProduct.currency == currency)
+    )
+    if product is None:
+        raise NotFound(N_("There is no package {code}."), code=code)
+    return product
+
+
+async def add(
+    uow: UnitOfWork, customer: Customer, name: str, product_code: str, actor: Actor
+) -> MeteredResource:
+    """Open a hosting account, add-on or service pack; it is metered from the next recorded hour."""
+    product = await _product(uow, product_code, customer.currency)
+    resource = MeteredResource(
+        customer_id=customer.id, kind=product.kind, name=name, product=product, created_at=clock.now()
+    )
+    uow.session.add(resource)
+    await uow.flush()
+    audit.record(uow, "meter.add", actor, f"metered_resource:{resource.id}", product=product.code)
+    return resource
+
+
+async def change_package(
+    uow: UnitOfWork, resource_id: int, product_code: str, actor: Actor
+) -> MeteredResource:
+    """Upgrade or downgrade: the hours recorded from now on carry the new package and rate."""
+    resource = await owned(uow, MeteredResource, resource_id, actor)
+    if resource.deleted_at is not None:
+        raise InvalidState()
+    customer = await uow.session.get(Customer, resource.customer_id)
+    assert customer is not None
+    product = await _product(uow, product_code, customer.currency)
+    if product.kind != resource.kind:
+        raise NotFound(N_("There is no package {code}."), code=product_code)
+    audit.record(
+        uow,
+        "meter.change",
+        actor,
+        f"metered_resource:{resource.id}",
+        old=resource.product.code,
+        new=product.code,
+    )
+    resource.product = product
+    return resource
+
+
+async def remove(uow: UnitOfWork, resource_id: int, actor: Actor) -> MeteredResource:
+    """Delete a resource: it is billed up to this hour and no longer after."""
+    resource = await owned(uow, MeteredResource, resource_id, actor)
+    if resource.deleted_at is None:
+        resource.deleted_at = clock.now()
+        audit.record(uow, "meter.remove", actor, f"metered_resource:{resource.id}")
+    return resource
+
+
+async def snapshot(uow: UnitOfWork) -> int:
+    """Record the hour in progress for every resource that exists now; returns the rows written.
+
+    Safe to run twice in the same hour or on two workers at once: an hour is recorded once.
+    """
+    now = clock.now()
+    rows = await uow.session.execute(
+        select(
+            MeteredResource.id,
+            MeteredResource.customer_id,
+            MeteredResource.product_id,
+            MeteredProduct.hourly_minor,
+        )
+        .join(MeteredProduct, MeteredProduct.id == MeteredResource.product_id)
+        .where(
+            MeteredResource.created_at <= now,
+            or_(MeteredResource.deleted_at.is_(None), MeteredResource.deleted_at > now),
+        )
+    )
+    hour = hour_start(now)
+    values = [
+        {"resource_id": rid, "hour": hour, "customer_id": cid, "product_id": pid, "hourly_minor": rate}
+        for rid, cid, pid, rate in rows
+    ]
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    written = 0
+    for i in range(0, len(values), SNAPSHOT_BATCH):
+        batch = values[i : i + SNAPSHOT_BATCH]
+        result = await uow.session.execute(insert(MeterSnapshot).values(batch).on_conflict_do_nothing())
+        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    await uow.commit()
+    return written
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    """One customer's month as far as ``until``: the billable lines and the resources behind them."""
+
+    month: Month
+    tz: ZoneInfo
+    currency: str
+    lines: list[Line]
+    pending: dict[int, int]
+    resources: dict[int, MeteredResource]
+    products: dict[int, MeteredProduct]
+
+    @property
+    def total(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+    def days(self) -> dict[dt.date, int]:
+        return per_day(self.lines, self.tz)
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    resources: dict[int, MeteredResource]
+    products: dict[int, MeteredProduct]
+    states: dict[int, list[tuple[dt.datetime, State]]]
+
+
+async def _recorded(uow: UnitOfWork, customer: Customer, month: Month, tz: ZoneInfo) -> _Recorded:
+    """The month's snapshots of the customer's resources, plus each one's last one before the month."""
+    start, end = month.bounds(tz)
+    resources = {
+        r.id: r
+        for r in await uow.session.scalars(
+            select(MeteredResource).where(
+                MeteredResource.customer_id == customer.id,
+                MeteredResource.created_at < end,
+                or_(MeteredResource.deleted_at.is_(None), MeteredResource.deleted_at > start),
+            )
+        )
+    }
+    states: dict[int, list[tuple[dt.datetime, State]]] = defaultdict(list)
+    product_ids = {r.product_id for r in resources.values()}
+    if resources:
+        last_before = (
+            select(MeterSnapshot.resource_id, func.max(MeterSnapshot.hour).label("hour"))
+            .where(MeterSnapshot.resource_id.in_(resources), MeterSnapshot.hour < start)
+            .group_by(MeterSnapshot.resource_id)
+            .subquery()
+        )
+        rows = await uow.session.execute(
+            select(
+                MeterSnapshot.resource_id,
+                MeterSnapshot.hour,
+                MeterSnapshot.product_id,
+                MeterSnapshot.hourly_minor,
+            )
+            .outerjoin(
+                last_before,
+                and_(
+                    last_before.c.resource_id == MeterSnapshot.resource_id,
+                    last_before.c.hour == MeterSnapshot.hour,
+                ),
+            )
+            .where(
+                MeterSnapshot.resource_id.in_(resources),
+                or_(
+                    and_(MeterSnapshot.hour >= start, MeterSnapshot.hour < end),
+                    last_before.c.hour.is_not(None),
+                ),
+            )
+        )
+        for rid, hour, pid, rate in rows:
+            states[rid].append((hour, State(pid, rate)))
+            product_ids.add(pid)
+    products = {
+        p.id: p
+        for p in await uow.session.scalars(select(MeteredProduct).where(MeteredProduct.id.in_(product_ids)))
+    }
+    return _Recorded(resources, products, states)
+
+
+def _usage(rec: _Recorded, customer: Customer, month: Month, tz: ZoneInfo, until: dt.datetime) -> MonthUsage:
+    hours = month.hours(tz)
+    lines: list[Line] = []
+    pending: dict[int, int] = {}
+    for rid, resource in sorted(rec.resources.items()):
+        found = resource_lines(rid, rec.states[rid], resource.deleted_at, hours, until)
+        lines.extend(found)
+        if not found:
+            counted = len(billed_hours(rec.states[rid], resource.deleted_at, hours, until))
+            if 0 < counted < FREE_HOURS:
+                pending[rid] = counted
+    return MonthUsage(month, tz, customer.currency, lines, pending, rec.resources, rec.products)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The current month so far (billable lines, per day) and the estimate of the whole month."""
+
+    so_far: MonthUsage
+    estimate: MonthUsage
+
+
+async def current_usage(uow: UnitOfWork, customer: Customer) -> Usage:
+    """This month in the customer's time zone; the estimate assumes what exists now stays as it is."""
+    tz = ZoneInfo(customer.timezone)
+    now = clock.now()
+    month = Month.of(now, tz)
+    rec = await _recorded(uow, customer, month, tz)
+    _, end = month.bounds(tz)
+    return Usage(_usage(rec, customer, month, tz, now), _usage(rec, customer, month, tz, end))
+
+
+async def month_usage(uow: UnitOfWork, customer: Customer, month: Month) -> MonthUsage:
+    """A whole month, as it is invoiced."""
+    tz = ZoneInfo(customer.timezone)
+    _, end = month.bounds(tz)
+    return _usage(await _recorded(uow, customer, month, tz), customer, month, tz, end)
+
+
+def _rate_text(line: Line, currency: str) -> str:
+    major = line.state.rate.scaleb(-exponent(currency)).normalize()
+    return f"{major:f} {currency}"
+
+
+def invoice_lines(usage: MonthUsage) -> list[LineSpec]:
+    """One invoice line per usage line: resource, package, hours and hourly rate, and its period."""
+    specs = []
+    for line in usage.lines:
+        resource = usage.resources[line.resource_id]
+        product = usage.products[line.state.product_id]
+        specs.append(
+            LineSpec(
+                f"{resource.name} — {product.name}: {len(line.hours)} h × {_rate_text(line, usage.currency)}/h",
+                line.amount,
+                kind="usage",
+                period_start=line.hours[0].astimezone(usage.tz).date(),
+                period_end=line.hours[-1].astimezone(usage.tz).date(),
+                ref_id=resource.id,
+            )
+        )
+    return specs
+
+
+def _key(customer_id: int, month: Month) -> str:
+    return f"usage-invoice:{customer_id}:{month.key}"
+
+
+async def close_month(uow: UnitOfWork, customer_id: int, month: Month, seller: Seller) -> Invoice | None:
+    """Create the month's usage invoice, once per customer and month however often it is asked.
+
+    The claim on the idempotency key comes first: a second worker waits on it, then finds it
+    taken. Nothing billable: the month is closed without an invoice.
+    """
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    claimed = await uow.session.scalar(
+        insert(IdempotencyKey)
+        .values(key=_key(customer_id, month), created_at=clock.now())
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.key)
+    )
+    if claimed is None:
+        return None
+    customer = await uow.session.get(Customer, customer_id)
+    assert customer is not None
+    usage = await month_usage(uow, customer, month)
+    invoice = None
+    if usage.lines:
+        invoice = await invoices.create(
+            uow, customer, invoice_lines(usage), seller, None, supply_date=month.last_day()
+        )
+    audit.record(
+        uow,
+        "meter.close",
+        None,
+        f"customer:{customer_id}",
+        month=month.key,
+        invoice=invoice.id if invoice else None,
+    )
+    await uow.commit()
+    return invoice
+
+
+async def due(uow: UnitOfWork) -> list[tuple[int, Month]]:
+    """Customers with metered resources whose last month (their time zone) has no usage invoice yet."""
+    now = clock.now()
+    rows = await uow.session.execute(
+        select(Customer.id, Customer.timezone)
+        .where(
+            Customer.id.in_(
+                select(MeteredResource.customer_id).where(
+                    MeteredResource.created_at < now,
+                    or_(
+                        MeteredResource.deleted_at.is_(None),
+                        MeteredResource.deleted_at > now - dt.timedelta(days=62),
+                    ),
+                )
+            )
+        )
+        .order_by(Customer.id)
+    )
+    wanted = [(cid, Month.of(now, ZoneInfo(tz)).previous()) for cid, tz in rows]
+    done = set(
+        await uow.session.scalars(
+            select(IdempotencyKey.key).where(IdempotencyKey.key.in_([_key(c, m) for c, m in wanted]))
+        )
+    )
+    return [(c, m) for c, m in wanted if _key(c, m) not in done]
