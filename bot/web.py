@@ -1,10 +1,12 @@
-"""The one aiohttp application: health check now; platform webhooks and pay pages mount here."""
+"""The one aiohttp application: health check, and each adapter's ``setup`` mounts its webhook
+and ties its bot to the app's start and stop."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.adapters import telegram
 from bot.app import App
 
 APP_KEY = web.AppKey("hostbot", App)
@@ -25,4 +27,5 @@ def make_web_app(app: App) -> web.Application:
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
+    telegram.setup(web_app, app)
     return web_app
