@@ -13,6 +13,7 @@ import datetime as dt
 import hmac
 import logging
 import re
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -41,6 +42,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.app import App
 from bot.config import Settings
@@ -91,7 +93,9 @@ class PacedLimiter(BaseRateLimiter[None]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as err:
-                wait = err.retry_after
+                with warnings.catch_warnings():  # an int of seconds until PTB switches to timedelta
+                    warnings.simplefilter("ignore", PTBDeprecationWarning)
+                    wait = err.retry_after
                 seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
                 log.warning("%s to chat %s: flood control, retrying in %.1f s", endpoint, chat, seconds)
                 await asyncio.sleep(seconds)
@@ -250,6 +254,7 @@ class TelegramAdapter:
             MessageHandler(filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL, self._on_update)
         )
         self.application.add_handler(CallbackQueryHandler(self._on_update))
+        self.application.add_error_handler(self._on_error)
         self._link_limit = parse(settings.telegram_link_attempts)
         self._link_limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
 
@@ -325,6 +330,10 @@ class TelegramAdapter:
         finally:
             if query is not None:
                 await self._answer(query, toast)
+
+    @staticmethod
+    async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update %r failed", update, exc_info=context.error)
 
     def _for_another_bot(self, incoming: Incoming) -> bool:
         """``/balance@other_bot`` in a group is not for us."""
