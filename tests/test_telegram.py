@@ -3,18 +3,21 @@ webhook mode, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from bot.adapters.telegram import TELEGRAM, TelegramAdapter
+from bot.adapters.telegram import TELEGRAM, PacedLimiter, TelegramAdapter, split_text, utf16_len
 from bot.app import App
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher, link_instructions
 from bot.core.i18n import use_locale
+from bot.core.types import Attachment, Button, Reply
 from bot.web import make_web_app
 from services import clock, invoices, linking
 from services.invoices import LineSpec
@@ -376,3 +379,94 @@ async def test_webhook_mode_needs_a_secret(dispatcher: Dispatcher, settings: Set
     bad = telegram_settings(settings, "http://127.0.0.1:9", webhook=True, telegram_webhook_secret="")
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
         TelegramAdapter(dispatcher, bad)
+
+
+# -- rendering and the outbound API -------------------------------------------------------------
+
+
+@pytest.fixture
+async def adapter(
+    fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
+) -> AsyncIterator[TelegramAdapter]:
+    """A started adapter in webhook mode, for sending messages the bot starts itself."""
+    bot = TelegramAdapter(
+        dispatcher, telegram_settings(settings, fake.url, webhook=True, telegram_chat_rate="2/second")
+    )
+    await bot.start()
+    yield bot
+    await bot.stop()
+
+
+def test_split_text_keeps_every_character_within_the_limit() -> None:
+    lines = [f"line {i} " + "x" * 50 for i in range(200)]
+    text = "\n".join(lines)
+    chunks = split_text(text, limit=1000)
+    assert all(utf16_len(c) <= 1000 for c in chunks)
+    assert "\n".join(chunks) == text
+    emoji = "😀" * 3000  # two UTF-16 units each
+    pieces = split_text(emoji)
+    assert [utf16_len(p) for p in pieces] == [4096, 1904]
+    assert "".join(pieces) == emoji
+    assert split_text("short") == ["short"]
+
+
+async def test_long_replies_are_split_and_attachments_sent(
+    adapter: TelegramAdapter, fake: FakeTelegramAPI
+) -> None:
+    text = "\n".join(f"{i:05d} " + "y" * 90 for i in range(60))  # about 5800 characters
+    reply = Reply(
+        text,
+        buttons=[[Button("Open", url="https://example.com/pay"), Button("Next", key="k" * 16)]],
+        attachments=[
+            Attachment("invoice.pdf", "application/pdf", b"%PDF-1.7 fake"),
+            Attachment("graph.png", "image/png", b"\x89PNG fake"),
+        ],
+    )
+    message_id = await adapter.send(ALICE, reply)
+    first, second, document, photo = fake.sent(ALICE)
+    assert first.params["text"] + "\n" + second.params["text"] == text
+    assert "reply_markup" not in first.params and second.button("Next")["callback_data"] == "k" * 16
+    assert message_id == second.result["message_id"]
+    assert document.method == "sendDocument" and document.files["document"] == b"%PDF-1.7 fake"
+    assert photo.method == "sendPhoto" and photo.files["photo"] == b"\x89PNG fake"
+
+
+async def test_outbound_messages_are_paced_per_chat(adapter: TelegramAdapter, fake: FakeTelegramAPI) -> None:
+    limiter = adapter.bot.rate_limiter
+    assert isinstance(limiter, PacedLimiter)
+    admitted: dict[str, list[float]] = {}
+    wait = limiter.pacer.wait
+
+    async def recorded(chat: str | None = None) -> None:
+        await wait(chat)
+        admitted.setdefault(str(chat), []).append(time.time())
+
+    limiter.pacer.wait = recorded  # type: ignore[method-assign]
+    await asyncio.gather(*(adapter.send(chat, Reply(f"n{i}")) for i in range(5) for chat in (ALICE, BOB)))
+    assert len(fake.sent()) == 10
+    for stamps in admitted.values():
+        assert len(stamps) == 5
+        stamps.sort()
+        # At most two in any second (stamps are taken just after admission, hence the small margin).
+        assert all(later - earlier >= 0.95 for earlier, later in zip(stamps, stamps[2:], strict=False))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_replicas_process_an_update_once(
+    fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
+) -> None:
+    tg_settings = telegram_settings(settings, fake.url, webhook=True)
+    replicas = [make_web_app(App(tg_settings, dispatcher.db, dispatcher)) for _ in range(2)]
+    async with (
+        TestClient(TestServer(replicas[0], host="127.0.0.1", port=0)) as one,
+        TestClient(TestServer(replicas[1], host="127.0.0.1", port=0)) as two,
+    ):
+        update = fake.message_update(ALICE, "/help")
+        headers = {"X-Telegram-Bot-Api-Secret-Token": tg_settings.telegram_webhook_secret}
+        responses = await asyncio.gather(
+            one.post("/telegram/webhook", json=update, headers=headers),
+            two.post("/telegram/webhook", json=update, headers=headers),
+        )
+        assert [r.status for r in responses] == [200, 200]
+    assert len(fake.sent(ALICE)) == 1
