@@ -305,7 +305,7 @@ class TelegramAdapter:
             return web.Response(status=401)
         try:
             update = Update.de_json(await request.json(), self.bot)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):  # not JSON, or not an update
             return web.Response(status=400)
         # Processed before answering: if this replica dies midway, Telegram delivers it again.
         await self.application.update_processor.process_update(
