@@ -31,3 +31,6 @@ catalogs: $(BIN)/hostbot
 		--project hostbot -o locales/messages.pot bot handlers services
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages \
 		--no-fuzzy-matching --ignore-obsolete -w 110
+
+bench: $(BIN)/hostbot
+	$(BIN)/python -m bench.telegram_webhook

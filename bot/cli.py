@@ -10,7 +10,9 @@ import sys
 
 from aiohttp import web
 from sqlalchemy import or_, select
+from telegram.error import TelegramError
 
+from bot.adapters import telegram
 from bot.adapters.shell import Shell, link_local_user
 from bot.app import App, open_app
 from bot.config import Settings, get_settings
@@ -149,6 +151,13 @@ async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
             code = await linking.issue_code(uow, customer.id, args.platform, args.role)
         print(f"Link code for {customer.name} on {args.platform} (single use, 15 minutes): {code}")
         print(f"In the chat, send: /start {code}")
+        if args.platform == "telegram" and (settings.telegram_bot_username or settings.telegram_bot_token):
+            try:
+                username = await telegram.bot_username(settings)
+            except TelegramError as err:
+                print(f"(no t.me link: the Bot API did not answer getMe: {err})", file=sys.stderr)
+            else:
+                print(f"Or open: {telegram.deep_link(username, code)}")
         return 0
     finally:
         await app.close()

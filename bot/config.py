@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     stripe_api_base: str = "https://api.stripe.com"
     stripe_webhook_secret: str = ""
 
+    # Telegram (see README "Telegram"): polling unless a webhook URL is set.
+    telegram_bot_token: str = ""
+    telegram_bot_username: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_rate: str = "25/second"
+    telegram_chat_rate: str = "1/second"
+    telegram_link_attempts: str = "5/15 minutes"
+
 
 @lru_cache
 def get_settings() -> Settings:

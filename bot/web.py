@@ -1,4 +1,5 @@
-"""The one aiohttp application: health check now; platform webhooks and pay pages mount here."""
+"""The one aiohttp application: health check, and each adapter's ``setup`` mounts its webhook
+and ties its bot to the app's start and stop."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot import payments_web
+from bot.adapters import telegram
 from bot.app import App
 from services.ports import Notifier
 
@@ -29,4 +31,5 @@ def make_web_app(app: App, notifier: Notifier | None = None) -> web.Application:
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
     payments_web.setup(web_app, app, notifier)
+    telegram.setup(web_app, app)
     return web_app

@@ -102,6 +102,8 @@ class Dispatcher:
             identity = await chat_state.identity(uow, incoming.platform, incoming.workspace, incoming.user_id)
             identity_id = identity.id
             customer = await chat_state.customer_of(uow, identity)
+            if customer is None and incoming.is_group:
+                return []  # in a group the bot answers only to linked users
             lang = (
                 (customer.language if customer else None)
                 or identity.language
