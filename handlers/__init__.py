@@ -1,5 +1,5 @@
 """Chat commands, one module per area. Importing this package registers them all."""
 
-from handlers import account, domains, invoices, orders, servers, tickets
+from handlers import account, channels, domains, invoices, orders, overview, servers, tickets, topup
 
-__all__ = ["account", "domains", "invoices", "orders", "servers", "tickets"]
+__all__ = ["account", "channels", "domains", "invoices", "orders", "overview", "servers", "tickets", "topup"]

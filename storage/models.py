@@ -397,3 +397,18 @@ class LinkCode(Base):
     role: Mapped[str] = mapped_column(String(10), default="owner")
     expires_at: Mapped[dt.datetime] = mapped_column()
     used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class ChannelBinding(Base):
+    """A group chat (Slack channel, Telegram group) that a team shares for one customer account."""
+
+    __tablename__ = "channel_bindings"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(64), default="")
+    chat_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    bound_by: Mapped[int | None] = mapped_column(ForeignKey("chat_identities.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -23,7 +23,7 @@ from bot.core.i18n import current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.registry import Command, Registry, fold, inject, registry
 from bot.core.types import Incoming, Reply, UsageError
-from services import audit, chat_state
+from services import audit, channels, chat_state
 from services.audit import Actor
 from services.errors import DomainError, PermissionDenied
 from services.invoices import Seller
@@ -46,6 +46,7 @@ class Context:
     incoming: Incoming
     identity: ChatIdentity
     customer: Customer | None
+    role: str = "member"
     args: list[str] = field(default_factory=list)
 
     @property
@@ -102,6 +103,15 @@ class Dispatcher:
             identity = await chat_state.identity(uow, incoming.platform, incoming.workspace, incoming.user_id)
             identity_id = identity.id
             customer = await chat_state.customer_of(uow, identity)
+            role = identity.role
+            if incoming.is_group and incoming.chat_id:
+                bound = await channels.bound_customer(
+                    uow, incoming.platform, incoming.workspace, incoming.chat_id
+                )
+                if bound is not None and (customer is None or customer.id != bound.id):
+                    # A channel shared by a team: whoever is in it reads that account, and only
+                    # members linked to it individually may act with their own role.
+                    customer, role = bound, "member"
             lang = (
                 (customer.language if customer else None)
                 or identity.language
@@ -113,7 +123,7 @@ class Dispatcher:
                     return [
                         Reply(_("You are sending messages too fast. Please wait a minute and try again."))
                     ]
-                ctx = Context(self, uow, incoming, identity, customer)
+                ctx = Context(self, uow, incoming, identity, customer, role)
                 try:
                     reply = await self._route(ctx)
                 except DomainError as err:
@@ -144,7 +154,7 @@ class Dispatcher:
             )
         if not text:
             return Reply(_("Type help to see what I can do."))
-        form = await chat_state.conversation(ctx.uow, ctx.identity.id)
+        form = None if incoming.view else await chat_state.conversation(ctx.uow, ctx.identity.id)
         if form is not None:
             if not text.startswith("/") or fold(text) in CANCEL_WORDS:
                 return await self._answer_form(ctx, text)
@@ -174,7 +184,7 @@ class Dispatcher:
             return None
         if ctx.customer is None:
             return Reply(link_instructions())
-        if ROLES.get(ctx.identity.role, 0) < ROLES[command.role]:
+        if ROLES.get(ctx.role, 0) < ROLES[command.role]:
             audit.record(
                 ctx.uow, f"command.{action}", ctx.actor, f"identity:{ctx.identity.id}", outcome="denied"
             )
