@@ -1,13 +1,16 @@
-"""The one aiohttp application: health check now; platform webhooks and pay pages mount here."""
+"""The one aiohttp application: health check, and each platform adapter's ``setup(web_app, app)``
+mounts its webhook (or starts its own connection) when configured."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.adapters import slack
 from bot.app import App
 
 APP_KEY = web.AppKey("hostbot", App)
+ADAPTERS = (slack.setup,)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -25,4 +28,6 @@ def make_web_app(app: App) -> web.Application:
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
+    for setup in ADAPTERS:
+        setup(web_app, app)
     return web_app

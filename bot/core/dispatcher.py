@@ -100,24 +100,8 @@ class Dispatcher:
                 uow, incoming.platform, incoming.update_id
             ):
                 return []
-            identity = await chat_state.identity(uow, incoming.platform, incoming.workspace, incoming.user_id)
+            identity, customer, role, lang = await self._who(uow, incoming)
             identity_id = identity.id
-            customer = await chat_state.customer_of(uow, identity)
-            role = identity.role
-            if incoming.is_group and incoming.chat_id:
-                bound = await channels.bound_customer(
-                    uow, incoming.platform, incoming.workspace, incoming.chat_id
-                )
-                if bound is not None and (customer is None or customer.id != bound.id):
-                    # A channel shared by a team: whoever is in it reads that account, and only
-                    # members linked to it individually may act with their own role.
-                    customer, role = bound, "member"
-            lang = (
-                (customer.language if customer else None)
-                or identity.language
-                or normalize(incoming.language)
-                or self.settings.default_language
-            )
             with use_locale(lang):
                 if not allowed:
                     return [
@@ -138,6 +122,34 @@ class Dispatcher:
                 await self._seal(uow, identity_id, reply)
                 await uow.commit()
                 return [reply]
+
+    async def language(self, incoming: Incoming) -> str:
+        """The language replies to this user will be in (adapters render their own labels in it)."""
+        async with self.db.uow() as uow:
+            return (await self._who(uow, incoming))[3]
+
+    async def _who(
+        self, uow: UnitOfWork, incoming: Incoming
+    ) -> tuple[ChatIdentity, Customer | None, str, str]:
+        """The identity, the account it acts for, its role there, and the language to answer in."""
+        identity = await chat_state.identity(uow, incoming.platform, incoming.workspace, incoming.user_id)
+        customer = await chat_state.customer_of(uow, identity)
+        role = identity.role
+        if incoming.is_group and incoming.chat_id:
+            bound = await channels.bound_customer(
+                uow, incoming.platform, incoming.workspace, incoming.chat_id
+            )
+            if bound is not None and (customer is None or customer.id != bound.id):
+                # A channel shared by a team: whoever is in it reads that account, and only
+                # members linked to it individually act with their own role.
+                customer, role = bound, "member"
+        lang = (
+            (customer.language if customer else None)
+            or identity.language
+            or normalize(incoming.language)
+            or self.settings.default_language
+        )
+        return identity, customer, role, lang
 
     async def _route(self, ctx: Context) -> Reply:
         incoming = ctx.incoming
