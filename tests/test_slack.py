@@ -405,3 +405,38 @@ async def test_send_speaks_first_and_returns_the_ts(
     assert last(api, "chat.postMessage").buttons()["Pay"]["url"] == "https://pay.example/x"
     assert await adapter.send(Reply("Only you", private=True), "CTEAM", user="UANA")
     assert last(api, "chat.postEphemeral").args["user"] == "UANA"
+
+
+async def test_socket_mode_receives_a_slash_command_and_acks_it(
+    db: Database, settings: Settings, dispatcher: Dispatcher, api: FakeSlackAPI
+) -> None:
+    socket_settings = settings.model_copy(
+        update={"slack_bot_token": "xoxb-test", "slack_app_token": "xapp-test", "slack_api_url": api.api_url}
+    )
+    web_app = make_web_app(App(socket_settings, db, dispatcher))
+    async with TestClient(TestServer(web_app)) as client:
+        assert (await client.post("/slack/events", data="{}")).status in (404, 405)
+        adapter = web_app[SLACK_KEY]
+        await api.wait_for("socket:connected")
+        assert last(api, "apps.connections.open").args.get("app_token", "xapp-test")
+        payload = {
+            "command": "/hosting",
+            "text": "help",
+            "user_id": "USOCK",
+            "team_id": TEAM,
+            "channel_id": "DSOCK",
+            "response_url": api.hook("socket"),
+        }
+        await api.push(
+            {
+                "envelope_id": "E1",
+                "type": "slash_commands",
+                "payload": payload,
+                "accepts_response_payload": True,
+            }
+        )
+        acks = await api.wait_for("socket:ack")
+        assert acks[0].args["envelope_id"] == "E1"
+        await api.wait_for("hook:socket")
+        await adapter.drain()
+        assert "Here is what I can do" in last(api, "hook:socket").args["text"]

@@ -56,11 +56,13 @@ class FakeSlackAPI:
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
 
     async def start(self) -> FakeSlackAPI:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/hooks/{name}", self._hook)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -70,6 +72,8 @@ class FakeSlackAPI:
         return self
 
     async def stop(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -120,6 +124,22 @@ class FakeSlackAPI:
         await self._record(Call(method, args))
         return web.json_response(self._answer(method, args))
 
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: say hello, then record what the app sends back (envelope acks)."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await self._record(Call("socket:connected", {}))
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        async for message in ws:
+            if message.type.name == "TEXT":
+                await self._record(Call("socket:ack", json.loads(message.data)))
+        return ws
+
+    async def push(self, envelope: dict[str, Any]) -> None:
+        """Send one Socket Mode envelope to the connected app."""
+        await self._sockets[-1].send_json(envelope)
+
     async def _hook(self, request: web.Request) -> web.Response:
         await self._record(Call(f"hook:{request.match_info['name']}", await request.json()))
         return web.Response(text="ok")
@@ -145,6 +165,8 @@ class FakeSlackAPI:
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method in ("views.open", "views.publish", "views.update"):
             return {"ok": True, "view": {"id": "V0001"}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{args.get('users')}"}}
         return {"ok": True}
