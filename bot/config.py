@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     telegram_chat_rate: str = "1/second"
     telegram_link_attempts: str = "5/15 minutes"
 
+    # Slack: HTTP events at /slack/events with a bot token and signing secret; Socket Mode when an
+    # app-level token is set. The API URL is only changed to point at a test double or a proxy.
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    slack_command: str = "/hosting"
+    slack_pace_per_channel: str = "1/second"
+    slack_locale_cache_seconds: int = 3600
+
 
 @lru_cache
 def get_settings() -> Settings:

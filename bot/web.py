@@ -1,5 +1,5 @@
-"""The one aiohttp application: health check, and each adapter's ``setup`` mounts its webhook
-and ties its bot to the app's start and stop."""
+"""The one aiohttp application: health check, pay pages, and each platform adapter's
+``setup(web_app, app)`` mounts its webhook (or starts its own connection) when configured."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot import payments_web
-from bot.adapters import telegram
+from bot.adapters import slack, telegram
 from bot.app import App
 from services.ports import Notifier
 
 APP_KEY = web.AppKey("hostbot", App)
+ADAPTERS = (telegram.setup, slack.setup)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -31,5 +32,6 @@ def make_web_app(app: App, notifier: Notifier | None = None) -> web.Application:
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
     payments_web.setup(web_app, app, notifier)
-    telegram.setup(web_app, app)
+    for setup in ADAPTERS:
+        setup(web_app, app)
     return web_app

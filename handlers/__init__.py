@@ -3,27 +3,33 @@
 from handlers import (
     account,
     billing,
+    channels,
     domains,
     invoices,
     mail,
     orders,
+    overview,
     plans,
     renewals,
     servers,
     tickets,
+    topup,
     usage,
 )
 
 __all__ = [
     "account",
     "billing",
+    "channels",
     "domains",
     "invoices",
     "mail",
     "orders",
+    "overview",
     "plans",
     "renewals",
     "servers",
     "tickets",
+    "topup",
     "usage",
 ]

@@ -494,3 +494,18 @@ class MeterSnapshot(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("metered_products.id"))
     hourly_minor: Mapped[Decimal] = mapped_column(Numeric(16, 4))
+
+
+class ChannelBinding(Base):
+    """A group chat (Slack channel, Telegram group) that a team shares for one customer account."""
+
+    __tablename__ = "channel_bindings"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(64), default="")
+    chat_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    bound_by: Mapped[int | None] = mapped_column(ForeignKey("chat_identities.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -137,11 +137,13 @@ def to_incoming(update: Update) -> Incoming | None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or user.is_bot:
         return None
+    group = chat is not None and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     common: dict[str, Any] = {
         "platform": "telegram",
         "user_id": str(user.id),
         "chat_id": str(chat.id if chat else user.id),
-        "is_group": chat is not None and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
+        "is_group": group,
+        "linked_only": group,  # in a group the bot answers only to linked users
         "language": user.language_code,
         "update_id": str(update.update_id),
     }

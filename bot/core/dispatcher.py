@@ -23,7 +23,7 @@ from bot.core.i18n import current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.registry import Command, Registry, fold, inject, registry
 from bot.core.types import Incoming, Reply, UsageError
-from services import audit, chat_state
+from services import audit, channels, chat_state
 from services.audit import Actor
 from services.errors import DomainError, PermissionDenied
 from services.invoices import Seller
@@ -46,6 +46,7 @@ class Context:
     incoming: Incoming
     identity: ChatIdentity
     customer: Customer | None
+    role: str = "member"
     args: list[str] = field(default_factory=list)
 
     @property
@@ -99,23 +100,16 @@ class Dispatcher:
                 uow, incoming.platform, incoming.update_id
             ):
                 return []
-            identity = await chat_state.identity(uow, incoming.platform, incoming.workspace, incoming.user_id)
+            identity, customer, role, lang = await self._who(uow, incoming)
             identity_id = identity.id
-            customer = await chat_state.customer_of(uow, identity)
-            if customer is None and incoming.is_group:
-                return []  # in a group the bot answers only to linked users
-            lang = (
-                (customer.language if customer else None)
-                or identity.language
-                or normalize(incoming.language)
-                or self.settings.default_language
-            )
+            if customer is None and incoming.linked_only:
+                return []
             with use_locale(lang):
                 if not allowed:
                     return [
                         Reply(_("You are sending messages too fast. Please wait a minute and try again."))
                     ]
-                ctx = Context(self, uow, incoming, identity, customer)
+                ctx = Context(self, uow, incoming, identity, customer, role)
                 try:
                     reply = await self._route(ctx)
                 except DomainError as err:
@@ -130,6 +124,34 @@ class Dispatcher:
                 await self._seal(uow, identity_id, reply)
                 await uow.commit()
                 return [reply]
+
+    async def language(self, incoming: Incoming) -> str:
+        """The language replies to this user will be in (adapters render their own labels in it)."""
+        async with self.db.uow() as uow:
+            return (await self._who(uow, incoming))[3]
+
+    async def _who(
+        self, uow: UnitOfWork, incoming: Incoming
+    ) -> tuple[ChatIdentity, Customer | None, str, str]:
+        """The identity, the account it acts for, its role there, and the language to answer in."""
+        identity = await chat_state.identity(uow, incoming.platform, incoming.workspace, incoming.user_id)
+        customer = await chat_state.customer_of(uow, identity)
+        role = identity.role
+        if incoming.is_group and incoming.chat_id:
+            bound = await channels.bound_customer(
+                uow, incoming.platform, incoming.workspace, incoming.chat_id
+            )
+            if bound is not None and (customer is None or customer.id != bound.id):
+                # A channel shared by a team: whoever is in it reads that account, and only
+                # members linked to it individually act with their own role.
+                customer, role = bound, "member"
+        lang = (
+            (customer.language if customer else None)
+            or identity.language
+            or normalize(incoming.language)
+            or self.settings.default_language
+        )
+        return identity, customer, role, lang
 
     async def _route(self, ctx: Context) -> Reply:
         incoming = ctx.incoming
@@ -146,7 +168,7 @@ class Dispatcher:
             )
         if not text:
             return Reply(_("Type help to see what I can do."))
-        form = await chat_state.conversation(ctx.uow, ctx.identity.id)
+        form = None if incoming.view else await chat_state.conversation(ctx.uow, ctx.identity.id)
         if form is not None:
             if not text.startswith("/") or fold(text) in CANCEL_WORDS:
                 return await self._answer_form(ctx, text)
@@ -176,7 +198,7 @@ class Dispatcher:
             return None
         if ctx.customer is None:
             return Reply(link_instructions())
-        if ROLES.get(ctx.identity.role, 0) < ROLES[command.role]:
+        if ROLES.get(ctx.role, 0) < ROLES[command.role]:
             audit.record(
                 ctx.uow, f"command.{action}", ctx.actor, f"identity:{ctx.identity.id}", outcome="denied"
             )

@@ -8,7 +8,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Incoming:
-    """One thing a user did: typed ``text`` or pressed the button whose opaque key is ``action_key``."""
+    """One thing a user did: typed ``text`` or pressed the button whose opaque key is ``action_key``.
+
+    ``view``: not a message but a screen being refreshed (Slack's App Home): ``text`` runs as a
+    command and a form the user has open elsewhere stays open. ``linked_only``: say nothing to a
+    user who is not linked (Telegram groups, where strangers must not make the bot talk)."""
 
     platform: str
     user_id: str
@@ -19,6 +23,8 @@ class Incoming:
     language: str | None = None
     is_group: bool = False
     update_id: str | None = None
+    view: bool = False
+    linked_only: bool = False
 
 
 @dataclass(frozen=True)

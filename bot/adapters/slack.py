@@ -1,0 +1,374 @@
+"""The Slack adapter (slack-bolt ``AsyncApp``): slash command, direct messages, mentions, buttons,
+modals and the App Home, over HTTP at ``/slack/events`` or over Socket Mode.
+
+Every listener calls ``ack()`` first and hands the work to a task of its own, so Slack gets its
+answer at once (Bolt runs the listener before answering: ``process_before_response``, which is
+also what Socket Mode and serverless hosts need, and lets ``drain()`` see every task started). The one exception is a modal submission, whose answer must
+carry the field errors: the form runs before ``ack()`` (a handful of quick database steps).
+Retried events (``X-Slack-Retry-Num``) carry the same event id, which the dispatcher processes once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.adapters import slack_blocks as kit
+from bot.app import App
+from bot.core import forms
+from bot.core.i18n import use_locale
+from bot.core.pacing import Pacer
+from bot.core.registry import Registry
+from bot.core.types import Incoming, Reply
+
+log = logging.getLogger("hostbot.slack")
+PLATFORM = "slack"
+_MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
+LOCALE_CACHE_SIZE = 10_000
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """429: wait as long as ``Retry-After`` says, then try again; dropped connections: retry once."""
+    return [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncConnectionErrorRetryHandler()]
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an answer goes. ``response_url``: the origin is only visible to the user (slash
+    command, ephemeral message), so answers go back through it. ``message_ts``: the message whose
+    button was pressed (edited in place for ``Reply.replace``). No channel: the user's DM."""
+
+    user: str
+    channel: str = ""
+    is_group: bool = False
+    thread_ts: str | None = None
+    response_url: str | None = None
+    message_ts: str | None = None
+
+
+def is_group(channel: str) -> bool:
+    """Public (C) and private or multi-person (G) conversations; D is a direct message."""
+    return bool(channel) and not channel.startswith("D")
+
+
+class SlackAdapter:
+    def __init__(self, app: App) -> None:
+        settings = app.settings
+        self.settings = settings
+        self.dispatcher = app.dispatcher
+        self.client = AsyncWebClient(
+            token=settings.slack_bot_token,
+            base_url=settings.slack_api_url.rstrip("/") + "/",
+            retry_handlers=retry_handlers(),
+        )
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret,
+            request_verification_enabled=not settings.slack_app_token,
+            process_before_response=True,
+        )
+        self.pacer = Pacer(
+            "slack", per_chat=settings.slack_pace_per_channel, storage_uri=settings.rate_limit_storage
+        )
+        self.socket: AsyncSocketModeHandler | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locales: dict[str, tuple[str | None, float]] = {}
+        self._listen()
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        bolt = self.bolt
+        bolt.command(self.settings.slack_command)(self._on_command)
+        bolt.event("message")(self._on_message)
+        bolt.event("app_mention")(self._on_mention)
+        bolt.event("app_home_opened")(self._on_home)
+        bolt.action(re.compile(r"^key:"))(self._on_press)
+        bolt.action(re.compile(r"^url:"))(self._on_link)
+        bolt.action(re.compile(r"^modal:"))(self._on_modal_button)
+        bolt.view(re.compile(r"^form:"))(self._on_submit)
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """``POST /slack/events``: signature and timestamp checked by Bolt (401 otherwise)."""
+        return await to_aiohttp_response(await self.bolt.async_dispatch(await to_bolt_request(request)))
+
+    async def start_socket_mode(self, _app: web.Application | None = None) -> None:
+        self.socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token)
+        await self.socket.connect_async()  # type: ignore[no-untyped-call]
+        log.info("Slack Socket Mode connected")
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        if self.socket is not None:
+            await self.socket.close_async()  # type: ignore[no-untyped-call]
+        await self.drain()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._guarded(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("Slack work failed")
+
+    async def drain(self) -> None:
+        """Wait for the work started after every ``ack()`` so far (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- inbound --------------------------------------------------------------------------------
+
+    async def _locale(self, user: str) -> str | None:
+        """The Slack user's locale (``users.info`` with ``include_locale``), cached per user."""
+        cached = self._locales.get(user)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        locale: str | None = None
+        try:
+            answer = await self.client.users_info(user=user, include_locale=True)
+            locale = (answer.get("user") or {}).get("locale")
+        except SlackApiError as err:
+            log.warning("users.info failed for %s: %s", user, err.response.get("error"))
+        if len(self._locales) >= LOCALE_CACHE_SIZE:
+            self._locales.clear()
+        self._locales[user] = (locale, time.monotonic() + self.settings.slack_locale_cache_seconds)
+        return locale
+
+    async def _incoming(self, team: str, user: str, channel: str, **fields: Any) -> Incoming:
+        return Incoming(
+            PLATFORM,
+            user,
+            workspace=team,
+            chat_id=channel,
+            is_group=is_group(channel),
+            language=await self._locale(user),
+            **fields,
+        )
+
+    def _form_of(self, text: str, registry: Registry) -> str | None:
+        found = registry.match(text)
+        name = found[0].name if found else None
+        return name if name in kit.MODALS else None
+
+    async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
+        await ack()
+        self._spawn(self._command(command))
+
+    async def _command(self, command: dict[str, Any]) -> None:
+        text = (command.get("text") or "").strip() or "help"
+        channel = command.get("channel_id", "")
+        incoming = await self._incoming(command.get("team_id", ""), command["user_id"], channel, text=text)
+        where = Where(
+            command["user_id"], channel, is_group(channel), response_url=command.get("response_url")
+        )
+        form = self._form_of(text, self.dispatcher.registry)
+        if form and command.get("trigger_id"):
+            await self._open_modal(form, incoming, command["trigger_id"], where)
+        else:
+            await self._run(incoming, where)
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """Direct messages only; in channels the bot answers mentions."""
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        self._spawn(
+            self._message(
+                event, body.get("team_id", ""), body.get("event_id"), Where(event["user"], event["channel"])
+            )
+        )
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("bot_id"):
+            return
+        channel = event["channel"]
+        where = Where(event["user"], channel, is_group(channel), thread_ts=event.get("thread_ts"))
+        self._spawn(self._message(event, body.get("team_id", ""), body.get("event_id"), where))
+
+    async def _message(self, event: dict[str, Any], team: str, event_id: str | None, where: Where) -> None:
+        text = _MENTION.sub("", event.get("text") or "").strip() or "help"
+        incoming = await self._incoming(team, where.user, where.channel, text=text, update_id=event_id)
+        await self._run(incoming, where)
+
+    async def _on_home(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            self._spawn(self._publish_home(body.get("team_id", ""), event["user"]))
+
+    def _press_origin(self, body: dict[str, Any]) -> tuple[str, Where]:
+        user = body["user"]["id"]
+        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
+        ephemeral = bool(container.get("is_ephemeral"))
+        where = Where(
+            user,
+            channel,
+            is_group(channel),
+            response_url=body.get("response_url") if ephemeral else None,
+            message_ts=container.get("message_ts"),
+        )
+        return team, where
+
+    async def _on_press(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        team, where = self._press_origin(body)
+        self._spawn(self._press(team, where, action.get("value") or ""))
+
+    async def _press(self, team: str, where: Where, key: str) -> None:
+        incoming = await self._incoming(team, where.user, where.channel, action_key=key)
+        await self._run(incoming, where)
+
+    async def _on_link(self, ack: Any) -> None:
+        """A link button opens its URL in the browser; Slack still tells the app, which has nothing to do."""
+        await ack()
+
+    async def _on_modal_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        team, where = self._press_origin(body)
+        form = str(action.get("value"))
+        if form in kit.MODALS:
+            self._spawn(self._modal_from_button(team, where, form, body["trigger_id"]))
+
+    async def _modal_from_button(self, team: str, where: Where, form: str, trigger_id: str) -> None:
+        incoming = await self._incoming(team, where.user, where.channel)
+        await self._open_modal(form, incoming, trigger_id, where)
+
+    async def _on_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        form = str(view["callback_id"]).split(":", 1)[1]
+        origin = kit.Origin.load(view.get("private_metadata"))
+        user = body["user"]["id"]
+        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        incoming = await self._incoming(team, user, origin.channel)
+        outcome = await forms.fill(self.dispatcher, incoming, form, kit.answers(view))
+        if outcome.field is not None:
+            await ack(response_action="errors", errors={outcome.field: outcome.error or "!"})
+            return
+        await ack()
+        if outcome.reply is not None:
+            # What a private form produces goes to the user's direct messages with the app.
+            self._spawn(self._deliver(outcome.reply, Where(user), incoming))
+
+    # -- work after ack -------------------------------------------------------------------------
+
+    async def _run(self, incoming: Incoming, where: Where) -> None:
+        for reply in await self.dispatcher.handle(incoming):
+            await self._deliver(reply, where, incoming)
+
+    async def _open_modal(self, form: str, incoming: Incoming, trigger_id: str, where: Where) -> None:
+        """Open the form's modal, unless the user may not start it: then say why instead."""
+        refusal = await forms.may_open(self.dispatcher, incoming, form)
+        if refusal is not None:
+            await self._deliver(refusal, where, incoming)
+            return
+        with use_locale(await self.dispatcher.language(incoming)):
+            view = kit.modal(form, kit.Origin(where.channel, where.is_group))
+        await self.client.views_open(trigger_id=trigger_id, view=view)
+
+    async def _publish_home(self, team: str, user: str) -> None:
+        incoming = await self._incoming(team, user, "", text="overview", view=True)
+        replies = await self.dispatcher.handle(incoming)
+        if not replies:
+            return
+        with use_locale(await self.dispatcher.language(incoming)):
+            view = kit.home_view(replies[0])
+        await self.client.views_publish(user_id=incoming.user_id, view=view)
+
+    async def _deliver(self, reply: Reply, where: Where, incoming: Incoming) -> None:
+        with use_locale(await self.dispatcher.language(incoming)):
+            text, blocks = kit.message(reply)
+        if reply.replace and where.response_url:
+            await self._respond(where, text, blocks, replace_original=True)
+        elif reply.replace and where.message_ts and where.channel:
+            await self.pacer.wait(where.channel)
+            await self.client.chat_update(
+                channel=where.channel, ts=where.message_ts, text=text, blocks=blocks
+            )
+        elif where.response_url:
+            await self._respond(where, text, blocks, replace_original=False)
+        else:
+            await self.post(reply, text, blocks, where)
+        for attachment in reply.attachments:
+            await self.client.files_upload_v2(
+                channel=await self._private_channel(where) if reply.private else where.channel or None,
+                filename=attachment.filename,
+                content=attachment.data,
+            )
+
+    async def _respond(
+        self, where: Where, text: str, blocks: list[kit.Block], replace_original: bool
+    ) -> None:
+        assert where.response_url is not None
+        await self.pacer.wait(where.channel or where.user)
+        hook = AsyncWebhookClient(where.response_url, retry_handlers=retry_handlers())
+        response = await hook.send(
+            text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
+        )
+        if response.status_code != 200:
+            log.warning("response_url answered %s: %s", response.status_code, response.body)
+
+    async def _private_channel(self, where: Where) -> str:
+        if where.channel and not is_group(where.channel):
+            return where.channel
+        opened = await self.client.conversations_open(users=where.user)
+        return str(opened["channel"]["id"])
+
+    async def post(self, reply: Reply, text: str, blocks: list[kit.Block], where: Where) -> str | None:
+        """A new message: ephemeral to the user when private in a channel; returns its ts."""
+        channel = where.channel or where.user
+        await self.pacer.wait(channel)
+        if reply.private and where.is_group:
+            sent = await self.client.chat_postEphemeral(
+                channel=channel, user=where.user, text=text, blocks=blocks, thread_ts=where.thread_ts
+            )
+            return sent.get("message_ts")
+        sent = await self.client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, thread_ts=where.thread_ts
+        )
+        return sent.get("ts")
+
+    async def send(self, reply: Reply, channel: str, user: str | None = None) -> str | None:
+        """Speak first (alerts): post one ``Reply`` to a channel, or to ``user``'s DM when no channel
+        is given; a private reply in a channel is shown to ``user`` only. Paced to one message a
+        second per channel; returns the message ts. Buttons need keys sealed by the dispatcher."""
+        where = Where(user or "", channel, is_group(channel))
+        text, blocks = kit.message(reply)
+        return await self.post(reply, text, blocks, where)
+
+
+SLACK_KEY = web.AppKey("slack", SlackAdapter)
+
+
+def setup(web_app: web.Application, app: App) -> None:
+    """Mount Slack on the web app when a bot token is configured: Socket Mode with an app-level
+    token, otherwise HTTP events at ``/slack/events`` (which needs the signing secret)."""
+    settings = app.settings
+    if not settings.slack_bot_token:
+        return
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        raise ValueError("SLACK_SIGNING_SECRET is required to receive Slack events over HTTP")
+    adapter = SlackAdapter(app)
+    web_app[SLACK_KEY] = adapter
+    if settings.slack_app_token:
+        web_app.on_startup.append(adapter.start_socket_mode)
+    else:
+        web_app.router.add_post("/slack/events", adapter.handle_http)
+    web_app.on_cleanup.append(adapter.close)

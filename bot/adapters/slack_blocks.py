@@ -1,0 +1,211 @@
+"""Block Kit for Slack: a ``Reply`` as sections, fields and buttons; the App Home; the form modals.
+
+Pure functions of their arguments (strings in the current locale), so they are easy to check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.i18n import gettext as _
+from bot.core.types import Button, Reply
+from services.errors import N_
+
+Block = dict[str, Any]
+SECTION_LIMIT = 2900
+FIELDS_PER_SECTION = 10
+_FIELD = re.compile(r"^([^:•\n]{1,40}):\s+(\S.{0,1900})$")
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn reserves only these three characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: str, limit: int = 150) -> dict[str, Any]:
+    return {"type": "plain_text", "text": (text or "·")[:limit], "emoji": True}
+
+
+def _section(lines: list[str]) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": escape("\n".join(lines))[:3000]}}
+
+
+def _fields(pairs: list[tuple[str, str]]) -> Block:
+    return {
+        "type": "section",
+        "fields": [{"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"} for k, v in pairs],
+    }
+
+
+def text_blocks(text: str) -> list[Block]:
+    """Paragraphs as sections; two or more ``Label: value`` lines in a row as a fields section."""
+    blocks: list[Block] = []
+    lines = text.split("\n")
+    i = 0
+    para: list[str] = []
+
+    def flush() -> None:
+        while para:
+            chunk: list[str] = []
+            while para and (not chunk or len("\n".join([*chunk, para[0]])) <= SECTION_LIMIT):
+                chunk.append(para.pop(0)[:SECTION_LIMIT])
+            if any(line.strip() for line in chunk):
+                blocks.append(_section(chunk))
+
+    while i < len(lines):
+        run: list[tuple[str, str]] = []
+        while i + len(run) < len(lines) and (m := _FIELD.match(lines[i + len(run)])):
+            run.append((m.group(1), m.group(2)))
+        if len(run) >= 2 and i > 0:
+            flush()
+            for start in range(0, len(run), FIELDS_PER_SECTION):
+                blocks.append(_fields(run[start : start + FIELDS_PER_SECTION]))
+            i += len(run)
+            continue
+        para.append(lines[i])
+        i += 1
+    flush()
+    return blocks or [_section([" "])]
+
+
+def button_element(button: Button, question: str) -> dict[str, Any] | None:
+    """A button whose action id and value are the opaque key; a link; or nothing (no key yet)."""
+    element: dict[str, Any] = {"type": "button", "text": plain(button.label, 75)}
+    if button.url:
+        digest = hashlib.sha256(button.url.encode()).hexdigest()[:16]
+        element.update(url=button.url, action_id=f"url:{digest}")
+        return element
+    if not button.key:
+        return None
+    element.update(action_id=f"key:{button.key}", value=button.key)
+    if button.confirm is not None:
+        element["style"] = "primary"
+        element["confirm"] = {
+            "title": plain(_("Please confirm"), 100),
+            "text": plain(question, 300),
+            "confirm": plain(button.label, 30),
+            "deny": plain(_("Cancel"), 30),
+        }
+    return element
+
+
+def action_blocks(reply: Reply) -> list[Block]:
+    blocks = []
+    for row in reply.buttons:
+        elements = [e for e in (button_element(b, reply.text) for b in row) if e is not None]
+        if elements:
+            blocks.append({"type": "actions", "elements": elements[:25]})
+    return blocks
+
+
+def message(reply: Reply) -> tuple[str, list[Block]]:
+    """The notification text and the blocks of a message."""
+    return reply.text[:3000], (text_blocks(reply.text) + action_blocks(reply))[:50]
+
+
+# Forms that open as a modal when started from a slash command or a button of the App Home.
+MODALS = {"newticket": N_("New ticket"), "topup": N_("Top up")}
+
+
+def modal_button(form: str) -> dict[str, Any]:
+    return {"type": "button", "text": plain(_(MODALS[form]), 75), "action_id": f"modal:{form}", "value": form}
+
+
+def home_view(reply: Reply) -> dict[str, Any]:
+    """The App Home tab: the overview, its buttons, and the two forms as modals."""
+    blocks = text_blocks(reply.text) + action_blocks(reply)
+    blocks.append({"type": "actions", "elements": [modal_button(form) for form in MODALS]})
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], optional: bool = False) -> Block:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "optional": optional,
+        "element": {**element, "action_id": "value"},
+    }
+
+
+def _text(multiline: bool = False, hint: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline}
+    if hint:
+        element["placeholder"] = plain(hint)
+    return element
+
+
+def _select(options: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "type": "static_select",
+        "options": [{"text": plain(label, 75), "value": value} for value, label in options],
+    }
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the modal was opened from, carried through Slack in ``private_metadata``."""
+
+    channel: str = ""
+    is_group: bool = False
+
+    def dump(self) -> str:
+        return json.dumps({"channel": self.channel, "group": self.is_group})
+
+    @classmethod
+    def load(cls, raw: str | None) -> Origin:
+        data = json.loads(raw) if raw else {}
+        return cls(str(data.get("channel", "")), bool(data.get("group", False)))
+
+
+def modal(form: str, origin: Origin) -> dict[str, Any]:
+    """The modal for ``form``; its block ids are the form's step names."""
+    if form == "newticket":
+        blocks = [
+            _input(
+                "department",
+                _("Department"),
+                _select([("technical", _("Technical")), ("financial", _("Financial"))]),
+            ),
+            _input("importance", _("Importance"), _select([("regular", _("Regular")), ("high", _("High"))])),
+            _input("order", _("Order number (optional)"), _text(), optional=True),
+            _input("subject", _("Subject"), _text()),
+            _input("message", _("Message"), _text(multiline=True)),
+        ]
+    else:
+        blocks = [
+            _input("amount", _("Amount"), _text(hint="50.00")),
+            _input("name", _("Business name"), _text()),
+            _input("address", _("Street and number"), _text()),
+            _input("postal_code", _("Postal code"), _text()),
+            _input("city", _("City"), _text()),
+            _input("country", _("Country (two-letter code or name)"), _text(hint="FR")),
+            _input("tax_id", _("Tax id (optional)"), _text(), optional=True),
+        ]
+    return {
+        "type": "modal",
+        "callback_id": f"form:{form}",
+        "private_metadata": origin.dump(),
+        "title": plain(_(MODALS[form]), 24),
+        "submit": plain(_("Send"), 24),
+        "close": plain(_("Cancel"), 24),
+        "blocks": blocks,
+    }
+
+
+def answers(view: dict[str, Any]) -> list[tuple[str, str]]:
+    """The submitted values in block order, as answers to the form's steps (empty optional -> none)."""
+    values = view.get("state", {}).get("values", {})
+    found = []
+    for block in view.get("blocks", []):
+        block_id = block.get("block_id")
+        if block.get("type") != "input" or block_id is None:
+            continue
+        state = values.get(block_id, {}).get("value", {})
+        value = (state.get("selected_option") or {}).get("value") or state.get("value") or ""
+        found.append((block_id, value.strip() or "none"))
+    return found

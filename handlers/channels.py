@@ -1,0 +1,61 @@
+"""Sharing a group chat with the team: bind it to the account, or stop sharing it."""
+
+from __future__ import annotations
+
+from bot.core.dispatcher import Context
+from bot.core.i18n import gettext as _
+from bot.core.registry import registry
+from bot.core.types import Reply
+from services import channels
+from services.audit import Actor
+from services.errors import N_
+from storage.models import Customer
+from storage.uow import UnitOfWork
+
+
+def _group_only() -> Reply:
+    return Reply(_("Use this command in the channel or group you want to share with your team."))
+
+
+@registry.command(
+    "sharechannel",
+    aliases={
+        "en": ("sharechannel", "share channel"),
+        "fr": ("partagercanal", "partager canal"),
+        "id": ("bagikanal", "bagi kanal"),
+        "tr": ("kanalpaylas", "kanal paylas"),
+    },
+    summary=N_("share the account with everyone in this channel (members may only read)"),
+    role="admin",
+)
+async def share_channel(ctx: Context, uow: UnitOfWork, actor: Actor, customer: Customer) -> Reply:
+    incoming = ctx.incoming
+    if not incoming.is_group or not incoming.chat_id:
+        return _group_only()
+    await channels.bind(uow, incoming.platform, incoming.workspace, incoming.chat_id, actor)
+    return Reply(
+        _(
+            "This channel now shares the account of {name}. Everyone here can read it; paying, "
+            "renewing and rebooting stay with the owners and admins linked with their own code."
+        ).format(name=customer.name)
+    )
+
+
+@registry.command(
+    "unsharechannel",
+    aliases={
+        "en": ("unsharechannel", "unshare channel"),
+        "fr": ("departagercanal", "ne plus partager canal"),
+        "id": ("hentikanbagikanal", "hentikan bagi kanal"),
+        "tr": ("kanalpaylasmabitir", "kanal paylasma bitir"),
+    },
+    summary=N_("stop sharing the account in this channel"),
+    role="admin",
+)
+async def unshare_channel(ctx: Context, uow: UnitOfWork, actor: Actor) -> Reply:
+    incoming = ctx.incoming
+    if not incoming.is_group or not incoming.chat_id:
+        return _group_only()
+    if not await channels.unbind(uow, incoming.platform, incoming.workspace, incoming.chat_id, actor):
+        return Reply(_("This channel was not sharing your account."))
+    return Reply(_("This channel no longer shares the account."))

@@ -1,0 +1,53 @@
+"""The account at a glance (also the Slack App Home): balance, unpaid invoices, upcoming renewals."""
+
+from __future__ import annotations
+
+from bot.core import formatting
+from bot.core.i18n import gettext as _
+from bot.core.i18n import ngettext
+from bot.core.registry import registry
+from bot.core.types import Button, Reply
+from handlers.invoices import summary_line
+from services import overview
+from services.errors import N_
+from storage.models import Customer
+from storage.uow import UnitOfWork
+
+
+@registry.command(
+    "overview",
+    aliases={
+        "en": ("overview", "summary", "home"),
+        "fr": ("apercu", "resume"),
+        "id": ("ringkasan", "ikhtisar"),
+        "tr": ("ozet", "genelbakis"),
+    },
+    summary=N_("your account at a glance: balance, unpaid invoices, upcoming renewals"),
+)
+async def show_overview(uow: UnitOfWork, customer: Customer) -> Reply:
+    view = await overview.account_overview(uow, customer)
+    lines = [
+        customer.name,
+        _("Balance: {amount}").format(amount=formatting.money(view.balance)),
+        ngettext(
+            "Unpaid: {count} invoice, {amount}", "Unpaid: {count} invoices, {amount}", view.unpaid_count
+        ).format(count=view.unpaid_count, amount=formatting.money(view.unpaid_total)),
+    ]
+    lines += [summary_line(inv) for inv in view.unpaid]
+    if view.renewals:
+        lines.append(_("Renewals in the next 30 days:"))
+        for item in view.renewals:
+            auto = _("auto-renew") if item.auto_renew else _("manual")
+            lines.append(
+                f"{formatting.date(item.on)} · {item.ref} · {formatting.money(item.amount)} · {auto}"
+            )
+    else:
+        lines.append(_("No renewals in the next 30 days."))
+    buttons = [
+        [
+            Button(_("Unpaid invoices"), command="invoices unpaid"),
+            Button(_("Top up"), command="topup"),
+            Button(_("New ticket"), command="newticket"),
+        ]
+    ]
+    return Reply("\n".join(lines), buttons=buttons)

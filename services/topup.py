@@ -1,0 +1,169 @@
+"""Balance top-up: an amount and the billing address make a top-up invoice.
+
+The balance is credited only when that invoice is paid (``invoices.mark_paid`` posts the ledger
+entry for kind ``topup``). A top-up is a prepayment: VAT is charged on the invoices the balance
+later pays, so the top-up invoice itself carries none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel import Locale
+from stdnum import get_cc_module
+
+from services import audit, invoices, vat
+from services.audit import Actor
+from services.errors import N_, DomainError
+from services.invoices import LineSpec, Seller
+from services.money import Money
+from storage.models import Customer, Invoice
+from storage.uow import UnitOfWork
+
+MAX_MINOR = 10**11
+LIMITS = {"name": 200, "address": 300, "postal_code": 20, "city": 100}
+_POSTAL = re.compile(r"^[\w][\w \-]*$")
+_TAX_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .\-/]{2,29}$")
+
+
+class InvalidAmount(DomainError):
+    message = N_("Please send an amount such as 50 or 49.90, more than zero.")
+
+
+class InvalidCountry(DomainError):
+    message = N_("Please send the country as a two-letter code such as FR, ID or TR, or its name.")
+
+
+class InvalidTaxId(DomainError):
+    message = N_("That tax id is not valid for {country}. Check it, or send none if you have none.")
+
+
+class InvalidField(DomainError):
+    message = N_("Please send a value of at most {limit} characters.")
+
+
+@dataclass(frozen=True)
+class BillingDetails:
+    name: str
+    address: str
+    postal_code: str
+    city: str
+    country: str
+    tax_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_amount(text: str, currency: str) -> Money:
+    """A positive amount with no more decimals than the currency has."""
+    try:
+        amount = Money.parse(text, currency)
+    except (InvalidOperation, ValueError):
+        raise InvalidAmount() from None
+    if amount.minor <= 0 or amount.minor >= MAX_MINOR:
+        raise InvalidAmount()
+    if amount.to_decimal() != Decimal(text.strip().replace(",", ".")):
+        raise InvalidAmount()
+    return amount
+
+
+def _countries(lang: str) -> dict[str, str]:
+    return {code: name for code, name in Locale.parse(lang).territories.items() if len(code) == 2}
+
+
+def parse_country(text: str, lang: str = "en") -> str:
+    """An ISO 3166 alpha-2 code, typed as such or as the country's name in ``lang`` or English."""
+    wanted = text.strip()
+    if len(wanted) == 2 and wanted.upper() in _countries("en"):
+        return wanted.upper()
+    folded = wanted.casefold()
+    for language in dict.fromkeys((lang, "en")):
+        for code, name in _countries(language).items():
+            if name.casefold() == folded:
+                return code
+    raise InvalidCountry()
+
+
+def parse_tax_id(text: str | None, country: str) -> str | None:
+    """A tax id checked with python-stdnum where the country has a validator; None for no id.
+
+    EU VAT ids must carry the country's prefix (added when left out) and pass the checksum."""
+    if text is None or not text.strip():
+        return None
+    raw = text.strip().upper()
+    if country in vat.RATES:
+        prefix = vat.VAT_PREFIX.get(country, country)
+        candidate = raw if raw.startswith(prefix) else prefix + raw
+        if vat.valid_vat_id(candidate, country):
+            return "".join(ch for ch in candidate if ch.isalnum())
+        raise InvalidTaxId(country=country)
+    module = get_cc_module(country.lower(), "vat")
+    if module is not None:
+        try:
+            return str(module.validate(raw))
+        except Exception:
+            raise InvalidTaxId(country=country) from None
+    if not _TAX_ID.match(raw):
+        raise InvalidTaxId(country=country)
+    return raw
+
+
+def parse_field(name: str, text: str) -> str:
+    """A required line of the address, trimmed and within its column's size."""
+    value = " ".join(text.split())
+    limit = LIMITS[name]
+    if not value or len(value) > limit or (name == "postal_code" and not _POSTAL.match(value)):
+        raise InvalidField(limit=limit)
+    return value
+
+
+def validate(details: dict[str, Any]) -> BillingDetails:
+    """Check a whole set of billing details again (they come back from a stored confirmation)."""
+    country = parse_country(str(details["country"]))
+    return BillingDetails(
+        name=parse_field("name", str(details["name"])),
+        address=parse_field("address", str(details["address"])),
+        postal_code=parse_field("postal_code", str(details["postal_code"])),
+        city=parse_field("city", str(details["city"])),
+        country=country,
+        tax_id=parse_tax_id(details.get("tax_id"), country),
+    )
+
+
+async def request(
+    uow: UnitOfWork,
+    customer: Customer,
+    amount: Money,
+    billing: BillingDetails,
+    seller: Seller,
+    actor: Actor,
+) -> Invoice:
+    """Save the billing details on the customer and issue the unpaid top-up invoice."""
+    if amount.currency != customer.currency or not 0 < amount.minor < MAX_MINOR:
+        raise InvalidAmount()
+    customer.name = billing.name
+    customer.address_line = billing.address
+    customer.postal_code = billing.postal_code
+    customer.city = billing.city
+    customer.country = billing.country
+    customer.vat_id = billing.tax_id
+    customer.is_business = billing.tax_id is not None
+    audit.record(uow, "customer.billing", actor, f"customer:{customer.id}", **billing.as_dict())
+    invoice = await invoices.create(
+        uow,
+        customer,
+        [LineSpec("Balance top-up", amount.minor, kind="topup")],
+        seller,
+        actor,
+        kind="topup",
+    )
+    invoice.vat_rate = Decimal(0)
+    invoice.vat_minor = 0
+    invoice.reverse_charge = False
+    invoice.total_minor = invoice.subtotal_minor
+    await uow.commit()
+    return invoice

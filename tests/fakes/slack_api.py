@@ -1,0 +1,172 @@
+"""A fake Slack Web API on aiohttp (127.0.0.1, port 0) that records every call.
+
+It answers the methods hostbot uses, serves ``response_url`` hooks under ``/hooks/``, and can
+answer a method with 429 and a ``Retry-After`` header first. Tests wait for calls with
+``wait_for`` (woken by each call, never by polling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    status: int = 200
+
+    def blocks(self) -> list[dict[str, Any]]:
+        raw = self.args.get("blocks") or (self.args.get("view") or {}).get("blocks") or []
+        return json.loads(raw) if isinstance(raw, str) else list(raw)
+
+    def view(self) -> dict[str, Any]:
+        raw = self.args.get("view") or {}
+        return json.loads(raw) if isinstance(raw, str) else dict(raw)
+
+    def buttons(self) -> dict[str, dict[str, Any]]:
+        """Every button of the message or view by its label."""
+        return {
+            e["text"]["text"]: e
+            for b in self.blocks()
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e.get("type") == "button"
+        }
+
+    @property
+    def text(self) -> str:
+        return str(self.args.get("text", ""))
+
+
+@dataclass
+class FakeSlackAPI:
+    team: str = "T0001"
+    bot_user: str = "UBOT"
+    locales: dict[str, str] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    url: str = ""
+    _throttled: dict[str, list[int]] = field(default_factory=dict)
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _runner: web.AppRunner | None = None
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+
+    async def start(self) -> FakeSlackAPI:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/hooks/{name}", self._hook)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def hook(self, name: str) -> str:
+        return f"{self.url}/hooks/{name}"
+
+    def throttle(self, method: str, retry_after: int, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After``."""
+        self._throttled.setdefault(method, []).extend([retry_after] * times)
+
+    def of(self, *methods: str) -> list[Call]:
+        return [c for c in self.calls if c.method in methods and c.status == 200]
+
+    async def wait_for(self, method: str, count: int = 1, within: float = 10) -> list[Call]:
+        async def enough() -> list[Call]:
+            async with self._changed:
+                await self._changed.wait_for(lambda: len(self.of(method)) >= count)
+                return self.of(method)
+
+        return await asyncio.wait_for(enough(), within)
+
+    async def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            args.update(await request.json())
+        elif request.can_read_body:
+            args.update(dict(await request.post()))
+        return args
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        queue = self._throttled.get(method)
+        if queue:
+            await self._record(Call(method, args, 429))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(queue.pop(0))}
+            )
+        await self._record(Call(method, args))
+        return web.json_response(self._answer(method, args))
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: say hello, then record what the app sends back (envelope acks)."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await self._record(Call("socket:connected", {}))
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        async for message in ws:
+            if message.type.name == "TEXT":
+                await self._record(Call("socket:ack", json.loads(message.data)))
+        return ws
+
+    async def push(self, envelope: dict[str, Any]) -> None:
+        """Send one Socket Mode envelope to the connected app."""
+        await self._sockets[-1].send_json(envelope)
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        await self._record(Call(f"hook:{request.match_info['name']}", await request.json()))
+        return web.Response(text="ok")
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        ts = f"1700000000.{next(self._ts):06d}"
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "user_id": self.bot_user,
+                "bot_id": "BBOT",
+                "team_id": self.team,
+                "team": "Test",
+            }
+        if method == "users.info":
+            user = str(args.get("user"))
+            return {"ok": True, "user": {"id": user, "locale": self.locales.get(user, "en-US")}}
+        if method == "chat.postMessage":
+            return {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method in ("views.open", "views.publish", "views.update"):
+            return {"ok": True, "view": {"id": "V0001"}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": f"D{args.get('users')}"}}
+        return {"ok": True}
