@@ -1,4 +1,4 @@
-"""The ``hostbot`` command: shell, run, worker, migrate, link-code."""
+"""The ``hostbot`` command: shell, run, worker, migrate, link-code, alerts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from aiohttp import web
 from sqlalchemy import or_, select
 
 from bot.adapters.shell import Shell, link_local_user
+from bot.alerts import outbox
+from bot.alerts import worker as alerts_worker
+from bot.alerts.senders import default_senders
 from bot.app import App, open_app
 from bot.config import Settings, get_settings
 from bot.core.i18n import normalize
@@ -66,23 +69,56 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     await site.start()
     log.info("listening on :%s", settings.port)
     try:
-        await asyncio.Event().wait()
+        if settings.alerts_in_run:
+            await alerts_worker.run_forever(app.db, settings, app.dispatcher.seller, default_senders())
+        else:
+            await asyncio.Event().wait()
     finally:
         await runner.cleanup()
         await app.close()
     return 0
 
 
+async def _housekeeping(app: App) -> None:
+    while True:
+        async with app.db.uow() as uow:
+            removed = await housekeeping.purge(uow)
+        log.info("housekeeping removed %d expired rows", removed)
+        await asyncio.sleep(HOUSEKEEPING_EVERY)
+
+
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Housekeeping every hour and alerts every ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass each."""
     app = await open_app(settings)
+    seller, senders = app.dispatcher.seller, default_senders()
     try:
-        while True:
+        if args.once:
             async with app.db.uow() as uow:
                 removed = await housekeeping.purge(uow)
             log.info("housekeeping removed %d expired rows", removed)
-            if args.once:
-                return 0
-            await asyncio.sleep(HOUSEKEEPING_EVERY)
+            await alerts_worker.run_once(app.db, settings, seller, senders)
+            return 0
+        await asyncio.gather(_housekeeping(app), alerts_worker.run_forever(app.db, settings, seller, senders))
+        return 0
+    finally:
+        await app.close()
+
+
+async def cmd_alerts_status(settings: Settings, args: argparse.Namespace) -> int:
+    """Counts per state, then the dead letters with their last error (what an operator acts on)."""
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            counts = await outbox.counts(uow)
+            dead = await outbox.dead_letters(uow)
+        print("  ".join(f"{state}: {n}" for state, n in counts.items()))
+        if dead:
+            print("dead letters:")
+        for alert in dead:
+            print(
+                f"  #{alert.id} {alert.key} (customer {alert.customer_id}, {alert.attempts} attempts): {alert.last_error}"
+            )
+        return 0
     finally:
         await app.close()
 
@@ -132,6 +168,10 @@ def parser() -> argparse.ArgumentParser:
     link.add_argument("--platform", default="telegram", choices=["telegram", "slack", "shell"])
     link.add_argument("--role", default="owner", choices=["owner", "admin", "member"])
     link.set_defaults(func=cmd_link_code)
+    alerts = sub.add_parser("alerts", help="the proactive alerts outbox")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    status = alerts_sub.add_parser("status", help="alerts per state, and the dead letters")
+    status.set_defaults(func=cmd_alerts_status)
     return p
 
 
