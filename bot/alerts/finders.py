@@ -22,7 +22,7 @@ from bot.alerts import facts, outbox
 from bot.config import Settings
 from services import alert_prefs, ledger
 from services.invoices import Seller
-from storage.models import ChatIdentity, Customer, Invoice, LedgerEntry, Ticket, TicketMessage
+from storage.models import Alert, ChatIdentity, Customer, Invoice, LedgerEntry, Ticket, TicketMessage
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger("hostbot.alerts")
@@ -56,12 +56,16 @@ async def _renewals(
         if rung is None:
             continue
         params = {"item": r.item, "id": r.id, "due": r.due.isoformat()}
-        balance = await ledger.balance(uow, customer)
-        if r.auto and balance < r.cost and settings.alerts_autorenew_short:
-            found.append(Finding(f"short:{r.item}:{r.id}:{r.due}:{rung}", "autorenew", params))
-        else:
-            found.append(Finding(f"renew:{r.item}:{r.id}:{r.due}:{rung}", "renewal", params))
+        step = f"{r.item}:{r.id}:{r.due}:{rung}"
+        if r.auto and settings.alerts_autorenew_short and await ledger.balance(uow, customer) < r.cost:
+            found.append(Finding(f"short:{step}", "autorenew", params))
+        elif not await _exists(uow, f"short:{step}"):  # a warning for this step already said enough
+            found.append(Finding(f"renew:{step}", "renewal", params))
     return found
+
+
+async def _exists(uow: UnitOfWork, key: str) -> bool:
+    return await uow.session.scalar(select(Alert.id).where(Alert.key == key)) is not None
 
 
 async def _forecast(
@@ -95,7 +99,7 @@ async def _threshold(uow: UnitOfWork, customer: Customer, threshold: int | None)
         .order_by(LedgerEntry.id)
     )
     running, crossed = 0, (0 if threshold > 0 else None)
-    for entry_id, amount in rows.tuples():
+    for entry_id, amount in rows:
         before, running = running, running + amount
         if before >= threshold > running:
             crossed = entry_id
@@ -134,7 +138,7 @@ async def _replies(uow: UnitOfWork, customer: Customer) -> list[Finding]:
         )
         .order_by(TicketMessage.id)
     )
-    latest = dict(rows.tuples().all())
+    latest = dict(rows.all())
     return [
         Finding(f"reply:{ticket}:{message}", "ticket", {"ticket": ticket, "message": message})
         for ticket, message in latest.items()

@@ -126,7 +126,7 @@ async def outstanding(uow: UnitOfWork) -> int:
 
 async def counts(uow: UnitOfWork) -> dict[str, int]:
     rows = await uow.session.execute(select(Alert.state, func.count()).group_by(Alert.state))
-    found = {state: int(n) for state, n in rows.tuples()}
+    found = {state: int(n) for state, n in rows}
     return {state: found.get(state, 0) for state in STATES}
 
 
