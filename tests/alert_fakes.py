@@ -27,14 +27,14 @@ class RecordingSender:
     rate_limited: dict[str, int] = field(default_factory=dict)
     failing: set[str] = field(default_factory=set)
     sent: list[Sent] = field(default_factory=list)
-    refused: list[tuple[str, float]] = field(default_factory=list)
+    refused: list[tuple[str, str, float]] = field(default_factory=list)
 
     async def send(self, identity: ChatIdentity, reply: Reply) -> str:
         if identity.user_id in self.failing:
             raise ConnectionError("platform unreachable")
         if self.rate_limited.get(identity.user_id, 0) > 0:
             self.rate_limited[identity.user_id] -= 1
-            self.refused.append((identity.user_id, time.monotonic()))
+            self.refused.append((identity.user_id, reply.text, time.monotonic()))
             raise RetryAfter(self.retry_after)
         message_id = f"m{len(self.sent) + 1}"
         self.sent.append(Sent(identity.platform, identity.user_id, reply, message_id, time.monotonic()))
