@@ -35,7 +35,7 @@ class Settings(BaseSettings):
 
     # Proactive alerts (bot/alerts). Each rule is off when its list is empty or its horizon is 0.
     alerts_in_run: bool = True
-    alerts_interval_seconds: int = 300
+    alerts_interval_seconds: int = 60
     alerts_renewal_days: list[int] = [30, 14, 7, 3, 1]
     alerts_overdue_days: list[int] = [1, 3, 7]
     alerts_forecast_days: int = 7
