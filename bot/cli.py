@@ -1,4 +1,4 @@
-"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter."""
+"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from telegram.error import TelegramError
 
 from bot.adapters import telegram
 from bot.adapters.shell import Shell, link_local_user
+from bot.alerts import outbox
+from bot.alerts import worker as alerts_worker
+from bot.alerts.senders import default_senders
 from bot.app import App, open_app
 from bot.config import Settings, get_settings
 from bot.core.i18n import normalize
@@ -68,7 +71,10 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     await site.start()
     log.info("listening on :%s", settings.port)
     try:
-        await asyncio.Event().wait()
+        if settings.alerts_in_run:
+            await alerts_worker.run_forever(app.db, settings, app.dispatcher.seller, default_senders())
+        else:
+            await asyncio.Event().wait()
     finally:
         await runner.cleanup()
         await app.close()
@@ -92,30 +98,46 @@ async def close_months(app: App) -> int:
     return created
 
 
+async def hourly(app: App) -> None:
+    """The hourly jobs: record metered resources, close ended months, billing, clean-up."""
+    log.info("metering recorded %d resources", await record_hour(app))
+    log.info("metering created %d usage invoices", await close_months(app))
+    # Scheduled plan changes first, so that a renewal on the same day uses the new plan.
+    async with app.db.uow() as uow:
+        changed = await plans.apply_due(uow, app.dispatcher.seller)
+        run = await renewals.run_due(uow, app.dispatcher.seller)
+    log.info(
+        "billing: %d scheduled changes applied, %d orders auto-renewed, %d short of balance",
+        changed,
+        len(run.renewed),
+        len(run.short),
+    )
+    async with app.db.uow() as uow:
+        removed = await housekeeping.purge(uow)
+    log.info("housekeeping removed %d expired rows", removed)
+
+
+async def _hourly_forever(app: App) -> None:
+    """Just after each hour starts, so that every hour is metered once."""
+    while True:
+        await hourly(app)
+        now = clock.now()
+        await asyncio.sleep((hour_start(now) + HOUR - now).total_seconds() + 1)
+
+
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    """Hourly, just after the hour starts: record metered resources, close ended months, clean up."""
+    """The hourly jobs, and alerts every ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass of each."""
     app = await open_app(settings)
+    seller, senders = app.dispatcher.seller, default_senders()
     try:
-        while True:
-            log.info("metering recorded %d resources", await record_hour(app))
-            log.info("metering created %d usage invoices", await close_months(app))
-            async with app.db.uow() as uow:
-                removed = await housekeeping.purge(uow)
-            log.info("housekeeping removed %d expired rows", removed)
-            # Scheduled plan changes first, so that a renewal on the same day uses the new plan.
-            async with app.db.uow() as uow:
-                changed = await plans.apply_due(uow, app.dispatcher.seller)
-                run = await renewals.run_due(uow, app.dispatcher.seller)
-            log.info(
-                "billing: %d scheduled changes applied, %d orders auto-renewed, %d short of balance",
-                changed,
-                len(run.renewed),
-                len(run.short),
-            )
-            if args.once:
-                return 0
-            now = clock.now()
-            await asyncio.sleep((hour_start(now) + HOUR - now).total_seconds() + 1)
+        if args.once:
+            await hourly(app)
+            await alerts_worker.run_once(app.db, settings, seller, senders)
+            return 0
+        await asyncio.gather(
+            _hourly_forever(app), alerts_worker.run_forever(app.db, settings, seller, senders)
+        )
+        return 0
     finally:
         await app.close()
 
@@ -127,6 +149,25 @@ async def cmd_meter(settings: Settings, args: argparse.Namespace) -> int:
             print(f"recorded {await record_hour(app)} metered resources for this hour")
         else:
             print(f"created {await close_months(app)} usage invoices")
+        return 0
+    finally:
+        await app.close()
+
+
+async def cmd_alerts_status(settings: Settings, args: argparse.Namespace) -> int:
+    """Counts per state, then the dead letters with their last error (what an operator acts on)."""
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            counts = await outbox.counts(uow)
+            dead = await outbox.dead_letters(uow)
+        print("  ".join(f"{state}: {n}" for state, n in counts.items()))
+        if dead:
+            print("dead letters:")
+        for alert in dead:
+            print(
+                f"  #{alert.id} {alert.key} (customer {alert.customer_id}, {alert.attempts} attempts): {alert.last_error}"
+            )
         return 0
     finally:
         await app.close()
@@ -191,6 +232,11 @@ def parser() -> argparse.ArgumentParser:
         help="snapshot: record this hour's state; invoice: create the usage invoices of ended months",
     )
     meter.set_defaults(func=cmd_meter)
+
+    alerts = sub.add_parser("alerts", help="the proactive alerts outbox")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    status = alerts_sub.add_parser("status", help="alerts per state, and the dead letters")
+    status.set_defaults(func=cmd_alerts_status)
     return p
 
 

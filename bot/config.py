@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     slack_pace_per_channel: str = "1/second"
     slack_locale_cache_seconds: int = 3600
 
+    # Proactive alerts (bot/alerts). Each rule is off when its list is empty or its horizon is 0.
+    alerts_in_run: bool = True
+    alerts_interval_seconds: int = 60
+    alerts_renewal_days: list[int] = [30, 14, 7, 3, 1]
+    alerts_overdue_days: list[int] = [1, 3, 7]
+    alerts_forecast_days: int = 7
+    alerts_autorenew_short: bool = True
+    alerts_ticket_replies: bool = True
+    alerts_batch_size: int = 20
+    alerts_concurrency: int = 8
+    alerts_lease_seconds: int = 300
+    alerts_max_attempts: int = 5
+    alerts_backoff_seconds: int = 60
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -2,6 +2,7 @@
 
 from handlers import (
     account,
+    alerts,
     billing,
     channels,
     domains,
@@ -19,6 +20,7 @@ from handlers import (
 
 __all__ = [
     "account",
+    "alerts",
     "billing",
     "channels",
     "domains",

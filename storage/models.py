@@ -509,3 +509,53 @@ class ChannelBinding(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     bound_by: Mapped[int | None] = mapped_column(ForeignKey("chat_identities.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """One proactive message in the outbox. ``key`` names the finding (``renew:order:7:2026-12-01:14``)
+    so that writing it again is a no-op; ``state`` is pending, sending, sent, dead or dropped.
+
+    A ``sending`` row belongs to ``claimed_by`` until ``claimed_until``; after that any worker may
+    take it again (the first one crashed)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(150), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class AlertDelivery(Base):
+    """One alert delivered to one chat identity, with the platform's message id; never sent there twice."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "identity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("chat_identities.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(100))
+    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AlertSettings(Base):
+    """A customer's alert preferences: kinds turned off, quiet hours (``HH:MM`` in the customer's
+    time zone) and the balance below which to be warned."""
+
+    __tablename__ = "alert_settings"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    muted: Mapped[list[str]] = mapped_column(JSON, default=list)
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    low_balance_minor: Mapped[int | None] = mapped_column(BigInteger)

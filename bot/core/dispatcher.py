@@ -121,7 +121,7 @@ class Dispatcher:
                     reply = Reply(
                         _("Something went wrong on our side and nothing was changed. Please try again.")
                     )
-                await self._seal(uow, identity_id, reply)
+                seal(uow, identity_id, reply, self.settings)
                 await uow.commit()
                 return [reply]
 
@@ -262,27 +262,6 @@ class Dispatcher:
         reply.replace = bool(payload.get("edit"))
         return reply
 
-    async def _seal(self, uow: UnitOfWork, identity_id: int, reply: Reply) -> None:
-        """Give every button an opaque, expiring key bound to this identity."""
-        ttl, confirm_ttl = self.settings.button_ttl_seconds, self.settings.confirm_ttl_seconds
-        confirm_key: str | None = None
-        for button in reply.all_buttons():
-            if button.confirm is not None:
-                action = {"name": button.confirm.name, "params": button.confirm.params}
-                confirm_key = button.key = chat_state.add_key(
-                    uow, identity_id, "confirm", action, confirm_ttl
-                )
-        for button in reply.all_buttons():
-            if button.cancel and confirm_key is not None:
-                button.key = chat_state.add_key(
-                    uow, identity_id, "cancel", {"confirm": confirm_key}, confirm_ttl
-                )
-            elif button.answer is not None:
-                button.key = chat_state.add_key(uow, identity_id, "command", {"answer": button.answer}, ttl)
-            elif button.command is not None:
-                line = {"line": button.command, "edit": button.edit}
-                button.key = chat_state.add_key(uow, identity_id, "command", line, ttl)
-
     def _unknown(self, text: str) -> Reply:
         head = fold(text.split()[0]).lstrip("/")
         names = [c.alias_for(current()) for c in self.registry.visible()]
@@ -294,6 +273,24 @@ class Dispatcher:
                 ).format(command=guess[0])
             )
         return Reply(_("I don't know that command. Type help to see everything I can do."))
+
+
+def seal(uow: UnitOfWork, identity_id: int, reply: Reply, settings: Settings) -> None:
+    """Give every button an opaque, expiring key bound to this identity (replies and alerts alike)."""
+    ttl, confirm_ttl = settings.button_ttl_seconds, settings.confirm_ttl_seconds
+    confirm_key: str | None = None
+    for button in reply.all_buttons():
+        if button.confirm is not None:
+            action = {"name": button.confirm.name, "params": button.confirm.params}
+            confirm_key = button.key = chat_state.add_key(uow, identity_id, "confirm", action, confirm_ttl)
+    for button in reply.all_buttons():
+        if button.cancel and confirm_key is not None:
+            button.key = chat_state.add_key(uow, identity_id, "cancel", {"confirm": confirm_key}, confirm_ttl)
+        elif button.answer is not None:
+            button.key = chat_state.add_key(uow, identity_id, "command", {"answer": button.answer}, ttl)
+        elif button.command is not None:
+            line = {"line": button.command, "edit": button.edit}
+            button.key = chat_state.add_key(uow, identity_id, "command", line, ttl)
 
 
 def link_instructions() -> str:

@@ -1,0 +1,183 @@
+"""Sending the outbox: claim, compose in each chat's language, send through the platform's sender.
+
+Per alert: drop it if the customer turned its kind off, there is no linked chat any more, or it no
+longer applies; hold it until the customer's quiet hours end; otherwise seal its buttons for each
+chat and send it to every linked chat that has not had it yet, recording each platform message id
+at once. ``RetryAfter`` is waited out and the same message sent again (not a failure); any other
+error makes the attempt fail: the alert goes back to pending with exponential backoff, and to the
+``dead`` state after ``alerts_max_attempts``.
+
+The one duplicate no outbox can prevent: the platform accepted a message and the process died
+before the delivery row was committed; the next worker sends it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from sqlalchemy import select
+
+from bot.alerts import messages, outbox
+from bot.alerts.senders import RetryAfter, Sender
+from bot.config import Settings
+from bot.core.dispatcher import seal
+from bot.core.i18n import use_locale
+from bot.core.types import Reply
+from services import alert_prefs, clock
+from services.invoices import Seller
+from storage.models import Alert, ChatIdentity, Customer
+from storage.uow import Database
+
+log = logging.getLogger("hostbot.alerts")
+
+Sleep = Callable[[float], Awaitable[None]]
+MAX_BACKOFF = dt.timedelta(hours=6)
+MAX_RETRY_AFTER = 20  # 429s in a row for one message before the attempt counts as failed
+
+
+class Dispatcher:
+    """One worker's sending side; ``worker`` is the lease owner name written on claimed rows."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        seller: Seller,
+        senders: Mapping[str, Sender],
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.seller = seller
+        self.senders = senders
+        self.sleep = sleep
+        self.worker = outbox.worker_id()
+
+    async def run_pass(self) -> int:
+        """Claim and handle alerts until none is due now; returns how many were handled."""
+        handled = 0
+        gate = asyncio.Semaphore(max(self.settings.alerts_concurrency, 1))
+
+        async def one(alert_id: int) -> None:
+            async with gate:
+                await self.handle(alert_id)
+
+        while True:
+            async with self.db.uow() as uow:
+                ids = await outbox.claim(
+                    uow, self.worker, self.settings.alerts_batch_size, self.settings.alerts_lease_seconds
+                )
+            if not ids:
+                return handled
+            await asyncio.gather(*(one(i) for i in ids))
+            handled += len(ids)
+
+    async def handle(self, alert_id: int) -> None:
+        try:
+            await self._deliver(alert_id)
+        except Exception as err:
+            log.exception("alert %s failed", alert_id)
+            await self._failed(alert_id, repr(err))
+
+    async def _deliver(self, alert_id: int) -> None:
+        async with self.db.uow() as uow:
+            alert = await uow.session.get(Alert, alert_id)
+            customer = await uow.session.get(Customer, alert.customer_id) if alert else None
+            if alert is None or customer is None or alert.claimed_by != self.worker:
+                return
+            prefs = await alert_prefs.get(uow, customer.id)
+            if alert.kind in (prefs.muted or []):
+                await self._finish(alert_id, state="dropped", last_error="turned off by the customer")
+                return
+            held = alert_prefs.quiet_until(prefs, customer.timezone, clock.now())
+            if held is not None:
+                await self._finish(alert_id, state="pending", not_before=held)
+                return
+            chats = (
+                await uow.session.scalars(
+                    select(ChatIdentity)
+                    .where(ChatIdentity.customer_id == customer.id)
+                    .order_by(ChatIdentity.id)
+                )
+            ).all()
+            if not chats:
+                await self._finish(alert_id, state="dropped", last_error="no linked chat")
+                return
+            draft = await messages.compose(uow, alert, customer, self.settings, self.seller)
+            if draft is None:
+                await self._finish(alert_id, state="dropped", last_error="no longer applies")
+                return
+            done = await outbox.delivered_to(uow, alert_id)
+            todo: list[tuple[ChatIdentity, Reply]] = []
+            for chat in chats:
+                if chat.id in done:
+                    continue
+                with use_locale(customer.language or chat.language or self.settings.default_language):
+                    reply = draft()
+                seal(uow, chat.id, reply, self.settings)
+                todo.append((chat, reply))
+            await uow.commit()  # the button keys and pay link exist before anyone can press them
+        errors = []
+        for chat, reply in todo:
+            try:
+                message_id = await self._send(alert_id, chat, reply)
+            except _LostClaim:
+                return
+            except Exception as err:
+                log.warning("alert %s to %s:%s failed: %r", alert_id, chat.platform, chat.user_id, err)
+                errors.append(f"{chat.platform}: {err!r}")
+                continue
+            async with self.db.uow() as uow:
+                await outbox.record_delivery(uow, alert_id, chat.id, message_id)
+        if errors:
+            await self._failed(alert_id, "; ".join(errors))
+        else:
+            await self._finish(alert_id, state="sent", sent_at=clock.now(), last_error="")
+
+    async def _send(self, alert_id: int, chat: ChatIdentity, reply: Reply) -> str:
+        sender = self.senders.get(chat.platform)
+        if sender is None:
+            raise LookupError(f"no sender for platform {chat.platform!r}")
+        for _attempt in range(MAX_RETRY_AFTER):
+            async with self.db.uow() as uow:
+                if not await outbox.extend(uow, alert_id, self.worker, self.settings.alerts_lease_seconds):
+                    raise _LostClaim()
+            try:
+                return await sender.send(chat, reply)
+            except RetryAfter as wait:
+                log.info("alert %s: %s asks to wait %.1f s", alert_id, chat.platform, wait.seconds)
+                await self.sleep(wait.seconds)
+        raise RuntimeError(f"still rate-limited after {MAX_RETRY_AFTER} waits")
+
+    async def _finish(self, alert_id: int, **values: object) -> None:
+        async with self.db.uow() as uow:
+            await outbox.finish(uow, alert_id, self.worker, **values)
+
+    async def _failed(self, alert_id: int, error: str) -> None:
+        """Count a failed attempt: back to pending after a growing delay, or dead after the last one."""
+        async with self.db.uow() as uow:
+            alert = await uow.session.get(Alert, alert_id)
+            if alert is None or alert.claimed_by != self.worker:
+                return
+            attempts = alert.attempts + 1
+        if attempts >= self.settings.alerts_max_attempts:
+            await self._finish(alert_id, state="dead", attempts=attempts, last_error=error[:300])
+            log.error("alert %s is dead after %d attempts: %s", alert_id, attempts, error)
+            return
+        delay = min(
+            dt.timedelta(seconds=self.settings.alerts_backoff_seconds * 2 ** (attempts - 1)), MAX_BACKOFF
+        )
+        await self._finish(
+            alert_id,
+            state="pending",
+            attempts=attempts,
+            not_before=clock.now() + delay,
+            last_error=error[:300],
+        )
+
+
+class _LostClaim(Exception):
+    """Our lease ran out and another worker took the alert over: stop touching it."""

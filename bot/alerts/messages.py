@@ -1,0 +1,211 @@
+"""An alert as the customer reads it: a ``Reply`` in their language, with what to do next.
+
+``compose`` looks the facts up again when the alert is sent (an invoice may have been paid, a
+reply read, a balance topped up since the scan) and returns None when there is nothing left to
+say. It returns a function that builds the ``Reply`` in the current locale, so one alert sent to
+chats in different languages reads right in each, and one pay link serves them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from bot.alerts import facts
+from bot.config import Settings
+from bot.core import formatting
+from bot.core.i18n import gettext as _
+from bot.core.i18n import ngettext
+from bot.core.registry import registry
+from bot.core.types import Button, Reply
+from services import alert_prefs, invoices, ledger
+from services.invoices import Seller
+from services.money import Money
+from storage.models import Alert, Customer, Invoice, Ticket, TicketMessage
+from storage.uow import UnitOfWork
+
+Draft = Callable[[], Reply]
+
+
+def _button(label: str, line: str) -> list[Button]:
+    """A button running ``line``, shown only if its command exists in this build (``topup``, ``extend``)."""
+    return [Button(label, command=line)] if line.split()[0] in registry.commands else []
+
+
+def _top_up() -> list[Button]:
+    return _button(_("Top up"), "topup")
+
+
+def _pay_line(link: str) -> str:
+    return _("Pay it here, no login needed:\n{link}").format(link=link)
+
+
+def _service(r: facts.Renewal) -> str:
+    if r.item == "order":
+        return _("Order #{id} ({plan})").format(id=r.id, plan=r.name)
+    return r.name
+
+
+def _expiry(r: facts.Renewal, today: dt.date) -> str:
+    left = (r.due - today).days
+    if left <= 0:
+        return _("{service} expires today ({date}).").format(service=_service(r), date=formatting.date(r.due))
+    return ngettext(
+        "{service} expires in {n} day, on {date}.", "{service} expires in {n} days, on {date}.", left
+    ).format(service=_service(r), n=left, date=formatting.date(r.due))
+
+
+async def _renewal(
+    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
+) -> Draft | None:
+    p = alert.params
+    r = await facts.renewal(uow, customer, p["item"], p["id"], seller)
+    if r is None or r.due.isoformat() != p["due"]:
+        return None  # renewed, cancelled or gone since the scan
+    balance = await ledger.balance(uow, customer)
+    today = facts.local_today(customer)
+    link = None
+    if not r.auto and r.invoice is not None:
+        link = await invoices.create_pay_link(
+            uow, r.invoice, settings.public_base_url, settings.pay_link_ttl_days
+        )
+
+    def draft() -> Reply:
+        amount = formatting.money(r.cost)
+        lines = [_expiry(r, today)]
+        buttons: list[list[Button]] = []
+        if r.auto and balance >= r.cost:
+            lines.append(
+                _(
+                    "It renews automatically: {amount} will be taken from your balance, which is {balance} now."
+                ).format(amount=amount, balance=formatting.money(balance))
+            )
+        elif r.auto:
+            lines.append(
+                _(
+                    "It is set to renew automatically, but your balance of {balance} does not cover the "
+                    "{amount} it costs: {missing} is missing. Please top up before {date}."
+                ).format(
+                    balance=formatting.money(balance),
+                    amount=amount,
+                    missing=formatting.money(r.cost - balance),
+                    date=formatting.date(r.due),
+                )
+            )
+            buttons.append(_top_up())
+        elif r.invoice is not None and link is not None:
+            lines.append(
+                _("Invoice {number} for {amount} renews it.").format(number=r.invoice.number, amount=amount)
+            )
+            lines.append(_pay_line(link))
+            buttons.append([Button(_("Pay"), command=f"pay {r.invoice.id}")])
+        else:
+            lines.append(_("It stops then unless you renew it ({amount}).").format(amount=amount))
+            line = f"renew {r.name}" if r.item == "domain" else f"extend {r.id}"
+            buttons.append(_button(_("Renew"), line))
+        return Reply("\n".join(lines), buttons=[row for row in buttons if row], private=True)
+
+    return draft
+
+
+async def _forecast(uow: UnitOfWork, alert: Alert, customer: Customer, seller: Seller) -> Draft | None:
+    today = facts.local_today(customer)
+    until = dt.date.fromisoformat(alert.params["until"])
+    due = facts.auto_due(await facts.renewals(uow, customer, seller), today, until)
+    balance = await ledger.balance(uow, customer)
+    need = Money(sum(r.cost.minor for r in due), customer.currency)
+    if not due or balance >= need:
+        return None
+
+    def draft() -> Reply:
+        lines = [
+            _(
+                "Your balance of {balance} will not cover the automatic renewals due by {date} "
+                "({amount}): {missing} is missing."
+            ).format(
+                balance=formatting.money(balance),
+                date=formatting.date(until),
+                amount=formatting.money(need),
+                missing=formatting.money(need - balance),
+            )
+        ]
+        lines += [f"• {_service(r)} · {formatting.date(r.due)} · {formatting.money(r.cost)}" for r in due]
+        return Reply("\n".join(lines), buttons=[row for row in [_top_up()] if row], private=True)
+
+    return draft
+
+
+async def _threshold(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | None:
+    threshold = Money(alert.params["threshold"], customer.currency)
+    prefs = await alert_prefs.get(uow, customer.id)
+    balance = await ledger.balance(uow, customer)
+    if prefs.low_balance_minor != threshold.minor or balance >= threshold:
+        return None
+
+    def draft() -> Reply:
+        text = _("Your balance is {balance}, below the {threshold} you asked to be warned about.").format(
+            balance=formatting.money(balance), threshold=formatting.money(threshold)
+        )
+        return Reply(text, buttons=[row for row in [_top_up()] if row], private=True)
+
+    return draft
+
+
+async def _overdue(uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings) -> Draft | None:
+    inv = await uow.session.get(Invoice, alert.params["invoice"])
+    if inv is None or inv.customer_id != customer.id or inv.status != "unpaid":
+        return None
+    link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
+    late = (facts.local_today(customer) - inv.due_date).days
+
+    def draft() -> Reply:
+        text = ngettext(
+            "Invoice {number} for {amount} was due on {date}, {n} day ago.",
+            "Invoice {number} for {amount} was due on {date}, {n} days ago.",
+            late,
+        ).format(
+            number=inv.number,
+            amount=formatting.money(Money(inv.total_minor, inv.currency)),
+            date=formatting.date(inv.due_date),
+            n=late,
+        )
+        return Reply(
+            f"{text}\n{_pay_line(link)}",
+            buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]],
+            private=True,
+        )
+
+    return draft
+
+
+async def _reply(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | None:
+    ticket = await uow.session.get(Ticket, alert.params["ticket"])
+    message = await uow.session.get(TicketMessage, alert.params["message"])
+    if ticket is None or message is None or ticket.customer_id != customer.id or message.is_read:
+        return None
+    excerpt = message.body if len(message.body) <= 300 else message.body[:299] + "…"
+
+    def draft() -> Reply:
+        head = _("Support replied on ticket #{id} ({subject}):").format(id=ticket.id, subject=ticket.subject)
+        return Reply(
+            f"{head}\n{excerpt}", buttons=[[Button(_("Open ticket"), command=f"ticket {ticket.id}")]]
+        )
+
+    return draft
+
+
+async def compose(
+    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
+) -> Draft | None:
+    """The message for this alert as things stand now, or None when it no longer applies."""
+    if alert.kind in ("renewal", "autorenew"):
+        return await _renewal(uow, alert, customer, settings, seller)
+    if alert.kind == "lowbalance" and alert.params.get("rule") == "forecast":
+        return await _forecast(uow, alert, customer, seller)
+    if alert.kind == "lowbalance":
+        return await _threshold(uow, alert, customer)
+    if alert.kind == "overdue":
+        return await _overdue(uow, alert, customer, settings)
+    if alert.kind == "ticket":
+        return await _reply(uow, alert, customer)
+    raise ValueError(f"unknown alert kind {alert.kind!r}")

@@ -1,0 +1,137 @@
+"""The outbox table: one row per finding, claimed by one worker at a time through a lease.
+
+A claim is a short transaction that marks rows ``sending`` for ``claimed_by`` until
+``claimed_until``; the sends happen outside any transaction (so SQLite's single writer is never
+held during network calls). A worker that dies leaves its rows ``sending`` with a lease that runs
+out, and any worker takes them again. Deliveries are recorded per chat, so a retry skips the chats
+that already got the message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services import clock
+from storage.models import Alert, AlertDelivery
+from storage.uow import UnitOfWork
+
+STATES = ("pending", "sending", "sent", "dead", "dropped")
+
+
+def worker_id() -> str:
+    return secrets.token_hex(8)
+
+
+async def add(uow: UnitOfWork, key: str, customer_id: int, kind: str, params: dict[str, Any]) -> bool:
+    """Insert the alert unless its key exists; True when this call created it. Does not commit."""
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    result = await uow.session.execute(
+        insert(Alert)
+        .values(
+            key=key,
+            customer_id=customer_id,
+            kind=kind,
+            params=params,
+            state="pending",
+            attempts=0,
+            not_before=clock.now(),
+            last_error="",
+            created_at=clock.now(),
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _claimable(now: dt.datetime) -> Any:
+    return or_(
+        (Alert.state == "pending") & (Alert.not_before <= now),
+        (Alert.state == "sending") & (Alert.claimed_until < now),
+    )
+
+
+async def claim(uow: UnitOfWork, worker: str, limit: int, lease_seconds: int) -> list[int]:
+    """Take up to ``limit`` due alerts (or alerts whose worker's lease ran out) and commit."""
+    now = clock.now()
+    pick = select(Alert.id).where(_claimable(now)).order_by(Alert.id).limit(limit)
+    if uow.dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    rows = await uow.session.scalars(
+        update(Alert)
+        .where(Alert.id.in_(pick.scalar_subquery()))
+        .values(state="sending", claimed_by=worker, claimed_until=now + dt.timedelta(seconds=lease_seconds))
+        .returning(Alert.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = sorted(rows.all())
+    await uow.commit()
+    return ids
+
+
+async def extend(uow: UnitOfWork, alert_id: int, worker: str, lease_seconds: int) -> bool:
+    """Push the lease forward before a send; False when the claim was lost to another worker."""
+    result = await uow.session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.claimed_by == worker, Alert.state == "sending")
+        .values(claimed_until=clock.now() + dt.timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    await uow.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def finish(uow: UnitOfWork, alert_id: int, worker: str, **values: Any) -> bool:
+    """Leave the ``sending`` state (sent, pending again, dead, dropped) if the claim is still ours."""
+    result = await uow.session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.claimed_by == worker, Alert.state == "sending")
+        .values(claimed_by=None, claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    await uow.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def record_delivery(uow: UnitOfWork, alert_id: int, identity_id: int, message_id: str) -> None:
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    await uow.session.execute(
+        insert(AlertDelivery)
+        .values(alert_id=alert_id, identity_id=identity_id, message_id=message_id, sent_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["alert_id", "identity_id"])
+    )
+    await uow.commit()
+
+
+async def delivered_to(uow: UnitOfWork, alert_id: int) -> set[int]:
+    rows = await uow.session.scalars(
+        select(AlertDelivery.identity_id).where(AlertDelivery.alert_id == alert_id)
+    )
+    return set(rows.all())
+
+
+async def outstanding(uow: UnitOfWork) -> int:
+    """Alerts not settled yet (pending or being sent), due or not."""
+    count = await uow.session.scalar(
+        select(func.count()).select_from(Alert).where(Alert.state.in_(("pending", "sending")))
+    )
+    return int(count or 0)
+
+
+async def counts(uow: UnitOfWork) -> dict[str, int]:
+    rows = await uow.session.execute(select(Alert.state, func.count()).group_by(Alert.state))
+    found = {state: int(n) for state, n in rows}
+    return {state: found.get(state, 0) for state in STATES}
+
+
+async def dead_letters(uow: UnitOfWork, limit: int = 50) -> Sequence[Alert]:
+    rows = await uow.session.scalars(
+        select(Alert).where(Alert.state == "dead").order_by(Alert.id.desc()).limit(limit)
+    )
+    return rows.all()
