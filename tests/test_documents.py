@@ -16,7 +16,6 @@ from services.invoices import LineSpec
 from services.money import Money
 from storage.models import Customer, Invoice
 from tests.chat import Chat
-from tests.translations import layer_pending_translations
 
 # Labels as each language prints them (the catalogs' translations).
 LABELS = {
@@ -41,11 +40,6 @@ LABELS = {
 }
 VAT_LINE = {"en": "VAT at {rate}", "fr": "TVA à {rate}", "id": "PPN {rate}", "tr": "KDV {rate}"}
 NETHERLANDS = {"en": "Netherlands", "fr": "Pays-Bas", "id": "Belanda", "tr": "Hollanda"}
-
-
-@pytest.fixture(autouse=True)
-def _translations(monkeypatch: pytest.MonkeyPatch) -> None:
-    layer_pending_translations(monkeypatch)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from services.money import Money
 from storage.models import Invoice
 from tests.chat import Chat
 from tests.paysite import pay_site
-from tests.translations import layer_pending_translations
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -37,8 +36,7 @@ pytestmark = [
 
 
 @pytest.fixture(autouse=True)
-def _chromium(monkeypatch: pytest.MonkeyPatch) -> None:
-    layer_pending_translations(monkeypatch)
+def _chromium() -> None:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("CI must have Debian's chromium: .ci/run installs it")
