@@ -10,7 +10,6 @@ from bot.core.registry import Registry, registry
 from bot.core.types import Button, Reply, UsageError
 from services import ledger, linking
 from services.errors import N_
-from services.money import Money
 from storage.models import Customer
 from storage.uow import UnitOfWork
 
@@ -100,7 +99,7 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
             what = _(MOVEMENTS.get(entry.kind, MOVEMENTS["adjustment"]))
             lines.append(
                 f"{formatting.date(entry.created_at.date())}  "
-                f"{formatting.money(Money(entry.amount_minor, entry.currency))}  {what} {entry.memo}".rstrip()
+                f"{formatting.amount(entry.amount_minor, entry.currency)}  {what} {entry.memo}".rstrip()
             )
     return Reply("\n".join(lines), buttons=[[Button(_("Unpaid invoices"), command="invoices unpaid")]])
 

@@ -73,7 +73,7 @@ def overview(prefs: AlertSettings, customer: Customer, commands: Registry) -> Re
     if prefs.low_balance_minor is not None:
         lines.append(
             _("Warn me when the balance falls below {amount}.").format(
-                amount=formatting.money(Money(prefs.low_balance_minor, customer.currency))
+                amount=formatting.amount(prefs.low_balance_minor, customer.currency)
             )
         )
     name = commands.commands["alerts"].alias_for(current())

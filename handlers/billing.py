@@ -17,7 +17,6 @@ from services import clock, invoices, orders, plans, quotes, vat
 from services.audit import Actor
 from services.errors import N_, NotFound
 from services.invoices import Seller
-from services.money import Money
 from storage.models import Customer
 from storage.uow import UnitOfWork
 
@@ -96,7 +95,7 @@ async def confirm_quote(
     inv = await quotes.convert(uow, customer, params["quote_id"], seller, actor)
     return Reply(
         _("Invoice #{id} ({number}, {total}) was created from the quote.").format(
-            id=inv.id, number=inv.number, total=formatting.money(Money(inv.total_minor, inv.currency))
+            id=inv.id, number=inv.number, total=formatting.amount(inv.total_minor, inv.currency)
         ),
         buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]],
     )

@@ -14,7 +14,6 @@ from services import clock, domains
 from services.audit import Actor
 from services.errors import N_
 from services.invoices import Seller
-from services.money import Money
 from storage.models import Customer
 from storage.uow import UnitOfWork
 
@@ -79,7 +78,7 @@ async def confirm_renew(
     uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, int], seller: Seller
 ) -> Reply:
     domain, invoice = await domains.renew(uow, customer, params["domain_id"], seller, actor)
-    total = formatting.money(Money(invoice.total_minor, invoice.currency))
+    total = formatting.amount(invoice.total_minor, invoice.currency)
     if invoice.status == "paid":
         return Reply(
             _("{domain} is renewed until {date}. {amount} was taken from your balance.").format(

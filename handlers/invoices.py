@@ -32,16 +32,12 @@ QR_WORDS = frozenset({"qr", "qrcode", "karekod"})
 PDF_WORDS = frozenset({"pdf"})
 
 
-def _money(minor: int, currency: str) -> str:
-    return formatting.money(Money(minor, currency))
-
-
 def summary_line(inv: Invoice) -> str:
     return _("#{id} · {number} · due {due} · {total} · {status}").format(
         id=inv.id,
         number=inv.number,
         due=formatting.date(inv.due_date),
-        total=_money(inv.total_minor, inv.currency),
+        total=formatting.amount(inv.total_minor, inv.currency),
         status=label(inv.status),
     )
 
@@ -101,7 +97,7 @@ def invoice_text(inv: Invoice) -> str:
     the taxable amount per rate, the rate and the VAT (or the reverse-charge mention)."""
 
     def money(minor: int) -> str:
-        return _money(minor, inv.currency)
+        return formatting.amount(minor, inv.currency)
 
     heading = (
         _("Quote {number} (#{id}) — {status}")
@@ -200,7 +196,7 @@ async def pay(
     inv = await invoices.get(uow, first_number(args), actor)
     link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
     await uow.commit()
-    total = _money(inv.total_minor, inv.currency)
+    total = formatting.amount(inv.total_minor, inv.currency)
     text = _(
         "Invoice {number}: {total} to pay. This link opens the payment page, no login needed:\n{link}"
     ).format(number=inv.number, total=total, link=link)
@@ -233,7 +229,9 @@ async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, ar
         return Reply(_("Invoice {number} is not open for payment.").format(number=inv.number))
     bal = await ledger.balance(uow, customer)
     text = _("Pay invoice {number} ({total}) from your balance of {balance}?").format(
-        number=inv.number, total=_money(inv.total_minor, inv.currency), balance=formatting.money(bal)
+        number=inv.number,
+        total=formatting.amount(inv.total_minor, inv.currency),
+        balance=formatting.money(bal),
     )
     return confirmation(text, _("Confirm"), "paybalance", invoice_id=inv.id)
 

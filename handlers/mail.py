@@ -15,7 +15,6 @@ from services import clock, mail, plans
 from services.audit import Actor
 from services.errors import N_, NotFound
 from services.invoices import Seller
-from services.money import Money
 from services.ports import Mailer
 from storage.models import Customer, Order
 from storage.uow import UnitOfWork
@@ -25,10 +24,6 @@ ACTION_WORDS = {
     "add": frozenset({"add", "ajouter", "tambah", "tambahkan", "ekle"}),
     "downgrade": frozenset({"downgrade", "retrograder", "descendre", "turunkan", "dusur"}),
 }
-
-
-def _price(minor: int, currency: str) -> str:
-    return formatting.money(Money(minor, currency))
 
 
 async def _overview(uow: UnitOfWork, order: Order) -> Reply:
@@ -41,7 +36,7 @@ async def _overview(uow: UnitOfWork, order: Order) -> Reply:
         ).format(
             plan=order.plan.name,
             id=order.id,
-            price=_price(order.price_minor, order.currency),
+            price=formatting.amount(order.price_minor, order.currency),
             cycle=label(order.billing_cycle),
             boxes=mail.mailboxes(order),
             due=formatting.date(order.period_end),
@@ -59,8 +54,8 @@ async def _overview(uow: UnitOfWork, order: Order) -> Reply:
         lines.append(
             _("{plan}: {monthly} monthly or {yearly} yearly").format(
                 plan=plan.name,
-                monthly=_price(plan.monthly_minor, plan.currency),
-                yearly=_price(plan.yearly_minor, plan.currency),
+                monthly=formatting.amount(plan.monthly_minor, plan.currency),
+                yearly=formatting.amount(plan.yearly_minor, plan.currency),
             )
         )
         if plan.rank > order.plan.rank:
@@ -170,7 +165,7 @@ async def confirm_mail(
         inv = await mail.upgrade(uow, customer, order.id, int(params["plan_id"]), seller, actor)
     return Reply(
         _("Invoice #{id} ({number}, {total}) was created. The change is made as soon as it is paid.").format(
-            id=inv.id, number=inv.number, total=_price(inv.total_minor, inv.currency)
+            id=inv.id, number=inv.number, total=formatting.amount(inv.total_minor, inv.currency)
         ),
         buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]],
     )

@@ -10,7 +10,6 @@ from handlers.common import first_number, label
 from services import orders
 from services.audit import Actor
 from services.errors import N_
-from services.money import Money
 from storage.models import Customer
 from storage.uow import UnitOfWork
 
@@ -40,7 +39,7 @@ async def list_orders(uow: UnitOfWork, customer: Customer) -> Reply:
                 plan=order.plan.name,
                 ip=ip,
                 end=formatting.date(order.period_end),
-                price=formatting.money(Money(order.price_minor, order.currency)),
+                price=formatting.amount(order.price_minor, order.currency),
                 cycle=label(order.billing_cycle),
                 status=label(order.status),
             )
@@ -62,7 +61,7 @@ async def show_order(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
             id=order.id, plan=order.plan.name, status=label(order.status)
         ),
         _("Cost: {price} {cycle}").format(
-            price=formatting.money(Money(order.price_minor, order.currency)), cycle=label(order.billing_cycle)
+            price=formatting.amount(order.price_minor, order.currency), cycle=label(order.billing_cycle)
         ),
         _("Current period ends on {date}").format(date=formatting.date(order.period_end)),
         _("Auto-renew: on") if order.auto_renew else _("Auto-renew: off"),

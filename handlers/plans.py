@@ -16,7 +16,6 @@ from services import plans
 from services.audit import Actor
 from services.errors import N_, NotFound
 from services.invoices import Seller
-from services.money import Money
 from storage.models import Customer, Order
 from storage.uow import UnitOfWork
 
@@ -31,16 +30,12 @@ NONE_YET = {
 }
 
 
-def _price(minor: int, currency: str) -> str:
-    return formatting.money(Money(minor, currency))
-
-
 async def _overview(uow: UnitOfWork, order: Order, command: str) -> Reply:
     lines = [
         _("Current: {plan} (order #{id}), {price} {cycle}, period {start} – {end}.").format(
             plan=order.plan.name,
             id=order.id,
-            price=_price(order.price_minor, order.currency),
+            price=formatting.amount(order.price_minor, order.currency),
             cycle=label(order.billing_cycle),
             start=formatting.date(order.period_start),
             end=formatting.date(order.period_end),
@@ -63,8 +58,8 @@ async def _overview(uow: UnitOfWork, order: Order, command: str) -> Reply:
         lines.append(
             _("{plan}: {monthly} monthly or {yearly} yearly").format(
                 plan=plan.name,
-                monthly=_price(plan.monthly_minor, plan.currency),
-                yearly=_price(plan.yearly_minor, plan.currency),
+                monthly=formatting.amount(plan.monthly_minor, plan.currency),
+                yearly=formatting.amount(plan.yearly_minor, plan.currency),
             )
         )
         if plan.id != order.plan_id:
@@ -113,7 +108,7 @@ async def plan_reply(
         "cycle": cycle,
         "on": on.isoformat() if on else None,
     }
-    new_price = _price(plans.price(plan, cycle), order.currency)
+    new_price = formatting.amount(plans.price(plan, cycle), order.currency)
     head = {
         "old": order.plan.name,
         "new": plan.name,
@@ -186,7 +181,7 @@ async def confirm_reply(
     text += " " + _("Invoice #{id} ({number}, {total}) was created.").format(
         id=done.invoice.id,
         number=done.invoice.number,
-        total=_price(done.invoice.total_minor, done.invoice.currency),
+        total=formatting.amount(done.invoice.total_minor, done.invoice.currency),
     )
     return Reply(text, buttons=[[Button(_("Pay"), command=f"pay {done.invoice.id}")]])
 

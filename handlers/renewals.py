@@ -13,7 +13,6 @@ from services import orders, renewals
 from services.audit import Actor
 from services.errors import N_
 from services.invoices import Seller
-from services.money import Money
 from storage.models import Customer, Invoice
 from storage.uow import UnitOfWork
 
@@ -26,7 +25,7 @@ SWITCH_WORDS = {
 
 
 def _total(inv: Invoice) -> str:
-    return formatting.money(Money(inv.total_minor, inv.currency))
+    return formatting.amount(inv.total_minor, inv.currency)
 
 
 def _pay_button(inv: Invoice) -> list[list[Button]]:

@@ -12,7 +12,6 @@ from services import clock, metering
 from services.errors import N_
 from services.hourly_billing import FREE_HOURS
 from services.metering import MonthUsage
-from services.money import Money
 from storage.models import Customer
 from storage.uow import UnitOfWork
 
@@ -28,7 +27,7 @@ def _billed(usage: MonthUsage) -> list[str]:
                 package=usage.products[line.state.product_id].name,
                 hours=len(line.hours),
                 rate=formatting.rate(line.state.rate, usage.currency),
-                amount=formatting.money(Money(line.amount, usage.currency)),
+                amount=formatting.amount(line.amount, usage.currency),
             )
         )
     return lines
@@ -78,15 +77,11 @@ async def usage(uow: UnitOfWork, customer: Customer) -> Reply:
     days = so_far.days()
     day = so_far.month.first_day()
     while day <= today:
-        lines.append(f"{formatting.date(day)}: {formatting.money(Money(days.get(day, 0), currency))}")
+        lines.append(f"{formatting.date(day)}: {formatting.amount(days.get(day, 0), currency)}")
         day += dt.timedelta(days=1)
+    lines.append(_("So far this month: {amount}").format(amount=formatting.amount(so_far.total, currency)))
     lines.append(
-        _("So far this month: {amount}").format(amount=formatting.money(Money(so_far.total, currency)))
-    )
-    lines.append(
-        _("Estimate for the whole month: {amount}").format(
-            amount=formatting.money(Money(estimate.total, currency))
-        )
+        _("Estimate for the whole month: {amount}").format(amount=formatting.amount(estimate.total, currency))
     )
     if so_far.lines:
         lines.append(_("Billed so far:"))

@@ -8,7 +8,7 @@ then handled by the billing team through a ticket.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
@@ -137,16 +137,7 @@ async def _invoice_change(
     uow.session.add(row)
     await uow.flush()
     first = lines[0]
-    lines[0] = LineSpec(
-        first.description,
-        first.unit_minor,
-        first.quantity,
-        first.kind,
-        first.period_start,
-        first.period_end,
-        effect="order_change",
-        ref_id=row.id,
-    )
+    lines[0] = replace(first, effect="order_change", ref_id=row.id)
     invoice = await invoices.create(uow, customer, lines, seller, actor, order_id=order.id)
     row.invoice_id = invoice.id
     audit.record(uow, "mail.upgrade", actor, f"order:{order.id}", change=row.id, invoice=invoice.id)

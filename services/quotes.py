@@ -8,6 +8,8 @@ the invoice is paid.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 
 from services import audit, clock, invoices, plans, renewals
@@ -54,16 +56,7 @@ async def for_upgrade(
     await uow.flush()
     first = change.lines[0]
     lines = [
-        LineSpec(
-            first.description,
-            first.unit_minor,
-            first.quantity,
-            first.kind,
-            first.period_start,
-            first.period_end,
-            effect="order_change",
-            ref_id=row.id,
-        ),
+        replace(first, effect="order_change", ref_id=row.id),
         *change.lines[1:],
     ]
     quote = await invoices.create(uow, customer, lines, seller, actor, "quote", order.id)

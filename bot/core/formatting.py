@@ -20,6 +20,11 @@ def money(value: Money) -> str:
     return format_currency(value.to_decimal(), value.currency, locale=current())
 
 
+def amount(minor: int, currency: str) -> str:
+    """An amount stored as minor units, formatted like ``money``."""
+    return money(Money(minor, currency))
+
+
 def date(value: dt.date) -> str:
     return format_date(value, "medium", locale=current())
 

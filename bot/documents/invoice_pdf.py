@@ -19,7 +19,6 @@ from fpdf.enums import Align, XPos, YPos
 from bot.core import formatting
 from bot.core.i18n import current
 from bot.core.i18n import gettext as _
-from services.money import Money
 from storage.models import Invoice, InvoiceLine
 
 FONTS = Path(__file__).parent / "fonts"
@@ -126,7 +125,7 @@ def _period(line: InvoiceLine) -> str:
 
 def _lines(pdf: FPDF, inv: Invoice) -> None:
     def money(minor: int) -> str:
-        return formatting.money(Money(minor, inv.currency))
+        return formatting.amount(minor, inv.currency)
 
     pdf.set_font(FAMILY, "", 9)
     heading = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
@@ -153,7 +152,7 @@ def _lines(pdf: FPDF, inv: Invoice) -> None:
 
 def _totals(pdf: FPDF, inv: Invoice) -> None:
     def money(minor: int) -> str:
-        return formatting.money(Money(minor, inv.currency))
+        return formatting.amount(minor, inv.currency)
 
     rate = formatting.percent(inv.vat_rate)
     rows = [
