@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import func, select
 
@@ -80,3 +82,16 @@ async def test_turkish_dotless_i_and_french_two_word_filters(alice: Chat) -> Non
     await alice.say("langue fr")
     unread_fr = await alice.say("tickets non lus")
     assert "web-1 slow" in unread_fr.text and "Copy of last invoice" not in unread_fr.text
+
+
+async def test_rate_limit_is_shared_through_redis(dispatcher: Dispatcher) -> None:
+    """Two replicas with the same Redis storage count one user's messages together."""
+    settings = dispatcher.settings.model_copy(
+        update={"rate_limit": "3/minute", "rate_limit_storage": "async+redis://127.0.0.1:6379"}
+    )
+    replicas = [Dispatcher(dispatcher.db, settings) for _ in range(2)]
+    user = f"redis-{uuid.uuid4().hex}"
+    await Chat.linked(replicas[0], user, customer_id=1)
+    answers = [(await Chat(replicas[i % 2], user).say("balance")).text for i in range(4)]
+    assert all("Your balance" in a for a in answers[:3])
+    assert "too fast" in answers[3]

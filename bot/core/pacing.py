@@ -3,7 +3,9 @@
 A leaky bucket (aiolimiter, python-telegram-bot's ``AIORateLimiter``) lets a full burst through and
 then keeps dripping, so some one-second windows see up to twice the rate. Here every send takes an
 entry in ``limits``' moving window, per chat and overall, and waits until the oldest entry leaves
-the window when it is full. With Redis storage the windows are shared by every process.
+the window when it is full. With Redis storage the windows are shared by every process; an entry
+is stamped when its request leaves the process, so across processes the bound holds up to one
+Redis round trip (milliseconds), while within one process (memory storage) it is exact.
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ class Pacer:
         self.namespace = namespace
         self.overall: RateLimitItem = parse(overall)
         self.per_chat: RateLimitItem = parse(per_chat)
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._storage = storage_from_string(storage_uri)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    async def connect(self) -> None:
+        """Open the storage before the first send, and fail fast when it is unreachable.
+
+        Entries are stamped with the time the request leaves this process, so a first send that
+        waits for a new Redis connection would be stamped early by that connection's set-up time.
+        """
+        if not await self._storage.check():  # type: ignore[misc]
+            raise ConnectionError(f"rate-limit storage unreachable for {self.namespace}")
 
     async def wait(self, chat: str | None = None) -> None:
         """Return when one more message to ``chat`` (or an API call without a chat) may go out."""
