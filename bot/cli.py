@@ -17,6 +17,7 @@ from bot.adapters.shell import Shell, link_local_user
 from bot.adapters.slack import SLACK_KEY
 from bot.alerts import outbox
 from bot.alerts import worker as alerts_worker
+from bot.alerts.notifier import OutboxNotifier
 from bot.alerts.senders import connected, default_senders
 from bot.app import App, open_app
 from bot.config import Settings, get_settings
@@ -66,7 +67,8 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = await open_app(settings)
-    web_app = make_web_app(app)
+    notifier = OutboxNotifier(app.db)
+    web_app = make_web_app(app, notifier)
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
@@ -76,7 +78,9 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if settings.alerts_in_run:
             # Alerts go through the adapters serving the chats, so they share their pacing windows.
             senders = default_senders(web_app.get(telegram.TELEGRAM), web_app.get(SLACK_KEY))
-            await alerts_worker.run_forever(app.db, settings, app.dispatcher.seller, senders)
+            await alerts_worker.run_forever(
+                app.db, settings, app.dispatcher.seller, senders, wake=notifier.wake
+            )
         else:
             await asyncio.Event().wait()
     finally:

@@ -194,6 +194,27 @@ async def _reply(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | N
     return draft
 
 
+async def _payment(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | None:
+    """A payment landed (``bot.alerts.notifier``): the invoice is paid, or the money is on the balance."""
+    inv = await uow.session.get(Invoice, alert.params["invoice"])
+    if inv is None or inv.customer_id != customer.id:
+        return None
+    amount = Money(alert.params["amount"], alert.params["currency"])
+
+    def draft() -> Reply:
+        if alert.kind == "invoice_paid":
+            text = _("Invoice {number} is paid. Thank you!").format(number=inv.number)
+            text += "\n" + _("Your invoice as a PDF: /invoice {id} pdf").format(id=inv.id)
+        else:
+            text = _(
+                "We received {amount} for invoice {number}, which could not take it; "
+                "it was added to your balance."
+            ).format(amount=formatting.money(amount), number=inv.number)
+        return Reply(text, private=True)
+
+    return draft
+
+
 async def compose(
     uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
 ) -> Draft | None:
@@ -208,4 +229,6 @@ async def compose(
         return await _overdue(uow, alert, customer, settings)
     if alert.kind == "ticket":
         return await _reply(uow, alert, customer)
+    if alert.kind in ("invoice_paid", "payment_credited"):
+        return await _payment(uow, alert, customer)
     raise ValueError(f"unknown alert kind {alert.kind!r}")
