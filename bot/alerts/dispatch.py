@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.core.dispatcher import seal
 from bot.core.i18n import use_locale
 from bot.core.types import Reply
-from services import alert_prefs, clock
+from services import alert_prefs, clock, renewals
 from services.invoices import Seller
 from storage.models import Alert, ChatIdentity, Customer
 from storage.uow import Database
@@ -110,6 +110,7 @@ class Dispatcher:
             if draft is None:
                 await self._finish(alert_id, state="dropped", last_error="no longer applies")
                 return
+            notice = alert.params.get("notice")
             done = await outbox.delivered_to(uow, alert_id)
             todo: list[tuple[ChatIdentity, Reply]] = []
             for chat in chats:
@@ -134,8 +135,11 @@ class Dispatcher:
                 await outbox.record_delivery(uow, alert_id, chat.id, message_id)
         if errors:
             await self._failed(alert_id, "; ".join(errors))
-        else:
-            await self._finish(alert_id, state="sent", sent_at=clock.now(), last_error="")
+            return
+        await self._finish(alert_id, state="sent", sent_at=clock.now(), last_error="")
+        if notice is not None:
+            async with self.db.uow() as uow:
+                await renewals.notice_delivered(uow, notice)
 
     async def _send(self, alert_id: int, chat: ChatIdentity, reply: Reply) -> str:
         sender = self.senders.get(chat.platform)
