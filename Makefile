@@ -34,3 +34,4 @@ catalogs: $(BIN)/hostbot
 
 bench: $(BIN)/hostbot
 	$(BIN)/python -m bench.telegram_webhook
+	$(BIN)/python -m bench.alerts

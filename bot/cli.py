@@ -14,9 +14,11 @@ from telegram.error import TelegramError
 
 from bot.adapters import telegram
 from bot.adapters.shell import Shell, link_local_user
+from bot.adapters.slack import SLACK_KEY
 from bot.alerts import outbox
 from bot.alerts import worker as alerts_worker
-from bot.alerts.senders import default_senders
+from bot.alerts.notifier import OutboxNotifier
+from bot.alerts.senders import connected, default_senders
 from bot.app import App, open_app
 from bot.config import Settings, get_settings
 from bot.core.i18n import normalize
@@ -65,14 +67,20 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = await open_app(settings)
-    runner = web.AppRunner(make_web_app(app))
+    notifier = OutboxNotifier(app.db)
+    web_app = make_web_app(app, notifier)
+    runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
     await site.start()
     log.info("listening on :%s", settings.port)
     try:
         if settings.alerts_in_run:
-            await alerts_worker.run_forever(app.db, settings, app.dispatcher.seller, default_senders())
+            # Alerts go through the adapters serving the chats, so they share their pacing windows.
+            senders = default_senders(web_app.get(telegram.TELEGRAM), web_app.get(SLACK_KEY))
+            await alerts_worker.run_forever(
+                app.db, settings, app.dispatcher.seller, senders, wake=notifier.wake
+            )
         else:
             await asyncio.Event().wait()
     finally:
@@ -128,16 +136,17 @@ async def _hourly_forever(app: App) -> None:
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """The hourly jobs, and alerts every ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass of each."""
     app = await open_app(settings)
-    seller, senders = app.dispatcher.seller, default_senders()
+    seller = app.dispatcher.seller
     try:
-        if args.once:
-            await hourly(app)
-            await alerts_worker.run_once(app.db, settings, seller, senders)
+        async with connected(app) as senders:
+            if args.once:
+                await hourly(app)
+                await alerts_worker.run_once(app.db, settings, seller, senders)
+                return 0
+            await asyncio.gather(
+                _hourly_forever(app), alerts_worker.run_forever(app.db, settings, seller, senders)
+            )
             return 0
-        await asyncio.gather(
-            _hourly_forever(app), alerts_worker.run_forever(app.db, settings, seller, senders)
-        )
-        return 0
     finally:
         await app.close()
 

@@ -3,7 +3,7 @@
 ``/pay/<token>`` shows the one invoice the token opens (no login), in the customer's language or
 the one picked on the page, with bank-transfer instructions and, when Stripe is configured, a card
 button that goes through Stripe Checkout. ``/stripe/webhook`` takes Stripe's signed events; when an
-invoice becomes paid the customer is told in chat through the ``Notifier`` port.
+money lands the customer is told in chat through the ``Notifier`` port (the alerts outbox).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from services import invoices, payments
 from services.drivers.stripe_checkout import StripeCheckout
 from services.money import Money
 from services.payments import Outcome
-from services.ports import CardCheckout, InvalidEvent, LogNotifier, Notifier
+from services.ports import CardCheckout, InvalidEvent, Notifier, PaymentNotice
 from storage.models import Customer, Invoice
 
 log = logging.getLogger("hostbot.pay")
@@ -77,12 +77,12 @@ def card_driver(settings: Settings) -> CardCheckout | None:
     return StripeCheckout(settings.stripe_api_key, settings.stripe_webhook_secret, settings.stripe_api_base)
 
 
-def setup(web_app: web.Application, app: App, notifier: Notifier | None = None) -> None:
+def setup(web_app: web.Application, app: App, notifier: Notifier) -> None:
     settings = app.settings
     payments_ = Payments(
         app,
         card_driver(settings),
-        notifier or LogNotifier(),
+        notifier,
         MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage)),
         parse(settings.pay_page_rate_limit),
     )
@@ -297,26 +297,18 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "invalid signature"}, status=400)
     async with payments_.app.db.uow() as uow:
         outcome = await payments.apply_event(uow, event, "stripe")
-    await tell(payments_, outcome)
+    await tell(payments_, outcome, event.id)
     return web.json_response({"received": True, "outcome": outcome.status})
 
 
-async def tell(payments_: Payments, outcome: Outcome) -> None:
-    """Tell the customer in chat, in the account's language, what the payment did."""
+async def tell(payments_: Payments, outcome: Outcome, event_id: str) -> None:
+    """Hand what the payment did to the notifier, which tells the customer in chat."""
     customer, invoice, amount = outcome.customer, outcome.invoice, outcome.amount
     if customer is None or invoice is None or amount is None:
         return
-    with use_locale(customer.language or payments_.app.settings.default_language):
-        if outcome.status == "paid":
-            text = _("Invoice {number} is paid. Thank you!").format(number=invoice.number)
-            text += "\n" + _("Your invoice as a PDF: /invoice {id} pdf").format(id=invoice.id)
-        else:
-            text = _(
-                "We received {amount} for invoice {number}, which could not take it; "
-                "it was added to your balance."
-            ).format(amount=formatting.money(amount), number=invoice.number)
+    notice = PaymentNotice(customer.id, invoice.id, outcome.status == "paid", amount, event_id)
     try:
-        await payments_.notifier.notify(customer.id, text)
+        await payments_.notifier.notify(notice)
     except Exception:
-        # The payment is recorded; a chat that cannot be reached must not make Stripe resend it.
+        # The payment is recorded; a notice that cannot be written must not make Stripe resend it.
         log.exception("could not tell customer %s about invoice %s", customer.id, invoice.id)

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from bot import payments_web
 from bot.adapters import slack, telegram
+from bot.alerts.notifier import OutboxNotifier
 from bot.app import App
 from services.ports import Notifier
 
@@ -27,11 +28,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def make_web_app(app: App, notifier: Notifier | None = None) -> web.Application:
-    """``notifier`` tells customers in chat when a payment lands (the chat adapters provide it)."""
+    """``notifier`` tells customers in chat when a payment lands: by default an alert in the
+    outbox, which the alerts dispatcher sends to every chat linked to the account."""
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
-    payments_web.setup(web_app, app, notifier)
+    payments_web.setup(web_app, app, notifier or OutboxNotifier(app.db))
     for setup in ADAPTERS:
         setup(web_app, app)
     return web_app

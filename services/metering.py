@@ -248,6 +248,21 @@ async def current_usage(uow: UnitOfWork, customer: Customer) -> Usage:
     return Usage(_usage(rec, customer, month, tz, now), _usage(rec, customer, month, tz, end))
 
 
+async def usage_ahead(uow: UnitOfWork, customer: Customer, until: dt.datetime) -> int:
+    """What the resources as they are now add to this month's usage between now and ``until`` (the
+    month's end at the latest), in minor units: ``current_usage``'s estimate, counted to ``until``
+    instead of the end of the month (the low-balance forecast adds it to the renewals due)."""
+    tz = ZoneInfo(customer.timezone)
+    now = clock.now()
+    month = Month.of(now, tz)
+    _, end = month.bounds(tz)
+    if min(until, end) <= now:
+        return 0
+    rec = await _recorded(uow, customer, month, tz)
+    ahead = _usage(rec, customer, month, tz, min(until, end)).total
+    return max(ahead - _usage(rec, customer, month, tz, now).total, 0)
+
+
 async def month_usage(uow: UnitOfWork, customer: Customer, month: Month) -> MonthUsage:
     """A whole month, as it is invoiced."""
     tz = ZoneInfo(customer.timezone)

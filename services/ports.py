@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.money import Money
 from storage.models import Invoice, Server
 
 log = logging.getLogger("hostbot.mail")
@@ -38,24 +39,35 @@ class InventoryDriver:
         server.power_state = "running"
 
 
+@dataclass(frozen=True)
+class PaymentNotice:
+    """A payment landed: ``paid`` says it paid the invoice; otherwise the invoice could not take it
+    (already paid, cancelled, another amount) and ``amount`` went to the balance. ``event_id`` is the
+    provider's event, which tells two such credits for one invoice apart."""
+
+    customer_id: int
+    invoice_id: int
+    paid: bool
+    amount: Money
+    event_id: str
+
+
 class Notifier(Protocol):
-    """Tells a customer something in chat, on every chat linked to the account.
+    """Tells the customer in chat, on every chat linked to the account and in its language, that a
+    payment landed (the alerts outbox does it in production: ``bot.alerts.notifier``)."""
 
-    The text is already in the customer's language; the chat adapters deliver it.
-    """
-
-    async def notify(self, customer_id: int, text: str) -> None: ...
+    async def notify(self, notice: PaymentNotice) -> None: ...
 
 
 class LogNotifier:
-    """Default notifier until an adapter is wired in: keeps and logs what it would have said."""
+    """A notifier for a process without chats: keeps and logs what it was told."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[int, str]] = []
+        self.sent: list[PaymentNotice] = []
 
-    async def notify(self, customer_id: int, text: str) -> None:
-        self.sent.append((customer_id, text))
-        notices.info("notice to customer %s: %s", customer_id, text)
+    async def notify(self, notice: PaymentNotice) -> None:
+        self.sent.append(notice)
+        notices.info("payment notice for customer %s: %s", notice.customer_id, notice)
 
 
 @dataclass(frozen=True)

@@ -175,3 +175,11 @@ async def notify_shortfall(
         audit.record(
             uow, "order.renewal_short", None, f"order:{order.id}", invoice=invoice.id, missing=missing
         )
+
+
+async def notice_delivered(uow: UnitOfWork, notice_id: int) -> None:
+    """The customer was told (an alert carrying the notice was sent): the notice is settled."""
+    notice = await uow.session.get(BillingNotice, notice_id)
+    if notice is not None and notice.delivered_at is None:
+        notice.delivered_at = clock.now()
+    await uow.commit()

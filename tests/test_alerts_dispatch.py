@@ -18,6 +18,19 @@ from storage.models import Alert, AlertDelivery, Customer, TicketMessage
 from tests.alert_fakes import RecordingSender
 from tests.chat import Chat
 
+# What the demo data tells customer 1 on any day (its dates are relative to the seeding day): the
+# domain expiring in 5 days (7-day step), order 1 ending in 10 days (14-day step), the Growth
+# subscription, support package and mail package ending in 18 to 21 days (30-day step), and the
+# unread support reply. "*" stands for the date, which moves with the day the tests run.
+DEMO_ALERTS = {
+    "renew:domain:1:*:7",
+    "renew:order:1:*:14",
+    "renew:order:3:*:30",
+    "renew:order:4:*:30",
+    "renew:order:5:*:30",
+    "reply:1:2",
+}
+
 
 def _alerts(dispatcher: Dispatcher, sender: RecordingSender, **kw: object) -> AlertDispatcher:
     return AlertDispatcher(dispatcher.db, dispatcher.settings, dispatcher.seller, {"test": sender}, **kw)  # type: ignore[arg-type]
@@ -25,6 +38,11 @@ def _alerts(dispatcher: Dispatcher, sender: RecordingSender, **kw: object) -> Al
 
 async def _scan(dispatcher: Dispatcher) -> int:
     return await finders.scan(dispatcher.db, dispatcher.settings, dispatcher.seller)
+
+
+def _pattern(key: str) -> str:
+    """The key with its renewal date (``YYYY-MM-DD``) replaced by ``*``."""
+    return ":".join("*" if len(part) == 10 and part[4] == "-" else part for part in key.split(":"))
 
 
 async def _states(dispatcher: Dispatcher) -> dict[str, str]:
@@ -40,7 +58,9 @@ async def test_retry_after_is_waited_out_and_everything_arrives(dispatcher: Disp
         waits.append(seconds)
 
     found = await _scan(dispatcher)
-    assert found == 3
+    assert found == len(DEMO_ALERTS)
+    keys = sorted(await _states(dispatcher))
+    assert sorted(_pattern(k) for k in keys) == sorted(DEMO_ALERTS), keys
     assert await _alerts(dispatcher, sender, sleep=sleep).run_pass() == found
     assert len(sender.sent) == found and waits == [0.05, 0.05, 0.05]
     async with dispatcher.db.uow() as uow:
@@ -71,11 +91,11 @@ async def test_failures_back_off_then_dead_letter(
     for attempt in range(1, settings.alerts_max_attempts):
         now += dt.timedelta(seconds=settings.alerts_backoff_seconds * 2 ** (attempt - 1))
         with clock.frozen(now):
-            assert await _alerts(dispatcher, sender).run_pass() == 3
+            assert await _alerts(dispatcher, sender).run_pass() == len(DEMO_ALERTS)
     assert set((await _states(dispatcher)).values()) == {"dead"}
     await cmd_alerts_status(settings, argparse.Namespace())
     out = capsys.readouterr().out
-    assert "dead: 3" in out and "platform unreachable" in out and "reply:1:2" in out
+    assert f"dead: {len(DEMO_ALERTS)}" in out and "platform unreachable" in out and "reply:1:2" in out
 
 
 async def test_one_chat_failing_does_not_resend_to_the_others(dispatcher: Dispatcher, alice: Chat) -> None:
@@ -89,7 +109,7 @@ async def test_one_chat_failing_does_not_resend_to_the_others(dispatcher: Dispat
     with clock.frozen(now + dt.timedelta(hours=1)):
         await _alerts(dispatcher, sender).run_pass()
     per_chat = [s.user_id for s in sender.sent]
-    assert per_chat.count("alice") == 3 and per_chat.count("alice-phone") == 3
+    assert per_chat.count("alice") == len(DEMO_ALERTS) and per_chat.count("alice-phone") == len(DEMO_ALERTS)
     async with dispatcher.db.uow() as uow:
         ids = (await uow.session.scalars(select(AlertDelivery.message_id))).all()
     assert sorted(ids) == sorted(s.message_id for s in sender.sent)

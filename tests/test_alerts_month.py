@@ -26,25 +26,42 @@ from storage.uow import Database
 from tests.alert_fakes import RecordingSender
 from tests.chat import Chat
 
-# The days (after the demo's seeding day) on which each alert key appears for customer 1.
-# The demo data is created on this day: order 1 (auto-renew, renewal invoice #3 open) ends on
-# March 12, the domain atelier-lumiere.example (manual renewal) expires on March 7.
+# The demo data is created on this day. Customer 1 (Atelier Lumière): order 1 (auto-renew, renewal
+# invoice #3 open) ends on March 12 and the domain atelier-lumiere.example (manual renewal) expires
+# on March 7; its Growth subscription (order 3) and support package (order 4), started ten days
+# before, end on March 20, and its mail package (order 5) on March 22 (20 days after seeding);
+# those three renew by hand, so each climbs the whole ladder from the 30-day step.
 SEEDED = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 # The days after SEEDED on which each alert key first appears for customer 1 ("*": any id).
 EXPECTED = {
-    0: {"renew:order:1:2026-03-12:14", "renew:domain:1:2026-03-07:7", "reply:1:2"},
+    0: {
+        "renew:order:1:2026-03-12:14",
+        "renew:domain:1:2026-03-07:7",
+        "renew:order:3:2026-03-20:30",
+        "renew:order:4:2026-03-20:30",
+        "renew:order:5:2026-03-22:30",
+        "reply:1:2",
+    },
     2: {"renew:domain:1:2026-03-07:3"},
     3: {"renew:order:1:2026-03-12:7"},
-    4: {"renew:domain:1:2026-03-07:1"},
+    4: {"renew:domain:1:2026-03-07:1", "renew:order:3:2026-03-20:14", "renew:order:4:2026-03-20:14"},
     # Money spent: the 7-day step is told again as a warning, with a forecast and the threshold.
     5: {"short:order:1:2026-03-12:7", "forecast:1:2026-03-12", "threshold:1:2000:*"},
+    6: {"renew:order:5:2026-03-22:14"},
     7: {"short:order:1:2026-03-12:3"},
     # Topped up on day 8 (the 3-day step is not told again); covered on the last day.
     9: {"renew:order:1:2026-03-12:1"},
     # Renewed on day 10 until April 12: the next ladder starts at 30 days.
-    11: {"renew:order:1:2026-04-12:30"},
-    15: {"overdue:*:1"},
-    17: {"overdue:*:3"},
+    11: {"renew:order:1:2026-04-12:30", "renew:order:3:2026-03-20:7", "renew:order:4:2026-03-20:7"},
+    13: {"renew:order:5:2026-03-22:7"},
+    15: {"overdue:*:1", "renew:order:3:2026-03-20:3", "renew:order:4:2026-03-20:3"},
+    17: {
+        "overdue:*:3",
+        "renew:order:3:2026-03-20:1",
+        "renew:order:4:2026-03-20:1",
+        "renew:order:5:2026-03-22:3",
+    },
+    19: {"renew:order:5:2026-03-22:1"},
     21: {"overdue:*:7"},
     27: {"renew:order:1:2026-04-12:14"},
 }
@@ -123,7 +140,6 @@ async def test_a_month_of_alerts(seeded: Dispatcher) -> None:
             mine = {k for k in new if k in await _keys(db, customer_id=1)}
             if mine:
                 seen[day] = mine
-    print(seen)
     assert sorted(seen) == sorted(EXPECTED), seen
     for day, patterns in EXPECTED.items():
         for pattern in patterns:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.core.dispatcher import Dispatcher
 from services import clock
+from services.money import Money
 from storage.models import Customer, IdempotencyKey, Invoice, LedgerEntry, Payment
 from tests.chat import Chat
 from tests.fake_stripe import event, sign
@@ -149,9 +150,9 @@ async def test_paid_by_webhook_once_and_the_customer_is_told(site: PaySite) -> N
     assert await _count(site, Payment, invoice_id=3, method="stripe") == 1
     assert await _count(site, LedgerEntry, invoice_id=3, kind="payment") == 1
     assert await _count(site, IdempotencyKey, key=f"stripe:{completed['id']}") == 1
-    assert len(site.notifier.sent) == 1
-    customer_id, text = site.notifier.sent[0]
-    assert customer_id == 1 and inv.number in text
+    [notice] = site.notifier.sent
+    assert (notice.customer_id, notice.invoice_id, notice.paid) == (1, 3, True)
+    assert notice.amount == Money(inv.total_minor, inv.currency) and notice.event_id == completed["id"]
     assert (await site.client.get(path)).status == 404  # the link is dead once paid
 
 
@@ -214,7 +215,7 @@ async def test_second_checkout_for_a_paid_invoice_goes_to_the_balance(site: PayS
     # Paid once (credit + charge), then the second payment stays on the balance as a credit.
     assert await _count(site, LedgerEntry, invoice_id=3, kind="payment") == 2
     assert await _count(site, LedgerEntry, invoice_id=3, kind="charge") == 1
-    assert "balance" in site.notifier.sent[-1][1]
+    assert [n.paid for n in site.notifier.sent] == [True, False]  # the second went to the balance
     assert (await alice.say("balance")).text != before
 
 

@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.core.dispatcher import seal
 from bot.core.i18n import use_locale
 from bot.core.types import Reply
-from services import alert_prefs, clock
+from services import alert_prefs, clock, renewals
 from services.invoices import Seller
 from storage.models import Alert, ChatIdentity, Customer
 from storage.uow import Database
@@ -57,23 +57,31 @@ class Dispatcher:
         self.worker = outbox.worker_id()
 
     async def run_pass(self) -> int:
-        """Claim and handle alerts until none is due now; returns how many were handled."""
+        """Claim and handle alerts until none is due now; returns how many were handled.
+
+        Up to ``alerts_concurrency`` alerts are in flight; a free slot is refilled at once, so one
+        alert waiting out a long ``retry_after`` holds its own slot, not the whole batch."""
         handled = 0
-        gate = asyncio.Semaphore(max(self.settings.alerts_concurrency, 1))
-
-        async def one(alert_id: int) -> None:
-            async with gate:
-                await self.handle(alert_id)
-
+        limit = max(self.settings.alerts_concurrency, 1)
+        running: set[asyncio.Task[None]] = set()
         while True:
-            async with self.db.uow() as uow:
-                ids = await outbox.claim(
-                    uow, self.worker, self.settings.alerts_batch_size, self.settings.alerts_lease_seconds
-                )
-            if not ids:
-                return handled
-            await asyncio.gather(*(one(i) for i in ids))
+            room = limit - len(running)
+            ids: list[int] = []
+            if room > 0:
+                async with self.db.uow() as uow:
+                    ids = await outbox.claim(
+                        uow,
+                        self.worker,
+                        min(room, self.settings.alerts_batch_size),
+                        self.settings.alerts_lease_seconds,
+                    )
+            running |= {asyncio.create_task(self.handle(i)) for i in ids}
             handled += len(ids)
+            if not running:
+                return handled
+            if ids and len(running) < limit:
+                continue  # more may be due: fill the free slots first
+            _done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
 
     async def handle(self, alert_id: int) -> None:
         try:
@@ -110,6 +118,7 @@ class Dispatcher:
             if draft is None:
                 await self._finish(alert_id, state="dropped", last_error="no longer applies")
                 return
+            notice = alert.params.get("notice")
             done = await outbox.delivered_to(uow, alert_id)
             todo: list[tuple[ChatIdentity, Reply]] = []
             for chat in chats:
@@ -134,8 +143,11 @@ class Dispatcher:
                 await outbox.record_delivery(uow, alert_id, chat.id, message_id)
         if errors:
             await self._failed(alert_id, "; ".join(errors))
-        else:
-            await self._finish(alert_id, state="sent", sent_at=clock.now(), last_error="")
+            return
+        await self._finish(alert_id, state="sent", sent_at=clock.now(), last_error="")
+        if notice is not None:
+            async with self.db.uow() as uow:
+                await renewals.notice_delivered(uow, notice)
 
     async def _send(self, alert_id: int, chat: ChatIdentity, reply: Reply) -> str:
         sender = self.senders.get(chat.platform)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from services import alert_prefs, clock, invoices, vat
+from services import alert_prefs, clock, invoices, metering, vat
 from services.invoices import Seller
 from services.money import Money
 from storage.models import Customer, Domain, Invoice, InvoiceLine, Order
@@ -106,3 +106,11 @@ async def renewal(
 def auto_due(found: list[Renewal], start: dt.date, end: dt.date) -> list[Renewal]:
     """Automatic renewals that will charge the balance between ``start`` and ``end`` included."""
     return [r for r in found if r.auto and start <= r.due <= end]
+
+
+async def usage_ahead(uow: UnitOfWork, customer: Customer, until: dt.date) -> Money:
+    """Pay-as-you-use charges the customer's resources will run up from now to the end of ``until``
+    (their own day), as ``services.metering.current_usage`` estimates them."""
+    zone = alert_prefs.zone(customer.timezone)
+    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(0), zone)
+    return Money(await metering.usage_ahead(uow, customer, end), customer.currency)

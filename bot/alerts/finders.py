@@ -22,7 +22,16 @@ from bot.alerts import facts, outbox
 from bot.config import Settings
 from services import alert_prefs, ledger
 from services.invoices import Seller
-from storage.models import Alert, ChatIdentity, Customer, Invoice, LedgerEntry, Ticket, TicketMessage
+from storage.models import (
+    Alert,
+    BillingNotice,
+    ChatIdentity,
+    Customer,
+    Invoice,
+    LedgerEntry,
+    Ticket,
+    TicketMessage,
+)
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger("hostbot.alerts")
@@ -71,22 +80,19 @@ async def _exists(uow: UnitOfWork, key: str) -> bool:
 async def _forecast(
     uow: UnitOfWork, customer: Customer, settings: Settings, seller: Seller, today: dt.date
 ) -> list[Finding]:
-    """The balance will not cover the automatic renewals of the next N days (one alert per first due date)."""
+    """The balance will not cover the automatic renewals and the pay-as-you-use charges of the next
+    N days: one alert per first renewal due, or per month when only usage is short."""
     if settings.alerts_forecast_days <= 0:
         return []
     until = today + dt.timedelta(days=settings.alerts_forecast_days)
     due = facts.auto_due(await facts.renewals(uow, customer, seller), today, until)
-    if not due:
+    usage = await facts.usage_ahead(uow, customer, until)
+    need = sum(r.cost.minor for r in due) + usage.minor
+    if need <= 0 or (await ledger.balance(uow, customer)).minor >= need:
         return []
-    need = sum(r.cost.minor for r in due)
-    if (await ledger.balance(uow, customer)).minor >= need:
-        return []
-    first = min(r.due for r in due)
-    return [
-        Finding(
-            f"forecast:{customer.id}:{first}", "lowbalance", {"rule": "forecast", "until": until.isoformat()}
-        )
-    ]
+    step = str(min(r.due for r in due)) if due else f"usage:{today:%Y-%m}"
+    params = {"rule": "forecast", "until": until.isoformat()}
+    return [Finding(f"forecast:{customer.id}:{step}", "lowbalance", params)]
 
 
 async def _threshold(uow: UnitOfWork, customer: Customer, threshold: int | None) -> list[Finding]:
@@ -126,6 +132,19 @@ async def _overdue(uow: UnitOfWork, customer: Customer, settings: Settings, toda
     return found
 
 
+async def _notices(uow: UnitOfWork, customer: Customer) -> list[Finding]:
+    """Auto-renewals the billing job could not pay at the period's end (``BillingNotice`` rows not
+    told yet); the notice is marked delivered once its alert is sent."""
+    rows = await uow.session.scalars(
+        select(BillingNotice.id).where(
+            BillingNotice.customer_id == customer.id,
+            BillingNotice.kind == "renewal_shortfall",
+            BillingNotice.delivered_at.is_(None),
+        )
+    )
+    return [Finding(f"notice:{n}", "autorenew", {"rule": "notice", "notice": n}) for n in rows.all()]
+
+
 async def _replies(uow: UnitOfWork, customer: Customer) -> list[Finding]:
     """One alert per unread support reply (the latest one of each ticket)."""
     rows = await uow.session.execute(
@@ -152,6 +171,8 @@ async def find(uow: UnitOfWork, customer: Customer, settings: Settings, seller: 
     found: list[Finding] = []
     if settings.alerts_renewal_days:
         found += await _renewals(uow, customer, settings, seller, today)
+    if settings.alerts_autorenew_short:
+        found += await _notices(uow, customer)
     found += await _forecast(uow, customer, settings, seller, today)
     found += await _threshold(uow, customer, prefs.low_balance_minor)
     if settings.alerts_overdue_days:

@@ -21,7 +21,7 @@ from bot.core.types import Button, Reply
 from services import alert_prefs, invoices, ledger
 from services.invoices import Seller
 from services.money import Money
-from storage.models import Alert, Customer, Invoice, Ticket, TicketMessage
+from storage.models import Alert, BillingNotice, Customer, Invoice, Ticket, TicketMessage
 from storage.uow import UnitOfWork
 
 Draft = Callable[[], Reply]
@@ -112,25 +112,70 @@ async def _forecast(uow: UnitOfWork, alert: Alert, customer: Customer, seller: S
     today = facts.local_today(customer)
     until = dt.date.fromisoformat(alert.params["until"])
     due = facts.auto_due(await facts.renewals(uow, customer, seller), today, until)
+    usage = await facts.usage_ahead(uow, customer, until)
     balance = await ledger.balance(uow, customer)
-    need = Money(sum(r.cost.minor for r in due), customer.currency)
-    if not due or balance >= need:
+    need = Money(sum(r.cost.minor for r in due) + usage.minor, customer.currency)
+    if need.minor <= 0 or balance >= need:
         return None
 
     def draft() -> Reply:
-        lines = [
-            _(
+        values = {
+            "balance": formatting.money(balance),
+            "date": formatting.date(until),
+            "amount": formatting.money(need),
+            "missing": formatting.money(need - balance),
+        }
+        if usage.minor:
+            head = _(
+                "Your balance of {balance} will not cover what is expected to be charged by {date} "
+                "({amount}): {missing} is missing."
+            )
+        else:
+            head = _(
                 "Your balance of {balance} will not cover the automatic renewals due by {date} "
                 "({amount}): {missing} is missing."
-            ).format(
-                balance=formatting.money(balance),
-                date=formatting.date(until),
-                amount=formatting.money(need),
-                missing=formatting.money(need - balance),
             )
-        ]
+        lines = [head.format(**values)]
         lines += [f"• {_service(r)} · {formatting.date(r.due)} · {formatting.money(r.cost)}" for r in due]
+        if usage.minor:
+            label = _("Pay-as-you-use charges until {date}").format(date=formatting.date(until))
+            lines.append(f"• {label} · {formatting.money(usage)}")
         return Reply("\n".join(lines), buttons=[row for row in [_top_up()] if row], private=True)
+
+    return draft
+
+
+async def _notice(
+    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
+) -> Draft | None:
+    """An auto-renewal the billing job could not pay (``BillingNotice``), as things stand now: gone
+    once its invoice is paid or the balance covers it (the next billing run renews it then)."""
+    notice = await uow.session.get(BillingNotice, alert.params["notice"])
+    if notice is None or notice.customer_id != customer.id:
+        return None
+    inv = await uow.session.get(Invoice, notice.params["invoice_id"])
+    r = await facts.renewal(uow, customer, "order", notice.params["order_id"], seller)
+    if inv is None or inv.status != "unpaid" or r is None:
+        return None
+    cost = Money(inv.total_minor, inv.currency)
+    balance = await ledger.balance(uow, customer)
+    if balance >= cost:
+        return None
+    link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
+
+    def draft() -> Reply:
+        text = _(
+            "The automatic renewal of {service} on {date} did not go through: it costs {amount} and "
+            "your balance of {balance} is {missing} short."
+        ).format(
+            service=_service(r),
+            date=formatting.date(r.due),
+            amount=formatting.money(cost),
+            balance=formatting.money(balance),
+            missing=formatting.money(cost - balance),
+        )
+        buttons = [[Button(_("Pay"), command=f"pay {inv.id}")], _top_up()]
+        return Reply(f"{text}\n{_pay_line(link)}", buttons=[row for row in buttons if row], private=True)
 
     return draft
 
@@ -194,10 +239,33 @@ async def _reply(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | N
     return draft
 
 
+async def _payment(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | None:
+    """A payment landed (``bot.alerts.notifier``): the invoice is paid, or the money is on the balance."""
+    inv = await uow.session.get(Invoice, alert.params["invoice"])
+    if inv is None or inv.customer_id != customer.id:
+        return None
+    amount = Money(alert.params["amount"], alert.params["currency"])
+
+    def draft() -> Reply:
+        if alert.kind == "invoice_paid":
+            text = _("Invoice {number} is paid. Thank you!").format(number=inv.number)
+            text += "\n" + _("Your invoice as a PDF: /invoice {id} pdf").format(id=inv.id)
+        else:
+            text = _(
+                "We received {amount} for invoice {number}, which could not take it; "
+                "it was added to your balance."
+            ).format(amount=formatting.money(amount), number=inv.number)
+        return Reply(text, private=True)
+
+    return draft
+
+
 async def compose(
     uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
 ) -> Draft | None:
     """The message for this alert as things stand now, or None when it no longer applies."""
+    if alert.kind == "autorenew" and alert.params.get("rule") == "notice":
+        return await _notice(uow, alert, customer, settings, seller)
     if alert.kind in ("renewal", "autorenew"):
         return await _renewal(uow, alert, customer, settings, seller)
     if alert.kind == "lowbalance" and alert.params.get("rule") == "forecast":
@@ -208,4 +276,6 @@ async def compose(
         return await _overdue(uow, alert, customer, settings)
     if alert.kind == "ticket":
         return await _reply(uow, alert, customer)
+    if alert.kind in ("invoice_paid", "payment_credited"):
+        return await _payment(uow, alert, customer)
     raise ValueError(f"unknown alert kind {alert.kind!r}")

@@ -6,20 +6,27 @@ identity and returns the platform's message id::
     class Sender(Protocol):
         async def send(self, identity: ChatIdentity, reply: Reply) -> str: ...
 
-On a rate-limit answer (Telegram 429 ``retry_after``, Slack ``Retry-After``) it raises
-``RetryAfter(seconds)``: the dispatcher waits that long and sends again, without counting a
-failure. Any other exception is a failed attempt (retried with backoff, dead after N attempts).
-Pacing (one message per second per chat, an overall rate) belongs to the platform's sender, with
-``bot.core.pacing.Pacer``. A platform sender is a few lines over its adapter's "send one Reply to
-a chat" function; ``default_senders`` maps platform names to them.
+On a rate-limit answer (Telegram 429 ``retry_after``, Slack ``Retry-After``) that the platform's
+adapter has not already waited out it raises ``RetryAfter(seconds)``: the dispatcher waits that
+long and sends again, without counting a failure. Any other exception is a failed attempt
+(retried with backoff, dead after N attempts). Pacing (one message per second per chat, an overall
+rate) belongs to the adapter, with ``bot.core.pacing.Pacer``: a platform sender is a few lines over
+its adapter's "send one Reply to a chat" function, so alerts and answers share one set of windows.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from typing import Protocol
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
 
+from slack_sdk.errors import SlackApiError
+
+from bot.adapters.slack import SlackAdapter
+from bot.adapters.telegram import TelegramAdapter
+from bot.app import App
 from bot.core.types import Reply
 from storage.models import ChatIdentity
 
@@ -47,6 +54,68 @@ class LogSender:
         return f"log-{secrets.token_hex(6)}"
 
 
-def default_senders() -> dict[str, Sender]:
-    """Senders by platform name; identities on a platform without one fail (and end as dead letters)."""
-    return {"shell": LogSender()}
+class TelegramSender:
+    """To the user's private chat (its id is the Telegram user id). The adapter paces every call and
+    waits out a 429 itself (its rate limiter never drops a message), so nothing is raised for it."""
+
+    def __init__(self, adapter: TelegramAdapter) -> None:
+        self.adapter = adapter
+
+    async def send(self, identity: ChatIdentity, reply: Reply) -> str:
+        return str(await self.adapter.send(int(identity.user_id), reply))
+
+
+class SlackSender:
+    """To the user's direct messages with the app. The Web API client retries a 429 a few times
+    after its ``Retry-After``; when it gives up, the wait is handed to the dispatcher."""
+
+    def __init__(self, adapter: SlackAdapter) -> None:
+        self.adapter = adapter
+
+    async def send(self, identity: ChatIdentity, reply: Reply) -> str:
+        try:
+            ts = await self.adapter.send(reply, "", user=identity.user_id)
+        except SlackApiError as err:
+            if err.response.status_code == 429:
+                raise RetryAfter(_retry_after(err.response.headers)) from err
+            raise
+        if not ts:
+            raise RuntimeError("Slack accepted the message without a ts")
+        return ts
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            return float(value[0] if isinstance(value, list) else value)
+    return 1.0
+
+
+def default_senders(
+    telegram: TelegramAdapter | None = None, slack: SlackAdapter | None = None
+) -> dict[str, Sender]:
+    """Senders by platform name: the shell's log, and each platform whose adapter is running.
+    Identities on a platform without a sender fail (and end as dead letters)."""
+    senders: dict[str, Sender] = {"shell": LogSender()}
+    if telegram is not None:
+        senders["telegram"] = TelegramSender(telegram)
+    if slack is not None:
+        senders["slack"] = SlackSender(slack)
+    return senders
+
+
+@asynccontextmanager
+async def connected(app: App) -> AsyncIterator[dict[str, Sender]]:
+    """The senders of every configured platform (``TELEGRAM_BOT_TOKEN``, ``SLACK_BOT_TOKEN``) for a
+    process that does not serve the platforms (``hostbot worker``): Telegram's bot is connected
+    (getMe) but does not poll, so it never takes updates from ``hostbot run``."""
+    settings = app.settings
+    telegram = TelegramAdapter(app.dispatcher, settings) if settings.telegram_bot_token else None
+    slack = SlackAdapter(app) if settings.slack_bot_token else None
+    if telegram is not None:
+        await telegram.application.initialize()
+    try:
+        yield default_senders(telegram, slack)
+    finally:
+        if telegram is not None:
+            await telegram.application.shutdown()

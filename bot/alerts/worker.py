@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -27,14 +28,22 @@ async def run_once(
 
 
 async def run_forever(
-    db: Database, settings: Settings, seller: Seller, senders: Mapping[str, Sender]
+    db: Database,
+    settings: Settings,
+    seller: Seller,
+    senders: Mapping[str, Sender],
+    wake: asyncio.Event | None = None,
 ) -> None:
-    """Keep scanning and sending; an error in one round is logged and the next round goes on."""
+    """Keep scanning and sending; an error in one round is logged and the next round goes on.
+    Setting ``wake`` (a payment notice written in this process) starts the next round at once."""
     dispatcher = Dispatcher(db, settings, seller, senders)
+    wake = wake or asyncio.Event()
     while True:
+        wake.clear()
         try:
             await finders.scan(db, settings, seller)
             await dispatcher.run_pass()
         except Exception:
             log.exception("alerts round failed")
-        await asyncio.sleep(settings.alerts_interval_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), settings.alerts_interval_seconds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ class Call:
     method: str
     args: dict[str, Any]
     status: int = 200
+    at: float = field(default_factory=time.monotonic)
 
     def blocks(self) -> list[dict[str, Any]]:
         raw = self.args.get("blocks") or (self.args.get("view") or {}).get("blocks") or []

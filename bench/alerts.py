@@ -1,0 +1,177 @@
+"""Benchmark: alerts to many Telegram chats at the configured rate, through the real sender.
+
+    .venv/bin/python -m bench.alerts [--alerts 300] [--chats 300] [--rate 25] [--throttle 5]
+
+N customers each get one linked Telegram chat and an invoice; N "invoice paid" alerts are written
+to the outbox the way the payment webhook writes them, and one dispatch pass sends them through
+``TelegramSender`` → ``TelegramAdapter.send`` → python-telegram-bot → the fake Bot API on
+127.0.0.1, paced by ``bot.core.pacing`` (``--rate`` per second overall, one per second per chat).
+While they go out the fake answers ``--throttle`` of the messages, spread over the run, with 429
+and ``retry_after``. Reported, from what the fake received: the achieved rate against the limit,
+the most requests in any one-second window, the smallest gap between two requests to one chat,
+and how many alerts were lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.alerts.dispatch import Dispatcher
+from bot.alerts.notifier import OutboxNotifier
+from bot.alerts.senders import connected
+from bot.app import App, open_app
+from bot.config import Settings
+from services import invoices
+from services.invoices import LineSpec
+from services.money import Money
+from services.ports import PaymentNotice
+from storage.models import Alert, ChatIdentity, Customer
+from tests.fakes.telegram_api import TOKEN, Call, FakeTelegramAPI
+
+FIRST_CHAT = 50_000
+
+
+async def prepare(app: App, alerts: int, chats: int) -> None:
+    """``chats`` customers with one Telegram chat each; ``alerts`` paid invoices spread over them."""
+    async with app.db.uow() as uow:
+        customers = []
+        for n in range(chats):
+            customer = Customer(
+                name=f"Bench {n}", email=f"bench{n}@example.com", country="NL", currency="EUR"
+            )
+            uow.session.add(customer)
+            customers.append(customer)
+        await uow.flush()
+        for n, customer in enumerate(customers):
+            uow.session.add(
+                ChatIdentity(platform="telegram", user_id=str(FIRST_CHAT + n), customer_id=customer.id)
+            )
+        notices = []
+        for n in range(alerts):
+            customer = customers[n % chats]
+            inv = await invoices.create(uow, customer, [LineSpec("Bench", 1000)], app.dispatcher.seller, None)
+            notices.append(PaymentNotice(customer.id, inv.id, True, Money(inv.total_minor, "EUR"), ""))
+        await uow.commit()
+    notifier = OutboxNotifier(app.db)
+    for notice in notices:
+        await notifier.notify(notice)
+
+
+async def throttle(fake: FakeTelegramAPI, alerts: int, times: int, retry_after: int) -> None:
+    """One 429 after every ``alerts / (times + 1)`` accepted messages."""
+    for k in range(1, times + 1):
+        mark = k * alerts // (times + 1)
+        await fake.wait_for(lambda mark=mark: len(fake.sent()) >= mark)  # type: ignore[misc]
+        fake.fail_next("sendMessage", retry_after)
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most requests in any one-second window (each window starting at a request)."""
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def measure(calls: list[Call], alerts: int, chats: int, rate: float, elapsed: float) -> dict[str, Any]:
+    sends = sorted((c for c in calls if c.method == "sendMessage"), key=lambda c: c.at)
+    accepted = [c for c in sends if c.status == 200]
+    per_chat: dict[int, list[float]] = defaultdict(list)
+    for c in sends:
+        per_chat[c.chat_id or 0].append(c.at)
+    gaps = [b - a for times in per_chat.values() for a, b in itertools.pairwise(times)]
+    received = Counter(c.chat_id for c in accepted)
+    expected = {FIRST_CHAT + n: len(range(n, alerts, chats)) for n in range(chats)}
+    span = accepted[-1].at - accepted[0].at if len(accepted) > 1 else 0.0
+    achieved = (len(sends) - 1) / (sends[-1].at - sends[0].at) if len(sends) > 1 else 0.0
+    return {
+        "alerts": alerts,
+        "chats": chats,
+        "limit_per_second": rate,
+        "requests": len(sends),
+        "throttled": len(sends) - len(accepted),
+        "achieved_per_second": achieved,
+        "achieved_ratio": achieved / rate,
+        "accepted_per_second": (len(accepted) - 1) / span if span else 0.0,
+        "max_in_one_second": busiest_second([c.at for c in sends]),
+        "min_gap_per_chat_s": min(gaps) if gaps else None,
+        "lost": sum(max(n - received.get(chat, 0), 0) for chat, n in expected.items()),
+        "duplicated": sum(max(received.get(chat, 0) - n, 0) for chat, n in expected.items()),
+        "elapsed_s": elapsed,
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    fake = FakeTelegramAPI()
+    await fake.start()
+    database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        telegram_bot_token=TOKEN,
+        telegram_api_url=fake.url,
+        telegram_rate=f"{args.rate}/second",
+        telegram_chat_rate="1/second",
+        alerts_concurrency=args.concurrency,
+        alerts_batch_size=args.concurrency,
+    )
+    app = await open_app(settings)
+    try:
+        await prepare(app, args.alerts, args.chats)
+        async with connected(app) as senders:
+            mark = len(fake.calls)
+            injector = asyncio.create_task(throttle(fake, args.alerts, args.throttle, args.retry_after))
+            started = time.perf_counter()
+            await Dispatcher(app.db, settings, app.dispatcher.seller, senders).run_pass()
+            elapsed = time.perf_counter() - started
+            injector.cancel()
+        async with app.db.uow() as uow:
+            states = Counter((await uow.session.scalars(select(Alert.state))).all())
+    finally:
+        await app.close()
+        await fake.close()
+    result = measure(fake.calls[mark:], args.alerts, args.chats, args.rate, elapsed)
+    result["outbox"] = dict(states)
+    result["database"] = database_url.split(":", 1)[0]
+    return result
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--alerts", type=int, default=300, help="alerts to send")
+    parser.add_argument("--chats", type=int, default=300, help="chats they go to (round robin)")
+    parser.add_argument("--rate", type=int, default=25, help="TELEGRAM_RATE, messages per second")
+    parser.add_argument("--throttle", type=int, default=5, help="429 answers injected by the fake")
+    parser.add_argument("--retry-after", type=int, default=2, help="their retry_after, in seconds")
+    parser.add_argument("--concurrency", type=int, default=32, help="ALERTS_CONCURRENCY")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "alerts.json")
+    args = parser.parse_args()
+    r = asyncio.run(main(args))
+    gap = "n/a" if r["min_gap_per_chat_s"] is None else f"{r['min_gap_per_chat_s']:.3f} s"
+    print(
+        f"{r['alerts']} alerts to {r['chats']} chats ({r['database']}), {r['throttled']} answered 429\n"
+        f"achieved {r['achieved_per_second']:.2f}/s against {r['limit_per_second']}/s: "
+        f"ratio {r['achieved_ratio']:.3f}\n"
+        f"most requests in one second: {r['max_in_one_second']}\n"
+        f"smallest gap between two requests to one chat: {gap}\n"
+        f"lost {r['lost']}, duplicated {r['duplicated']}; outbox {r['outbox']}"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(r, indent=2))
+
+
+if __name__ == "__main__":
+    cli()

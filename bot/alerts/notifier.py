@@ -1,0 +1,39 @@
+"""Payments landing, told in chat: the production ``Notifier`` writes an alert into the outbox.
+
+The dispatcher then sends it like any alert: to every chat linked to the account, in the
+customer's language (composed when sending, not when paid), with retries and dead letters. The
+key makes a second notice for the same thing harmless: ``paid:{invoice}`` (an invoice is paid
+once) and ``credited:{event}`` (each payment the invoice could not take).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.alerts import outbox
+from services.ports import PaymentNotice
+from storage.uow import Database
+
+
+class OutboxNotifier:
+    """``wake`` is set after each notice, so that a dispatcher in the same process (``hostbot run``)
+    sends it at once instead of at its next round."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.wake = asyncio.Event()
+
+    async def notify(self, notice: PaymentNotice) -> None:
+        if notice.paid:
+            key, kind = f"paid:{notice.invoice_id}", "invoice_paid"
+        else:
+            key, kind = f"credited:{notice.event_id}", "payment_credited"
+        params = {
+            "invoice": notice.invoice_id,
+            "amount": notice.amount.minor,
+            "currency": notice.amount.currency,
+        }
+        async with self.db.uow() as uow:
+            await outbox.add(uow, key, notice.customer_id, kind, params)
+            await uow.commit()
+        self.wake.set()
