@@ -223,7 +223,7 @@ async def record(session: ClientSession, base: str, fake: Connection, users: int
 
 
 async def run(
-    session: ClientSession, url: str, bodies: list[bytes], concurrency: int, bot: Connection
+    session: ClientSession, url: str, bodies: list[bytes], concurrency: int, bot: Connection, fake: Connection
 ) -> dict[str, float]:
     queue = list(reversed(bodies))
     latencies: list[float] = []
@@ -232,11 +232,11 @@ async def run(
         while queue:
             latencies.append(await post(session, url, queue.pop()))
 
-    cpu = ask(bot, "cpu")
+    cpu, fake_cpu, own_cpu = ask(bot, "cpu"), ask(fake, "cpu"), time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    cpu = ask(bot, "cpu") - cpu
+    cpu, fake_cpu, own_cpu = ask(bot, "cpu") - cpu, ask(fake, "cpu") - fake_cpu, time.process_time() - own_cpu
     latencies.sort()
     return {
         "updates": len(bodies),
@@ -244,6 +244,8 @@ async def run(
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "bot_cpu_ms_per_update": cpu / len(bodies) * 1000,
+        "fake_api_cpu_ms_per_update": fake_cpu / len(bodies) * 1000,
+        "load_cpu_ms_per_update": own_cpu / len(bodies) * 1000,
     }
 
 
@@ -282,10 +284,10 @@ async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]
             for target in TARGETS:
                 url = base + (WEBHOOK_PATH if target == "pipeline" else "/" + target)
                 if target != "pipeline":  # warm up; the pipeline was warmed by the recording
-                    await run(session, url, bodies[:100], args.concurrency, bot)
+                    await run(session, url, bodies[:100], args.concurrency, bot, fake)
                 elif args.profile:
                     ask(bot, "profile")
-                results[target] = await run(session, url, bodies, args.concurrency, bot)
+                results[target] = await run(session, url, bodies, args.concurrency, bot, fake)
                 if target == "pipeline" and args.profile:
                     ask(bot, "unprofile", args.profile)
     finally:
@@ -332,7 +334,8 @@ def cli() -> None:
         ratio = f"ratio {result['ratios'][name]:.3f}" if name in result["ratios"] else ""
         print(
             f"{name:10} {r['updates']:5d} updates {r['per_second']:8.1f}/s  p50 {r['p50_ms']:7.2f} ms  "
-            f"p99 {r['p99_ms']:7.2f} ms  bot CPU {r['bot_cpu_ms_per_update']:6.2f} ms/update  {ratio}"
+            f"p99 {r['p99_ms']:7.2f} ms  CPU ms/update: bot {r['bot_cpu_ms_per_update']:5.2f} "
+            f"fake API {r['fake_api_cpu_ms_per_update']:5.2f} load {r['load_cpu_ms_per_update']:5.2f}  {ratio}"
         )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
