@@ -1,27 +1,47 @@
 """Benchmark: recorded Telegram updates posted to the webhook, through the whole pipeline.
 
     .venv/bin/python -m bench.telegram_webhook [--users 100] [--concurrency 40] [--database-url URL]
+                                               [--profile FILE]
 
-Each update (``/balance``, ``/invoices``, a press on the invoice list's "Paid" filter) goes
-through aiohttp, the secret check, python-telegram-bot, the dispatcher, the database and the reply
-to a fake Bot API on 127.0.0.1 (the webhook answers once the reply is sent). The same bodies are
-then posted, with the same concurrency, to a bare aiohttp endpoint in the same process, and the
-ratio of the two rates is reported. Outbound pacing is raised out of the way: it is a deliberate
-limit (25 messages/s by default), not a cost.
+Three processes, so that the bot is measured alone: the bot (the project's aiohttp app), the fake
+Bot API on 127.0.0.1 (``tests/fakes/telegram_api.py``), and this one, which records the updates
+(per user a ``/balance``, an ``/invoices`` and a press on the list's "Paid" filter) and posts them
+with the secret header, ``--concurrency`` at a time, to four endpoints of the bot's server in turn:
+
+- ``bare``: an aiohttp handler that reads the body and answers (the floor);
+- ``ptb``: python-telegram-bot's own path, ``Update.de_json`` then ``Application.process_update``
+  into a handler that does nothing (the issue's reference point);
+- ``ptb_reply``: the same, but the handler makes the Bot API calls the pipeline makes (a message,
+  or an edit and the callback answer) with a fixed text: what answering costs without our code;
+- ``pipeline``: the real webhook (secret check, python-telegram-bot, dispatcher, database, reply
+  to the fake API; answered once the reply is sent).
+
+Each is reported with its rate, p50, p99, the bot process's CPU time per update, and its ratio to
+``bare``. Outbound pacing is raised out of the way: it is a deliberate limit (25 messages/s by
+default), not a cost. A PostgreSQL ``--database-url`` names the server and a database to connect
+to: the run creates a throw-away database there and drops it afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import multiprocessing
 import statistics
 import tempfile
 import time
+import uuid
+from collections.abc import Awaitable, Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, web
+import asyncpg
+from aiohttp import ClientSession, TCPConnector, web
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.adapters.telegram import SECRET_HEADER, WEBHOOK_PATH
 from bot.app import open_app
@@ -32,12 +52,52 @@ from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
 SECRET = "bench-secret"
 FIRST_USER = 10_000
+TARGETS = ("bare", "ptb", "ptb_reply", "pipeline")
+SETUP = (
+    "three processes on {cores} cores: the bot (measured), the fake Bot API, the load generator; "
+    "{concurrency} requests in flight"
+)
+
+
+# -- the bot process ------------------------------------------------------------------------------
 
 
 async def bare(request: web.Request) -> web.Response:
     """The floor: read the body and answer, as a handler that does nothing would."""
     await request.read()
     return web.Response()
+
+
+async def do_nothing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The reference handler of the issue."""
+
+
+async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The Bot API calls the pipeline makes for the same update, with a fixed text."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        await context.bot.edit_message_text("ok", query.message.chat.id, query.message.message_id)
+        await query.answer()
+    elif update.effective_chat is not None:
+        await context.bot.send_message(update.effective_chat.id, "ok")
+
+
+async def reference(
+    api_url: str, handler: Any
+) -> tuple[Any, Callable[[web.Request], Awaitable[web.Response]]]:
+    """A python-telegram-bot application without updater, and its webhook route."""
+    application = Application.builder().token(TOKEN).base_url(api_url + "/bot").updater(None).build()
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, handler))
+    application.add_handler(CallbackQueryHandler(handler))
+    await application.initialize()
+
+    async def webhook(request: web.Request) -> web.Response:
+        if request.headers.get(SECRET_HEADER) != SECRET:
+            return web.Response(status=401)
+        await application.process_update(Update.de_json(await request.json(), application.bot))
+        return web.Response()
+
+    return application, webhook
 
 
 async def link_users(app: Any, users: int) -> None:
@@ -48,20 +108,94 @@ async def link_users(app: Any, users: int) -> None:
             await linking.redeem(uow, ident, code)
 
 
-async def record(session: ClientSession, base: str, fake: FakeTelegramAPI, users: int) -> list[bytes]:
-    """The updates to replay: per user a /balance, an /invoices and a press on "Paid"."""
-    updates: list[dict[str, Any]] = []
-    for n in range(users):
-        user = FIRST_USER + n
-        await post(session, base + WEBHOOK_PATH, json.dumps(fake.message_update(user, "/invoices")).encode())
-        listing = fake.sent(user)[-1]
-        paid = next(b for b in listing.buttons if "callback_data" in b and b["text"] != "#3")
-        updates += [
-            fake.message_update(user, "/balance"),
-            fake.message_update(user, "/invoices"),
-            fake.callback_update(user, paid["callback_data"], listing.result),
-        ]
-    return [json.dumps(u).encode() for u in updates]
+async def serve_bot(conn: Connection, database_url: str, api_url: str, users: int) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        rate_limit="1000000/minute",
+        telegram_bot_token=TOKEN,
+        telegram_api_url=api_url,
+        telegram_webhook_url="https://bench.example" + WEBHOOK_PATH,
+        telegram_webhook_secret=SECRET,
+        telegram_rate="1000000/second",
+        telegram_chat_rate="1000000/second",
+    )
+    app = await open_app(settings, seed_demo=True)
+    await link_users(app, users)
+    web_app = make_web_app(app)
+    web_app.router.add_post("/bare", bare)
+    references = []
+    for name, handler in (("ptb", do_nothing), ("ptb_reply", answer)):
+        application, route = await reference(api_url, handler)
+        references.append(application)
+        web_app.router.add_post("/" + name, route)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    conn.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    profiler: cProfile.Profile | None = None
+    try:
+        while True:
+            command, arg = await asyncio.to_thread(conn.recv)
+            if command == "cpu":
+                conn.send(time.process_time())
+            elif command == "profile":
+                profiler = cProfile.Profile()
+                profiler.enable()
+                conn.send(None)
+            elif command == "unprofile" and profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(arg)
+                conn.send(None)
+            elif command == "stop":
+                break
+    finally:
+        for application in references:
+            await application.shutdown()
+        await runner.cleanup()
+        await app.close()
+
+
+def bot_process(conn: Connection, database_url: str, api_url: str, users: int) -> None:
+    asyncio.run(serve_bot(conn, database_url, api_url, users))
+
+
+# -- the fake Bot API process -----------------------------------------------------------------------
+
+
+async def serve_fake(conn: Connection) -> None:
+    fake = FakeTelegramAPI()
+    conn.send(await fake.start())
+    try:
+        while True:
+            command, arg = await asyncio.to_thread(conn.recv)
+            if command == "cpu":
+                conn.send(time.process_time())
+            elif command == "last":  # the last message sent to a chat: its buttons and the result
+                call = fake.sent(arg)[-1]
+                conn.send((call.buttons, call.result))
+            elif command == "updates":  # updates for users, made by the fake as Telegram would
+                conn.send([fake.message_update(user, text) for user, text in arg])
+            elif command == "press":
+                user, data, message = arg
+                conn.send(fake.callback_update(user, data, message))
+            elif command == "stop":
+                break
+    finally:
+        await fake.close()
+
+
+def fake_process(conn: Connection) -> None:
+    asyncio.run(serve_fake(conn))
+
+
+# -- the load generator (this process) -------------------------------------------------------------
+
+
+def ask(conn: Connection, command: str, arg: Any = None) -> Any:
+    conn.send((command, arg))
+    return conn.recv()
 
 
 async def post(session: ClientSession, url: str, body: bytes) -> float:
@@ -73,7 +207,24 @@ async def post(session: ClientSession, url: str, body: bytes) -> float:
     return time.perf_counter() - started
 
 
-async def run(session: ClientSession, url: str, bodies: list[bytes], concurrency: int) -> dict[str, float]:
+async def record(session: ClientSession, base: str, fake: Connection, users: int) -> list[bytes]:
+    """The updates to replay: per user a /balance, an /invoices and a press on "Paid"."""
+    bodies: list[bytes] = []
+    for n in range(users):
+        user = FIRST_USER + n
+        [listing] = ask(fake, "updates", [(user, "/invoices")])
+        await post(session, base + WEBHOOK_PATH, json.dumps(listing).encode())
+        buttons, message = ask(fake, "last", user)
+        paid = next(b for b in buttons if "callback_data" in b and b["text"] != "#3")
+        updates = ask(fake, "updates", [(user, "/balance"), (user, "/invoices")])
+        updates.append(ask(fake, "press", (user, paid["callback_data"], message)))
+        bodies += [json.dumps(u).encode() for u in updates]
+    return bodies
+
+
+async def run(
+    session: ClientSession, url: str, bodies: list[bytes], concurrency: int, bot: Connection, fake: Connection
+) -> dict[str, float]:
     queue = list(reversed(bodies))
     latencies: list[float] = []
 
@@ -81,58 +232,89 @@ async def run(session: ClientSession, url: str, bodies: list[bytes], concurrency
         while queue:
             latencies.append(await post(session, url, queue.pop()))
 
+    cpu, fake_cpu, own_cpu = ask(bot, "cpu"), ask(fake, "cpu"), time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    cpu, fake_cpu, own_cpu = ask(bot, "cpu") - cpu, ask(fake, "cpu") - fake_cpu, time.process_time() - own_cpu
     latencies.sort()
     return {
         "updates": len(bodies),
         "per_second": len(bodies) / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "bot_cpu_ms_per_update": cpu / len(bodies) * 1000,
+        "fake_api_cpu_ms_per_update": fake_cpu / len(bodies) * 1000,
+        "load_cpu_ms_per_update": own_cpu / len(bodies) * 1000,
     }
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    fake = FakeTelegramAPI()
-    await fake.start()
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        rate_limit="1000000/minute",
-        telegram_bot_token=TOKEN,
-        telegram_api_url=fake.url,
-        telegram_webhook_url="https://bench.example" + WEBHOOK_PATH,
-        telegram_webhook_secret=SECRET,
-        telegram_rate="1000000/second",
-        telegram_chat_rate="1000000/second",
+async def postgres_database(url: str) -> tuple[str, str, str]:
+    """A throw-away database on the server of ``url``: (its URL, the admin DSN, its name)."""
+    admin = url.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"hostbot_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return url.rsplit("/", 1)[0] + "/" + name, admin, name
+
+
+async def drop_database(admin: str, name: str) -> None:
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
+    spawn = multiprocessing.get_context("spawn")
+    fake, fake_end = spawn.Pipe()
+    bot, bot_end = spawn.Pipe()
+    fake_proc = spawn.Process(target=fake_process, args=(fake_end,), daemon=True)
+    fake_proc.start()
+    api_url = fake.recv()
+    bot_proc = spawn.Process(
+        target=bot_process, args=(bot_end, database_url, api_url, args.users), daemon=True
     )
-    app = await open_app(settings, seed_demo=True)
-    await link_users(app, args.users)
-    web_app = make_web_app(app)
-    web_app.router.add_post("/bare", bare)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}"
+    bot_proc.start()
+    base = f"http://127.0.0.1:{bot.recv()}"
+    results: dict[str, Any] = {}
     try:
-        async with ClientSession() as session:
+        async with ClientSession(connector=TCPConnector(limit=args.concurrency)) as session:
             bodies = await record(session, base, fake, args.users)
-            pipeline = await run(session, base + WEBHOOK_PATH, bodies, args.concurrency)
-            floor = await run(session, base + "/bare", bodies, args.concurrency)
+            for target in TARGETS:
+                url = base + (WEBHOOK_PATH if target == "pipeline" else "/" + target)
+                if target != "pipeline":  # warm up; the pipeline was warmed by the recording
+                    await run(session, url, bodies[:100], args.concurrency, bot, fake)
+                elif args.profile:
+                    ask(bot, "profile")
+                results[target] = await run(session, url, bodies, args.concurrency, bot, fake)
+                if target == "pipeline" and args.profile:
+                    ask(bot, "unprofile", args.profile)
     finally:
-        await runner.cleanup()
-        await app.close()
-        await fake.close()
+        for conn, proc in ((bot, bot_proc), (fake, fake_proc)):
+            conn.send(("stop", None))
+            proc.join(30)
+    return results
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    dropped: tuple[str, str] | None = None
+    if database_url.startswith("postgresql"):
+        database_url, *dropped_ = await postgres_database(database_url)
+        dropped = (dropped_[0], dropped_[1])
+    try:
+        results = await measure(args, database_url)
+    finally:
+        if dropped is not None:
+            await drop_database(*dropped)
+    floor = results["bare"]["per_second"]
     return {
         "database": database_url.split(":", 1)[0],
-        "concurrency": args.concurrency,
-        "pipeline": pipeline,
-        "bare_aiohttp": floor,
-        "ratio": pipeline["per_second"] / floor["per_second"],
+        "setup": SETUP.format(cores=multiprocessing.cpu_count(), concurrency=args.concurrency),
+        "profiled": bool(args.profile),
+        **results,
+        "ratios": {t: results[t]["per_second"] / floor for t in TARGETS if t != "bare"},
     }
 
 
@@ -141,17 +323,25 @@ def cli() -> None:
     parser.add_argument("--users", type=int, default=100, help="linked Telegram users (3 updates each)")
     parser.add_argument("--concurrency", type=int, default=40, help="parallel webhook deliveries")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    result = asyncio.run(main(parser.parse_args()))
-    for name in ("pipeline", "bare_aiohttp"):
+    parser.add_argument("--profile", help="write a cProfile of the bot process during the pipeline run")
+    args = parser.parse_args()
+    if args.profile:  # the bot process runs elsewhere: give it an absolute path
+        args.profile = str(Path(args.profile).resolve())
+    result = asyncio.run(main(args))
+    print(f"setup: {result['setup']}; database: {result['database']}")
+    for name in TARGETS:
         r = result[name]
+        ratio = f"ratio {result['ratios'][name]:.3f}" if name in result["ratios"] else ""
         print(
-            f"{name:13} {r['updates']:5d} updates  {r['per_second']:8.1f}/s  "
-            f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms"
+            f"{name:10} {r['updates']:5d} updates {r['per_second']:8.1f}/s  p50 {r['p50_ms']:7.2f} ms  "
+            f"p99 {r['p99_ms']:7.2f} ms  CPU ms/update: bot {r['bot_cpu_ms_per_update']:5.2f} "
+            f"fake API {r['fake_api_cpu_ms_per_update']:5.2f} load {r['load_cpu_ms_per_update']:5.2f}  {ratio}"
         )
-    print(f"ratio pipeline / bare aiohttp: {result['ratio']:.3f} (database: {result['database']})")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "telegram_webhook.json").write_text(json.dumps(result, indent=2))
+    (out / f"telegram_webhook_{result['database'].split('+')[0]}.json").write_text(
+        json.dumps(result, indent=2)
+    )
 
 
 if __name__ == "__main__":

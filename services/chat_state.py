@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from services import audit, clock
@@ -30,16 +31,37 @@ async def identity(uow: UnitOfWork, platform: str, workspace: str, user_id: str)
     if found is not None:
         return found
     try:
-        async with uow.session.begin_nested():
+        async with uow.session.begin_nested():  # a lost race undoes only this insert
             row = ChatIdentity(platform=platform, workspace=workspace, user_id=user_id)
             uow.session.add(row)
+            await uow.session.flush()
         await uow.commit()
         return row
     except IntegrityError:
-        await uow.session.rollback()
         again = await uow.session.scalar(query)
         assert again is not None
         return again
+
+
+async def identity_and_customer(
+    uow: UnitOfWork, platform: str, workspace: str, user_id: str
+) -> tuple[ChatIdentity, Customer | None]:
+    """The identity (created if new) and the account it is linked to, in one query when it exists."""
+    found = (
+        await uow.session.execute(
+            select(ChatIdentity, Customer)
+            .outerjoin(Customer, Customer.id == ChatIdentity.customer_id)
+            .where(
+                ChatIdentity.platform == platform,
+                ChatIdentity.workspace == workspace,
+                ChatIdentity.user_id == user_id,
+            )
+        )
+    ).first()
+    if found is not None:
+        return found[0], found[1]
+    ident = await identity(uow, platform, workspace, user_id)
+    return ident, await customer_of(uow, ident)
 
 
 async def customer_of(uow: UnitOfWork, ident: ChatIdentity) -> Customer | None:
@@ -48,16 +70,29 @@ async def customer_of(uow: UnitOfWork, ident: ChatIdentity) -> Customer | None:
     return await uow.session.get(Customer, ident.customer_id)
 
 
-async def first_delivery(uow: UnitOfWork, source: str, update_id: str) -> bool:
-    """Record an inbound update id; False when it was already recorded (a redelivery)."""
-    try:
-        async with uow.session.begin_nested():
-            uow.session.add(ProcessedUpdate(source=source, update_id=update_id))
+def claims_wait_for_commit(uow: UnitOfWork) -> bool:
+    """Whether an update claim lasts only if the caller's transaction commits (PostgreSQL).
+
+    SQLite has one writer for the whole file: a claim held until the end of an update would queue
+    every other update behind it, so there the claim is committed at once."""
+    return uow.dialect == "postgresql"
+
+
+async def claim_update(uow: UnitOfWork, source: str, update_id: str) -> bool:
+    """Claim an inbound update id; False when it is claimed already (a redelivery, a restart, or
+    another replica has it).
+
+    On PostgreSQL the claim belongs to the caller's transaction and is committed with what the
+    update does: a replica claiming the same id meanwhile waits on the key, then finds it taken, or
+    takes it over if this transaction rolls back (a replica that dies midway loses nothing).
+    """
+    insert = postgresql.insert if uow.dialect == "postgresql" else sqlite.insert
+    claimed = await uow.session.execute(
+        insert(ProcessedUpdate).values(source=source, update_id=update_id).on_conflict_do_nothing()
+    )
+    if not claims_wait_for_commit(uow):
         await uow.commit()
-        return True
-    except IntegrityError:
-        await uow.session.rollback()
-        return False
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def new_key() -> str:

@@ -14,6 +14,7 @@ class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
+        self.commits = 0  # how many commits this unit of work made (what is durable already)
 
     @property
     def session(self) -> AsyncSession:
@@ -42,6 +43,7 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+        self.commits += 1
 
     async def flush(self) -> None:
         await self.session.flush()

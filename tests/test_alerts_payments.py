@@ -145,4 +145,5 @@ async def test_money_an_invoice_cannot_take_is_told_as_a_credit(site: Site) -> N
         ).format(amount=formatting.money(Money(inv.total_minor, inv.currency)), number=inv.number)
         paid = _("Invoice {number} is paid. Thank you!").format(number=inv.number)
     texts = recording.texts("alice")
-    assert len(texts) == 2 and paid in texts[0] and texts[1] == credited
+    # Sent concurrently: the two may arrive in either order.
+    assert len(texts) == 2 and credited in texts and any(t.startswith(paid) for t in texts)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Incoming
+from services import chat_state
 from storage.models import AuditEntry, Invoice, LedgerEntry, Ticket
 from tests.chat import Chat
 
@@ -72,6 +75,68 @@ async def test_redelivered_update_is_processed_once(dispatcher: Dispatcher, alic
     first = await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="42"))
     again = await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="42"))
     assert len(first) == 1 and again == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "invoice 999",  # missing: the handler's transaction is rolled back, claim included
+        "invoice 5",  # another customer's: the denial is audited in its own commit, claim included
+    ],
+)
+async def test_an_update_whose_handler_fails_is_answered_once(
+    dispatcher: Dispatcher, alice: Chat, line: str
+) -> None:
+    first = await dispatcher.handle(Incoming("test", "alice", text=line, update_id="43"))
+    again = await dispatcher.handle(Incoming("test", "alice", text=line, update_id="43"))
+    assert "Not found" in first[0].text and again == []
+
+
+async def test_an_update_whose_handler_crashes_is_answered_once(
+    dispatcher: Dispatcher, alice: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def crash(ctx: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(dispatcher, "_route", crash)
+    first = await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="44"))
+    again = await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="44"))
+    assert "Something went wrong" in first[0].text and again == []
+
+
+async def _someone_waits_on_a_lock(dispatcher: Dispatcher) -> None:
+    """Until a session of this database waits for a lock (the time limit only guards a hang)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(30):
+        while True:
+            async with dispatcher.db.uow() as uow:
+                if await uow.session.scalar(query):
+                    return
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("other_replica", ["commits", "dies"])
+async def test_a_delivery_waits_for_the_replica_that_holds_the_claim(
+    dispatcher: Dispatcher, alice: Chat, other_replica: str
+) -> None:
+    """The claim is committed with the update's work: a second delivery waits on it, then drops the
+    update if the first replica finished, or handles it if the first died before committing."""
+    async with dispatcher.db.uow() as other:
+        assert await chat_state.claim_update(other, "test", "45")
+        second = asyncio.create_task(
+            dispatcher.handle(Incoming("test", "alice", text="balance", update_id="45"))
+        )
+        await _someone_waits_on_a_lock(dispatcher)
+        if other_replica == "commits":
+            await other.commit()
+    replies = await second
+    if other_replica == "commits":
+        assert replies == []
+    else:
+        assert "Your balance" in replies[0].text
 
 
 async def test_turkish_dotless_i_and_french_two_word_filters(alice: Chat) -> None:

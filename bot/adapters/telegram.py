@@ -59,6 +59,7 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 UPDATES = ["message", "callback_query"]
 COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+CONNECTIONS = 16
 ALERT_LIMIT = 200  # Telegram shows at most 200 characters in a callback answer
 
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
@@ -247,6 +248,8 @@ class TelegramAdapter:
             .base_url(base_url)
             .base_file_url(base_file_url)
             .rate_limiter(PacedLimiter(pacer))
+            .connection_pool_size(CONNECTIONS)
+            .pool_timeout(None)
             .concurrent_updates(ChatOrder(64))
         )
         if self.webhook:

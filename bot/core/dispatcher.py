@@ -93,37 +93,56 @@ class Dispatcher:
         self._limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
+        """One transaction per update where the database allows it: the update id's claim, what
+        the handler does and the buttons' keys are committed together (handlers may commit earlier)."""
         who = f"{incoming.platform}:{incoming.workspace}:{incoming.user_id}"
         allowed = await self._limiter.hit(self._limit, who)
         async with self.db.uow() as uow:
-            if incoming.update_id is not None and not await chat_state.first_delivery(
-                uow, incoming.platform, incoming.update_id
-            ):
+            if not await self._claim(uow, incoming):
                 return []
+            claimed = uow.commits
             identity, customer, role, lang = await self._who(uow, incoming)
             identity_id = identity.id
             if customer is None and incoming.linked_only:
+                await uow.commit()  # keeps the claim: this update is done
                 return []
             with use_locale(lang):
                 if not allowed:
-                    return [
-                        Reply(_("You are sending messages too fast. Please wait a minute and try again."))
-                    ]
-                ctx = Context(self, uow, incoming, identity, customer, role)
-                try:
-                    reply = await self._route(ctx)
-                except DomainError as err:
-                    await uow.session.rollback()
-                    reply = Reply(formatting.error_text(err))
-                except Exception:
-                    log.exception("handler failed for %r", incoming)
-                    await uow.session.rollback()
-                    reply = Reply(
-                        _("Something went wrong on our side and nothing was changed. Please try again.")
-                    )
+                    reply = Reply(_("You are sending messages too fast. Please wait a minute and try again."))
+                else:
+                    ctx = Context(self, uow, incoming, identity, customer, role)
+                    try:
+                        reply = await self._route(ctx)
+                    except DomainError as err:
+                        reply = Reply(formatting.error_text(err))
+                        if not await self._undo(uow, incoming, claimed):
+                            return []
+                    except Exception:
+                        log.exception("handler failed for %r", incoming)
+                        reply = Reply(
+                            _("Something went wrong on our side and nothing was changed. Please try again.")
+                        )
+                        if not await self._undo(uow, incoming, claimed):
+                            return []
                 seal(uow, identity_id, reply, self.settings)
                 await uow.commit()
                 return [reply]
+
+    @staticmethod
+    async def _claim(uow: UnitOfWork, incoming: Incoming) -> bool:
+        """False for an update that was (or is being) handled already."""
+        if incoming.update_id is None:
+            return True
+        return await chat_state.claim_update(uow, incoming.platform, incoming.update_id)
+
+    async def _undo(self, uow: UnitOfWork, incoming: Incoming, claimed: int) -> bool:
+        """Roll back what a failed handler left uncommitted. If that took the update's claim with it
+        (nothing was committed since), claim again: False when another replica took it meanwhile
+        (it handles the update; this attempt left no trace)."""
+        await uow.session.rollback()
+        if uow.commits > claimed or not chat_state.claims_wait_for_commit(uow):
+            return True
+        return await self._claim(uow, incoming)
 
     async def language(self, incoming: Incoming) -> str:
         """The language replies to this user will be in (adapters render their own labels in it)."""
@@ -134,8 +153,9 @@ class Dispatcher:
         self, uow: UnitOfWork, incoming: Incoming
     ) -> tuple[ChatIdentity, Customer | None, str, str]:
         """The identity, the account it acts for, its role there, and the language to answer in."""
-        identity = await chat_state.identity(uow, incoming.platform, incoming.workspace, incoming.user_id)
-        customer = await chat_state.customer_of(uow, identity)
+        identity, customer = await chat_state.identity_and_customer(
+            uow, incoming.platform, incoming.workspace, incoming.user_id
+        )
         role = identity.role
         if incoming.is_group and incoming.chat_id:
             bound = await channels.bound_customer(
