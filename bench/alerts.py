@@ -6,6 +6,8 @@ N customers each get one linked Telegram chat and an invoice; N "invoice paid" a
 to the outbox the way the payment webhook writes them, and one dispatch pass sends them through
 ``TelegramSender`` → ``TelegramAdapter.send`` → python-telegram-bot → the fake Bot API on
 127.0.0.1, paced by ``bot.core.pacing`` (``--rate`` per second overall, one per second per chat).
+The fake runs in a process of its own, so that the arrival times it records are not skewed by
+the bot's event loop (as the platform's would not be).
 While they go out the fake answers ``--throttle`` of the messages, spread over the run, with 429
 and ``retry_after``. Reported, from what the fake received: the achieved rate against the limit,
 the most requests in any one-second window, the smallest gap between two requests to one chat,
@@ -18,9 +20,11 @@ import argparse
 import asyncio
 import itertools
 import json
+import multiprocessing
 import tempfile
 import time
 from collections import Counter, defaultdict
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -113,15 +117,35 @@ def measure(calls: list[Call], alerts: int, chats: int, rate: float, elapsed: fl
     }
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
+async def serve_fake(conn: Connection, alerts: int, throttles: int, retry_after: int) -> None:
+    """The fake Bot API with its 429 plan; sends back every call it recorded when told to stop."""
     fake = FakeTelegramAPI()
-    await fake.start()
+    conn.send(await fake.start())
+    injector = asyncio.create_task(throttle(fake, alerts, throttles, retry_after))
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    injector.cancel()
+    conn.send(fake.calls)
+    await fake.close()
+
+
+def fake_process(conn: Connection, alerts: int, throttles: int, retry_after: int) -> None:
+    asyncio.run(serve_fake(conn, alerts, throttles, retry_after))
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    spawn = multiprocessing.get_context("spawn")
+    fake, fake_end = spawn.Pipe()
+    fake_proc = spawn.Process(
+        target=fake_process, args=(fake_end, args.alerts, args.throttle, args.retry_after), daemon=True
+    )
+    fake_proc.start()
+    api_url = fake.recv()
     database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         telegram_bot_token=TOKEN,
-        telegram_api_url=fake.url,
+        telegram_api_url=api_url,
         telegram_rate=f"{args.rate}/second",
         telegram_chat_rate="1/second",
         alerts_concurrency=args.concurrency,
@@ -131,18 +155,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await prepare(app, args.alerts, args.chats)
         async with connected(app) as senders:
-            mark = len(fake.calls)
-            injector = asyncio.create_task(throttle(fake, args.alerts, args.throttle, args.retry_after))
             started = time.perf_counter()
             await Dispatcher(app.db, settings, app.dispatcher.seller, senders).run_pass()
             elapsed = time.perf_counter() - started
-            injector.cancel()
         async with app.db.uow() as uow:
             states = Counter((await uow.session.scalars(select(Alert.state))).all())
     finally:
         await app.close()
-        await fake.close()
-    result = measure(fake.calls[mark:], args.alerts, args.chats, args.rate, elapsed)
+        fake.send("stop")
+        calls: list[Call] = fake.recv()
+        fake_proc.join(timeout=30)
+    result = measure(calls, args.alerts, args.chats, args.rate, elapsed)
     result["outbox"] = dict(states)
     result["database"] = database_url.split(":", 1)[0]
     return result
