@@ -27,7 +27,6 @@ from bot.core.i18n import LANGUAGES, current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from services import invoices, payments
 from services.drivers.stripe_checkout import StripeCheckout
-from services.money import Money
 from services.payments import Outcome
 from services.ports import CardCheckout, InvalidEvent, Notifier, PaymentNotice
 from storage.models import Customer, Invoice
@@ -200,7 +199,7 @@ async def pay_page(request: web.Request) -> web.Response:
 
 def _view(inv: Invoice, settings: Settings, card: bool) -> dict[str, Any]:
     def money(minor: int) -> str:
-        return formatting.money(Money(minor, inv.currency))
+        return formatting.amount(minor, inv.currency)
 
     lines = []
     for line in inv.lines:

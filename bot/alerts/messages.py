@@ -210,7 +210,7 @@ async def _overdue(uow: UnitOfWork, alert: Alert, customer: Customer, settings: 
             late,
         ).format(
             number=inv.number,
-            amount=formatting.money(Money(inv.total_minor, inv.currency)),
+            amount=formatting.amount(inv.total_minor, inv.currency),
             date=formatting.date(inv.due_date),
             n=late,
         )
