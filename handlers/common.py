@@ -14,6 +14,7 @@ from services.breakdown import MAINTENANCE, PROCESSING, Totals
 from services.errors import N_
 from services.invoices import LineSpec
 from services.money import Money
+from storage.models import Plan
 
 LABELS = {
     "unpaid": N_("unpaid"),
@@ -58,6 +59,15 @@ def filter_row(names: dict[str, str], current: str, command: str) -> list[Button
     return [
         Button(_(names[code]), command=f"{command} {code}", edit=True) for code in names if code != current
     ]
+
+
+def price_line(plan: Plan) -> str:
+    """A plan with its monthly and yearly price, as the option lists show it."""
+    return _("{plan}: {monthly} monthly or {yearly} yearly").format(
+        plan=plan.name,
+        monthly=formatting.amount(plan.monthly_minor, plan.currency),
+        yearly=formatting.amount(plan.yearly_minor, plan.currency),
+    )
 
 
 def number(args: list[str], position: int = 0) -> int:

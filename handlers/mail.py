@@ -10,7 +10,7 @@ from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
 from bot.core.registry import registry
 from bot.core.types import Button, Reply, UsageError
-from handlers.common import breakdown_text, confirmation, keyword, label
+from handlers.common import breakdown_text, confirmation, keyword, label, price_line
 from services import clock, mail, plans
 from services.audit import Actor
 from services.errors import N_, NotFound
@@ -51,13 +51,7 @@ async def _overview(uow: UnitOfWork, order: Order) -> Reply:
     up: list[Button] = []
     down: list[Button] = []
     for plan in await plans.options(uow, order):
-        lines.append(
-            _("{plan}: {monthly} monthly or {yearly} yearly").format(
-                plan=plan.name,
-                monthly=formatting.amount(plan.monthly_minor, plan.currency),
-                yearly=formatting.amount(plan.yearly_minor, plan.currency),
-            )
-        )
+        lines.append(price_line(plan))
         if plan.rank > order.plan.rank:
             up.append(
                 Button(_("Upgrade to {plan}").format(plan=plan.name), command=f"mail upgrade {plan.code}")

@@ -11,7 +11,7 @@ from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold, registry
 from bot.core.types import Button, Reply
-from handlers.common import breakdown_text, confirmation, iso_date, keyword, label
+from handlers.common import breakdown_text, confirmation, iso_date, keyword, label, price_line
 from services import plans
 from services.audit import Actor
 from services.errors import N_, NotFound
@@ -55,13 +55,7 @@ async def _overview(uow: UnitOfWork, order: Order, command: str) -> Reply:
     lines.append(_("Options:"))
     choices = []
     for plan in await plans.options(uow, order):
-        lines.append(
-            _("{plan}: {monthly} monthly or {yearly} yearly").format(
-                plan=plan.name,
-                monthly=formatting.amount(plan.monthly_minor, plan.currency),
-                yearly=formatting.amount(plan.yearly_minor, plan.currency),
-            )
-        )
+        lines.append(price_line(plan))
         if plan.id != order.plan_id:
             choices.append(Button(plan.name, command=f"{command} {plan.code}"))
     other = "yearly" if order.billing_cycle == "monthly" else "monthly"

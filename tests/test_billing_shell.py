@@ -10,7 +10,7 @@ from babel.numbers import format_currency
 
 from bot.core import formatting
 from bot.core.i18n import use_locale
-from tests.test_shell import shell
+from tests.cli import shell
 
 # Demo customer 1 (French business, reverse charge): orders 1 VPS M, 3 Growth with extra storage,
 # 4 Standard support, 5 Mail Business due in 20 days (inside the downgrade window); invoice 3 unpaid.

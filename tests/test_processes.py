@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.cli import ROOT, env, hostbot
 
 
 def _free_port() -> int:
@@ -19,16 +18,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", **extra}
-
-
 def test_web_process_answers_healthz_on_port(tmp_path: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"],
         cwd=ROOT,
-        env=_env(tmp_path, PORT=str(port)),
+        env=env(tmp_path, PORT=str(port)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -50,14 +45,6 @@ def test_web_process_answers_healthz_on_port(tmp_path: Path) -> None:
 
 
 def test_worker_once(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "worker", "--once"],
-        cwd=ROOT,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = hostbot(tmp_path, "worker", "--once")
     assert done.returncode == 0, done.stderr
     assert "housekeeping" in done.stderr

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,25 +11,7 @@ from babel.numbers import format_currency
 
 import handlers  # noqa: F401
 from bot.core.registry import registry
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def shell(tmp_path: Path, script: str, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shell.db'}", "LANG": "C"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "shell", *args],
-        input=script,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    return done.stdout
+from tests.cli import hostbot, shell
 
 
 @pytest.mark.parametrize(
@@ -79,16 +58,6 @@ def test_reboot_conversation_and_dates(tmp_path: Path) -> None:
 
 
 def test_no_demo_on_an_empty_database(tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "shell", "--no-demo"],
-        input="",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = hostbot(tmp_path, "shell", "--no-demo")
     assert done.returncode == 2
     assert "No such customer" in done.stderr

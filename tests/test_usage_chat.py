@@ -4,9 +4,6 @@ shell end to end, and from the ``hostbot meter`` commands."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +23,7 @@ from services.ports import LogMailer
 from storage.models import Customer
 from storage.uow import Database
 from tests.chat import Chat
-from tests.test_shell import ROOT, shell
+from tests.cli import output, shell
 
 NOW = dt.datetime(2026, 11, 20, 15, 30, tzinfo=dt.UTC)
 
@@ -88,24 +85,9 @@ def test_usage_in_the_shell(tmp_path: Path) -> None:
     assert "[1] Invoices" in out and "All invoices" in out
 
 
-def _hostbot(tmp_path: Path, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shell.db'}"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def test_meter_commands(tmp_path: Path) -> None:
     shell(tmp_path, "")  # creates the demo database, whose current hour is already recorded
-    assert "recorded 0 metered resources" in _hostbot(tmp_path, "meter", "snapshot")
+    assert "recorded 0 metered resources" in output(tmp_path, "meter", "snapshot")
     # The demo's history starts this month: last month closes without a usage invoice, once.
-    assert "created 0 usage invoices" in _hostbot(tmp_path, "meter", "invoice")
-    assert "created 0 usage invoices" in _hostbot(tmp_path, "meter", "invoice")
+    assert "created 0 usage invoices" in output(tmp_path, "meter", "invoice")
+    assert "created 0 usage invoices" in output(tmp_path, "meter", "invoice")
