@@ -23,7 +23,7 @@ from services import clock, invoices, linking
 from services.invoices import LineSpec
 from storage.models import AuditEntry, Customer, Domain, ProcessedUpdate, Server, Ticket
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.telegram_driver import GROUP, Telegram, telegram_settings, texts
+from tests.telegram_driver import GROUP, SECRET, Telegram, telegram_settings, texts
 
 ALICE, BOB, CAROL = 111, 222, 333
 # python-telegram-bot warns about its own RetryAfter constructor (int vs timedelta); not ours.
@@ -373,6 +373,21 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(
         assert fake.calls[mark:] == []
         async with dispatcher.db.uow() as uow:
             assert await uow.session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 0
+
+
+async def test_webhook_refuses_garbage_and_oversized_bodies(
+    fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
+) -> None:
+    app = App(telegram_settings(settings, fake.url, webhook=True), dispatcher.db, dispatcher)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with TestClient(TestServer(make_web_app(app), host="127.0.0.1", port=0)) as client:
+        mark = len(fake.calls)
+        for body in (b"not json", b"[1, 2]", b'{"update_id": "x", "message": 7}'):
+            response = await client.post("/telegram/webhook", data=body, headers=headers)
+            assert response.status == 400, body
+        huge = await client.post("/telegram/webhook", data=b"{" + b" " * (2 * 1024 * 1024), headers=headers)
+        assert huge.status == 413
+        assert fake.calls[mark:] == []
 
 
 async def test_webhook_mode_needs_a_secret(dispatcher: Dispatcher, settings: Settings) -> None:
