@@ -60,15 +60,14 @@ async def prepare(app: App, alerts: int, chats: int) -> None:
             uow.session.add(
                 ChatIdentity(platform="telegram", user_id=str(FIRST_CHAT + n), customer_id=customer.id)
             )
-        notices = []
+        notifier = OutboxNotifier()
         for n in range(alerts):
             customer = customers[n % chats]
             inv = await invoices.create(uow, customer, [LineSpec("Bench", 1000)], app.dispatcher.seller, None)
-            notices.append(PaymentNotice(customer.id, inv.id, True, Money(inv.total_minor, "EUR"), ""))
+            await notifier.notify(
+                uow, PaymentNotice(customer.id, inv.id, True, Money(inv.total_minor, "EUR"), "")
+            )
         await uow.commit()
-    notifier = OutboxNotifier(app.db)
-    for notice in notices:
-        await notifier.notify(notice)
 
 
 async def throttle(fake: FakeTelegramAPI, alerts: int, times: int, retry_after: int) -> None:

@@ -67,7 +67,7 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = await open_app(settings)
-    notifier = OutboxNotifier(app.db)
+    notifier = OutboxNotifier()
     web_app = make_web_app(app, notifier)
     runner = web.AppRunner(web_app)
     await runner.setup()

@@ -27,8 +27,7 @@ from bot.core.i18n import LANGUAGES, current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from services import invoices, payments
 from services.drivers.stripe_checkout import StripeCheckout
-from services.payments import Outcome
-from services.ports import CardCheckout, InvalidEvent, Notifier, PaymentNotice
+from services.ports import CardCheckout, InvalidEvent, Notifier
 from storage.models import Customer, Invoice
 
 log = logging.getLogger("hostbot.pay")
@@ -295,19 +294,5 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         log.warning("rejected a Stripe webhook: %s", err)
         return web.json_response({"error": "invalid signature"}, status=400)
     async with payments_.app.db.uow() as uow:
-        outcome = await payments.apply_event(uow, event, "stripe")
-    await tell(payments_, outcome, event.id)
+        outcome = await payments.apply_event(uow, event, "stripe", payments_.notifier)
     return web.json_response({"received": True, "outcome": outcome.status})
-
-
-async def tell(payments_: Payments, outcome: Outcome, event_id: str) -> None:
-    """Hand what the payment did to the notifier, which tells the customer in chat."""
-    customer, invoice, amount = outcome.customer, outcome.invoice, outcome.amount
-    if customer is None or invoice is None or amount is None:
-        return
-    notice = PaymentNotice(customer.id, invoice.id, outcome.status == "paid", amount, event_id)
-    try:
-        await payments_.notifier.notify(notice)
-    except Exception:
-        # The payment is recorded; a notice that cannot be written must not make Stripe resend it.
-        log.exception("could not tell customer %s about invoice %s", customer.id, invoice.id)

@@ -33,7 +33,7 @@ def make_web_app(app: App, notifier: Notifier | None = None) -> web.Application:
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
-    payments_web.setup(web_app, app, notifier or OutboxNotifier(app.db))
+    payments_web.setup(web_app, app, notifier or OutboxNotifier())
     for setup in ADAPTERS:
         setup(web_app, app)
     return web_app

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services import audit, invoices, ledger
 from services.money import Money
-from services.ports import PaymentEvent
+from services.ports import Notifier, PaymentEvent, PaymentNotice
 from storage.models import Customer, IdempotencyKey, Invoice, Payment
 from storage.uow import UnitOfWork
 
@@ -35,8 +35,8 @@ async def _claim(uow: UnitOfWork, key: str) -> bool:
     return True
 
 
-async def apply_event(uow: UnitOfWork, event: PaymentEvent, method: str) -> Outcome:
-    """Apply one provider event exactly once and commit.
+async def apply_event(uow: UnitOfWork, event: PaymentEvent, method: str, notifier: Notifier) -> Outcome:
+    """Apply one provider event exactly once and commit, with the customer's notice in the same commit.
 
     Keys: the event id (a redelivered event changes nothing) and the checkout attempt, stored as the
     payment's ``external_id`` (``completed`` and ``async_payment_succeeded`` of one checkout pay once,
@@ -45,6 +45,11 @@ async def apply_event(uow: UnitOfWork, event: PaymentEvent, method: str) -> Outc
     """
     try:
         outcome = await _apply(uow, event, method)
+        if outcome.customer is not None and outcome.invoice is not None and outcome.amount is not None:
+            notice = PaymentNotice(
+                outcome.customer.id, outcome.invoice.id, outcome.status == "paid", outcome.amount, event.id
+            )
+            await notifier.notify(uow, notice)
         await uow.commit()
     except IntegrityError:
         # Another replica applied the same event or checkout at the same moment.

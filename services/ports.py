@@ -8,6 +8,7 @@ from typing import Protocol
 
 from services.money import Money
 from storage.models import Invoice, Server
+from storage.uow import UnitOfWork
 
 log = logging.getLogger("hostbot.mail")
 notices = logging.getLogger("hostbot.notices")
@@ -54,9 +55,12 @@ class PaymentNotice:
 
 class Notifier(Protocol):
     """Tells the customer in chat, on every chat linked to the account and in its language, that a
-    payment landed (the alerts outbox does it in production: ``bot.alerts.notifier``)."""
+    payment landed (the alerts outbox does it in production: ``bot.alerts.notifier``).
 
-    async def notify(self, notice: PaymentNotice) -> None: ...
+    Called inside the transaction that records the payment, so that the notice and the payment are
+    committed together or not at all."""
+
+    async def notify(self, uow: UnitOfWork, notice: PaymentNotice) -> None: ...
 
 
 class LogNotifier:
@@ -65,9 +69,12 @@ class LogNotifier:
     def __init__(self) -> None:
         self.sent: list[PaymentNotice] = []
 
-    async def notify(self, notice: PaymentNotice) -> None:
-        self.sent.append(notice)
-        notices.info("payment notice for customer %s: %s", notice.customer_id, notice)
+    async def notify(self, uow: UnitOfWork, notice: PaymentNotice) -> None:
+        def keep() -> None:
+            self.sent.append(notice)
+            notices.info("payment notice for customer %s: %s", notice.customer_id, notice)
+
+        uow.after_commit(keep)
 
 
 @dataclass(frozen=True)

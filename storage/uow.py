@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
@@ -40,6 +42,10 @@ class UnitOfWork:
             await self._session.close()
         finally:
             self._session = None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this transaction commits (never if it rolls back)."""
+        event.listen(self.session.sync_session, "after_commit", lambda _session: callback(), once=True)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -138,3 +138,31 @@ async def test_paying_an_order_renewal_extends_the_period(dispatcher: Dispatcher
     async with dispatcher.db.uow() as uow:
         order = await uow.session.get(Order, 1)
         assert order is not None and order.period_start == end and order.period_end > end
+
+
+class _BrokenNotifier:
+    async def notify(self, uow: object, notice: object) -> None:
+        raise RuntimeError("outbox unavailable")
+
+
+async def test_payment_and_its_chat_notice_commit_together(dispatcher: Dispatcher) -> None:
+    """A notice that cannot be written undoes the payment (the provider resends the event); the
+    redelivery then records both, once."""
+    from services import payments
+    from services.ports import LogNotifier, PaymentEvent
+
+    async with dispatcher.db.uow() as uow:
+        inv = await invoices.get(uow, 3, Actor(1))
+    event = PaymentEvent("evt_1", "succeeded", "cs_1", inv.id, inv.total_minor, inv.currency)
+    async with dispatcher.db.uow() as uow:
+        with pytest.raises(RuntimeError):
+            await payments.apply_event(uow, event, "stripe", _BrokenNotifier())
+    async with dispatcher.db.uow() as uow:
+        assert (await invoices.get(uow, 3, Actor(1))).status == "unpaid"
+    told = LogNotifier()
+    for _ in range(2):
+        async with dispatcher.db.uow() as uow:
+            await payments.apply_event(uow, event, "stripe", told)
+    async with dispatcher.db.uow() as uow:
+        assert (await invoices.get(uow, 3, Actor(1))).status == "paid"
+    assert [(n.invoice_id, n.paid) for n in told.sent] == [(inv.id, True)]

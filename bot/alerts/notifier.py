@@ -12,18 +12,18 @@ import asyncio
 
 from bot.alerts import outbox
 from services.ports import PaymentNotice
-from storage.uow import Database
+from storage.uow import UnitOfWork
 
 
 class OutboxNotifier:
     """``wake`` is set after each notice, so that a dispatcher in the same process (``hostbot run``)
     sends it at once instead of at its next round."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self) -> None:
         self.wake = asyncio.Event()
 
-    async def notify(self, notice: PaymentNotice) -> None:
+    async def notify(self, uow: UnitOfWork, notice: PaymentNotice) -> None:
+        """Add the alert to the payment's transaction; wake the dispatcher once it is committed."""
         if notice.paid:
             key, kind = f"paid:{notice.invoice_id}", "invoice_paid"
         else:
@@ -33,7 +33,5 @@ class OutboxNotifier:
             "amount": notice.amount.minor,
             "currency": notice.amount.currency,
         }
-        async with self.db.uow() as uow:
-            await outbox.add(uow, key, notice.customer_id, kind, params)
-            await uow.commit()
-        self.wake.set()
+        await outbox.add(uow, key, notice.customer_id, kind, params)
+        uow.after_commit(self.wake.set)
