@@ -70,6 +70,12 @@ def price_line(plan: Plan) -> str:
     )
 
 
+def ask_again(error: str, prompt: Reply) -> Reply:
+    """A form step asked again, with what was wrong with the last answer above the question."""
+    prompt.text = f"{error}\n{prompt.text}"
+    return prompt
+
+
 def number(args: list[str], position: int = 0) -> int:
     """The positional argument as a positive id ("12", "#12"), else a usage error."""
     if len(args) <= position:

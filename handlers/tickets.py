@@ -9,7 +9,7 @@ from bot.core.dispatcher import Context
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold, registry
 from bot.core.types import Button, Reply, UsageError
-from handlers.common import filter_row, first_number, keyword, label
+from handlers.common import ask_again, filter_row, first_number, keyword, label
 from services import orders, tickets
 from services.audit import Actor
 from services.errors import N_, NotFound
@@ -132,11 +132,6 @@ def _ask_message() -> Reply:
     return Reply(_("Message: describe the question or the problem."), buttons=[_cancel_row()])
 
 
-def _again(error: str, prompt: Reply) -> Reply:
-    prompt.text = f"{error}\n{prompt.text}"
-    return prompt
-
-
 @registry.command(
     "newticket",
     aliases={
@@ -167,13 +162,13 @@ async def new_ticket_step(
     if step == "department":
         choice = keyword(words, DEPARTMENT_WORDS, "")
         if not choice:
-            return _again(_("Please choose Technical or Financial."), _ask_department())
+            return ask_again(_("Please choose Technical or Financial."), _ask_department())
         await ctx.open_form("newticket", "importance", {**data, "department": choice})
         return _ask_importance()
     if step == "importance":
         choice = keyword(words, IMPORTANCE_WORDS, "")
         if not choice:
-            return _again(_("Please choose Regular or High."), _ask_importance())
+            return ask_again(_("Please choose Regular or High."), _ask_importance())
         await ctx.open_form("newticket", "order", {**data, "importance": choice})
         return await _ask_order(uow, customer)
     if step == "order":
@@ -183,19 +178,19 @@ async def new_ticket_step(
                 order_id = first_number(answer.split())
                 await orders.get(uow, order_id, actor)
             except (UsageError, NotFound):
-                return _again(_("That is not one of your orders."), await _ask_order(uow, customer))
+                return ask_again(_("That is not one of your orders."), await _ask_order(uow, customer))
         await ctx.open_form("newticket", "subject", {**data, "order_id": order_id})
         return _ask_subject()
     if step == "subject":
         if len(answer) > tickets.MAX_SUBJECT:
-            return _again(
+            return ask_again(
                 _("The subject is too long (at most {limit} characters).").format(limit=tickets.MAX_SUBJECT),
                 _ask_subject(),
             )
         await ctx.open_form("newticket", "message", {**data, "subject": answer})
         return _ask_message()
     if len(answer) > tickets.MAX_BODY:
-        return _again(
+        return ask_again(
             _("The message is too long (at most {limit} characters).").format(limit=tickets.MAX_BODY),
             _ask_message(),
         )

@@ -11,7 +11,8 @@ from bot.core.dispatcher import Context
 from bot.core.i18n import current
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold, registry
-from bot.core.types import Button, ConfirmAction, Reply
+from bot.core.types import Button, Reply
+from handlers.common import ask_again, confirmation
 from handlers.invoices import invoice_text
 from services import topup
 from services.audit import Actor
@@ -63,11 +64,6 @@ def ask(step: str, customer: Customer) -> Reply:
     return Reply(text, buttons=buttons)
 
 
-def _again(error: str, prompt: Reply) -> Reply:
-    prompt.text = f"{error}\n{prompt.text}"
-    return prompt
-
-
 def take(step: str, answer: str, customer: Customer) -> Any:
     """The answer to one step as stored in the form; raises a ``DomainError`` saying what is wrong."""
     if step == "amount":
@@ -102,7 +98,7 @@ async def topup_step(ctx: Context, customer: Customer, step: str, data: dict[str
         if step == "tax_id":
             value = topup.parse_tax_id(value, data["country"])
     except DomainError as err:
-        return _again(formatting.error_text(err), ask(step, customer))
+        return ask_again(formatting.error_text(err), ask(step, customer))
     data = {**data, step: value}
     following = STEPS.index(step) + 1
     if following < len(STEPS):
@@ -122,17 +118,11 @@ async def topup_step(ctx: Context, customer: Customer, step: str, data: dict[str
         country=country_name(data["country"]),
         tax_id=data["tax_id"] or _("none"),
     )
-    params = {"amount_minor": amount.minor, "currency": amount.currency, "billing": data}
-    return Reply(
-        text,
-        buttons=[
-            [
-                Button(_("Issue invoice"), confirm=ConfirmAction("topup", params)),
-                Button(_("Cancel"), cancel=True),
-            ]
-        ],
-        private=True,
+    preview = confirmation(
+        text, _("Issue invoice"), "topup", amount_minor=amount.minor, currency=amount.currency, billing=data
     )
+    preview.private = True
+    return preview
 
 
 @registry.confirmer("topup")

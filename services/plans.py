@@ -158,12 +158,15 @@ def switch(order: Order, plan: Plan, cycle: str) -> None:
     order.price_minor = price(plan, cycle)
 
 
-async def scheduled(uow: UnitOfWork, order: Order) -> OrderChange | None:
+async def _change(uow: UnitOfWork, order: Order, status: str) -> OrderChange | None:
     return await uow.session.scalar(
-        select(OrderChange)
-        .where(OrderChange.order_id == order.id, OrderChange.status == "scheduled")
-        .limit(1)
+        select(OrderChange).where(OrderChange.order_id == order.id, OrderChange.status == status).limit(1)
     )
+
+
+async def scheduled(uow: UnitOfWork, order: Order) -> OrderChange | None:
+    """The change of this order waiting for its date (or the end of the period), if any."""
+    return await _change(uow, order, "scheduled")
 
 
 async def load_plan(uow: UnitOfWork, plan_id: int) -> Plan:
@@ -292,11 +295,7 @@ async def apply_due(uow: UnitOfWork, seller: Seller) -> int:
 
 async def awaiting_payment(uow: UnitOfWork, order: Order) -> OrderChange | None:
     """The upgrade of this order that waits for its invoice to be paid, if any."""
-    return await uow.session.scalar(
-        select(OrderChange)
-        .where(OrderChange.order_id == order.id, OrderChange.status == "awaiting_payment")
-        .limit(1)
-    )
+    return await _change(uow, order, "awaiting_payment")
 
 
 async def apply_paid(uow: UnitOfWork, change_id: int) -> None:
