@@ -44,6 +44,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.adapters.telegram_http import AiohttpRequest
 from bot.app import App
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
@@ -226,7 +227,13 @@ async def bot_username(settings: Settings) -> str:
     if settings.telegram_bot_username:
         return settings.telegram_bot_username.lstrip("@")
     base_url, base_file_url = _api_urls(settings)
-    async with Bot(settings.telegram_bot_token, base_url=base_url, base_file_url=base_file_url) as bot:
+    async with Bot(
+        settings.telegram_bot_token,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        request=AiohttpRequest(1),
+        get_updates_request=AiohttpRequest(1),
+    ) as bot:
         return bot.username
 
 
@@ -248,8 +255,8 @@ class TelegramAdapter:
             .base_url(base_url)
             .base_file_url(base_file_url)
             .rate_limiter(PacedLimiter(pacer))
-            .connection_pool_size(CONNECTIONS)
-            .pool_timeout(None)
+            .request(AiohttpRequest(CONNECTIONS))
+            .get_updates_request(AiohttpRequest(1))
             .concurrent_updates(ChatOrder(64))
         )
         if self.webhook:
