@@ -11,8 +11,13 @@ with the secret header, ``--concurrency`` at a time, to four endpoints of the bo
 - ``bare``: an aiohttp handler that reads the body and answers (the floor);
 - ``ptb``: python-telegram-bot's own path, ``Update.de_json`` then ``Application.process_update``
   into a handler that does nothing (the issue's reference point);
-- ``ptb_reply``: the same, but the handler makes the Bot API calls the pipeline makes (a message,
-  or an edit and the callback answer) with a fixed text: what answering costs without our code;
+- ``ptb_reply_httpx``: the same, but the handler makes the Bot API calls the pipeline makes (a
+  message, or an edit and the callback answer) with a fixed text, on PTB's default httpx transport;
+- ``ptb_reply``: the same on the transport the bot uses (``bot/adapters/telegram_http.py``);
+- ``floor``: the least the issue asks of any implementation, with the cheapest parts there are:
+  PTB's routing, the update's unique row and the sender's account in one database round trip
+  through the raw driver, one ``sendMessage`` posted with a raw aiohttp client. No dispatcher, no
+  ORM, no rendering, no pacing: an upper bound for what the pipeline can reach on this machine;
 - ``pipeline``: the real webhook (secret check, python-telegram-bot, dispatcher, database, reply
   to the fake API; answered once the reply is sent).
 
@@ -38,12 +43,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import asyncpg
 from aiohttp import ClientSession, TCPConnector, web
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot.adapters.telegram import SECRET_HEADER, WEBHOOK_PATH
+from bot.adapters.telegram import CONNECTIONS, SECRET_HEADER, WEBHOOK_PATH
+from bot.adapters.telegram_http import AiohttpRequest
 from bot.app import open_app
 from bot.config import Settings
 from bot.web import make_web_app
@@ -52,7 +59,7 @@ from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
 SECRET = "bench-secret"
 FIRST_USER = 10_000
-TARGETS = ("bare", "ptb", "ptb_reply", "pipeline")
+TARGETS = ("bare", "ptb", "ptb_reply_httpx", "ptb_reply", "floor", "pipeline")
 SETUP = (
     "three processes on {cores} cores: the bot (measured), the fake Bot API, the load generator; "
     "{concurrency} requests in flight"
@@ -82,11 +89,64 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(update.effective_chat.id, "ok")
 
 
+class Floor:
+    """The floor's handler: claim and account in one statement, then one raw ``sendMessage``."""
+
+    CLAIM_PG = (
+        "WITH claim AS (INSERT INTO processed_updates (source, update_id, processed_at) "
+        "VALUES ('floor', $1, now()) ON CONFLICT DO NOTHING RETURNING 1) "
+        "SELECT customer_id FROM chat_identities WHERE platform = 'telegram' AND workspace = '' "
+        "AND user_id = $2 AND EXISTS (SELECT 1 FROM claim)"
+    )
+    CLAIM_SQLITE = (
+        "INSERT INTO processed_updates (source, update_id, processed_at) "
+        "VALUES ('floor', ?, datetime('now')) ON CONFLICT DO NOTHING"
+    )
+    ACCOUNT_SQLITE = "SELECT customer_id FROM chat_identities WHERE platform = 'telegram' AND workspace = '' AND user_id = ?"
+
+    def __init__(self, database_url: str, api_url: str) -> None:
+        self.database_url, self.send_url = database_url, f"{api_url}/bot{TOKEN}/sendMessage"
+        self.pool: asyncpg.Pool | None = None
+        self.sqlite: aiosqlite.Connection | None = None
+        self.http = ClientSession(connector=TCPConnector(limit=16))
+
+    async def open(self) -> None:
+        if self.database_url.startswith("postgresql"):
+            self.pool = await asyncpg.create_pool(
+                self.database_url.replace("postgresql+asyncpg://", "postgresql://"), min_size=5, max_size=10
+            )
+        else:
+            self.sqlite = await aiosqlite.connect(self.database_url.split(":///", 1)[1])
+
+    async def close(self) -> None:
+        await self.http.close()
+        if self.pool is not None:
+            await self.pool.close()
+        if self.sqlite is not None:
+            await self.sqlite.close()
+
+    async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        if self.pool is not None:
+            await self.pool.fetchval(self.CLAIM_PG, str(update.update_id), str(user.id))
+        elif self.sqlite is not None:
+            await self.sqlite.execute(self.CLAIM_SQLITE, (str(update.update_id),))
+            await (await self.sqlite.execute(self.ACCOUNT_SQLITE, (str(user.id),))).fetchone()
+            await self.sqlite.commit()
+        async with self.http.post(self.send_url, data={"chat_id": str(chat.id), "text": "ok"}) as response:
+            await response.read()
+            assert response.status == 200, response.status
+
+
 async def reference(
-    api_url: str, handler: Any
+    api_url: str, handler: Any, transport: str = "httpx"
 ) -> tuple[Any, Callable[[web.Request], Awaitable[web.Response]]]:
     """A python-telegram-bot application without updater, and its webhook route."""
-    application = Application.builder().token(TOKEN).base_url(api_url + "/bot").updater(None).build()
+    builder = Application.builder().token(TOKEN).base_url(api_url + "/bot").updater(None)
+    if transport == "aiohttp":
+        builder = builder.request(AiohttpRequest(CONNECTIONS))
+    application = builder.build()
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, handler))
     application.add_handler(CallbackQueryHandler(handler))
     await application.initialize()
@@ -124,9 +184,16 @@ async def serve_bot(conn: Connection, database_url: str, api_url: str, users: in
     await link_users(app, users)
     web_app = make_web_app(app)
     web_app.router.add_post("/bare", bare)
+    floor = Floor(database_url, api_url)
+    await floor.open()
     references = []
-    for name, handler in (("ptb", do_nothing), ("ptb_reply", answer)):
-        application, route = await reference(api_url, handler)
+    for name, handler, transport in (
+        ("ptb", do_nothing, "httpx"),
+        ("ptb_reply_httpx", answer, "httpx"),
+        ("ptb_reply", answer, "aiohttp"),
+        ("floor", floor.handle, "aiohttp"),
+    ):
+        application, route = await reference(api_url, handler, transport)
         references.append(application)
         web_app.router.add_post("/" + name, route)
     runner = web.AppRunner(web_app, access_log=None)
@@ -153,6 +220,7 @@ async def serve_bot(conn: Connection, database_url: str, api_url: str, users: in
     finally:
         for application in references:
             await application.shutdown()
+        await floor.close()
         await runner.cleanup()
         await app.close()
 
@@ -222,6 +290,14 @@ async def record(session: ClientSession, base: str, fake: Connection, users: int
     return bodies
 
 
+def warm_up(bodies: list[bytes]) -> list[bytes]:
+    """The same updates under other ids, so that the measured run claims fresh ones."""
+    return [
+        json.dumps({**json.loads(b), "update_id": json.loads(b)["update_id"] + 10**9}).encode()
+        for b in bodies
+    ]
+
+
 async def run(
     session: ClientSession, url: str, bodies: list[bytes], concurrency: int, bot: Connection, fake: Connection
 ) -> dict[str, float]:
@@ -284,7 +360,7 @@ async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]
             for target in TARGETS:
                 url = base + (WEBHOOK_PATH if target == "pipeline" else "/" + target)
                 if target != "pipeline":  # warm up; the pipeline was warmed by the recording
-                    await run(session, url, bodies[:100], args.concurrency, bot, fake)
+                    await run(session, url, warm_up(bodies[:100]), args.concurrency, bot, fake)
                 elif args.profile:
                     ask(bot, "profile")
                 results[target] = await run(session, url, bodies, args.concurrency, bot, fake)

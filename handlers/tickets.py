@@ -208,7 +208,7 @@ async def new_ticket_step(
     )
     return Reply(
         _("Ticket #{id} is open. We will answer here and by e-mail to {email}.").format(
-            id=ticket.id, email=tickets.copy_address(customer, ticket.department)
+            id=ticket.id, email=await tickets.copy_address(uow, customer, ticket.department)
         ),
         buttons=[[Button(_("Show ticket"), command=f"ticket {ticket.id}")]],
     )

@@ -43,14 +43,23 @@ async def identity(uow: UnitOfWork, platform: str, workspace: str, user_id: str)
         return again
 
 
-async def identity_and_customer(
-    uow: UnitOfWork, platform: str, workspace: str, user_id: str
-) -> tuple[ChatIdentity, Customer | None]:
-    """The identity (created if new) and the account it is linked to, in one query when it exists."""
+@dataclass(frozen=True)
+class Who:
+    """Who sent an update: the chat identity, the account it is linked to, its open form."""
+
+    identity: ChatIdentity
+    customer: Customer | None
+    form: Conversation | None
+
+
+async def who(uow: UnitOfWork, platform: str, workspace: str, user_id: str) -> Who:
+    """The identity (created if new), its account and its open form, in one query when it exists
+    (every update needs all three)."""
     found = (
         await uow.session.execute(
-            select(ChatIdentity, Customer)
+            select(ChatIdentity, Customer, Conversation)
             .outerjoin(Customer, Customer.id == ChatIdentity.customer_id)
+            .outerjoin(Conversation, Conversation.identity_id == ChatIdentity.id)
             .where(
                 ChatIdentity.platform == platform,
                 ChatIdentity.workspace == workspace,
@@ -59,9 +68,9 @@ async def identity_and_customer(
         )
     ).first()
     if found is not None:
-        return found[0], found[1]
+        return Who(found[0], found[1], found[2])
     ident = await identity(uow, platform, workspace, user_id)
-    return ident, await customer_of(uow, ident)
+    return Who(ident, await customer_of(uow, ident), None)
 
 
 async def customer_of(uow: UnitOfWork, ident: ChatIdentity) -> Customer | None:
@@ -167,7 +176,11 @@ async def press(uow: UnitOfWork, key: str, ident: ChatIdentity) -> Press:
 
 
 async def conversation(uow: UnitOfWork, identity_id: int) -> Conversation | None:
-    row = await uow.session.get(Conversation, identity_id)
+    return await live(uow, await uow.session.get(Conversation, identity_id))
+
+
+async def live(uow: UnitOfWork, row: Conversation | None) -> Conversation | None:
+    """The form if it is still open; an expired one is closed."""
     if row is not None and row.expires_at <= clock.now():
         await uow.session.delete(row)
         await uow.commit()

@@ -13,6 +13,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import raiseload
 
 from services import audit, clock, ledger, vat
 from services.access import owned
@@ -151,12 +152,15 @@ async def create(
 async def listing(
     uow: UnitOfWork, customer_id: int, status: str = "unpaid", offset: int = 0, limit: int = 5
 ) -> tuple[Sequence[Invoice], int]:
-    """One page of the customer's invoices (quotes excluded) and how many there are in all."""
+    """One page of the customer's invoices (quotes excluded) and how many there are in all.
+
+    A page shows totals, not lines: the lines are not loaded (reading them raises)."""
     query = select(Invoice).where(Invoice.customer_id == customer_id, Invoice.kind != "quote")
     if status != "all":
         query = query.where(Invoice.status == status)
     total = await uow.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await uow.session.scalars(query.order_by(Invoice.id.desc()).offset(offset).limit(limit))
+    page = query.options(raiseload(Invoice.lines)).order_by(Invoice.id.desc()).offset(offset).limit(limit)
+    rows = await uow.session.scalars(page)
     return rows.all(), int(total or 0)
 
 

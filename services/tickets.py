@@ -10,7 +10,7 @@ from services import audit, clock
 from services.access import owned
 from services.audit import Actor
 from services.ports import Mailer
-from storage.models import Customer, Order, Ticket, TicketMessage
+from storage.models import Customer, CustomerEmail, Order, Ticket, TicketMessage
 from storage.uow import UnitOfWork
 
 DEPARTMENTS = ("technical", "financial")
@@ -79,14 +79,16 @@ async def create(
     await uow.flush()
     audit.record(uow, "ticket.create", actor, f"ticket:{ticket.id}")
     await uow.commit()
-    await mailer.send(copy_address(customer, department), f"[#{ticket.id}] {ticket.subject}", body)
+    await mailer.send(await copy_address(uow, customer, department), f"[#{ticket.id}] {ticket.subject}", body)
     return ticket
 
 
-def copy_address(customer: Customer, department: str) -> str:
+async def copy_address(uow: UnitOfWork, customer: Customer, department: str) -> str:
     """Ticket copies go to the alternative mailbox for that purpose, else the main address."""
     purpose = "billing" if department == "financial" else "technical"
-    for alt in customer.emails:
-        if alt.purpose == purpose:
-            return alt.email
-    return customer.email
+    alternative = await uow.session.scalar(
+        select(CustomerEmail.email).where(
+            CustomerEmail.customer_id == customer.id, CustomerEmail.purpose == purpose
+        )
+    )
+    return alternative or customer.email

@@ -31,7 +31,9 @@ def make_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    # No ping before each checkout: it costs a round trip per update. A connection the server
+    # dropped is detected on first use and replaced (the dispatcher then retries the update).
+    return create_async_engine(url)
 
 
 def alembic_config() -> Config:

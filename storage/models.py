@@ -78,7 +78,9 @@ class Customer(Base):
     overdraft_limit_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    emails: Mapped[list[CustomerEmail]] = relationship(back_populates="customer", lazy="selectin")
+    # Read only for ticket copies; every update reads its customer, so loading these eagerly would
+    # cost every update a query.
+    emails: Mapped[list[CustomerEmail]] = relationship(back_populates="customer", lazy="raise")
 
 
 class CustomerEmail(Base):

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 
@@ -160,3 +161,24 @@ async def test_rate_limit_is_shared_through_redis(dispatcher: Dispatcher) -> Non
     answers = [(await Chat(replicas[i % 2], user).say("balance")).text for i in range(4)]
     assert all("Your balance" in a for a in answers[:3])
     assert "too fast" in answers[3]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_an_update_is_answered_when_the_server_dropped_the_pooled_connections(
+    dispatcher: Dispatcher, alice: Chat, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Connections are not pinged before use: a dropped one fails on first use and the update is
+    handled again on a fresh one, once."""
+    await alice.say("balance")  # the pool now holds a connection
+    url = dispatcher.db.engine.url
+    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    await admin.close()
+    replies = await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="45"))
+    assert "Your balance" in replies[0].text
+    assert "database connection lost" in caplog.text
+    assert await dispatcher.handle(Incoming("test", "alice", text="balance", update_id="45")) == []

@@ -16,6 +16,7 @@ from typing import Any
 from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.core import formatting
@@ -28,7 +29,7 @@ from services.audit import Actor
 from services.errors import DomainError, PermissionDenied
 from services.invoices import Seller
 from services.ports import InventoryDriver, LogMailer, Mailer, ServerDriver
-from storage.models import ChatIdentity, Customer
+from storage.models import ChatIdentity, Conversation, Customer
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger("hostbot.dispatch")
@@ -47,6 +48,7 @@ class Context:
     identity: ChatIdentity
     customer: Customer | None
     role: str = "member"
+    form: Conversation | None = None  # the open form as read with the identity
     args: list[str] = field(default_factory=list)
 
     @property
@@ -94,14 +96,27 @@ class Dispatcher:
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """One transaction per update where the database allows it: the update id's claim, what
-        the handler does and the buttons' keys are committed together (handlers may commit earlier)."""
-        who = f"{incoming.platform}:{incoming.workspace}:{incoming.user_id}"
-        allowed = await self._limiter.hit(self._limit, who)
+        the handler does and the buttons' keys are committed together (handlers may commit earlier).
+
+        Pooled connections are not pinged before use (a round trip per update): one the server
+        dropped fails on first use, and the update is handled again on a fresh connection."""
+        sender = f"{incoming.platform}:{incoming.workspace}:{incoming.user_id}"
+        allowed = await self._limiter.hit(self._limit, sender)
+        try:
+            return await self._handle(incoming, allowed)
+        except DBAPIError as err:
+            if not err.connection_invalidated:
+                raise
+            log.warning("database connection lost; handling the update again on a fresh one")
+            return await self._handle(incoming, allowed)
+
+    async def _handle(self, incoming: Incoming, allowed: bool) -> list[Reply]:
         async with self.db.uow() as uow:
             if not await self._claim(uow, incoming):
                 return []
             claimed = uow.commits
-            identity, customer, role, lang = await self._who(uow, incoming)
+            who, customer, role, lang = await self._who(uow, incoming)
+            identity = who.identity
             identity_id = identity.id
             if customer is None and incoming.linked_only:
                 await uow.commit()  # keeps the claim: this update is done
@@ -110,7 +125,7 @@ class Dispatcher:
                 if not allowed:
                     reply = Reply(_("You are sending messages too fast. Please wait a minute and try again."))
                 else:
-                    ctx = Context(self, uow, incoming, identity, customer, role)
+                    ctx = Context(self, uow, incoming, identity, customer, role, who.form)
                     try:
                         reply = await self._route(ctx)
                     except DomainError as err:
@@ -151,11 +166,10 @@ class Dispatcher:
 
     async def _who(
         self, uow: UnitOfWork, incoming: Incoming
-    ) -> tuple[ChatIdentity, Customer | None, str, str]:
-        """The identity, the account it acts for, its role there, and the language to answer in."""
-        identity, customer = await chat_state.identity_and_customer(
-            uow, incoming.platform, incoming.workspace, incoming.user_id
-        )
+    ) -> tuple[chat_state.Who, Customer | None, str, str]:
+        """Who wrote, the account they act for, their role there, and the language to answer in."""
+        who = await chat_state.who(uow, incoming.platform, incoming.workspace, incoming.user_id)
+        identity, customer = who.identity, who.customer
         role = identity.role
         if incoming.is_group and incoming.chat_id:
             bound = await channels.bound_customer(
@@ -171,7 +185,7 @@ class Dispatcher:
             or normalize(incoming.language)
             or self.settings.default_language
         )
-        return identity, customer, role, lang
+        return who, customer, role, lang
 
     async def _route(self, ctx: Context) -> Reply:
         incoming = ctx.incoming
@@ -188,7 +202,7 @@ class Dispatcher:
             )
         if not text:
             return Reply(_("Type help to see what I can do."))
-        form = None if incoming.view else await chat_state.conversation(ctx.uow, ctx.identity.id)
+        form = None if incoming.view else await chat_state.live(ctx.uow, ctx.form)
         if form is not None:
             if not text.startswith("/") or fold(text) in CANCEL_WORDS:
                 return await self._answer_form(ctx, text)
