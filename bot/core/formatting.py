@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,16 +18,28 @@ from services.money import Money, exponent
 
 
 def money(value: Money) -> str:
-    return format_currency(value.to_decimal(), value.currency, locale=current())
+    return _amount(value.minor, value.currency, current())
 
 
 def amount(minor: int, currency: str) -> str:
     """An amount stored as minor units, formatted like ``money``."""
-    return money(Money(minor, currency))
+    return _amount(minor, currency, current())
 
 
 def date(value: dt.date) -> str:
-    return format_date(value, "medium", locale=current())
+    return _date(value, current())
+
+
+# Babel re-reads the locale's patterns on every call (a tenth of a millisecond or more); a reply
+# formats the same few prices and dates again and again, so the results are kept.
+@functools.lru_cache(maxsize=4096)
+def _amount(minor: int, currency: str, locale: str) -> str:
+    return format_currency(Money(minor, currency).to_decimal(), currency, locale=locale)
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(value: dt.date, locale: str) -> str:
+    return format_date(value, "medium", locale=locale)
 
 
 def datetime(value: dt.datetime, tz: str = "UTC") -> str:
