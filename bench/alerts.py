@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bench.databases import throwaway
 from bot.alerts.dispatch import Dispatcher
 from bot.alerts.notifier import OutboxNotifier
 from bot.alerts.senders import connected
@@ -139,7 +140,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     )
     fake_proc.start()
     api_url = fake.recv()
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    async with throwaway(args.database_url, tempfile.mkdtemp()) as database_url:
+        return await run(args, database_url, api_url, fake, fake_proc)
+
+
+async def run(
+    args: argparse.Namespace, database_url: str, api_url: str, fake: Connection, fake_proc: Any
+) -> dict[str, Any]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
@@ -178,7 +185,10 @@ def cli() -> None:
     parser.add_argument("--throttle", type=int, default=5, help="429 answers injected by the fake")
     parser.add_argument("--retry-after", type=int, default=2, help="their retry_after, in seconds")
     parser.add_argument("--concurrency", type=int, default=32, help="ALERTS_CONCURRENCY")
-    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--database-url",
+        help="default: a fresh SQLite file; PostgreSQL: a throw-away database on that server",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "alerts.json")
     args = parser.parse_args()
     r = asyncio.run(main(args))

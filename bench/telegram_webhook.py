@@ -37,7 +37,6 @@ import multiprocessing
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -49,6 +48,7 @@ from aiohttp import ClientSession, TCPConnector, web
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from bench.databases import throwaway
 from bot.adapters.telegram import CONNECTIONS, SECRET_HEADER, WEBHOOK_PATH
 from bot.adapters.telegram_http import AiohttpRequest
 from bot.app import open_app
@@ -325,22 +325,6 @@ async def run(
     }
 
 
-async def postgres_database(url: str) -> tuple[str, str, str]:
-    """A throw-away database on the server of ``url``: (its URL, the admin DSN, its name)."""
-    admin = url.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"hostbot_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return url.rsplit("/", 1)[0] + "/" + name, admin, name
-
-
-async def drop_database(admin: str, name: str) -> None:
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
-
-
 async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
     spawn = multiprocessing.get_context("spawn")
     fake, fake_end = spawn.Pipe()
@@ -374,16 +358,8 @@ async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
-    dropped: tuple[str, str] | None = None
-    if database_url.startswith("postgresql"):
-        database_url, *dropped_ = await postgres_database(database_url)
-        dropped = (dropped_[0], dropped_[1])
-    try:
+    async with throwaway(args.database_url, tempfile.mkdtemp()) as database_url:
         results = await measure(args, database_url)
-    finally:
-        if dropped is not None:
-            await drop_database(*dropped)
     floor = results["bare"]["per_second"]
     return {
         "database": database_url.split(":", 1)[0],
