@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
-from bot.core.pacing import Pacer
+from bot.core.pacing import HEADROOM, Pacer
 
 
 def _max_in_any_window(stamps: list[float], width: float = 1.0) -> int:
@@ -55,3 +56,21 @@ async def test_pacers_sharing_redis_share_the_window() -> None:
     # Entries are stamped when the request leaves, sends happen when Redis answers: allow one
     # round trip (well under 20 ms on loopback) off the one-second window, as the docstring says.
     assert _max_in_any_window(stamps, width=0.98) <= 5
+
+
+async def test_sends_that_fall_late_leave_one_by_one() -> None:
+    """When the event loop was busy past several sends' slots, they leave a gap apart, not in a
+    bunch (which the platform would count in one second)."""
+    pacer = Pacer("test", overall="10/second", per_chat="100/second")
+    left: list[float] = []
+
+    async def send(i: int) -> None:
+        await pacer.wait(f"c{i}")
+        left.append(time.monotonic())
+
+    sends = [asyncio.create_task(send(i)) for i in range(6)]
+    await asyncio.sleep(0.05)  # the first has left; the others sleep until their slots
+    time.sleep(0.5)  # noqa: ASYNC251  (the point: a busy loop lets four slots pass unnoticed)
+    await asyncio.gather(*sends)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(left))]
+    assert min(gaps) >= 0.9 / (10 * HEADROOM) - 0.005

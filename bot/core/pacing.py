@@ -11,20 +11,23 @@ The window alone still lets a full burst out at its edge, and the platform count
 trail our sends by a varying few milliseconds: a burst granted at the end of one window and the
 next at its start can land in the same second there. So within a process sends are also spread
 evenly, overall and per chat, one every ``1 / (rate × HEADROOM)`` seconds: the platform sees a
-steady 96 % of each limit, which absorbs tens of milliseconds of jitter between our send and its
-arrival (measured in ``bench/alerts.py``).
+steady 97 % of each limit, which absorbs tens of milliseconds of jitter between our send and its
+arrival (measured in ``bench/alerts.py``). Sends that fall late (a busy event loop) leave one by
+one, never in a bunch (see ``_space``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-HEADROOM = 0.96
+HEADROOM = 0.97
+CATCH_UP = 0.9  # overall, a send that left late may be followed after 90 % of a gap, no sooner
 
 
 class Pacer:
@@ -42,7 +45,9 @@ class Pacer:
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._gap = self.overall.get_expiry() / self.overall.amount / HEADROOM
         self._chat_gap = self.per_chat.get_expiry() / self.per_chat.amount / HEADROOM
-        self._next: dict[str, float] = {}
+        self._due: dict[str, float] = {}  # when the last send of each key was due
+        self._last: dict[str, float] = {}  # and when it actually left
+        self._queues: dict[str, asyncio.Lock] = {}
 
     async def connect(self) -> None:
         """Open the storage before the first send, and fail fast when it is unreachable.
@@ -54,22 +59,62 @@ class Pacer:
             raise ConnectionError(f"rate-limit storage unreachable for {self.namespace}")
 
     async def wait(self, chat: str | None = None) -> None:
-        """Return when one more message to ``chat`` (or an API call without a chat) may go out."""
-        if chat is not None:
-            await self._space(f"chat:{chat}", self._chat_gap)
-            await self._take(self.per_chat, f"chat:{chat}")
-        await self._space("all", self._gap)
+        """Return when one more message to ``chat`` (or an API call without a chat) may go out.
+
+        A chat's next message waits until this one has left (its overall turn included), so the
+        chat's spacing counts from the real departure."""
+        if chat is None:
+            await self._overall()
+            return
+        key = f"chat:{chat}"
+        async with self._queue(key):
+            await self._space(key, self._chat_gap, catch_up=1.0)
+            await self._take(self.per_chat, key)
+            await self._overall()
+            self._last[key] = time.monotonic()
+        if len(self._queues) > 10_000:
+            self._forget()
+
+    async def _overall(self) -> None:
+        async with self._queue("all"):
+            await self._space("all", self._gap, catch_up=CATCH_UP)
         await self._take(self.overall, "all")
 
-    async def _space(self, key: str, gap: float) -> None:
-        """Reserve the next evenly spaced slot of ``key`` (first come, first served) and sleep until it."""
+    def _queue(self, key: str) -> asyncio.Lock:
+        """First come, first served per key."""
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = asyncio.Lock()
+        return queue
+
+    async def _space(self, key: str, gap: float, catch_up: float) -> None:
+        """Leave one ``gap`` after the previous send of ``key`` was due, and never sooner than
+        ``catch_up`` of a gap after it actually left (a whole gap for a chat, whose one message
+        per second leaves no room; ``CATCH_UP`` overall). The caller holds the key's queue.
+
+        A sleeper wakes a little late each time; counting from due times keeps those delays from
+        adding up. After the event loop was busy for longer, the late sleepers leave one by one
+        instead of together (a burst the platform would count in one second)."""
+        due = max(self._due.get(key, -math.inf) + gap, self._last.get(key, -math.inf) + gap * catch_up)
+        wait = due - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        elif wait < -gap:  # nothing was sent for a while: the spacing starts again from now
+            due = time.monotonic()
+        self._due[key], self._last[key] = due, time.monotonic()
+
+    def _forget(self) -> None:
+        """Drop the chats nobody is waiting for whose last send is older than a chat's gap."""
         now = time.monotonic()
-        slot = max(now, self._next.get(key, 0.0))
-        self._next[key] = slot + gap
-        if len(self._next) > 10_000:  # forget the chats whose next slot has already passed
-            self._next = {k: at for k, at in self._next.items() if at > now}
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        idle = [
+            k
+            for k, q in self._queues.items()
+            if not q.locked() and now - self._last.get(k, -math.inf) > self._chat_gap
+        ]
+        for k in idle:
+            del self._queues[k]
+            self._last.pop(k, None)
+            self._due.pop(k, None)
 
     async def _take(self, item: RateLimitItem, key: str) -> None:
         while not await self._limiter.hit(item, self.namespace, key):
