@@ -18,7 +18,7 @@ test: $(BIN)/hostbot
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: $(BIN)/hostbot
 	$(BIN)/ruff check --fix .
