@@ -195,7 +195,7 @@ async def new_ticket_step(
             _ask_message(),
         )
     await ctx.close_form()
-    ticket = await tickets.create(
+    ticket, copied_to = await tickets.create(
         uow,
         customer,
         data["department"],
@@ -208,7 +208,7 @@ async def new_ticket_step(
     )
     return Reply(
         _("Ticket #{id} is open. We will answer here and by e-mail to {email}.").format(
-            id=ticket.id, email=await tickets.copy_address(uow, customer, ticket.department)
+            id=ticket.id, email=copied_to
         ),
         buttons=[[Button(_("Show ticket"), command=f"ticket {ticket.id}")]],
     )

@@ -237,4 +237,7 @@ async def request_downgrade(
     audit.record(
         uow, "mail.downgrade_request", actor, f"order:{order.id}", plan=plan.code, due=window.due.isoformat()
     )
-    return await tickets.create(uow, customer, "financial", "regular", order.id, subject, body, actor, mailer)
+    ticket, _copied_to = await tickets.create(
+        uow, customer, "financial", "regular", order.id, subject, body, actor, mailer
+    )
+    return ticket

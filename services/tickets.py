@@ -59,7 +59,8 @@ async def create(
     body: str,
     actor: Actor,
     mailer: Mailer,
-) -> Ticket:
+) -> tuple[Ticket, str]:
+    """The new ticket, and the address its copy was mailed to."""
     if department not in DEPARTMENTS or importance not in IMPORTANCE:
         raise ValueError("unknown department or importance")
     if order_id is not None:
@@ -79,11 +80,12 @@ async def create(
     await uow.flush()
     audit.record(uow, "ticket.create", actor, f"ticket:{ticket.id}")
     await uow.commit()
-    await mailer.send(await copy_address(uow, customer, department), f"[#{ticket.id}] {ticket.subject}", body)
-    return ticket
+    copied_to = await _copy_address(uow, customer, department)
+    await mailer.send(copied_to, f"[#{ticket.id}] {ticket.subject}", body)
+    return ticket, copied_to
 
 
-async def copy_address(uow: UnitOfWork, customer: Customer, department: str) -> str:
+async def _copy_address(uow: UnitOfWork, customer: Customer, department: str) -> str:
     """Ticket copies go to the alternative mailbox for that purpose, else the main address."""
     purpose = "billing" if department == "financial" else "technical"
     alternative = await uow.session.scalar(
