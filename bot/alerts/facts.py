@@ -57,23 +57,25 @@ def _with_vat(customer: Customer, seller: Seller, net_minor: int, currency: str)
     return Money(net_minor + invoices.vat_amount(net_minor, decision.rate), currency)
 
 
+async def _cost(
+    uow: UnitOfWork, customer: Customer, seller: Seller, effect: str, ref_id: int, net: Money
+) -> tuple[Money, Invoice | None]:
+    """What renewing takes: the open renewal invoice's total if there is one, else ``net`` with VAT."""
+    invoice = await _open_invoice(uow, customer.id, effect, ref_id)
+    if invoice is not None:
+        return Money(invoice.total_minor, invoice.currency), invoice
+    return _with_vat(customer, seller, net.minor, net.currency), None
+
+
 async def _order(uow: UnitOfWork, customer: Customer, order: Order, seller: Seller) -> Renewal:
-    invoice = await _open_invoice(uow, customer.id, "order_renewal", order.id)
-    cost = (
-        Money(invoice.total_minor, invoice.currency)
-        if invoice
-        else _with_vat(customer, seller, order.price_minor, order.currency)
-    )
+    net = Money(order.price_minor, order.currency)
+    cost, invoice = await _cost(uow, customer, seller, "order_renewal", order.id, net)
     return Renewal("order", order.id, order.plan.name, order.period_end, order.auto_renew, cost, invoice)
 
 
 async def _domain(uow: UnitOfWork, customer: Customer, domain: Domain, seller: Seller) -> Renewal:
-    invoice = await _open_invoice(uow, customer.id, "domain_renewal", domain.id)
-    cost = (
-        Money(invoice.total_minor, invoice.currency)
-        if invoice
-        else _with_vat(customer, seller, domain.renewal_minor, domain.currency)
-    )
+    net = Money(domain.renewal_minor, domain.currency)
+    cost, invoice = await _cost(uow, customer, seller, "domain_renewal", domain.id, net)
     return Renewal("domain", domain.id, domain.name, domain.expires_on, domain.auto_renew, cost, invoice)
 
 
