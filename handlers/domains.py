@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from dateutil.relativedelta import relativedelta
 
 from bot.core import formatting
@@ -70,14 +73,17 @@ async def renew(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[st
         text += "\n" + _(
             "Your balance of {balance} does not cover it, so an invoice will be created."
         ).format(balance=formatting.money(quote.balance))
-    return confirmation(text, _("Renew"), "renew", domain_id=domain.id)
+    return confirmation(
+        text, _("Renew"), "renew", domain_id=domain.id, expires_on=domain.expires_on.isoformat()
+    )
 
 
 @registry.confirmer("renew")
 async def confirm_renew(
-    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, int], seller: Seller
+    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
 ) -> Reply:
-    domain, invoice = await domains.renew(uow, customer, params["domain_id"], seller, actor)
+    shown = dt.date.fromisoformat(params["expires_on"])
+    domain, invoice = await domains.renew(uow, customer, int(params["domain_id"]), seller, actor, shown)
     total = formatting.amount(invoice.total_minor, invoice.currency)
     if invoice.status == "paid":
         return Reply(

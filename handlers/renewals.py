@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from bot.core import formatting
@@ -61,14 +62,15 @@ async def extend(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[s
             ).format(balance=formatting.money(plan.balance)),
         ]
     )
-    return confirmation(text, _("Create invoice"), "extend", order_id=order.id)
+    return confirmation(text, _("Create invoice"), "extend", order_id=order.id, start=plan.start.isoformat())
 
 
 @registry.confirmer("extend")
 async def confirm_extend(
-    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, int], seller: Seller
+    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
 ) -> Reply:
-    inv = await renewals.extend(uow, customer, params["order_id"], seller, actor)
+    start = dt.date.fromisoformat(params["start"])
+    inv = await renewals.extend(uow, customer, int(params["order_id"]), seller, actor, start)
     return Reply(
         _(
             "Invoice #{id} ({number}, {total}) was created. The order is extended as soon as it is paid."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from services import access, audit, clock, invoices, ledger, vat
 from services.audit import Actor
-from services.errors import NotFound
+from services.errors import N_, InvalidState, NotFound
 from services.invoices import LineSpec, Seller
 from services.money import Money
 from storage.models import Customer, Domain, Invoice
@@ -65,15 +66,36 @@ async def quote(uow: UnitOfWork, customer: Customer, domain: Domain, seller: Sel
 
 
 async def renew(
-    uow: UnitOfWork, customer: Customer, domain_id: int, seller: Seller, actor: Actor
+    uow: UnitOfWork,
+    customer: Customer,
+    domain_id: int,
+    seller: Seller,
+    actor: Actor,
+    expires_on: dt.date | None = None,
 ) -> tuple[Domain, Invoice]:
-    """Invoice one more year; pay it from the balance at once when the balance covers it."""
-    domain = await uow.session.get(Domain, domain_id)
+    """Invoice one more year; pay it from the balance at once when the balance covers it.
+
+    ``expires_on`` is the expiry the customer was shown: a renewal confirmed twice, or after the
+    domain was renewed some other way, renews nothing more. The customer's row is locked and the
+    domain read again under the lock; the year's invoice is the one live renewal for that period
+    (created once), and the debit only passes while the balance covers the whole invoice."""
+    await ledger.lock(uow, customer.id)
+    domain = await uow.session.scalar(
+        select(Domain).where(Domain.id == domain_id).execution_options(populate_existing=True)
+    )
     if domain is None or domain.customer_id != customer.id:
         raise NotFound()
-    invoice = await invoices.create(uow, customer, [_line(domain)], seller, actor)
-    if (await ledger.balance(uow, customer)).minor >= invoice.total_minor:
-        await invoices.mark_paid(uow, invoice, "balance", actor)
+    if expires_on is not None and domain.expires_on != expires_on:
+        raise InvalidState(
+            N_("{domain} was already renewed: it now expires on {date}."),
+            domain=domain.name,
+            date=domain.expires_on,
+        )
+    invoice = await invoices.renewal(uow, "domain_renewal", domain.id, domain.expires_on)
+    if invoice is None:
+        invoice = await invoices.create(uow, customer, [_line(domain)], seller, actor)
+    if invoice.status == "unpaid" and (await ledger.balance(uow, customer)).minor >= invoice.total_minor:
+        await invoices.mark_paid(uow, invoice, "balance", actor, floor="covered")
     audit.record(uow, "domain.renew", actor, f"domain:{domain.id}", invoice=invoice.id, status=invoice.status)
     await uow.commit()
     return domain, invoice

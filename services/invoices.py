@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import raiseload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services import audit, clock, ledger, vat
 from services.access import owned
@@ -97,6 +97,7 @@ async def create(
     seq = await _next_seq(uow, series)
     subtotal = sum(spec.unit_minor * spec.quantity for spec in lines)
     vat_minor = vat_amount(subtotal, decision.rate)
+    renews = [renewal_key(s.effect, s.ref_id, s.period_start) for s in lines if s.effect in RENEWAL_ITEMS]
     invoice = Invoice(
         customer_id=customer.id,
         kind=kind,
@@ -114,6 +115,7 @@ async def create(
         total_minor=subtotal + vat_minor,
         reverse_charge=decision.reverse_charge,
         order_id=order_id,
+        renewal_key=renews[0] if renews and kind == "invoice" else None,
         buyer={
             "name": customer.name,
             "address": customer.address_line,
@@ -149,6 +151,23 @@ async def create(
     return invoice
 
 
+RENEWAL_ITEMS = {"order_renewal": "order", "domain_renewal": "domain"}
+
+
+def renewal_key(effect: str | None, ref_id: int | None, start: dt.date | None) -> str:
+    """The key of the one live invoice that renews an item for the period starting on ``start``."""
+    return f"{RENEWAL_ITEMS[effect or '']}:{ref_id}:{start.isoformat() if start else ''}"
+
+
+async def renewal(uow: UnitOfWork, effect: str, ref_id: int, start: dt.date) -> Invoice | None:
+    """The live (unpaid or paid) invoice renewing this item for the period starting on ``start``."""
+    return await uow.session.scalar(
+        select(Invoice).where(
+            Invoice.renewal_key == renewal_key(effect, ref_id, start), Invoice.status != "cancelled"
+        )
+    )
+
+
 async def listing(
     uow: UnitOfWork, customer_id: int, status: str = "unpaid", offset: int = 0, limit: int = 5
 ) -> tuple[Sequence[Invoice], int]:
@@ -168,23 +187,62 @@ async def get(uow: UnitOfWork, invoice_id: int, actor: Actor) -> Invoice:
     return await owned(uow, Invoice, invoice_id, actor)
 
 
-async def _apply_effects(uow: UnitOfWork, invoice: Invoice) -> None:
-    """What paying each line buys: another billing period, another year of a domain."""
+async def _apply_effects(uow: UnitOfWork, invoice: Invoice, actor: Actor | None) -> None:
+    """What paying each line buys: another billing period, another year of a domain, an upgrade."""
     for line in invoice.lines:
-        if line.effect == "order_renewal" and line.ref_id is not None:
-            order = await uow.session.get(Order, line.ref_id)
-            if order is not None and line.period_end is not None and line.period_end > order.period_end:
-                order.period_start = order.period_end
-                order.period_end = line.period_end
-                order.status = "active"
-        elif line.effect == "domain_renewal" and line.ref_id is not None:
-            domain = await uow.session.get(Domain, line.ref_id)
-            if domain is not None:
-                domain.expires_on = domain.expires_on + relativedelta(years=line.quantity)
-        elif line.effect == "order_change" and line.ref_id is not None:
+        if line.ref_id is None:
+            continue
+        if line.effect == "order_change":
             from services import plans  # plans creates invoices: imported here to avoid a cycle
 
             await plans.apply_paid(uow, line.ref_id)
+        elif (
+            line.effect in RENEWAL_ITEMS
+            and line.period_start
+            and line.period_end
+            and not await _renew(uow, line.effect, line.ref_id, line.period_start, line.period_end)
+        ):
+            # Paid for a period the item no longer starts (an older duplicate): kept in the audit.
+            audit.record(
+                uow, "invoice.effect_skipped", actor, f"invoice:{invoice.id}", line=line.id, outcome="error"
+            )
+
+
+async def _renew(uow: UnitOfWork, effect: str, ref_id: int, start: dt.date, end: dt.date) -> bool:
+    """Move the order's period or the domain's expiry from ``start`` to ``end``, in one conditional
+    UPDATE that matches only while the item still ends on ``start``: a period is bought once."""
+    if effect == "order_renewal":
+        moved = await uow.session.scalar(
+            update(Order)
+            .where(Order.id == ref_id, Order.period_end == start)
+            .values(period_start=start, period_end=end, status="active")
+            .returning(Order.id)
+        )
+    else:
+        moved = await uow.session.scalar(
+            update(Domain)
+            .where(Domain.id == ref_id, Domain.expires_on == start)
+            .values(expires_on=end)
+            .returning(Domain.id)
+        )
+    return moved is not None
+
+
+async def _claim(uow: UnitOfWork, invoice: Invoice) -> None:
+    """``unpaid`` → ``paid`` in one conditional UPDATE: of everything that pays one invoice at the same
+    moment, exactly one gets past here; the others raise and their transaction rolls back."""
+    paid_at = clock.now()
+    claimed = await uow.session.scalar(
+        update(Invoice)
+        .where(Invoice.id == invoice.id, Invoice.status == "unpaid")
+        .values(status="paid", paid_at=paid_at)
+        .returning(Invoice.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed is None:
+        raise InvalidState(N_("Invoice {number} is not open for payment."), number=invoice.number)
+    set_committed_value(invoice, "status", "paid")
+    set_committed_value(invoice, "paid_at", paid_at)
 
 
 async def mark_paid(
@@ -193,14 +251,17 @@ async def mark_paid(
     method: str,
     actor: Actor | None,
     external_id: str | None = None,
+    floor: ledger.Floor = "overdraft",
 ) -> Payment:
     """Record a full payment and its ledger entries, then apply what the invoice buys.
 
-    Paid from the balance: one debit. Paid from outside: the money comes in (credit) and, unless
-    the invoice is a top-up, is applied to the invoice (debit), so the ledger shows both.
+    Paid from the balance: one debit, refused below ``floor``. Paid from outside: the money comes in
+    (credit) and, unless the invoice is a top-up, is applied to the invoice (debit), so the ledger
+    shows both. The customer's row is locked first, then the invoice is claimed, so whatever
+    arrives at the same moment pays it once and no two payments deadlock.
     """
-    if invoice.status != "unpaid":
-        raise InvalidState(N_("Invoice {number} is not open for payment."), number=invoice.number)
+    await ledger.lock(uow, invoice.customer_id)
+    await _claim(uow, invoice)
     customer = await uow.session.get(Customer, invoice.customer_id)
     assert customer is not None
     total = Money(invoice.total_minor, invoice.currency)
@@ -209,7 +270,14 @@ async def mark_paid(
         await ledger.post(uow, customer, total, "payment", memo, actor, invoice.id)
     if invoice.kind != "topup":
         await ledger.post(
-            uow, customer, Money(-total.minor, total.currency), "charge", memo, actor, invoice.id
+            uow,
+            customer,
+            Money(-total.minor, total.currency),
+            "charge",
+            memo,
+            actor,
+            invoice.id,
+            floor=floor if method == "balance" else "none",
         )
     payment = Payment(
         invoice_id=invoice.id,
@@ -220,9 +288,7 @@ async def mark_paid(
         external_id=external_id,
     )
     uow.session.add(payment)
-    invoice.status = "paid"
-    invoice.paid_at = clock.now()
-    await _apply_effects(uow, invoice)
+    await _apply_effects(uow, invoice, actor)
     audit.record(
         uow, "invoice.paid", actor, f"invoice:{invoice.id}", method=method, total=invoice.total_minor
     )
@@ -241,8 +307,11 @@ async def check_deletable(uow: UnitOfWork, invoice: Invoice) -> None:
 
 async def delete(uow: UnitOfWork, invoice_id: int, actor: Actor) -> Invoice:
     """Void an unpaid invoice. Its number stays in the register as cancelled, so numbering stays
-    gap-free; an upgrade that waited for it is dropped; pay links to it stop working."""
+    gap-free; an upgrade that waited for it is dropped; pay links to it stop working. Under the
+    customer's lock, as payments are: an invoice is either paid or cancelled, never both."""
     invoice = await get(uow, invoice_id, actor)
+    await ledger.lock(uow, invoice.customer_id)  # a payment of it either finished or waits
+    await uow.session.refresh(invoice, ["status"])
     await check_deletable(uow, invoice)
     invoice.status = "cancelled"
     await uow.session.execute(

@@ -1,10 +1,18 @@
-"""The balance is the sum of immutable ledger entries."""
+"""The balance is the sum of immutable ledger entries, kept beside them on the customer's row.
+
+Every movement is decided by the database: ``post`` moves ``customers.balance_minor`` with one
+conditional UPDATE that also checks the floor, so two debits arriving at the same moment can never
+both pass a check that only one of them fits. ``lock`` serialises whole money operations of one
+customer (paying an invoice, renewing), always taken before the invoice rows, so they never deadlock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services import audit
 from services.audit import Actor
@@ -13,14 +21,29 @@ from services.money import Money
 from storage.models import Customer, LedgerEntry
 from storage.uow import UnitOfWork
 
+# How low a debit may take the balance: the customer's overdraft limit; zero (the balance must
+# cover the whole amount: auto-renew and renewals paid at once); or no floor, for money that came in
+# and is applied to its invoice in the same transaction.
+Floor = Literal["overdraft", "covered", "none"]
+
+
+async def lock(uow: UnitOfWork, customer_id: int) -> None:
+    """Hold the customer's row until the transaction ends. On SQLite the first write of a
+    transaction takes the database's write lock, so an update that changes nothing does it."""
+    if uow.dialect == "postgresql":
+        await uow.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+    else:
+        await uow.session.execute(
+            update(Customer)
+            .where(Customer.id == customer_id)
+            .values(balance_minor=Customer.balance_minor)
+            .execution_options(synchronize_session=False)
+        )
+
 
 async def balance(uow: UnitOfWork, customer: Customer) -> Money:
-    total = await uow.session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
-            LedgerEntry.customer_id == customer.id, LedgerEntry.currency == customer.currency
-        )
-    )
-    return Money(int(total or 0), customer.currency)
+    minor = await uow.session.scalar(select(Customer.balance_minor).where(Customer.id == customer.id))
+    return Money(int(minor or 0), customer.currency)
 
 
 async def recent(uow: UnitOfWork, customer_id: int, limit: int = 5) -> Sequence[LedgerEntry]:
@@ -41,14 +64,28 @@ async def post(
     memo: str,
     actor: Actor | None,
     invoice_id: int | None = None,
+    floor: Floor = "overdraft",
 ) -> LedgerEntry:
-    """Add one movement; a debit may not take the balance below the customer's overdraft limit."""
+    """Add one movement and move the balance with it; a debit that would take the balance below
+    ``floor`` raises ``InsufficientBalance`` having written nothing."""
     if amount.currency != customer.currency:
         raise ValueError("ledger entries are in the customer's currency")
-    if amount.minor < 0:
-        current = await balance(uow, customer)
-        if (current + amount).minor < -customer.overdraft_limit_minor:
-            raise InsufficientBalance(balance=current, amount=Money(-amount.minor, amount.currency))
+    after = Customer.balance_minor + amount.minor
+    move = update(Customer).where(Customer.id == customer.id)
+    if amount.minor < 0 and floor == "overdraft":
+        move = move.where(after >= -Customer.overdraft_limit_minor)
+    elif amount.minor < 0 and floor == "covered":
+        move = move.where(after >= 0)
+    new_balance = await uow.session.scalar(
+        move.values(balance_minor=after)
+        .returning(Customer.balance_minor)
+        .execution_options(synchronize_session=False)
+    )
+    if new_balance is None:
+        raise InsufficientBalance(
+            balance=await balance(uow, customer), amount=Money(-amount.minor, amount.currency)
+        )
+    set_committed_value(customer, "balance_minor", new_balance)
     entry = LedgerEntry(
         customer_id=customer.id,
         amount_minor=amount.minor,

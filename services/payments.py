@@ -65,12 +65,20 @@ async def _apply(uow: UnitOfWork, event: PaymentEvent, method: str) -> Outcome:
     if event.kind != "succeeded" or event.invoice_id is None:
         audit.record(uow, f"payment.{event.kind}", None, target, provider=method, event=event.id)
         return Outcome("ignored")
-    invoice = await uow.session.scalar(
-        select(Invoice).where(Invoice.id == event.invoice_id).with_for_update()
-    )
-    if invoice is None:
+    owner = await uow.session.scalar(select(Invoice.customer_id).where(Invoice.id == event.invoice_id))
+    if owner is None:
         audit.record(uow, "payment.unknown", None, target, outcome="error", event=event.id)
         return Outcome("ignored")
+    # The customer's row first, as every payment does; then the invoice as it is now. A balance
+    # payment of the same invoice waits or has finished: the status read here decides.
+    await ledger.lock(uow, owner)
+    invoice = await uow.session.scalar(
+        select(Invoice)
+        .where(Invoice.id == event.invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert invoice is not None
     if await uow.session.scalar(select(Payment.id).where(Payment.external_id == event.attempt)):
         return Outcome("duplicate")
     customer = await uow.session.get(Customer, invoice.customer_id)

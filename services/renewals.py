@@ -21,7 +21,7 @@ from services.breakdown import Totals
 from services.errors import N_, InvalidState
 from services.invoices import LineSpec, Seller
 from services.money import Money
-from storage.models import BillingNotice, Customer, Invoice, InvoiceLine, Order
+from storage.models import BillingNotice, Customer, Invoice, Order
 from storage.uow import UnitOfWork
 
 
@@ -36,19 +36,8 @@ def renewal_lines(order: Order) -> list[LineSpec]:
 
 async def pending_invoice(uow: UnitOfWork, order: Order) -> Invoice | None:
     """The unpaid invoice that already renews the order for its next period, if any."""
-    return await uow.session.scalar(
-        select(Invoice)
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .where(
-            Invoice.customer_id == order.customer_id,
-            Invoice.kind == "invoice",
-            Invoice.status == "unpaid",
-            InvoiceLine.effect == "order_renewal",
-            InvoiceLine.ref_id == order.id,
-            InvoiceLine.period_start == order.period_end,
-        )
-        .limit(1)
-    )
+    found = await invoices.renewal(uow, "order_renewal", order.id, order.period_end)
+    return found if found is not None and found.status == "unpaid" else None
 
 
 @dataclass(frozen=True)
@@ -78,15 +67,39 @@ async def preview(uow: UnitOfWork, customer: Customer, order: Order, seller: Sel
     )
 
 
-async def extend(uow: UnitOfWork, customer: Customer, order_id: int, seller: Seller, actor: Actor) -> Invoice:
-    """The invoice for the order's next period; the one already open when there is one."""
-    order = await owned(uow, Order, order_id, actor)
+async def extend(
+    uow: UnitOfWork,
+    customer: Customer,
+    order_id: int,
+    seller: Seller,
+    actor: Actor,
+    start: dt.date | None = None,
+) -> Invoice:
+    """The invoice for the order's next period; the one already open when there is one.
+
+    ``start`` is the period the customer was shown: when the order has moved on since (another
+    renewal was paid meanwhile), nothing is created. The customer's row is locked first, so
+    concurrent requests find the one invoice the first of them created."""
+    await owned(uow, Order, order_id, actor)
+    await ledger.lock(uow, customer.id)
+    order = await _fresh(uow, order_id)
+    if start is not None and order.period_end != start:
+        raise InvalidState(N_("Order #{id} was already extended."), id=order.id)
     existing = await pending_invoice(uow, order)
     if existing is not None:
         return existing
     invoice = await _create(uow, customer, order, seller, actor)
     await uow.commit()
     return invoice
+
+
+async def _fresh(uow: UnitOfWork, order_id: int) -> Order:
+    """The order as the database has it now (read after the lock, not from the session's cache)."""
+    order = await uow.session.scalar(
+        select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
+    )
+    assert order is not None
+    return order
 
 
 async def _create(
@@ -117,31 +130,37 @@ class RenewalRun:
 async def run_due(uow: UnitOfWork, seller: Seller) -> RenewalRun:
     """The worker's job: renew every auto-renew order whose period has ended, from the balance.
 
-    Each order is handled in its own transaction, its row locked (SKIP LOCKED on PostgreSQL) so
-    that several workers never renew the same order twice.
+    Each order is handled in its own transaction with its customer's row locked and the order read
+    again under the lock, so several workers never renew one order twice; the debit itself only
+    passes while the balance covers the whole invoice.
     """
     run = RenewalRun([], [])
     today = clock.today()
-    query = (
-        select(Order)
-        .where(Order.auto_renew.is_(True), Order.status == "active", Order.period_end <= today)
-        .order_by(Order.id)
-        .limit(1)
-    )
+    due = (Order.auto_renew.is_(True), Order.status == "active", Order.period_end <= today)
     last_id = 0
     while True:
-        order = await uow.session.scalar(
-            query.where(Order.id > last_id).with_for_update(skip_locked=True, of=Order)
-        )
-        if order is None:
+        found = (
+            await uow.session.execute(
+                select(Order.id, Order.customer_id)
+                .where(*due, Order.id > last_id)
+                .order_by(Order.id)
+                .limit(1)
+            )
+        ).first()
+        if found is None:
             return run
-        last_id = order.id
+        last_id = found.id
+        await ledger.lock(uow, found.customer_id)
+        order = await _fresh(uow, found.id)
+        if not (order.auto_renew and order.status == "active" and order.period_end <= today):
+            await uow.commit()  # renewed or changed by another worker meanwhile
+            continue
         customer = await uow.session.get(Customer, order.customer_id)
         assert customer is not None
         invoice = await pending_invoice(uow, order) or await _create(uow, customer, order, seller, None)
         balance = await ledger.balance(uow, customer)
         if balance.minor >= invoice.total_minor:
-            await invoices.mark_paid(uow, invoice, "balance", None)
+            await invoices.mark_paid(uow, invoice, "balance", None, floor="covered")
             audit.record(uow, "order.auto_renewed", None, f"order:{order.id}", invoice=invoice.id)
             run.renewed.append(order.id)
         else:

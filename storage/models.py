@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -76,6 +77,9 @@ class Customer(Base):
     postal_code: Mapped[str] = mapped_column(String(20), default="")
     city: Mapped[str] = mapped_column(String(100), default="")
     overdraft_limit_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The sum of the ledger entries in ``currency``, kept by ``services.ledger.post`` in the same
+    # statement that checks the overdraft limit: the database decides every debit, atomically.
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     # Read only for ticket copies; every update reads its customer, so loading these eagerly would
@@ -197,7 +201,17 @@ class InvoiceSeries(Base):
 
 class Invoice(Base):
     __tablename__ = "invoices"
-    __table_args__ = (UniqueConstraint("series", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("series", "seq"),
+        # One live renewal invoice per item and period: concurrent renewals find the same one.
+        Index(
+            "uq_invoices_renewal_key",
+            "renewal_key",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -218,6 +232,9 @@ class Invoice(Base):
     buyer: Mapped[dict[str, Any]] = mapped_column(default=dict)
     seller: Mapped[dict[str, Any]] = mapped_column(default=dict)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # ``order:ID:START`` or ``domain:ID:START`` for the invoice that renews that item for the period
+    # starting on START; NULL for every other invoice.
+    renewal_key: Mapped[str | None] = mapped_column(String(60))
     paid_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
