@@ -2,25 +2,42 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Installs exactly the pins of a lock file: every file must match one of its hashes, and --no-deps
+# means nothing the lock does not name gets in.
+PIP_LOCKED := $(BIN)/pip install -q --require-hashes --no-deps
 
-.PHONY: shell test lint catalogs bench
+.PHONY: shell test lint catalogs bench lock
 
-$(BIN)/hostbot: pyproject.toml
+# A changed run lock (or a changed test lock, once the test tools are in) builds .venv afresh, so
+# that it holds what the lock files name and nothing left over from an earlier lock.
+$(VENV)/.run: requirements/run.txt $(if $(wildcard $(VENV)/.test),requirements/test.txt)
+	rm -rf $(VENV)
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(PIP_LOCKED) -r requirements/run.txt
+	touch $@
+
+# The project itself, built by the setuptools pinned in the run lock (no build environment to fetch).
+$(BIN)/hostbot: $(VENV)/.run pyproject.toml
+	$(BIN)/pip install -q --no-deps --no-build-isolation --check-build-dependencies -e .
+	$(BIN)/pip check
+	touch $@
+
+# The test tools (ruff, mypy, pytest, hypothesis, playwright...) on top of what running needs.
+$(VENV)/.test: $(BIN)/hostbot requirements/test.txt
+	$(PIP_LOCKED) -r requirements/test.txt
+	$(BIN)/pip check
 	touch $@
 
 shell: $(BIN)/hostbot
 	$(BIN)/hostbot shell
 
-test: $(BIN)/hostbot
+test: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n auto
 
-lint: $(BIN)/hostbot
+lint: $(VENV)/.test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	$(BIN)/mypy
@@ -35,3 +52,22 @@ catalogs: $(BIN)/hostbot
 bench: $(BIN)/hostbot
 	$(BIN)/python -m bench.telegram_webhook
 	$(BIN)/python -m bench.alerts
+
+# Lock files (see README, Dependencies). pip-tools runs in a venv of its own, pinned with hashes
+# in requirements/tools.txt, so it never mixes with the project's packages.
+LOCK_VENV := .venv-lock
+# Existing pins are kept; LOCK_ARGS passes more options, e.g. LOCK_ARGS='--upgrade-package babel'.
+COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile -q --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+$(LOCK_VENV)/.tools: requirements/tools.txt
+	rm -rf $(LOCK_VENV)
+	$(PY) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --require-hashes --no-deps -r requirements/tools.txt
+	touch $@
+
+lock: $(LOCK_VENV)/.tools
+	$(COMPILE) -o requirements/tools.txt requirements/tools.in
+	$(COMPILE) --build-deps-for editable -o requirements/run.txt pyproject.toml
+	$(COMPILE) --build-deps-for editable --extra test -c requirements/run.txt \
+		-o requirements/test.txt pyproject.toml
