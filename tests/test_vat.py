@@ -1,4 +1,5 @@
-"""Dated EU VAT rates since 2010: every standard-rate change, joining and leaving the EU.
+"""Dated EU VAT rates since 2010: every standard-rate change, joining and leaving the EU, and the
+``vat`` chat command on a past date.
 
 The expected rates are typed out here from the European Commission's "VAT rates applied in the
 Member States of the European Union" and each country's announcements, not read from the table,
@@ -11,7 +12,9 @@ from decimal import Decimal
 
 import pytest
 
+from bot.core.dispatcher import Dispatcher
 from services import topup, vat
+from tests.chat import Chat
 
 # (country, first day of the new rate, rate the day before, rate that day); "0" is outside the EU.
 CHANGES = [
@@ -123,3 +126,56 @@ def test_uk_vat_ids() -> None:
     # A UK customer's tax id is checked as a non-EU one today, as before GB was in the table.
     assert topup.parse_tax_id("GB980780684", "GB") == "980780684"
     assert topup.parse_tax_id("33392005961", "HR") == "HR33392005961"
+
+
+async def test_vat_on_a_past_date_in_the_users_language(dispatcher: Dispatcher, alice: Chat) -> None:
+    stranger = Chat(dispatcher, "stranger", language="en")
+    answer = (await stranger.say("vat FR 2010-01-01")).text.splitlines()
+    assert answer[:2] == [
+        "Standard VAT rate in France on Jan 1, 2010: 19.6%.",
+        "20% from Jan 1, 2014 (19.6% before).",
+    ]
+    # Alice's account is French: her country is the default; Babel writes French percentages.
+    alice.language = "fr"
+    answer = (await alice.say("tva 2010-01-01")).text.splitlines()
+    assert answer[:2] == [
+        "Taux normal de TVA (France) au 1 janv. 2010 : 19,6\xa0%.",
+        "20\xa0% depuis le 1 janv. 2014 (19,6\xa0% auparavant).",
+    ]
+    turkish = Chat(dispatcher, "ayse", language="tr")
+    assert "%19,6" in (await turkish.say("kdv FR 2013-12-31")).text
+    assert "%20" in (await turkish.say("kdv FR 2014-01-01")).text.splitlines()[0]
+
+
+async def test_vat_shows_the_change_before_and_after_the_date(dispatcher: Dispatcher) -> None:
+    chat = Chat(dispatcher, "stranger", language="en")
+    lines = (await chat.say("vat DE 2020-08-01")).text.splitlines()
+    assert lines[:3] == [
+        "Standard VAT rate in Germany on Aug 1, 2020: 16%.",
+        "16% from Jul 1, 2020 (19% before).",
+        "19% from Jan 1, 2021 (16% before).",
+    ]
+    assert lines[3].startswith("Consumers pay")
+    lines = (await chat.say("vat IE 2026-12-01")).text.splitlines()
+    assert lines[:2] == [
+        "Standard VAT rate in Ireland on Dec 1, 2026: 23%.",
+        "23% from Mar 1, 2021 (21% before).",
+    ]
+
+
+async def test_vat_before_joining_after_leaving_and_before_2010(dispatcher: Dispatcher) -> None:
+    chat = Chat(dispatcher, "stranger", language="en")
+    said = (await chat.say("vat HR 2013-06-30")).text
+    assert said == "Croatia was not in the EU on Jun 30, 2013: no EU VAT applied (0 %)."
+    assert "25%" in (await chat.say("vat HR 2013-07-01")).text
+    lines = (await chat.say("vat GB 2015-06-01")).text.splitlines()
+    assert lines[:3] == [
+        "Standard VAT rate in United Kingdom on Jun 1, 2015: 20%.",
+        "20% from Jan 4, 2011 (17.5% before).",
+        "No EU VAT from Jan 1, 2021: United Kingdom left the EU.",
+    ]
+    said = (await chat.say("vat GB 2021-01-01")).text
+    assert said == "United Kingdom was not in the EU on Jan 1, 2021: no EU VAT applied (0 %)."
+    assert "is outside the EU" in (await chat.say("vat GB")).text
+    assert (await chat.say("vat FR 2009-12-31")).text == "VAT rates are known from Jan 1, 2010 on."
+    assert "is outside the EU" in (await chat.say("vat US 2005-01-01")).text
