@@ -34,21 +34,38 @@ async def vat_rate(args: list[str], customer: Customer | None) -> Reply:
     names = Locale.parse(current()).territories
     if country is None or country not in names:
         raise UsageError()
-    on = iso_date(args) or clock.today()
-    rate = vat.standard_rate(country, on)
+    today = clock.today()
+    on = iso_date(args) or today
     name = names[country]
-    if country not in vat.RATES:
+    if not vat.in_eu(country, on):
+        if country in vat.RATES and on < today:
+            return Reply(
+                _("{country} was not in the EU on {date}: no EU VAT applied (0 %).").format(
+                    country=name, date=formatting.date(on)
+                )
+            )
         return Reply(_("{country} is outside the EU: no EU VAT is charged (0 %).").format(country=name))
+    if on < vat.KNOWN_FROM:
+        return Reply(_("VAT rates are known from {date} on.").format(date=formatting.date(vat.KNOWN_FROM)))
     lines = [
         _("Standard VAT rate in {country} on {date}: {rate}.").format(
-            country=name, date=formatting.date(on), rate=formatting.percent(rate)
+            country=name, date=formatting.date(on), rate=formatting.percent(vat.standard_rate(country, on))
         )
     ]
+    # The change that brought this rate and the next one, rather than the whole history.
     changes = vat.RATES[country]
-    for (since, new), (_since, old) in zip(changes[1:], changes, strict=False):
+    steps = list(zip(changes[1:], changes, strict=False))
+    shown = [s for s in steps if s[0][0] <= on][-1:] + [s for s in steps if s[0][0] > on][:1]
+    for (since, new), (_since, old) in shown:
         lines.append(
             _("{new} from {date} ({old} before).").format(
                 new=formatting.percent(new), date=formatting.date(since), old=formatting.percent(old)
+            )
+        )
+    if country in vat.LEFT:
+        lines.append(
+            _("No EU VAT from {date}: {country} left the EU.").format(
+                date=formatting.date(vat.LEFT[country]), country=name
             )
         )
     lines.append(

@@ -15,7 +15,7 @@ from typing import Any
 from babel import Locale
 from stdnum import get_cc_module
 
-from services import audit, invoices, vat
+from services import audit, clock, invoices, vat
 from services.audit import Actor
 from services.errors import N_, DomainError
 from services.invoices import LineSpec, Seller
@@ -95,7 +95,7 @@ def parse_tax_id(text: str | None, country: str) -> str | None:
     if text is None or not text.strip():
         return None
     raw = text.strip().upper()
-    if country in vat.RATES:
+    if vat.in_eu(country, clock.today()):
         prefix = vat.VAT_PREFIX.get(country, country)
         candidate = raw if raw.startswith(prefix) else prefix + raw
         if vat.valid_vat_id(candidate, country):

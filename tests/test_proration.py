@@ -74,7 +74,11 @@ CHANGES = {"EE": (dt.date(2025, 7, 1), 22, 24), "FI": (dt.date(2024, 9, 1), 24, 
 CHANGES |= {"RO": (dt.date(2025, 8, 1), 19, 21), "SK": (dt.date(2025, 1, 1), 20, 23)}
 
 
-@given(st.sampled_from(sorted(CHANGES)), days)
+# From 2024 on, when each of these countries had changed its rate only once.
+since_2024 = st.dates(min_value=dt.date(2024, 1, 1), max_value=dt.date(2035, 12, 31))
+
+
+@given(st.sampled_from(sorted(CHANGES)), since_2024)
 def test_vat_rate_changes_on_its_date(country: str, on: dt.date) -> None:
     since, before, after = CHANGES[country]
     assert vat.standard_rate(country, on) == (after if on >= since else before)
