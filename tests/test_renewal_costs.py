@@ -5,8 +5,10 @@ renewal alert, the low-balance forecast, auto-renew and the renewal invoice all 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_currency
 from sqlalchemy import event, select
 
 from bot.alerts import facts, messages
@@ -189,3 +191,19 @@ async def test_the_costs_take_a_fixed_number_of_queries(dispatcher: Dispatcher) 
     finally:
         event.remove(dispatcher.db.engine.sync_engine, "before_cursor_execute", count)
     assert before == after and before[0] <= 5, (before, after)
+
+
+async def test_the_issue_examples(dispatcher: Dispatcher) -> None:
+    """Order 2 (VPS S yearly: 99.00 + 12 × 3.00 maintenance + 2.5 % processing, reverse charge) is
+    announced at 138.38, not the bare 99.00; order 3 (Growth 29.00 + storage 3.00 + 2.5 %) at 32.80."""
+    async with dispatcher.db.uow() as uow:
+        customer = await _customer(uow, 1)
+        r = await facts.renewal(uow, customer, "order", 2, dispatcher.seller)
+        assert r is not None
+        alert = Alert(kind="renewal", params={"item": "order", "id": 2, "due": r.due.isoformat()})
+        draft = await messages.compose(uow, alert, customer, dispatcher.settings, dispatcher.seller)
+        assert draft is not None
+        with use_locale("en"):
+            assert format_currency(Decimal("138.38"), "EUR", locale="en") in draft().text
+            home = (await show_overview(uow, customer, dispatcher.seller)).text
+            assert f" · #3 Growth · {format_currency(Decimal('32.80'), 'EUR', locale='en')} · " in home
