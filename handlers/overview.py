@@ -10,6 +10,7 @@ from bot.core.types import Button, Reply
 from handlers.invoices import summary_line
 from services import overview
 from services.errors import N_
+from services.invoices import Seller
 from storage.models import Customer
 from storage.uow import UnitOfWork
 
@@ -24,8 +25,8 @@ from storage.uow import UnitOfWork
     },
     summary=N_("your account at a glance: balance, unpaid invoices, upcoming renewals"),
 )
-async def show_overview(uow: UnitOfWork, customer: Customer) -> Reply:
-    view = await overview.account_overview(uow, customer)
+async def show_overview(uow: UnitOfWork, customer: Customer, seller: Seller) -> Reply:
+    view = await overview.account_overview(uow, customer, seller)
     lines = [
         customer.name,
         _("Balance: {amount}").format(amount=formatting.money(view.balance)),

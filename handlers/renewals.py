@@ -10,9 +10,9 @@ from bot.core.i18n import gettext as _
 from bot.core.registry import registry
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import breakdown_text, confirmation, first_number, keyword
-from services import orders, renewals
+from services import orders, renewal_costs, renewals
 from services.audit import Actor
-from services.errors import N_
+from services.errors import N_, InvalidState
 from services.invoices import Seller
 from storage.models import Customer, Invoice
 from storage.uow import UnitOfWork
@@ -135,14 +135,14 @@ async def _auto_renew_preview(
                 else _("Auto-renew is already off for order #{id}.")
             ).format(id=order.id)
         )
+    if on and order.status == "cancelled":
+        raise InvalidState(N_("Order #{id} is cancelled and cannot be extended."), id=order.id)
     if on:
-        plan = await renewals.preview(uow, customer, order, seller)
+        cost = await renewal_costs.of_order(uow, customer, seller, order)
         text = _(
             "Turn auto-renew on for order #{id}? On {date} the renewal invoice ({total}) will be paid from your "
             "balance if it covers the whole amount; if it does not, you will be told what is missing."
-        ).format(
-            id=order.id, date=formatting.date(order.period_end), total=formatting.money(plan.totals.total)
-        )
+        ).format(id=order.id, date=formatting.date(order.period_end), total=formatting.money(cost.amount))
     else:
         text = _(
             "Turn auto-renew off for order #{id}? You will then need to extend it yourself before {date}."

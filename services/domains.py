@@ -6,13 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
-from services import access, audit, clock, invoices, ledger, vat
+from services import access, audit, invoices, ledger, renewal_costs
 from services.audit import Actor
 from services.errors import N_, InvalidState, NotFound
-from services.invoices import LineSpec, Seller
+from services.invoices import Seller
 from services.money import Money
 from storage.models import Customer, Domain, Invoice
 from storage.uow import UnitOfWork
@@ -34,7 +33,6 @@ async def find(uow: UnitOfWork, name: str, actor: Actor) -> Domain:
 @dataclass(frozen=True)
 class RenewalQuote:
     domain: Domain
-    net: Money
     gross: Money
     balance: Money
 
@@ -43,26 +41,10 @@ class RenewalQuote:
         return self.balance.minor >= self.gross.minor
 
 
-def _line(domain: Domain) -> LineSpec:
-    return LineSpec(
-        description=f"Domain renewal {domain.name} (1 year)",
-        unit_minor=domain.renewal_minor,
-        kind="domain",
-        period_start=domain.expires_on,
-        period_end=domain.expires_on + relativedelta(years=1),
-        effect="domain_renewal",
-        ref_id=domain.id,
-    )
-
-
 async def quote(uow: UnitOfWork, customer: Customer, domain: Domain, seller: Seller) -> RenewalQuote:
     """What one more year costs with VAT, and whether the balance covers it."""
-    decision = vat.decide(
-        customer.country, customer.is_business, customer.vat_id, seller.country, clock.today()
-    )
-    net = Money(domain.renewal_minor, domain.currency)
-    gross = Money(net.minor + invoices.vat_amount(net.minor, decision.rate), net.currency)
-    return RenewalQuote(domain, net, gross, await ledger.balance(uow, customer))
+    cost = await renewal_costs.of_domain(uow, customer, seller, domain)
+    return RenewalQuote(domain, cost.amount, await ledger.balance(uow, customer))
 
 
 async def renew(
@@ -91,9 +73,12 @@ async def renew(
             domain=domain.name,
             date=domain.expires_on,
         )
-    invoice = await invoices.renewal(uow, "domain_renewal", domain.id, domain.expires_on)
+    start, _end = renewal_costs.domain_period(domain)
+    invoice = await invoices.renewal(uow, "domain_renewal", domain.id, start)
     if invoice is None:
-        invoice = await invoices.create(uow, customer, [_line(domain)], seller, actor)
+        invoice = await invoices.create(
+            uow, customer, renewal_costs.domain_lines(domain), seller, actor, supply_date=start
+        )
     if invoice.status == "unpaid" and (await ledger.balance(uow, customer)).minor >= invoice.total_minor:
         await invoices.mark_paid(uow, invoice, "balance", actor, floor="covered")
     audit.record(uow, "domain.renew", actor, f"domain:{domain.id}", invoice=invoice.id, status=invoice.status)

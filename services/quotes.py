@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from services import audit, clock, invoices, plans, renewals
+from services import audit, clock, invoices, plans, renewal_costs, renewals
 from services.access import owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
@@ -25,9 +25,9 @@ async def for_extension(
     uow: UnitOfWork, customer: Customer, order_id: int, seller: Seller, actor: Actor
 ) -> Invoice:
     order = await owned(uow, Order, order_id, actor)
-    start, _end = renewals.next_period(order)
+    start, _end = renewal_costs.order_period(order)
     quote = await invoices.create(
-        uow, customer, renewals.renewal_lines(order), seller, actor, "quote", order.id, supply_date=start
+        uow, customer, renewal_costs.order_lines(order), seller, actor, "quote", order.id, supply_date=start
     )
     await uow.commit()
     return quote

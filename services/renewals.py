@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services import audit, breakdown, clock, invoices, ledger, proration
+from services import audit, breakdown, clock, invoices, ledger, renewal_costs
 from services.access import owned
 from services.audit import Actor
 from services.breakdown import Totals
@@ -23,15 +23,6 @@ from services.invoices import LineSpec, Seller
 from services.money import Money
 from storage.models import BillingNotice, Customer, Invoice, Order
 from storage.uow import UnitOfWork
-
-
-def next_period(order: Order) -> tuple[dt.date, dt.date]:
-    return order.period_end, proration.add_cycle(order.period_end, order.billing_cycle)
-
-
-def renewal_lines(order: Order) -> list[LineSpec]:
-    start, end = next_period(order)
-    return breakdown.period_lines(order, start, end, effect="order_renewal")
 
 
 async def pending_invoice(uow: UnitOfWork, order: Order) -> Invoice | None:
@@ -54,8 +45,8 @@ class RenewalPreview:
 async def preview(uow: UnitOfWork, customer: Customer, order: Order, seller: Seller) -> RenewalPreview:
     if order.status == "cancelled":
         raise InvalidState(N_("Order #{id} is cancelled and cannot be extended."), id=order.id)
-    start, end = next_period(order)
-    lines = renewal_lines(order)
+    start, end = renewal_costs.order_period(order)
+    lines = renewal_costs.order_lines(order)
     return RenewalPreview(
         order,
         start,
@@ -105,9 +96,9 @@ async def _fresh(uow: UnitOfWork, order_id: int) -> Order:
 async def _create(
     uow: UnitOfWork, customer: Customer, order: Order, seller: Seller, actor: Actor | None
 ) -> Invoice:
-    start, _end = next_period(order)
+    start, _end = renewal_costs.order_period(order)
     invoice = await invoices.create(
-        uow, customer, renewal_lines(order), seller, actor, order_id=order.id, supply_date=start
+        uow, customer, renewal_costs.order_lines(order), seller, actor, order_id=order.id, supply_date=start
     )
     audit.record(uow, "order.extend", actor, f"order:{order.id}", invoice=invoice.id)
     return invoice

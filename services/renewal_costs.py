@@ -1,0 +1,112 @@
+"""What renewing an order or a domain costs: one rule, computed from the renewal invoice's own lines.
+
+The cost of renewing an item is the total of its open renewal invoice for the next period when
+there is one; else exactly what that invoice will total: the same lines (``breakdown.period_lines``
+for an order, the one-year line for a domain), VAT decided on the supply date (the first day of the
+next period) and the same rounding (``breakdown.totals``). ``services.renewals`` and
+``services.domains`` build their invoices from the lines and dates defined here, so what the
+overview, the alerts and the forecast announce is what the invoice charges.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+
+from services import breakdown, invoices, proration
+from services.invoices import LineSpec, Seller
+from services.money import Money
+from storage.models import Customer, Domain, Invoice, Order
+from storage.uow import UnitOfWork
+
+EFFECTS = {"order": "order_renewal", "domain": "domain_renewal"}
+
+
+def order_period(order: Order) -> tuple[dt.date, dt.date]:
+    """The order's next billing period; its first day is the renewal invoice's supply date."""
+    return order.period_end, proration.add_cycle(order.period_end, order.billing_cycle)
+
+
+def order_lines(order: Order) -> list[LineSpec]:
+    start, end = order_period(order)
+    return breakdown.period_lines(order, start, end, effect=EFFECTS["order"])
+
+
+def domain_period(domain: Domain) -> tuple[dt.date, dt.date]:
+    """The domain's next year; its first day is the renewal invoice's supply date."""
+    return domain.expires_on, domain.expires_on + relativedelta(years=1)
+
+
+def domain_lines(domain: Domain) -> list[LineSpec]:
+    start, end = domain_period(domain)
+    return [
+        LineSpec(
+            description=f"Domain renewal {domain.name} (1 year)",
+            unit_minor=domain.renewal_minor,
+            kind="domain",
+            period_start=start,
+            period_end=end,
+            effect=EFFECTS["domain"],
+            ref_id=domain.id,
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What renewing one item takes, and the open invoice it is the total of (None: not invoiced yet)."""
+
+    amount: Money
+    invoice: Invoice | None
+
+
+Key = tuple[str, int]  # ("order", id) or ("domain", id)
+
+
+async def _open_invoices(uow: UnitOfWork, customer_id: int) -> dict[str, Invoice]:
+    """The customer's unpaid renewal invoices by renewal key (item and first day of the period they
+    renew; one live invoice per key): one query for all items."""
+    rows = await uow.session.scalars(
+        select(Invoice).where(
+            Invoice.customer_id == customer_id,
+            Invoice.status == "unpaid",
+            Invoice.renewal_key.is_not(None),
+        )
+    )
+    return {invoice.renewal_key: invoice for invoice in rows if invoice.renewal_key}
+
+
+async def costs(
+    uow: UnitOfWork,
+    customer: Customer,
+    seller: Seller,
+    orders: Sequence[Order] = (),
+    domains: Sequence[Domain] = (),
+) -> dict[Key, Cost]:
+    """The cost of renewing each of these orders and domains of the customer, by ``(item, id)``."""
+    if not orders and not domains:
+        return {}
+    invoiced = await _open_invoices(uow, customer.id)
+    items: list[tuple[Key, tuple[dt.date, dt.date], list[LineSpec]]] = [
+        (("order", o.id), order_period(o), order_lines(o)) for o in orders
+    ] + [(("domain", d.id), domain_period(d), domain_lines(d)) for d in domains]
+    found = {}
+    for key, (start, _end), lines in items:
+        invoice = invoiced.get(invoices.renewal_key(EFFECTS[key[0]], key[1], start))
+        if invoice is not None:
+            found[key] = Cost(Money(invoice.total_minor, invoice.currency), invoice)
+        else:
+            found[key] = Cost(breakdown.totals(customer, lines, seller, start).total, None)
+    return found
+
+
+async def of_order(uow: UnitOfWork, customer: Customer, seller: Seller, order: Order) -> Cost:
+    return (await costs(uow, customer, seller, orders=[order]))["order", order.id]
+
+
+async def of_domain(uow: UnitOfWork, customer: Customer, seller: Seller, domain: Domain) -> Cost:
+    return (await costs(uow, customer, seller, domains=[domain]))["domain", domain.id]
