@@ -110,13 +110,11 @@ async def alerts(
             prefs = await alert_prefs.set_quiet(uow, actor, _time(words[1]), _time(words[2]))
         else:
             raise UsageError()
-    elif words[0] in THRESHOLD and len(words) == 2:
+    elif words[0] in THRESHOLD and len(words) >= 2:
         minor = None
-        if words[1] not in OFF:
-            try:
-                amount = Money.parse(args[1], customer.currency)
-            except (ValueError, ArithmeticError) as err:
-                raise UsageError() from err
+        if not (len(words) == 2 and words[1] in OFF):
+            # The rest of the line is the amount: French writes "1 000,50" with a space.
+            amount = Money.parse(" ".join(args[1:]), customer.currency, current())
             if amount.minor < 0 or amount.minor > 10**15:
                 raise UsageError()
             minor = amount.minor

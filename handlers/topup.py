@@ -67,7 +67,7 @@ def ask(step: str, customer: Customer) -> Reply:
 def take(step: str, answer: str, customer: Customer) -> Any:
     """The answer to one step as stored in the form; raises a ``DomainError`` saying what is wrong."""
     if step == "amount":
-        return topup.parse_amount(answer, customer.currency).minor
+        return topup.parse_amount(answer, customer.currency, current()).minor
     if step == "country":
         return topup.parse_country(answer, current())
     if step == "tax_id":
@@ -103,14 +103,21 @@ async def topup_step(ctx: Context, customer: Customer, step: str, data: dict[str
     following = STEPS.index(step) + 1
     if following < len(STEPS):
         await ctx.open_form("topup", STEPS[following], data)
-        return ask(STEPS[following], customer)
+        reply = ask(STEPS[following], customer)
+        if step == "amount":
+            # Say at once how the amount was read ("500.000" in Indonesian is Rp500.000).
+            read = _("Top-up of {amount}.").format(
+                amount=formatting.money(Money(value, customer.currency), exact=True)
+            )
+            reply.text = f"{read}\n{reply.text}"
+        return reply
     await ctx.close_form()
     amount = Money(data.pop("amount"), customer.currency)
     text = _(
         "Top-up of {amount}. The invoice goes to:\n{name}\n{address}\n{postal_code} {city}\n{country}\n"
         "Tax id: {tax_id}\nYour balance is credited when the invoice is paid. Issue the invoice?"
     ).format(
-        amount=formatting.money(amount),
+        amount=formatting.money(amount, exact=True),
         name=data["name"],
         address=data["address"],
         postal_code=data["postal_code"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from babel import Locale
@@ -19,7 +19,7 @@ from services import audit, clock, invoices, vat
 from services.audit import Actor
 from services.errors import N_, DomainError
 from services.invoices import LineSpec, Seller
-from services.money import Money
+from services.money import AmountError, Money
 from storage.models import Customer, Invoice
 from storage.uow import UnitOfWork
 
@@ -29,8 +29,8 @@ _POSTAL = re.compile(r"^[\w][\w \-]*$")
 _TAX_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .\-/]{2,29}$")
 
 
-class InvalidAmount(DomainError):
-    message = N_("Please send an amount such as 50 or 49.90, more than zero.")
+class InvalidAmount(AmountError):
+    message = N_("Please send an amount such as {grouped} or {decimal}, more than zero.")
 
 
 class InvalidCountry(DomainError):
@@ -58,16 +58,12 @@ class BillingDetails:
         return asdict(self)
 
 
-def parse_amount(text: str, currency: str) -> Money:
-    """A positive amount with no more decimals than the currency has."""
-    try:
-        amount = Money.parse(text, currency)
-    except (InvalidOperation, ValueError):
-        raise InvalidAmount() from None
+def parse_amount(text: str, currency: str, lang: str) -> Money:
+    """A positive amount typed the way ``lang`` writes numbers (``Money.parse``); raises an
+    ``AmountError`` or ``InvalidAmount`` whose message shows amounts written that way."""
+    amount = Money.parse(text, currency, lang)
     if amount.minor <= 0 or amount.minor >= MAX_MINOR:
-        raise InvalidAmount()
-    if amount.to_decimal() != Decimal(text.strip().replace(",", ".")):
-        raise InvalidAmount()
+        raise InvalidAmount(currency)
     return amount
 
 
@@ -144,7 +140,7 @@ async def request(
 ) -> Invoice:
     """Save the billing details on the customer and issue the unpaid top-up invoice."""
     if amount.currency != customer.currency or not 0 < amount.minor < MAX_MINOR:
-        raise InvalidAmount()
+        raise InvalidAmount(customer.currency)
     customer.name = billing.name
     customer.address_line = billing.address
     customer.postal_code = billing.postal_code

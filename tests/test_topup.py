@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from babel.numbers import format_currency
 from sqlalchemy import select
 
 from bot.core.dispatcher import Dispatcher
 from services import invoices, ledger, topup
 from services.audit import Actor
 from services.money import Money
-from storage.models import Customer, Invoice
+from storage.models import AlertSettings, Customer, Invoice
 from tests.chat import Chat
 
 
@@ -34,9 +37,11 @@ async def _topups(dispatcher: Dispatcher) -> list[int]:
 async def test_topup_form_preview_confirm_and_credit_when_paid(dispatcher: Dispatcher, alice: Chat) -> None:
     before = await _balance(dispatcher, 1)
     assert "How much" in (await alice.say("topup")).text
-    assert "amount such as" in (await alice.say("-5")).text
-    assert "amount such as" in (await alice.say("12.345")).text
-    assert "Business name" in (await alice.say("50,50")).text
+    assert "amount such as 1,500 or 49.90, more than zero" in (await alice.say("-5")).text
+    assert "at most 2 decimals" in (await alice.say("12.345")).text
+    assert "Please send 1,500 or 1.50" in (await alice.say("1.500")).text
+    read = (await alice.say("50,50")).text
+    assert "Top-up of €50.50." in read and "Business name" in read
     assert "Street" in (await alice.say("Atelier Lumière SAS")).text
     assert "Postal code" in (await alice.say("3 quai Voltaire")).text
     assert "at most 20" in (await alice.say("x" * 30)).text
@@ -62,6 +67,37 @@ async def test_topup_form_preview_confirm_and_credit_when_paid(dispatcher: Dispa
         await uow.commit()
     assert await _balance(dispatcher, 1) == before + Money(5050, "EUR")
     assert "already handled" in (await alice.press("Issue invoice", preview)).text
+
+
+async def test_indonesian_amount_with_thousands_dots(dispatcher: Dispatcher, budi: Chat) -> None:
+    """500.000 from an Indonesian reader is five hundred thousand rupiah, not Rp500: the form says
+    so at once, the preview repeats it, and the invoice is for 50_000_000 minor units (ISO: 2 decimals)."""
+    budi.language = "id"
+    shown = format_currency(Decimal(500_000), "IDR", locale="id")
+    await budi.say("isi saldo")
+    read = (await budi.say("500.000")).text
+    assert f"Isi saldo sebesar {shown}." in read
+    for answer in ("PT Maju Jaya Digital", "Jl. Sudirman No. 45", "10210", "Jakarta", "ID", "none"):
+        preview = await budi.say(answer)
+    assert shown in preview.text
+    done = await budi.press("Terbitkan invoice", preview)
+    assert shown in done.text
+    async with dispatcher.db.uow() as uow:
+        topup_invoice = await uow.session.scalar(
+            select(Invoice).where(
+                Invoice.customer_id == 2, Invoice.kind == "topup", Invoice.status == "unpaid"
+            )
+        )
+        assert topup_invoice is not None and topup_invoice.total_minor == 500_000_00
+
+
+async def test_threshold_typed_in_french(dispatcher: Dispatcher, alice: Chat) -> None:
+    alice.language = "fr"
+    await alice.say("alertes seuil 1 000,50")
+    async with dispatcher.db.uow() as uow:
+        settings = await uow.session.scalar(select(AlertSettings).where(AlertSettings.customer_id == 1))
+        assert settings is not None and settings.low_balance_minor == 1000_50
+    assert "peut se lire de deux façons" in (await alice.say("alertes seuil 1,500")).text
 
 
 async def test_topup_offers_what_is_on_file_and_cancels(alice: Chat) -> None:

@@ -1,24 +1,38 @@
-"""Amounts and dates only through Babel, in the current locale."""
+"""Amounts and dates only through Babel, in the current locale.
+
+An amount is stored in ISO 4217 minor units (``services.money.exponent``) and shown with the
+decimals CLDR gives the currency (Babel's ``get_currency_precision``: 0 for the rupiah since Babel
+2.19). When CLDR shows fewer decimals than are stored, the shown value is rounded half up (as VAT
+and fees are rounded when they are computed); the stored amount never is.
+"""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_percent
+from babel.numbers import (
+    NumberPattern,
+    format_currency,
+    format_decimal,
+    format_percent,
+    get_currency_precision,
+)
 
 from bot.core.i18n import current, gettext
 from services.errors import DomainError
-from services.money import Money, exponent
+from services.money import Money, Written, exponent
 
 
-def money(value: Money) -> str:
-    return _amount(value.minor, value.currency, current())
+def money(value: Money, exact: bool = False) -> str:
+    """``exact`` keeps every stored decimal CLDR would round away (a preview of what was typed)."""
+    return _amount(value.minor, value.currency, current(), exact)
 
 
 def amount(minor: int, currency: str) -> str:
@@ -33,8 +47,26 @@ def date(value: dt.date) -> str:
 # Babel re-reads the locale's patterns on every call (a tenth of a millisecond or more); a reply
 # formats the same few prices and dates again and again, so the results are kept.
 @functools.lru_cache(maxsize=4096)
-def _amount(minor: int, currency: str, locale: str) -> str:
-    return format_currency(Money(minor, currency).to_decimal(), currency, locale=locale)
+def _amount(minor: int, currency: str, locale: str, exact: bool = False) -> str:
+    stored = Money(minor, currency).to_decimal()
+    shown = stored.quantize(Decimal(1).scaleb(-get_currency_precision(currency)), rounding=ROUND_HALF_UP)
+    if exact and shown != stored:
+        pattern = _digits(Locale.parse(locale).currency_formats["standard"], exponent(currency))
+        return format_currency(stored, currency, format=pattern, currency_digits=False, locale=locale)
+    return format_currency(shown, currency, locale=locale)
+
+
+def _digits(pattern: NumberPattern, digits: int) -> NumberPattern:
+    """The locale's pattern showing exactly ``digits`` decimals."""
+    fixed = copy.copy(pattern)
+    fixed.frac_prec = (digits, digits)
+    return fixed
+
+
+def written(number: Written) -> str:
+    """A number as the reader would type it: their separators, its decimals, no currency sign."""
+    pattern = _digits(Locale.parse(current()).decimal_formats[None], number.digits)
+    return format_decimal(number.value, format=pattern, locale=current())
 
 
 @functools.lru_cache(maxsize=4096)
@@ -56,6 +88,8 @@ def value(v: Any) -> str:
     """Format one placeholder value for a translated sentence."""
     if isinstance(v, Money):
         return money(v)
+    if isinstance(v, Written):
+        return written(v)
     if isinstance(v, dt.datetime):
         return datetime(v)
     if isinstance(v, dt.date):
