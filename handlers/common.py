@@ -83,8 +83,9 @@ MAX_ID = 2**31 - 1
 # What a user may type around a reference: "#14", "(HB2026-00014)", "HB2026-00014.", Slack's `code`.
 _LEADING = "#([{<\"'`*_«“‘"
 _TRAILING = ")]}>\"'`*_»”’.,;:!?"
-# A document number as printed: series letters and year, a hyphen, the sequence ("HB2026-00014").
-_DOCUMENT_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9]*-[0-9]+")
+# A document number as printed: the series (letters, year, maybe a separator of its own), a hyphen
+# and the sequence ("HB2026-00014", "QHB2026-00002").
+_DOCUMENT_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9_/-]*-[0-9]+")
 
 
 def bare(arg: str) -> str:
@@ -105,18 +106,12 @@ def _id(text: str) -> int:
     return int(text)
 
 
-def number(args: list[str], position: int = 0) -> int:
-    """The positional argument as an id ("12", "#12"), else a usage error."""
-    if len(args) <= position or not is_id(args[position]):
-        raise UsageError()
-    return _id(bare(args[position]))
-
-
 def first_number(args: list[str]) -> int:
-    """The first id among the arguments, skipping words ("pay invoice 12")."""
-    for i, arg in enumerate(args):
+    """The first id among the arguments ("12", "#12"), skipping words ("order web 12"); none is a
+    usage error."""
+    for arg in args:
         if is_id(arg):
-            return number(args, i)
+            return _id(bare(arg))
     raise UsageError()
 
 
