@@ -1,5 +1,5 @@
 """Billing documents: ``vat COUNTRY``, ``quote ORDER [PLAN]`` (turned into an invoice on request)
-and ``delete invoice N``."""
+and ``delete invoice NUMBER``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bot.core.i18n import gettext as _
 from bot.core.registry import registry
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import confirmation, first_number, iso_date, keyword
-from handlers.invoices import invoice_text, summary_line
+from handlers.invoices import invoice_text, named, summary_line
 from handlers.plans import CYCLE_WORDS
 from services import clock, invoices, orders, plans, quotes, vat
 from services.audit import Actor
@@ -111,8 +111,8 @@ async def confirm_quote(
 ) -> Reply:
     inv = await quotes.convert(uow, customer, params["quote_id"], seller, actor)
     return Reply(
-        _("Invoice #{id} ({number}, {total}) was created from the quote.").format(
-            id=inv.id, number=inv.number, total=formatting.amount(inv.total_minor, inv.currency)
+        _("Invoice {number} ({total}) was created from the quote.").format(
+            number=inv.number, total=formatting.amount(inv.total_minor, inv.currency)
         ),
         buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]],
     )
@@ -131,7 +131,7 @@ async def confirm_quote(
     role="admin",
 )
 async def delete_invoice(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
-    inv = await invoices.get(uow, first_number(args), actor)
+    inv = await named(uow, args, actor)
     await invoices.check_deletable(uow, inv)
     text = "\n".join(
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from bot.core.i18n import gettext as _
 from bot.core.registry import fold
 from bot.core.types import Button, ConfirmAction, Reply, UsageError
 from services.breakdown import MAINTENANCE, PROCESSING, Totals
-from services.errors import N_
+from services.errors import N_, NotFound
 from services.invoices import LineSpec
 from services.money import Money
 from storage.models import Plan
@@ -76,22 +77,54 @@ def ask_again(error: str, prompt: Reply) -> Reply:
     return prompt
 
 
-def number(args: list[str], position: int = 0) -> int:
-    """The positional argument as a positive id ("12", "#12"), else a usage error."""
-    if len(args) <= position:
-        raise UsageError()
-    text = args[position].lstrip("#")
-    if not text.isdigit() or len(text) > 12 or int(text) == 0:
-        raise UsageError()
+# The largest id a database column can hold: anything above names no record (and would overflow
+# PostgreSQL's integer parameters).
+MAX_ID = 2**31 - 1
+# What a user may type around a reference: "#14", "(HB2026-00014)", "HB2026-00014.", Slack's `code`.
+_LEADING = "#([{<\"'`*_«“‘"
+_TRAILING = ")]}>\"'`*_»”’.,;:!?"
+# A document number as printed: the series (letters, year, maybe a separator of its own), a hyphen
+# and the sequence ("HB2026-00014", "QHB2026-00002").
+_DOCUMENT_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9_/-]*-[0-9]+")
+
+
+def bare(arg: str) -> str:
+    """The argument without the punctuation a user may type around a reference."""
+    return arg.lstrip(_LEADING).rstrip(_TRAILING)
+
+
+def is_id(arg: str) -> bool:
+    """Whether the argument is a short id: ASCII digits only ("²" and "١٢" are not), maybe "#12"."""
+    text = bare(arg)
+    return text.isascii() and text.isdigit()
+
+
+def _id(text: str) -> int:
+    """An id that a record can have; a longer or zero one names nothing (answered as not found)."""
+    if len(text) > len(str(MAX_ID)) or not 0 < int(text) <= MAX_ID:
+        raise NotFound()
     return int(text)
 
 
 def first_number(args: list[str]) -> int:
-    """The first id among the arguments, skipping words ("pay invoice 12")."""
-    for i, arg in enumerate(args):
-        if arg.lstrip("#").isdigit():
-            return number(args, i)
+    """The first id among the arguments ("12", "#12"), skipping words ("order web 12"); none is a
+    usage error."""
+    for arg in args:
+        if is_id(arg):
+            return _id(bare(arg))
     raise UsageError()
+
+
+def document_ref(args: list[str]) -> int | str | None:
+    """The invoice or quote the arguments name, if any: its number as printed, in any case
+    ("HB2026-00014", "hb2026-00014", "#QHB2026-00002"), or its short id ("14", "#14")."""
+    for arg in args:
+        text = bare(arg)
+        if _DOCUMENT_NUMBER.fullmatch(text):
+            return text
+        if is_id(text):
+            return _id(text)
+    return None
 
 
 def keyword(args: list[str], vocabulary: dict[str, frozenset[str]], default: str) -> str:
@@ -104,8 +137,9 @@ def keyword(args: list[str], vocabulary: dict[str, frozenset[str]], default: str
 
 
 def page_of(args: list[str]) -> int:
+    """The page a list was asked for: the first short ASCII number among the arguments."""
     for arg in args:
-        if arg.isdigit() and len(arg) < 6:
+        if arg.isascii() and arg.isdigit() and len(arg) < 6:
             return max(int(arg), 1)
     return 1
 

@@ -92,8 +92,8 @@ async def confirm_renew(
             )
         )
     return Reply(
-        _("Invoice #{id} for {amount} was created. {domain} will be renewed as soon as it is paid.").format(
-            id=invoice.id, amount=total, domain=domain.name
-        ),
+        _(
+            "Invoice {number} for {amount} was created. {domain} will be renewed as soon as it is paid."
+        ).format(number=invoice.number, amount=total, domain=domain.name),
         buttons=[[Button(_("Pay"), command=f"pay {invoice.id}")]],
     )

@@ -6,10 +6,10 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold, registry
-from bot.core.types import Attachment, Button, Reply
+from bot.core.types import Attachment, Button, Reply, UsageError
 from bot.documents.invoice_pdf import invoice_pdf
 from bot.documents.qr import qr_png
-from handlers.common import confirmation, filter_row, first_number, keyword, label, line_text, number, page_of
+from handlers.common import confirmation, document_ref, filter_row, keyword, label, line_text, page_of
 from services import invoices, ledger
 from services.audit import Actor
 from services.errors import N_
@@ -33,13 +33,23 @@ PDF_WORDS = frozenset({"pdf"})
 
 
 def summary_line(inv: Invoice) -> str:
-    return _("#{id} · {number} · due {due} · {total} · {status}").format(
-        id=inv.id,
+    """One invoice in a list, by the number the customer sees and types."""
+    return _("{number} · due {due} · {total} · {status}").format(
         number=inv.number,
         due=formatting.date(inv.due_date),
         total=formatting.amount(inv.total_minor, inv.currency),
         status=label(inv.status),
     )
+
+
+async def named(uow: UnitOfWork, args: list[str], actor: Actor) -> Invoice:
+    """The invoice or quote the arguments name, by number ("HB2026-00014") or short id ("14")."""
+    ref = document_ref(args)
+    if ref is None:
+        raise UsageError()
+    if isinstance(ref, int):
+        return await invoices.get(uow, ref, actor)
+    return await invoices.by_number(uow, ref, actor)
 
 
 @registry.command(
@@ -70,7 +80,9 @@ async def list_invoices(uow: UnitOfWork, customer: Customer, args: list[str]) ->
             [_("{title} (page {page} of {pages}):").format(title=title, page=page, pages=pages)]
             + [summary_line(inv) for inv in rows]
         )
-    buttons = [[Button(f"#{inv.id}", command=f"invoice {inv.id}") for inv in rows]] if rows else []
+    # Numbers are long: three buttons to a row, so none is cut short on a phone.
+    show = [Button(inv.number, command=f"invoice {inv.id}") for inv in rows]
+    buttons = [show[i : i + 3] for i in range(0, len(show), 3)]
     nav = []
     if page > 1:
         nav.append(Button(_("◀ Previous"), command=f"invoices {status} {page - 1}", edit=True))
@@ -99,13 +111,9 @@ def invoice_text(inv: Invoice) -> str:
     def money(minor: int) -> str:
         return formatting.amount(minor, inv.currency)
 
-    heading = (
-        _("Quote {number} (#{id}) — {status}")
-        if inv.kind == "quote"
-        else _("Invoice {number} (#{id}) — {status}")
-    )
+    heading = _("Quote {number} — {status}") if inv.kind == "quote" else _("Invoice {number} — {status}")
     lines = [
-        heading.format(number=inv.number, id=inv.id, status=label(inv.status)),
+        heading.format(number=inv.number, status=label(inv.status)),
         _("Issued {issued}, due {due}").format(
             issued=formatting.date(inv.issue_date), due=formatting.date(inv.due_date)
         ),
@@ -154,9 +162,9 @@ def invoice_text(inv: Invoice) -> str:
     usage=N_("NUMBER [pdf]"),
 )
 async def show_invoice(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str]) -> Reply:
-    if not args or (keyword(args, FILTER_WORDS, "") and not any(a.lstrip("#").isdigit() for a in args)):
+    if not args or (keyword(args, FILTER_WORDS, "") and document_ref(args) is None):
         return await list_invoices(uow, customer, args)
-    inv = await invoices.get(uow, first_number(args), actor)
+    inv = await named(uow, args, actor)
     if PDF_WORDS & {fold(a) for a in args}:
         return invoice_document(inv)
     buttons = []
@@ -176,8 +184,8 @@ def invoice_document(inv: Invoice) -> Reply:
         text = _("Invoice {number} as a PDF.").format(number=inv.number)
     else:
         return Reply(
-            _("The PDF of invoice {number} is available once it is paid. To pay it: /pay {id}").format(
-                number=inv.number, id=inv.id
+            _("The PDF of invoice {number} is available once it is paid. To pay it: /pay {number}").format(
+                number=inv.number
             )
         )
     return Reply(text, attachments=[Attachment(f"{inv.number}.pdf", "application/pdf", invoice_pdf(inv))])
@@ -193,7 +201,7 @@ def invoice_document(inv: Invoice) -> Reply:
 async def pay(
     uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], settings: Settings
 ) -> Reply:
-    inv = await invoices.get(uow, first_number(args), actor)
+    inv = await named(uow, args, actor)
     link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
     await uow.commit()
     total = formatting.amount(inv.total_minor, inv.currency)
@@ -224,7 +232,7 @@ async def pay(
     role="admin",
 )
 async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str]) -> Reply:
-    inv = await invoices.get(uow, number(args), actor)
+    inv = await named(uow, args, actor)
     if inv.status != "unpaid":
         return Reply(_("Invoice {number} is not open for payment.").format(number=inv.number))
     bal = await ledger.balance(uow, customer)

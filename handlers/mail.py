@@ -158,8 +158,8 @@ async def confirm_mail(
     else:
         inv = await mail.upgrade(uow, customer, order.id, int(params["plan_id"]), seller, actor)
     return Reply(
-        _("Invoice #{id} ({number}, {total}) was created. The change is made as soon as it is paid.").format(
-            id=inv.id, number=inv.number, total=formatting.amount(inv.total_minor, inv.currency)
+        _("Invoice {number} ({total}) was created. The change is made as soon as it is paid.").format(
+            number=inv.number, total=formatting.amount(inv.total_minor, inv.currency)
         ),
         buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]],
     )

@@ -172,8 +172,7 @@ async def confirm_reply(
     text = _("Order #{id} is now on {plan}.").format(id=done.preview.order.id, plan=plan)
     if done.invoice is None:
         return Reply(text)
-    text += " " + _("Invoice #{id} ({number}, {total}) was created.").format(
-        id=done.invoice.id,
+    text += " " + _("Invoice {number} ({total}) was created.").format(
         number=done.invoice.number,
         total=formatting.amount(done.invoice.total_minor, done.invoice.currency),
     )

@@ -72,9 +72,9 @@ async def confirm_extend(
     start = dt.date.fromisoformat(params["start"])
     inv = await renewals.extend(uow, customer, int(params["order_id"]), seller, actor, start)
     return Reply(
-        _(
-            "Invoice #{id} ({number}, {total}) was created. The order is extended as soon as it is paid."
-        ).format(id=inv.id, number=inv.number, total=_total(inv)),
+        _("Invoice {number} ({total}) was created. The order is extended as soon as it is paid.").format(
+            number=inv.number, total=_total(inv)
+        ),
         buttons=_pay_button(inv),
     )
 

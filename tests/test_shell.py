@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
@@ -45,15 +46,20 @@ def test_help_lists_every_command(tmp_path: Path, lang: str) -> None:
 
 def test_buttons_are_numbered_choices(tmp_path: Path) -> None:
     out = shell(tmp_path, "invoices\n1\n")
-    assert "[1] #3" in out
-    assert "Invoice HB" in out and "Subtotal" in out
+    number = f"HB{dt.date.today().year}-00003"
+    assert f"\n{number} · due " in out and f"[1] {number}" in out
+    assert f"Invoice {number}" in out and "Subtotal" in out
+
+
+def test_invoices_by_the_number_on_them(tmp_path: Path) -> None:
+    number = f"HB{dt.date.today().year}-00003"
+    out = shell(tmp_path, f"invoice {number.lower()}\npay #{number}\n")
+    assert f"Invoice {number} — unpaid" in out and f"Invoice {number}: €24.85 to pay" in out
 
 
 def test_reboot_conversation_and_dates(tmp_path: Path) -> None:
     out = shell(tmp_path, "reboot web-1\n1\ndomains\n", "--lang", "tr")
     assert "web-1" in out and "yeniden" in out.lower()
-    import datetime as dt
-
     assert format_date(dt.date.today() + dt.timedelta(days=5), "medium", locale="tr") in out
 
 

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Button, Reply
 from bot.web import make_web_app
-from services import chat_state, linking
+from services import chat_state, clock, linking
 from storage.models import AuditEntry, ChannelBinding, Invoice, ProcessedUpdate, Ticket
 from storage.uow import Database
 from tests.fakes.slack_api import Call, FakeSlackAPI
@@ -157,6 +157,17 @@ async def test_link_by_slash_command_then_commands_by_slash_and_dm(
     assert len(hooks(api)) == len(commands) + 2
     assert len(api.of("chat.postMessage")) == len(commands) + 1
     assert len(api.of("users.info")) == 1  # the locale is cached
+
+
+async def test_invoices_by_the_number_on_them(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
+) -> None:
+    number = f"HB{clock.today().year}-00003"
+    ana = await linked(dispatcher, web, api, "UANA")
+    await ana.command(f"invoice {number.lower()}")
+    assert hooks(api)[-1].args["text"].startswith(f"Invoice {number} — unpaid")
+    await ana.dm(f"pay #{number}")
+    assert f"Invoice {number}: €24.85 to pay" in last(api, "chat.postMessage").text
 
 
 async def test_buttons_edit_in_place_or_answer_and_confirm_with_a_dialog(

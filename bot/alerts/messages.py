@@ -249,7 +249,7 @@ async def _payment(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft |
     def draft() -> Reply:
         if alert.kind == "invoice_paid":
             text = _("Invoice {number} is paid. Thank you!").format(number=inv.number)
-            text += "\n" + _("Your invoice as a PDF: /invoice {id} pdf").format(id=inv.id)
+            text += "\n" + _("Your invoice as a PDF: /invoice {number} pdf").format(number=inv.number)
         else:
             text = _(
                 "We received {amount} for invoice {number}, which could not take it; "
