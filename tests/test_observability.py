@@ -355,3 +355,20 @@ def test_a_traceback_is_redacted_with_its_message() -> None:
     assert "tokenValueXy" not in written
     assert "pw-Secret9" not in written
     assert "ConnectionError: cannot reach https://api.example/bot[redacted]/getMe" in written
+
+
+def test_an_exception_that_ends_the_process_is_redacted_too() -> None:
+    """Uncaught, it is written through the logging handler (and its redaction), not around it."""
+    script = (
+        "from bot.config import Settings\n"
+        "from bot.core import logs\n"
+        "logs.setup(Settings(telegram_bot_token='1:tokenValueXy'))\n"
+        "raise ConnectionError('cannot reach https://api.example/bot1:tokenValueXy/getMe')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert "CRITICAL hostbot: stopped by an uncaught exception" in done.stderr
+    assert "ConnectionError: cannot reach https://api.example/bot[redacted]/getMe" in done.stderr
+    assert "tokenValueXy" not in done.stderr

@@ -18,9 +18,11 @@ import datetime as dt
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Final
 
 from sqlalchemy.engine import make_url
@@ -164,3 +166,13 @@ def setup(settings: Settings, default_level: str = "INFO") -> None:
         handler.addFilter(redactor)
         if settings.log_format == "json":
             handler.setFormatter(JsonFormatter())
+    # Warnings and an exception that ends the process go through the same handler, not around it.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, tb)
+        return
+    logging.getLogger("hostbot").critical("stopped by an uncaught exception", exc_info=(kind, error, tb))
