@@ -119,15 +119,42 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def slack_signed(body: str) -> dict[str, str]:
+async def slack_posts(web: Web, body: str, content_type: str) -> None:
+    """A request to /slack/events signed as Slack signs it."""
     stamp = str(int(time.time()))
     secret = SECRETS["SLACK_SIGNING_SECRET"].encode()
     digest = hmac.new(secret, f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {
+    headers = {
         "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Type": content_type,
     }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{web.url}/slack/events", data=body, headers=headers) as response,
+    ):
+        assert response.status == 200
+
+
+async def slack_command(web: Web, slack: FakeSlackAPI, text: str, hook: str) -> dict[str, Any]:
+    """``/hosting text``; what the app sent back to its response_url."""
+    form = {
+        "command": "/hosting",
+        "text": text,
+        "user_id": SLACK_USER,
+        "team_id": slack.team,
+        "channel_id": "D_LOGS",
+        "response_url": slack.hook(hook),
+    }
+    await slack_posts(web, urlencode(form), "application/x-www-form-urlencoded")
+    return (await slack.wait_for(f"hook:{hook}", within=HANG))[0].args
+
+
+async def link_slack(web: Web, slack: FakeSlackAPI, env: dict[str, str], customer: str) -> None:
+    out = await hostbot("link-code", customer, "--platform", "slack", env=env)
+    code = re.search(r"/start (\S+)", out)
+    assert code is not None, out
+    await slack_command(web, slack, f"start {code.group(1)}", "link")
 
 
 @asynccontextmanager
@@ -214,33 +241,20 @@ async def test_run_and_worker_at_debug_write_no_secret(tmp_path: Path) -> None:
             await telegram_says(web, telegram, "/pay 3")
             found = PAY_TOKEN.search(json.dumps([c.params for c in telegram.sent(USER)]))
             assert found is not None, "the bot sent no pay link"
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"{web.url}/pay/{found.group(1)}") as page:
-                    assert page.status == 200
-                # Slack: link, then a slash command answered through its response_url.
-                out = await hostbot("link-code", "1", "--platform", "slack", env=env)
-                code = re.search(r"/start (\S+)", out)
-                assert code is not None, out
-                for n, text in enumerate([f"start {code.group(1)}", "pay 3"]):
-                    form = {
-                        "command": "/hosting",
-                        "text": text,
-                        "user_id": SLACK_USER,
-                        "team_id": slack.team,
-                        "channel_id": "D_LOGS",
-                        "response_url": slack.hook(f"cmd{n}"),
-                    }
-                    body = urlencode(form)
-                    async with http.post(
-                        f"{web.url}/slack/events", data=body, headers=slack_signed(body)
-                    ) as response:
-                        assert response.status == 200
-                    await slack.wait_for(f"hook:cmd{n}", within=HANG)
-            assert PAY_TOKEN.search(json.dumps(slack.of("hook:cmd1")[0].args))
-            async with aiohttp.ClientSession() as http:
-                headers = {"Authorization": f"Bearer {SECRETS['METRICS_TOKEN']}"}
-                async with http.get(f"{web.url}/metrics", headers=headers) as response:
-                    assert response.status == 200
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{web.url}/pay/{found.group(1)}") as page,
+            ):
+                assert page.status == 200
+            # Slack: a slash command answered through its response_url.
+            await link_slack(web, slack, env, "1")
+            assert PAY_TOKEN.search(json.dumps(await slack_command(web, slack, "pay 3", "pay")))
+            headers = {"Authorization": f"Bearer {SECRETS['METRICS_TOKEN']}"}
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{web.url}/metrics", headers=headers) as response,
+            ):
+                assert response.status == 200
         worker = await hostbot("worker", "--once", env=env)
         (tmp_path / "worker.log").write_text(worker)  # kept for reading when this test fails
     assert telegram.of("setWebhook"), "the webhook was not registered"
@@ -278,7 +292,6 @@ async def test_metrics_and_json_logs_of_the_web_process(tmp_path: Path) -> None:
         env = base_env(
             database_url, telegram, slack, LOG_LEVEL="DEBUG", LOG_FORMAT="json", ALERTS_IN_RUN="false"
         )
-        del env["SLACK_BOT_TOKEN"]
         await hostbot("migrate", "--demo", env=env)
         async with running(env, tmp_path / "run.log") as web:
             async with aiohttp.ClientSession() as http, http.get(f"{web.url}/metrics") as response:
@@ -287,6 +300,18 @@ async def test_metrics_and_json_logs_of_the_web_process(tmp_path: Path) -> None:
             telegram.fail_next("sendMessage", retry_after=1)
             balance = await telegram_says(web, telegram, "/balance")
             await telegram_says(web, telegram, "/nosuchcommand")
+            await link_slack(web, slack, env, "1")
+            await slack_command(web, slack, "pay 999", "refused")
+            # Two direct messages answered in one channel within a second: the pacer holds the
+            # second answer back; Slack answers the first with 429, the client waits and resends.
+            slack.throttle("chat.postMessage", retry_after=1)
+            for n in (1, 2):
+                event = {"type": "message", "channel_type": "im", "channel": "D_LOGS", "user": SLACK_USER}
+                body = {"type": "event_callback", "team_id": slack.team, "event_id": f"Ev{n}"}
+                await slack_posts(
+                    web, json.dumps({**body, "event": {**event, "text": "balance"}}), "application/json"
+                )
+            await slack.wait_for("chat.postMessage", count=2, within=HANG)
             # Alerts for the linked chat, by a worker that cannot send to Telegram: dead letters.
             no_telegram = {k: v for k, v in env.items() if k != "TELEGRAM_BOT_TOKEN"}
             await hostbot("worker", "--once", env={**no_telegram, "ALERTS_MAX_ATTEMPTS": "1"})
@@ -304,6 +329,12 @@ async def test_metrics_and_json_logs_of_the_web_process(tmp_path: Path) -> None:
     assert value(found, "hostbot_rate_limited_total", platform="telegram") == 1
     assert value(found, "hostbot_pacing_waits_total", platform="telegram") >= 1
     assert value(found, "hostbot_pacing_wait_seconds_total", platform="telegram") > 0
+    assert value(found, "hostbot_updates_total", platform="slack", outcome="ok") == 3
+    assert value(found, "hostbot_updates_total", platform="slack", outcome="refused") == 1
+    assert value(found, "hostbot_commands_total", platform="slack", command="pay", outcome="refused") == 1
+    assert value(found, "hostbot_commands_total", platform="slack", command="balance", outcome="ok") == 2
+    assert value(found, "hostbot_rate_limited_total", platform="slack") == 1
+    assert value(found, "hostbot_pacing_waits_total", platform="slack") >= 1
     dead = value(found, "hostbot_outbox_dead_letters")
     assert dead > 0
     assert value(found, "hostbot_outbox_alerts", state="dead") == dead
@@ -317,6 +348,9 @@ async def test_metrics_and_json_logs_of_the_web_process(tmp_path: Path) -> None:
     assert any("sendMessage" in line["message"] for line in of_balance)
     assert any(line["logger"].startswith("telegram") for line in of_balance)
     assert {line["account"] for line in of_balance} == {1}
+    of_dm = [line for line in lines if line["update_id"] == "Ev1"]
+    assert any("chat.postMessage" in line["message"] for line in of_dm)
+    assert {line["account"] for line in of_dm} == {1}
     assert_no_secret(json.dumps(lines))
 
 
