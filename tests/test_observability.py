@@ -30,6 +30,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
 from bot.core.logs import MASK, Redactor, secrets_of
+from bot.core.metrics import Metrics
+from storage.db import make_engine
+from storage.uow import Database
 from tests.cli import ROOT
 from tests.conftest import PG_ADMIN, _pg_url
 from tests.fakes.slack_api import FakeSlackAPI
@@ -406,3 +409,18 @@ def test_an_exception_that_ends_the_process_is_redacted_too() -> None:
     assert "CRITICAL hostbot: stopped by an uncaught exception" in done.stderr
     assert "ConnectionError: cannot reach https://api.example/bot[redacted]/getMe" in done.stderr
     assert "tokenValueXy" not in done.stderr
+
+
+async def test_metrics_are_served_while_the_database_is_down() -> None:
+    """The counters are what one needs during an outage: a failed outbox read must not fail the scrape."""
+    metrics = Metrics()
+    metrics.updates.labels("telegram", "error").inc()
+    db = Database(make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{_free_port()}/none"))
+    try:
+        await metrics.refresh(db)
+    finally:
+        await db.close()
+    found = samples(metrics.exposition().decode())
+    assert value(found, "hostbot_updates_total", platform="telegram", outcome="error") == 1
+    assert value(found, "hostbot_outbox_read_errors_total") == 1
+    assert value(found, "hostbot_db_pool_connections", state="checked_out") == 0

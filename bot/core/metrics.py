@@ -9,15 +9,18 @@ all the workers share.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, exposition, generate_latest
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from services import clock
 from storage.models import Alert
 from storage.uow import Database
 
+log = logging.getLogger("hostbot.metrics")
 CONTENT_TYPE = exposition.CONTENT_TYPE_LATEST
 OUTBOX_STATES = ("pending", "sending", "sent", "dead", "dropped")
 # Seconds. Most answers take a few database round trips; the tail shows a locked or slow database.
@@ -77,6 +80,11 @@ class Metrics:
             "Age of the oldest alert that is due and not sent yet (0 when none is).",
             registry=r,
         )
+        self.outbox_read_errors = Counter(
+            "hostbot_outbox_read_errors",
+            "Scrapes that could not read the outbox (the database did not answer).",
+            registry=r,
+        )
         self.pool = Gauge(
             "hostbot_db_pool_connections",
             "Database pool connections: size (kept open), checked_out (in use), overflow.",
@@ -96,24 +104,31 @@ class Metrics:
         self.pacing_wait_seconds.labels(platform).inc(seconds)
 
     async def refresh(self, db: Database) -> None:
-        """Read the outbox and the pool now (what a scrape shows)."""
-        now = clock.now()
-        async with db.uow() as uow:
-            rows = await uow.session.execute(select(Alert.state, func.count()).group_by(Alert.state))
-            found = {state: int(n) for state, n in rows}
-            oldest = await uow.session.scalar(
-                select(func.min(Alert.not_before)).where(
-                    Alert.state.in_(("pending", "sending")), Alert.not_before <= now
-                )
-            )
-        for state in OUTBOX_STATES:
-            self.outbox.labels(state).set(found.get(state, 0))
-        self.dead_letters.set(found.get("dead", 0))
-        self.oldest_pending.set(max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+        """Read the pool and the outbox now (what a scrape shows). With the database down the
+        scrape still succeeds: the counters matter most then (the outbox keeps its last values,
+        ``hostbot_outbox_read_errors`` counts the failed reads)."""
         pool: Any = db.engine.pool
         for state, read in (("size", "size"), ("checked_out", "checkedout"), ("overflow", "overflow")):
             if hasattr(pool, read):
                 self.pool.labels(state).set(getattr(pool, read)())
+        now = clock.now()
+        try:
+            async with db.uow() as uow:
+                rows = await uow.session.execute(select(Alert.state, func.count()).group_by(Alert.state))
+                found = {state: int(n) for state, n in rows}
+                oldest = await uow.session.scalar(
+                    select(func.min(Alert.not_before)).where(
+                        Alert.state.in_(("pending", "sending")), Alert.not_before <= now
+                    )
+                )
+        except (OSError, SQLAlchemyError) as err:
+            log.warning("metrics: the outbox could not be read: %s", err)
+            self.outbox_read_errors.inc()
+            return
+        for state in OUTBOX_STATES:
+            self.outbox.labels(state).set(found.get(state, 0))
+        self.dead_letters.set(found.get("dead", 0))
+        self.oldest_pending.set(max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
