@@ -121,6 +121,7 @@ class Dispatcher:
                     if not err.connection_invalidated:
                         raise
                     log.warning("database connection lost; handling the update again on a fresh one")
+                    outcome = _Outcome()
                     return await self._handle(incoming, allowed, outcome, scope)
             except BaseException:
                 outcome.name = "error"
