@@ -21,6 +21,7 @@ from bot.alerts.notifier import OutboxNotifier
 from bot.alerts.senders import connected, default_senders
 from bot.app import App, open_app
 from bot.config import Settings, get_settings
+from bot.core import logs
 from bot.core.i18n import normalize
 from bot.web import make_web_app
 from services import clock, housekeeping, linking, metering, plans, renewals
@@ -251,11 +252,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "WARNING" if args.command == "shell" else "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    code: int = asyncio.run(args.func(get_settings(), args))
+    settings = get_settings()
+    logs.setup(settings, "WARNING" if args.command == "shell" else "INFO")
+    code: int = asyncio.run(args.func(settings, args))
     return code
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,6 +15,11 @@ class Settings(BaseSettings):
     port: int = 8080
     public_base_url: str = "http://localhost:8080"
     default_language: str = "en"
+    # Empty: INFO (WARNING for the shell). "json": one JSON object per line (see bot/core/logs.py).
+    log_level: str = ""
+    log_format: Literal["text", "json"] = "text"
+    # When set, GET /metrics needs "Authorization: Bearer <this>".
+    metrics_token: str = ""
 
     # Inbound flood guard per chat user, in `limits` notation.
     rate_limit: str = "30/minute"

@@ -28,6 +28,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -35,6 +38,8 @@ from bot.adapters import slack_blocks as kit
 from bot.app import App
 from bot.core import forms
 from bot.core.i18n import use_locale
+from bot.core.logs import update_scope
+from bot.core.metrics import Metrics
 from bot.core.pacing import Pacer
 from bot.core.registry import Registry
 from bot.core.types import Incoming, Reply
@@ -45,9 +50,29 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 LOCALE_CACHE_SIZE = 10_000
 
 
-def retry_handlers() -> list[AsyncRetryHandler]:
+class CountedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Slack's 429 handling, each 429 counted (the last one too, which is not retried)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__(max_retry_count=3)
+        self.metrics = metrics
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None and response.status_code == 429:
+            self.metrics.rate_limited.labels(PLATFORM).inc()
+        return await super().can_retry_async(state=state, request=request, response=response, error=error)
+
+
+def retry_handlers(metrics: Metrics) -> list[AsyncRetryHandler]:
     """429: wait as long as ``Retry-After`` says, then try again; dropped connections: retry once."""
-    return [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncConnectionErrorRetryHandler()]
+    return [CountedRateLimitRetry(metrics), AsyncConnectionErrorRetryHandler()]
 
 
 @dataclass(frozen=True)
@@ -74,10 +99,11 @@ class SlackAdapter:
         settings = app.settings
         self.settings = settings
         self.dispatcher = app.dispatcher
+        self.metrics = app.dispatcher.metrics
         self.client = AsyncWebClient(
             token=settings.slack_bot_token,
             base_url=settings.slack_api_url.rstrip("/") + "/",
-            retry_handlers=retry_handlers(),
+            retry_handlers=retry_handlers(self.metrics),
         )
         self.bolt = AsyncApp(
             client=self.client,
@@ -86,7 +112,10 @@ class SlackAdapter:
             process_before_response=True,
         )
         self.pacer = Pacer(
-            "slack", per_chat=settings.slack_pace_per_channel, storage_uri=settings.rate_limit_storage
+            "slack",
+            per_chat=settings.slack_pace_per_channel,
+            storage_uri=settings.rate_limit_storage,
+            metrics=self.metrics,
         )
         self.socket: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -270,8 +299,10 @@ class SlackAdapter:
     # -- work after ack -------------------------------------------------------------------------
 
     async def _run(self, incoming: Incoming, where: Where) -> None:
-        for reply in await self.dispatcher.handle(incoming):
-            await self._deliver(reply, where, incoming)
+        """Dispatch and deliver, the delivery's log lines too naming the update and its account."""
+        with update_scope(PLATFORM, incoming.update_id):
+            for reply in await self.dispatcher.handle(incoming):
+                await self._deliver(reply, where, incoming)
 
     async def _open_modal(self, form: str, incoming: Incoming, trigger_id: str, where: Where) -> None:
         """Open the form's modal, unless the user may not start it: then say why instead."""
@@ -318,7 +349,7 @@ class SlackAdapter:
     ) -> None:
         assert where.response_url is not None
         await self.pacer.wait(where.channel or where.user)
-        hook = AsyncWebhookClient(where.response_url, retry_handlers=retry_handlers())
+        hook = AsyncWebhookClient(where.response_url, retry_handlers=retry_handlers(self.metrics))
         response = await hook.send(
             text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
         )

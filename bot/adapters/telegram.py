@@ -50,6 +50,8 @@ from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import LANGUAGES, normalize, use_locale
 from bot.core.i18n import gettext as _
+from bot.core.logs import update_scope
+from bot.core.metrics import Metrics
 from bot.core.pacing import Pacer
 from bot.core.registry import Registry
 from bot.core.types import Incoming, Reply
@@ -70,8 +72,9 @@ class PacedLimiter(BaseRateLimiter[None]):
     """Waits for the pacer before every call to a chat; on 429 waits the full ``retry_after`` and
     tries again, as often as needed (a reply is late rather than lost)."""
 
-    def __init__(self, pacer: Pacer) -> None:
+    def __init__(self, pacer: Pacer, metrics: Metrics) -> None:
         self.pacer = pacer
+        self.metrics = metrics
 
     async def initialize(self) -> None:
         """Nothing to set up: the pacer's windows live in its storage."""
@@ -95,6 +98,7 @@ class PacedLimiter(BaseRateLimiter[None]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as err:
+                self.metrics.rate_limited.labels("telegram").inc()
                 with warnings.catch_warnings():  # an int of seconds until PTB switches to timedelta
                     warnings.simplefilter("ignore", PTBDeprecationWarning)
                     wait = err.retry_after
@@ -246,15 +250,20 @@ class TelegramAdapter:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL")
         self.poll_timeout = poll_timeout
         base_url, base_file_url = _api_urls(settings)
+        metrics = dispatcher.metrics
         pacer = Pacer(
-            "telegram", settings.telegram_rate, settings.telegram_chat_rate, settings.rate_limit_storage
+            "telegram",
+            settings.telegram_rate,
+            settings.telegram_chat_rate,
+            settings.rate_limit_storage,
+            metrics,
         )
         builder = (
             Application.builder()
             .token(settings.telegram_bot_token)
             .base_url(base_url)
             .base_file_url(base_file_url)
-            .rate_limiter(PacedLimiter(pacer))
+            .rate_limiter(PacedLimiter(pacer, metrics))
             .request(AiohttpRequest(CONNECTIONS))
             .get_updates_request(AiohttpRequest(1))
             .concurrent_updates(ChatOrder(64))
@@ -329,6 +338,11 @@ class TelegramAdapter:
         incoming = to_incoming(update)
         if incoming is None or self._for_another_bot(incoming):
             return
+        with update_scope(incoming.platform, incoming.update_id):
+            await self._answer_update(update, incoming)
+
+    async def _answer_update(self, update: Update, incoming: Incoming) -> None:
+        """Dispatch, send the replies, and answer a button press (in the update's log scope)."""
         query = update.callback_query
         toast: str | None = None
         try:

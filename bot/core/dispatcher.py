@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import current, normalize, use_locale
 from bot.core.i18n import gettext as _
+from bot.core.logs import UpdateScope, update_scope
+from bot.core.metrics import Metrics
 from bot.core.registry import Command, Registry, fold, inject, registry
 from bot.core.types import Incoming, Reply, UsageError
 from services import audit, channels, chat_state
@@ -50,6 +53,7 @@ class Context:
     role: str = "member"
     form: Conversation | None = None  # the open form as read with the identity
     args: list[str] = field(default_factory=list)
+    command: str | None = None  # the command run, for the metrics
 
     @property
     def settings(self) -> Settings:
@@ -77,9 +81,11 @@ class Dispatcher:
         mailer: Mailer | None = None,
         servers: ServerDriver | None = None,
         commands: Registry = registry,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.mailer = mailer or LogMailer()
         self.servers = servers or InventoryDriver()
         self.registry = commands
@@ -99,46 +105,70 @@ class Dispatcher:
         the handler does and the buttons' keys are committed together (handlers may commit earlier).
 
         Pooled connections are not pinged before use (a round trip per update): one the server
-        dropped fails on first use, and the update is handled again on a fresh connection."""
-        sender = f"{incoming.platform}:{incoming.workspace}:{incoming.user_id}"
-        allowed = await self._limiter.hit(self._limit, sender)
-        try:
-            return await self._handle(incoming, allowed)
-        except DBAPIError as err:
-            if not err.connection_invalidated:
-                raise
-            log.warning("database connection lost; handling the update again on a fresh one")
-            return await self._handle(incoming, allowed)
+        dropped fails on first use, and the update is handled again on a fresh connection.
 
-    async def _handle(self, incoming: Incoming, allowed: bool) -> list[Reply]:
+        Lines logged meanwhile name the update and, once known, its account; the outcome, the
+        command and the time taken go to the metrics."""
+        started = time.perf_counter()
+        outcome = _Outcome()
+        with update_scope(incoming.platform, incoming.update_id) as scope:
+            try:
+                sender = f"{incoming.platform}:{incoming.workspace}:{incoming.user_id}"
+                allowed = await self._limiter.hit(self._limit, sender)
+                try:
+                    return await self._handle(incoming, allowed, outcome, scope)
+                except DBAPIError as err:
+                    if not err.connection_invalidated:
+                        raise
+                    log.warning("database connection lost; handling the update again on a fresh one")
+                    outcome = _Outcome()
+                    return await self._handle(incoming, allowed, outcome, scope)
+            except BaseException:
+                outcome.name = "error"
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                self.metrics.update(incoming.platform, outcome.name, elapsed, outcome.command)
+
+    async def _handle(
+        self, incoming: Incoming, allowed: bool, outcome: _Outcome, scope: UpdateScope
+    ) -> list[Reply]:
         async with self.db.uow() as uow:
             if not await self._claim(uow, incoming):
+                outcome.name = "duplicate"
                 return []
             claimed = uow.commits
             who, customer, role, lang = await self._who(uow, incoming)
             identity = who.identity
             identity_id = identity.id
+            scope.account = customer.id if customer else None
             if customer is None and incoming.linked_only:
                 await uow.commit()  # keeps the claim: this update is done
+                outcome.name = "ignored"
                 return []
             with use_locale(lang):
                 if not allowed:
+                    outcome.name = "throttled"
                     reply = Reply(_("You are sending messages too fast. Please wait a minute and try again."))
                 else:
                     ctx = Context(self, uow, incoming, identity, customer, role, who.form)
                     try:
                         reply = await self._route(ctx)
                     except DomainError as err:
+                        outcome.name = "refused"
                         reply = Reply(formatting.error_text(err))
                         if not await self._undo(uow, incoming, claimed):
                             return []
                     except Exception:
+                        outcome.name = "error"
                         log.exception("handler failed for %r", incoming)
                         reply = Reply(
                             _("Something went wrong on our side and nothing was changed. Please try again.")
                         )
                         if not await self._undo(uow, incoming, claimed):
                             return []
+                    finally:
+                        outcome.command = ctx.command
                 seal(uow, identity_id, reply, self.settings)
                 await uow.commit()
                 return [reply]
@@ -215,6 +245,7 @@ class Dispatcher:
             return self._unknown(text)
         command, args = found
         ctx.args = args
+        ctx.command = command.name
         denied = await self._check_access(ctx, command.name, command)
         if denied is not None:
             return denied
@@ -260,6 +291,7 @@ class Dispatcher:
         form = await chat_state.conversation(ctx.uow, ctx.identity.id)
         if form is None or form.name not in self.registry.forms:
             return Reply(_("This form is no longer open. Start again with the command."))
+        ctx.command = form.name
         if fold(answer) in CANCEL_WORDS:
             await ctx.close_form()
             return Reply(_("Cancelled. Nothing was created."))
@@ -283,7 +315,7 @@ class Dispatcher:
         if press.kind == "cancel":
             return Reply(_("Cancelled. Nothing was changed."), replace=True)
         if press.kind == "confirm":
-            name = payload["name"]
+            name = ctx.command = payload["name"]
             denied = await self._check_access(ctx, name, self.registry.commands.get(name))
             if denied is not None:
                 return denied
@@ -307,6 +339,14 @@ class Dispatcher:
                 ).format(command=guess[0])
             )
         return Reply(_("I don't know that command. Type help to see everything I can do."))
+
+
+@dataclass
+class _Outcome:
+    """How an update ended (a label of ``hostbot_updates``) and the command it ran, if any."""
+
+    name: str = "ok"
+    command: str | None = None
 
 
 def seal(uow: UnitOfWork, identity_id: int, reply: Reply, settings: Settings) -> None:

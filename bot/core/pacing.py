@@ -26,6 +26,8 @@ from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+from bot.core.metrics import Metrics
+
 HEADROOM = 0.97
 CATCH_UP = 0.9  # overall, a send that left late may be followed after 90 % of a gap, no sooner
 
@@ -37,8 +39,11 @@ class Pacer:
         overall: str = "25/second",
         per_chat: str = "1/second",
         storage_uri: str = "async+memory://",
+        metrics: Metrics | None = None,
     ) -> None:
+        """``namespace`` names the platform (in the storage's keys and the metrics' labels)."""
         self.namespace = namespace
+        self.metrics = metrics
         self.overall: RateLimitItem = parse(overall)
         self.per_chat: RateLimitItem = parse(per_chat)
         self._storage = storage_from_string(storage_uri)
@@ -98,7 +103,7 @@ class Pacer:
         due = max(self._due.get(key, -math.inf) + gap, self._last.get(key, -math.inf) + gap * catch_up)
         wait = due - time.monotonic()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
         elif wait < -gap:  # nothing was sent for a while: the spacing starts again from now
             due = time.monotonic()
         self._due[key], self._last[key] = due, time.monotonic()
@@ -119,4 +124,10 @@ class Pacer:
     async def _take(self, item: RateLimitItem, key: str) -> None:
         while not await self._limiter.hit(item, self.namespace, key):
             stats = await self._limiter.get_window_stats(item, self.namespace, key)
-            await asyncio.sleep(max(stats.reset_time - time.time(), 0.001))
+            await self._sleep(max(stats.reset_time - time.time(), 0.001))
+
+    async def _sleep(self, seconds: float) -> None:
+        """A send held back by the pacing: counted, so that /metrics shows how often and how long."""
+        if self.metrics is not None:
+            self.metrics.paced(self.namespace, seconds)
+        await asyncio.sleep(seconds)
