@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from limits import parse
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import current, normalize, use_locale
 from bot.core.i18n import gettext as _
+from bot.core.limiting import Limiter
 from bot.core.registry import Command, Registry, fold, inject, registry
 from bot.core.types import Incoming, Reply, UsageError
 from services import audit, channels, chat_state
@@ -92,7 +91,7 @@ class Dispatcher:
             settings.invoice_due_days,
         )
         self._limit = parse(settings.rate_limit)
-        self._limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        self._limiter = Limiter(settings.rate_limit_storage)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """One transaction per update where the database allows it: the update id's claim, what
