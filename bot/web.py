@@ -39,7 +39,7 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as err:
         components["database"] = {"state": "down", "error": type(err).__name__}
     if not app.settings.rate_limit_storage.startswith(("memory://", "async+memory://")):
-        components["rate_limit_storage"] = storage_state()
+        components["rate_limit_storage"] = await storage_state(app.settings.rate_limit_storage)
     components.update(request.app[HEALTH].components)
     if components["database"]["state"] != "up":
         return web.json_response({"status": "unavailable", "components": components}, status=503)

@@ -44,7 +44,9 @@ async def test_run_stops_polling_and_exits_0_with_one_line(
     tmp_path: Path, database_url: str, fake: FakeTelegramAPI, sig: signal.Signals
 ) -> None:
     """Stopped in the middle of a long poll: it stops polling, closes its connections, says so once."""
-    bot = Hostbot(tmp_path, "run", DATABASE_URL=database_url, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=fake.url)
+    bot = Hostbot(
+        tmp_path, "run", DATABASE_URL=database_url, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=fake.url
+    )
     try:
         await bot.start()
         mark = await bot.wait_for_log("listening on")

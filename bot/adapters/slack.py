@@ -41,6 +41,8 @@ from bot.core.types import Incoming, Reply
 from bot.lifecycle import supervise
 
 log = logging.getLogger("hostbot.slack")
+SOCKET_LOG = logging.getLogger("hostbot.slack.socket")
+SOCKET_LOG.setLevel(logging.WARNING)
 PLATFORM = "slack"
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 LOCALE_CACHE_SIZE = 10_000
@@ -112,7 +114,12 @@ class SlackAdapter:
         return await to_aiohttp_response(await self.bolt.async_dispatch(await to_bolt_request(request)))
 
     async def start_socket_mode(self) -> None:
-        self.socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token)
+        # The SDK tells at INFO of every session it opens or leaves; this adapter says it once.
+        self.socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token, logger=SOCKET_LOG)
+        # The socket's URL first: when Slack cannot be reached the SDK's connect() would retry
+        # forever (a traceback each time) instead of failing, for ``supervise`` to back off.
+        client = self.socket.client
+        client.wss_uri = await client.issue_new_wss_url()
         await self.socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("Slack Socket Mode connected")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from limits import RateLimitItem, WindowStats
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -22,34 +22,47 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 log = logging.getLogger("hostbot.limits")
+# coredis logs every reconnection attempt at INFO; the switch to memory is logged once, below.
+logging.getLogger("coredis.retry").setLevel(logging.WARNING)
 
 RETRY_SECONDS = 5.0
 T = TypeVar("T")
 
 
 class _Outage:
-    """Whether this process currently limits in memory because the shared storage is down."""
+    """Whether this process limits in memory now, so that each switch is logged once."""
 
-    since: float | None = None
+    down = False
 
     @classmethod
     def begin(cls, err: Exception) -> None:
-        if cls.since is None:
-            cls.since = time.time()
+        if not cls.down:
+            cls.down = True
             log.warning("rate-limit storage unreachable, limiting per process until it is back: %r", err)
 
     @classmethod
     def end(cls) -> None:
-        if cls.since is not None:
-            cls.since = None
+        if cls.down:
+            cls.down = False
             log.info("rate-limit storage reachable again, limits are shared again")
 
 
-def storage_state() -> dict[str, object]:
-    """For ``/healthz``: ``up``, or ``fallback`` (limits kept in this process's memory)."""
-    if _Outage.since is None:
-        return {"state": "up"}
-    return {"state": "fallback", "since": _Outage.since}
+_probes: dict[str, tuple[Any, float, bool]] = {}  # uri -> storage, when checked, reachable then
+
+
+async def storage_state(uri: str) -> dict[str, str]:
+    """For ``/healthz``: ``up``, or ``fallback`` when the storage does not answer (limits are then
+    kept per process). Checked at most every ``RETRY_SECONDS``, however often health is asked."""
+    storage, checked, reachable = _probes.get(uri) or (None, -RETRY_SECONDS, False)
+    if storage is None:
+        storage = storage_from_string(uri, wrap_exceptions=True)
+    if time.monotonic() - checked >= RETRY_SECONDS:
+        try:
+            reachable = bool(await storage.check())  # type: ignore[misc]
+        except StorageError:
+            reachable = False
+        _probes[uri] = (storage, time.monotonic(), reachable)
+    return {"state": "up"} if reachable else {"state": "fallback", "limits": "per process"}
 
 
 class Limiter:

@@ -1,0 +1,117 @@
+"""One outage never takes the rest down: ``hostbot run`` and ``hostbot shell`` as real processes
+with Telegram, Slack and Redis pointed at closed ports on 127.0.0.1, and PostgreSQL dropping
+every connection under a running process."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+
+from tests.cli import hostbot
+from tests.conftest import PG_ADMIN
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
+from tests.processes import Hostbot, free_port
+
+
+async def test_run_serves_while_telegram_slack_and_redis_are_unreachable(tmp_path: Path) -> None:
+    telegram_port, slack_port = free_port(), free_port()
+    bot = Hostbot(
+        tmp_path,
+        "run",
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=f"http://127.0.0.1:{telegram_port}",
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test",
+        SLACK_API_URL=f"http://127.0.0.1:{slack_port}/api/",
+        RATE_LIMIT_STORAGE=f"async+redis://127.0.0.1:{free_port()}",
+        STRIPE_API_KEY="sk_test_x",
+        STRIPE_WEBHOOK_SECRET="whsec_test",
+    )
+    telegram, slack = FakeTelegramAPI(), FakeSlackAPI()
+    try:
+        await bot.start()
+        await bot.wait_for_log("listening on")
+        report = await bot.health()
+        assert report["status"] == "degraded"
+        components = report["components"]
+        assert components["database"] == {"state": "up"}
+        assert components["telegram"]["state"] == "retrying"
+        assert components["slack"]["state"] == "retrying"
+        assert components["rate_limit_storage"]["state"] == "fallback"
+
+        # The pay pages and the Stripe webhook are served all the same.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{bot.url}/pay/{secrets.token_urlsafe(24)}") as page:
+                assert page.status == 404
+                assert "Payment link not found" in await page.text()
+            async with http.post(f"{bot.url}/stripe/webhook", data=b"{}") as hook:
+                assert hook.status == 400  # reached, and refused for its missing signature
+
+        # The platforms come back: each connects on its own next attempt.
+        await telegram.start(telegram_port)
+        await slack.start(slack_port)
+        await bot.until_healthy("telegram", "up")
+        await bot.until_healthy("slack", "up")
+        assert telegram.of("getUpdates")
+        assert slack.of("socket:connected")
+        mark = len(bot.lines())
+        assert await bot.stop(signal.SIGTERM) == 0
+        assert [line.split(": ", 1)[1] for line in bot.lines(since=mark)] == ["hostbot run stopped (SIGTERM)"]
+        assert "Traceback" not in "\n".join(bot.lines())  # an outage is logged, not a crash
+    finally:
+        await bot.kill()
+        await telegram.close()
+        await slack.stop()
+
+
+def test_shell_keeps_limiting_in_memory_when_redis_is_down(tmp_path: Path) -> None:
+    """Redis unreachable: the flood guard falls back to this process's memory (documented), so
+    the chat keeps answering, and still refuses the message over the limit."""
+    done = hostbot(
+        tmp_path,
+        "shell",
+        stdin="balance\nbalance\nbalance\n",
+        RATE_LIMIT="2/minute",
+        RATE_LIMIT_STORAGE=f"async+redis://127.0.0.1:{free_port()}",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout.count("Your balance") == 2
+    assert "You are sending messages too fast" in done.stdout
+
+
+@pytest.mark.postgres
+async def test_run_reconnects_after_postgresql_drops_its_connections(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """Every backend of the process terminated (as a PostgreSQL restart does): the next requests
+    are answered normally on fresh connections, not with a 500 or a 503."""
+    bot = Hostbot(tmp_path, "run", DATABASE_URL=pg_database)
+    dead_link = f"/pay/{secrets.token_urlsafe(24)}"
+    try:
+        await bot.start()
+        await bot.wait_for_log("listening on")
+        async with aiohttp.ClientSession() as http:
+            for _ in range(2):
+                async with http.get(f"{bot.url}{dead_link}") as page:
+                    assert page.status == 404
+                assert (await bot.health())["components"]["database"] == {"state": "up"}
+                admin = await asyncpg.connect(PG_ADMIN)
+                try:
+                    terminated = await admin.fetchval(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        pg_database.rsplit("/", 1)[1],
+                    )
+                finally:
+                    await admin.close()
+                assert terminated >= 1
+        assert await bot.stop(signal.SIGTERM) == 0
+    finally:
+        await bot.kill()
