@@ -47,18 +47,22 @@ class Stop(asyncio.Event):
         self.set()
 
     async def first(self, work: Awaitable[T], within: float | None = None) -> T | None:
-        """What ``work`` returns; or None, with ``work`` cancelled, when asked to stop first or
-        after ``within`` seconds."""
+        """What ``work`` returns; or None, with ``work`` cancelled, once asked to stop (even if
+        ``work`` could finish too: a queued line is not handled after Ctrl-C) or after ``within``
+        seconds."""
         task = asyncio.ensure_future(work)
         stopping = asyncio.ensure_future(self.wait())
         try:
             await asyncio.wait({task, stopping}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
-            if not task.done():
+            if self.is_set() or not task.done():
                 task.cancel()
         if task.done() and not task.cancelled():
-            return task.result()
+            if not self.is_set():
+                return task.result()
+            task.exception()  # retrieved, so that asyncio does not report it: we are stopping
+            return None
         with contextlib.suppress(asyncio.CancelledError):
             await task
         return None
