@@ -43,8 +43,13 @@ class Stop(asyncio.Event):
         return self
 
     def _caught(self, sig: signal.Signals) -> None:
-        self.signal = self.signal or sig.name
+        """The first signal asks to stop; a second one (Ctrl-C again) gets Python's default
+        handling back, to quit at once when a graceful stop takes too long."""
+        self.signal = sig.name
         self.set()
+        loop = asyncio.get_running_loop()
+        for caught in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(caught)
 
     async def first(self, work: Awaitable[T], within: float | None = None) -> T | None:
         """What ``work`` returns; or None, with ``work`` cancelled, once asked to stop (even if
