@@ -4,6 +4,9 @@ every connection under a running process."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
 import signal
 from pathlib import Path
@@ -12,10 +15,12 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from limits import parse
 
 from bot.adapters.telegram import SECRET_HEADER, WEBHOOK_PATH
 from bot.app import App
 from bot.config import Settings
+from bot.core import limiting
 from bot.core.dispatcher import Dispatcher
 from bot.web import make_web_app
 from tests.cli import hostbot
@@ -159,3 +164,62 @@ async def test_run_reconnects_after_postgresql_drops_its_connections(
         assert await bot.stop(signal.SIGTERM) == 0
     finally:
         await bot.kill()
+
+
+class _RedisProxy:
+    """A TCP relay to the test Redis that can be cut and restored: Redis going away and back."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+
+async def test_limits_move_to_memory_while_redis_is_away_and_back_after(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(limiting, "RETRY_SECONDS", 0.0)
+    proxy = _RedisProxy()
+    await proxy.start()
+    shared = f"async+redis://127.0.0.1:{proxy.port}"
+    one, two = limiting.Limiter(shared), limiting.Limiter(shared)  # two replicas
+    item, key = parse("2/minute"), secrets.token_hex(8)
+    assert await one.hit(item, key) and await two.hit(item, key)
+    assert not await one.hit(item, key)  # the window is shared: the third is refused
+    await proxy.cut()
+    with caplog.at_level(logging.INFO, "hostbot.limits"):
+        assert await one.hit(item, key)  # the connection dropped mid-call: in memory, from zero
+        assert await one.hit(item, key)
+        assert not await one.hit(item, key)  # still limited, per process
+        assert (await limiting.storage_state(shared))["state"] == "fallback"
+        await proxy.start()
+        assert not await two.hit(item, key)  # Redis is back, with the window it kept
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "unreachable" in m]) == 1
+    assert any("reachable again" in m for m in messages)
+    await proxy.cut()

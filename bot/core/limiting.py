@@ -59,7 +59,7 @@ async def storage_state(uri: str) -> dict[str, str]:
     if time.monotonic() - checked >= RETRY_SECONDS:
         try:
             reachable = bool(await storage.check())  # type: ignore[misc]
-        except StorageError:
+        except (StorageError, OSError):
             reachable = False
         _probes[uri] = (storage, time.monotonic(), reachable)
     return {"state": "up"} if reachable else {"state": "fallback", "limits": "per process"}
@@ -83,7 +83,7 @@ class Limiter:
         """Whether the shared storage answers now."""
         try:
             return bool(await self._storage.check())  # type: ignore[misc]
-        except StorageError:
+        except (StorageError, OSError):
             return False
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
@@ -96,7 +96,7 @@ class Limiter:
         if time.monotonic() >= self._retry_at:
             try:
                 result = await call(self._shared)
-            except StorageError as err:
+            except (StorageError, OSError) as err:  # OSError: a connection dropped mid-call
                 self._retry_at = time.monotonic() + RETRY_SECONDS
                 _Outage.begin(err)
             else:
