@@ -23,6 +23,7 @@ from bot.app import App, open_app
 from bot.config import Settings, get_settings
 from bot.core import logs
 from bot.core.i18n import normalize
+from bot.lifecycle import Stop
 from bot.web import make_web_app
 from services import clock, housekeeping, linking, metering, plans, renewals
 from services.errors import NotFound
@@ -48,6 +49,8 @@ async def find_customer(app: App, ref: str | None) -> Customer:
 
 
 async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
+    """Ctrl-D (end of input) and Ctrl-C leave quietly, with status 0."""
+    stop = Stop().install()
     app = await open_app(settings, seed_demo=not args.no_demo)
     try:
         try:
@@ -60,33 +63,37 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
         lang = normalize(args.lang) or normalize(os.environ.get("LANG"))
         if sys.stdin.isatty():
             print(f"hostbot — {customer.name}. Type help; Ctrl-D to quit.\n")
-        await Shell(app.dispatcher, user, lang).run()
+        await Shell(app.dispatcher, user, lang).run(stop=stop)
         return 0
     finally:
         await app.close()
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; then hand back the alerts in hand, stop listening, finish the
+    requests in flight and stop the platforms (``stop_grace_seconds`` each at most), exit 0."""
+    stop = Stop().install()
     app = await open_app(settings)
     notifier = OutboxNotifier()
     web_app = make_web_app(app, notifier)
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
-    await site.start()
-    log.info("listening on :%s", settings.port)
+    runner = web.AppRunner(web_app, shutdown_timeout=settings.stop_grace_seconds)
     try:
+        await runner.setup()
+        site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
+        await site.start()
+        log.info("listening on :%s", settings.port)
         if settings.alerts_in_run:
             # Alerts go through the adapters serving the chats, so they share their pacing windows.
             senders = default_senders(web_app.get(telegram.TELEGRAM), web_app.get(SLACK_KEY))
             await alerts_worker.run_forever(
-                app.db, settings, app.dispatcher.seller, senders, wake=notifier.wake
+                app.db, settings, app.dispatcher.seller, senders, wake=notifier.wake, stop=stop
             )
         else:
-            await asyncio.Event().wait()
+            await stop.wait()
     finally:
         await runner.cleanup()
         await app.close()
+    log.info("hostbot run stopped (%s)", stop.signal)
     return 0
 
 
@@ -126,30 +133,37 @@ async def hourly(app: App) -> None:
     log.info("housekeeping removed %d expired rows", removed)
 
 
-async def _hourly_forever(app: App) -> None:
-    """Just after each hour starts, so that every hour is metered once."""
-    while True:
+async def _hourly_forever(app: App, stop: Stop) -> None:
+    """Just after each hour starts, so that every hour is metered once; a pass that has begun
+    is finished before stopping (each step is its own transaction)."""
+    while not stop.is_set():
         await hourly(app)
         now = clock.now()
-        await asyncio.sleep((hour_start(now) + HOUR - now).total_seconds() + 1)
+        await stop.first(asyncio.sleep((hour_start(now) + HOUR - now).total_seconds() + 1))
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    """The hourly jobs, and alerts every ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass of each."""
+    """The hourly jobs, and alerts every ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass of each.
+    On SIGTERM/SIGINT: finish the hourly pass in hand, hand back the alerts in hand, exit 0."""
+    stop = Stop().install()
     app = await open_app(settings)
     seller = app.dispatcher.seller
     try:
         async with connected(app) as senders:
             if args.once:
                 await hourly(app)
-                await alerts_worker.run_once(app.db, settings, seller, senders)
-                return 0
-            await asyncio.gather(
-                _hourly_forever(app), alerts_worker.run_forever(app.db, settings, seller, senders)
-            )
-            return 0
+                if not stop.is_set():
+                    await alerts_worker.run_once(app.db, settings, seller, senders, stop)
+            else:
+                await asyncio.gather(
+                    _hourly_forever(app, stop),
+                    alerts_worker.run_forever(app.db, settings, seller, senders, stop=stop),
+                )
     finally:
         await app.close()
+    if stop.is_set():
+        log.info("hostbot worker stopped (%s)", stop.signal)
+    return 0
 
 
 async def cmd_meter(settings: Settings, args: argparse.Namespace) -> int:

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     alerts_max_attempts: int = 5
     alerts_backoff_seconds: int = 60
 
+    # On SIGTERM/SIGINT: how long work in hand (alerts being sent, HTTP requests) may take to finish.
+    stop_grace_seconds: int = 10
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -17,14 +17,13 @@ from aiohttp import web
 from babel import Locale
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from limits import RateLimitItem, parse
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from bot.app import App
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import LANGUAGES, current, normalize, use_locale
 from bot.core.i18n import gettext as _
+from bot.core.limiting import Limiter
 from services import invoices, payments
 from services.drivers.stripe_checkout import StripeCheckout
 from services.ports import CardCheckout, InvalidEvent, Notifier
@@ -44,6 +43,8 @@ HEADERS = {
     ),
 }
 
+HSTS = "max-age=31536000"  # a year; not includeSubDomains: other hosts of the domain are not ours
+
 templates = Environment(
     loader=PackageLoader("bot", "templates"),
     autoescape=select_autoescape(["html"]),
@@ -61,7 +62,7 @@ class Payments:
     app: App
     card: CardCheckout | None
     notifier: Notifier
-    limiter: MovingWindowRateLimiter
+    limiter: Limiter
     limit: RateLimitItem
 
 
@@ -81,7 +82,7 @@ def setup(web_app: web.Application, app: App, notifier: Notifier) -> None:
         app,
         card_driver(settings),
         notifier,
-        MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage)),
+        Limiter(settings.rate_limit_storage),
         parse(settings.pay_page_rate_limit),
     )
     web_app[PAYMENTS_KEY] = payments_
@@ -90,12 +91,21 @@ def setup(web_app: web.Application, app: App, notifier: Notifier) -> None:
     web_app.router.add_post(f"/pay/{TOKEN}/card", pay_by_card)
     web_app.router.add_get("/pay/{anything:.*}", not_a_link)
     web_app.router.add_post("/stripe/webhook", stripe_webhook)
+    if settings.public_base_url.startswith("https://"):
+        web_app.on_response_prepare.append(_strict_transport)
 
     async def close(_: web.Application) -> None:
         if payments_.card is not None:
             await payments_.card.close()
 
     web_app.on_cleanup.append(close)
+
+
+async def _strict_transport(request: web.Request, response: web.StreamResponse) -> None:
+    """The pay pages are served over HTTPS (``PUBLIC_BASE_URL``, usually behind a proxy that ends
+    TLS): browsers must never reach them, or the token in their URL, over plain HTTP."""
+    if request.path.startswith("/pay/"):
+        response.headers["Strict-Transport-Security"] = HSTS
 
 
 def _page(name: str, status: int = 200, **values: Any) -> web.Response:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
@@ -12,22 +13,48 @@ from bot import payments_web
 from bot.adapters import slack, telegram
 from bot.alerts.notifier import OutboxNotifier
 from bot.app import App
+from bot.core.limiting import storage_state
 from bot.core.metrics import CONTENT_TYPE
+from bot.lifecycle import HEALTH, Health
 from services.ports import Notifier
+from storage.uow import again_if_dropped
 
 APP_KEY = web.AppKey("hostbot", App)
 ADAPTERS = (telegram.setup, slack.setup)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers, 503 otherwise (load balancers take the replica out)."""
+    """200 while this process can serve (the database answers), with each component's state;
+    503 when the database does not answer (load balancers take the replica out). A platform or
+    Redis being unreachable makes the status ``degraded``, not unavailable: the pay pages, the
+    Stripe webhook and the other platforms still work."""
     app = request.app[APP_KEY]
-    try:
+
+    async def ping() -> None:
         async with app.db.uow() as uow:
             await uow.session.execute(text("SELECT 1"))
-    except Exception:
-        return web.json_response({"status": "unavailable"}, status=503)
-    return web.json_response({"status": "ok"})
+
+    components: dict[str, dict[str, Any]] = {}
+    try:
+        await again_if_dropped(ping)
+        components["database"] = {"state": "up"}
+    except Exception as err:
+        components["database"] = {"state": "down", "error": type(err).__name__}
+    if not app.settings.rate_limit_storage.startswith(("memory://", "async+memory://")):
+        components["rate_limit_storage"] = await storage_state(app.settings.rate_limit_storage)
+    components.update(request.app[HEALTH].components)
+    if components["database"]["state"] != "up":
+        return web.json_response({"status": "unavailable", "components": components}, status=503)
+    degraded = any(c["state"] != "up" for c in components.values())
+    return web.json_response({"status": "degraded" if degraded else "ok", "components": components})
+
+
+@web.middleware
+async def reconnect(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A request whose database connection the server had dropped (a PostgreSQL restart) is
+    handled once more on a fresh connection instead of failing; the body is read only once."""
+    response: web.StreamResponse = await again_if_dropped(lambda: handler(request))
+    return response
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -44,8 +71,9 @@ async def metrics(request: web.Request) -> web.Response:
 def make_web_app(app: App, notifier: Notifier | None = None) -> web.Application:
     """``notifier`` tells customers in chat when a payment lands: by default an alert in the
     outbox, which the alerts dispatcher sends to every chat linked to the account."""
-    web_app = web.Application(client_max_size=1024 * 1024)
+    web_app = web.Application(client_max_size=1024 * 1024, middlewares=[reconnect])
     web_app[APP_KEY] = app
+    web_app[HEALTH] = Health()
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
     payments_web.setup(web_app, app, notifier or OutboxNotifier())

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+log = logging.getLogger("hostbot.db")
+T = TypeVar("T")
+
+
+async def again_if_dropped(work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work``; when it failed because the server had dropped the pooled connection (a
+    restart, ``pg_terminate_backend``), run it once more. Pooled connections are not pinged before
+    use, and the failure makes SQLAlchemy replace every connection of the pool, so the second
+    run gets a fresh one. ``work`` must be a whole transaction (a unit of work), nothing half done."""
+    try:
+        return await work()
+    except DBAPIError as err:
+        if not err.connection_invalidated:
+            raise
+        log.warning("database connection lost; trying again on a fresh one")
+        return await work()
 
 
 class UnitOfWork:

@@ -20,14 +20,16 @@ def env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def hostbot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def hostbot(
+    tmp_path: Path, *args: str, stdin: str = "", **environment: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=env(tmp_path),
+        env=env(tmp_path, **environment),
         timeout=120,
         check=False,
     )

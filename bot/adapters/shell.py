@@ -1,18 +1,23 @@
 """The terminal adapter: lines in, replies out; buttons become numbered choices.
 
-Works interactively and with piped input (scripted conversations); ends at end of input.
+Works interactively and with piped input (scripted conversations); ends at end of input, or
+quietly on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import TextIO
 
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Button, Incoming, Reply
+from bot.lifecycle import Stop
 from services import chat_state, linking
 from storage.models import ChatIdentity
 
@@ -55,18 +60,48 @@ class Shell:
         self.out.write("\n")
         self.out.flush()
 
-    async def run(self, source: TextIO = sys.stdin) -> None:
+    async def run(self, source: TextIO = sys.stdin, stop: Stop | None = None) -> None:
+        """Until end of input (Ctrl-D) or ``stop`` (Ctrl-C): a line being handled is finished
+        first, and an interactive session leaves on a fresh line."""
         interactive = source.isatty()
-        loop = asyncio.get_running_loop()
+        stop = stop or Stop()
+        lines: asyncio.Queue[str] = asyncio.Queue()
+        reader = threading.Thread(
+            target=_read_lines, args=(source.fileno(), asyncio.get_running_loop(), lines), daemon=True
+        )
+        reader.start()
         while True:
             if interactive:
                 self.out.write("you> ")
                 self.out.flush()
-            line = await loop.run_in_executor(None, source.readline)
+            line = await stop.first(lines.get())
             if not line:
+                if interactive:
+                    self.out.write("\n")
+                    self.out.flush()
                 return
             if line.strip():
                 await self.send(line)
+
+
+def _read_lines(fd: int, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str]) -> None:
+    """Hand each line of ``fd`` to the loop, then "" at end of input. A daemon thread reading the
+    descriptor itself: a blocked read keeps neither the process from leaving nor the lock of
+    ``sys.stdin``'s buffer (which Python takes again when it shuts down)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    try:
+        while chunk := os.read(fd, 65536):
+            pending += decoder.decode(chunk)
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                loop.call_soon_threadsafe(lines.put_nowait, line + "\n")
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            loop.call_soon_threadsafe(lines.put_nowait, pending)
+        loop.call_soon_threadsafe(lines.put_nowait, "")
+    except RuntimeError:  # the loop is closed: the shell has already left
+        return
 
 
 async def link_local_user(dispatcher: Dispatcher, user_id: str, customer_id: int) -> None:

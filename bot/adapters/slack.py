@@ -43,8 +43,11 @@ from bot.core.metrics import Metrics
 from bot.core.pacing import Pacer
 from bot.core.registry import Registry
 from bot.core.types import Incoming, Reply
+from bot.lifecycle import supervise
 
 log = logging.getLogger("hostbot.slack")
+SOCKET_LOG = logging.getLogger("hostbot.slack.socket")
+SOCKET_LOG.setLevel(logging.WARNING)
 PLATFORM = "slack"
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 LOCALE_CACHE_SIZE = 10_000
@@ -139,14 +142,24 @@ class SlackAdapter:
         """``POST /slack/events``: signature and timestamp checked by Bolt (401 otherwise)."""
         return await to_aiohttp_response(await self.bolt.async_dispatch(await to_bolt_request(request)))
 
-    async def start_socket_mode(self, _app: web.Application | None = None) -> None:
-        self.socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token)
+    async def start_socket_mode(self) -> None:
+        # The SDK tells at INFO of every session it opens or leaves; this adapter says it once.
+        self.socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token, logger=SOCKET_LOG)
+        # The socket's URL first: when Slack cannot be reached the SDK's connect() would retry
+        # forever (a traceback each time) instead of failing, for ``supervise`` to back off.
+        client = self.socket.client
+        client.wss_uri = await client.issue_new_wss_url()
         await self.socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("Slack Socket Mode connected")
 
-    async def close(self, _app: web.Application | None = None) -> None:
+    async def close_socket(self) -> None:
+        """Stop receiving over Socket Mode (also after a connection attempt that failed)."""
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
+            self.socket = None
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        """Finish the work already acknowledged (the socket is closed first, by ``supervise``)."""
         await self.drain()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -399,7 +412,10 @@ def setup(web_app: web.Application, app: App) -> None:
     adapter = SlackAdapter(app)
     web_app[SLACK_KEY] = adapter
     if settings.slack_app_token:
-        web_app.on_startup.append(adapter.start_socket_mode)
+        # Slack unreachable: the app serves anyway and Socket Mode keeps trying (see /healthz).
+        web_app.cleanup_ctx.append(
+            lambda web_app: supervise(web_app, "slack", adapter.start_socket_mode, adapter.close_socket)
+        )
     else:
         web_app.router.add_post("/slack/events", adapter.handle_http)
     web_app.on_cleanup.append(adapter.close)

@@ -14,13 +14,11 @@ import hmac
 import logging
 import re
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
 from limits import parse
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from telegram import (
     Bot,
     BotCommand,
@@ -50,13 +48,17 @@ from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import LANGUAGES, normalize, use_locale
 from bot.core.i18n import gettext as _
+from bot.core.limiting import Limiter
 from bot.core.logs import update_scope
 from bot.core.metrics import Metrics
 from bot.core.pacing import Pacer
 from bot.core.registry import Registry
 from bot.core.types import Incoming, Reply
+from bot.lifecycle import supervise
 
 log = logging.getLogger("hostbot.telegram")
+# PTB tells at INFO that it starts and stops; the process says it once itself ("stopped").
+logging.getLogger("telegram.ext.Application").setLevel(logging.WARNING)
 
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -277,7 +279,7 @@ class TelegramAdapter:
         self.application.add_handler(CallbackQueryHandler(self._on_update))
         self.application.add_error_handler(self._on_error)
         self._link_limit = parse(settings.telegram_link_attempts)
-        self._link_limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        self._link_limiter = Limiter(settings.rate_limit_storage)
 
     @property
     def bot(self) -> Bot:
@@ -302,13 +304,20 @@ class TelegramAdapter:
         await self.application.start()
         log.info("telegram: @%s via %s", self.bot.username, "webhook" if self.webhook else "polling")
 
+    @property
+    def running(self) -> bool:
+        return bool(self.application.running)
+
     async def stop(self) -> None:
+        """Stop polling, finish the updates in hand, close the connections (also after a start
+        that failed halfway: PTB leaves a bot whose ``getMe`` failed with its sessions open)."""
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        await self.bot.shutdown()
 
     async def publish_commands(self) -> None:
         """``setMyCommands`` for each language, and English for everyone else."""
@@ -324,6 +333,8 @@ class TelegramAdapter:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self.settings.telegram_webhook_secret.encode()):
             return web.Response(status=401)
+        if not self.running:  # still connecting to the Bot API, or stopping: Telegram sends it again
+            return web.Response(status=503)
         try:
             update = Update.de_json(await request.json(), self.bot)
         except (ValueError, KeyError, TypeError, AttributeError):  # not JSON, or not an update
@@ -464,7 +475,8 @@ TELEGRAM = web.AppKey("telegram", TelegramAdapter)
 
 def setup(web_app: web.Application, app: App) -> None:
     """Serve Telegram from the web app when ``TELEGRAM_BOT_TOKEN`` is set: the webhook route in
-    webhook mode, and in both modes start and stop the bot with the app."""
+    webhook mode, and in both modes start and stop the bot with the app. When the Bot API cannot
+    be reached the app serves anyway, and the bot keeps trying with backoff (see ``/healthz``)."""
     if not app.settings.telegram_bot_token:
         return
     adapter = TelegramAdapter(app.dispatcher, app.settings)
@@ -472,9 +484,4 @@ def setup(web_app: web.Application, app: App) -> None:
     if adapter.webhook:
         web_app.router.add_post(WEBHOOK_PATH, adapter.webhook_handler)
 
-    async def running(_: web.Application) -> AsyncIterator[None]:
-        await adapter.start()
-        yield
-        await adapter.stop()
-
-    web_app.cleanup_ctx.append(running)
+    web_app.cleanup_ctx.append(lambda web_app: supervise(web_app, "telegram", adapter.start, adapter.stop))

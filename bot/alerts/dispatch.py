@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.core.dispatcher import seal
 from bot.core.i18n import use_locale
 from bot.core.types import Reply
+from bot.lifecycle import Stop
 from services import alert_prefs, clock, renewals
 from services.invoices import Seller
 from storage.models import Alert, ChatIdentity, Customer
@@ -56,15 +57,18 @@ class Dispatcher:
         self.sleep = sleep
         self.worker = outbox.worker_id()
 
-    async def run_pass(self) -> int:
+    async def run_pass(self, stop: Stop | None = None) -> int:
         """Claim and handle alerts until none is due now; returns how many were handled.
 
         Up to ``alerts_concurrency`` alerts are in flight; a free slot is refilled at once, so one
-        alert waiting out a long ``retry_after`` holds its own slot, not the whole batch."""
+        alert waiting out a long ``retry_after`` holds its own slot, not the whole batch. Once
+        ``stop`` is set nothing more is claimed, the alerts in flight get ``stop_grace_seconds``
+        to finish, and the rest are cancelled and handed back (due at once for another worker)."""
+        stop = stop or Stop()
         handled = 0
         limit = max(self.settings.alerts_concurrency, 1)
         running: set[asyncio.Task[None]] = set()
-        while True:
+        while not stop.is_set():
             room = limit - len(running)
             ids: list[int] = []
             if room > 0:
@@ -81,7 +85,20 @@ class Dispatcher:
                 return handled
             if ids and len(running) < limit:
                 continue  # more may be due: fill the free slots first
-            _done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            await stop.first(asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED))
+            running = {task for task in running if not task.done()}
+        await self._hand_back(running)
+        return handled
+
+    async def _hand_back(self, running: set[asyncio.Task[None]]) -> None:
+        if running:
+            _done, late = await asyncio.wait(running, timeout=self.settings.stop_grace_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        async with self.db.uow() as uow:
+            released = await outbox.release(uow, self.worker)
+        log.debug("stopping: %d alerts handed back", released)
 
     async def handle(self, alert_id: int) -> None:
         try:

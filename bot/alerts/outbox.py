@@ -3,7 +3,8 @@
 A claim is a short transaction that marks rows ``sending`` for ``claimed_by`` until
 ``claimed_until``; the sends happen outside any transaction (so SQLite's single writer is never
 held during network calls). A worker that dies leaves its rows ``sending`` with a lease that runs
-out, and any worker takes them again. Deliveries are recorded per chat, so a retry skips the chats
+out, and any worker takes them again; a worker that is stopped hands its rows back at once
+(``release``). Deliveries are recorded per chat, so a retry skips the chats
 that already got the message.
 """
 
@@ -97,6 +98,19 @@ async def finish(uow: UnitOfWork, alert_id: int, worker: str, **values: Any) -> 
     )
     await uow.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release(uow: UnitOfWork, worker: str) -> int:
+    """Hand back every alert ``worker`` still holds (it is stopping), due at once for any worker;
+    commits and returns how many."""
+    result = await uow.session.execute(
+        update(Alert)
+        .where(Alert.claimed_by == worker, Alert.state == "sending")
+        .values(state="pending", claimed_by=None, claimed_until=None, not_before=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    await uow.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def record_delivery(uow: UnitOfWork, alert_id: int, identity_id: int, message_id: str) -> None:

@@ -16,6 +16,7 @@ its adapter's "send one Reply to a chat" function, so alerts and answers share o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping
@@ -28,6 +29,7 @@ from bot.adapters.slack import SlackAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.app import App
 from bot.core.types import Reply
+from bot.lifecycle import Health, supervised
 from storage.models import ChatIdentity
 
 log = logging.getLogger("hostbot.alerts.send")
@@ -108,14 +110,15 @@ def default_senders(
 async def connected(app: App) -> AsyncIterator[dict[str, Sender]]:
     """The senders of every configured platform (``TELEGRAM_BOT_TOKEN``, ``SLACK_BOT_TOKEN``) for a
     process that does not serve the platforms (``hostbot worker``): Telegram's bot is connected
-    (getMe) but does not poll, so it never takes updates from ``hostbot run``."""
+    (getMe) but does not poll, so it never takes updates from ``hostbot run``. While the Bot API
+    cannot be reached the worker runs anyway: Telegram alerts fail and are retried with backoff
+    while the bot keeps trying to connect."""
     settings = app.settings
     telegram = TelegramAdapter(app.dispatcher, settings) if settings.telegram_bot_token else None
     slack = SlackAdapter(app) if settings.slack_bot_token else None
-    if telegram is not None:
-        await telegram.application.initialize()
-    try:
-        yield default_senders(telegram, slack)
-    finally:
+    async with contextlib.AsyncExitStack() as stack:
         if telegram is not None:
-            await telegram.application.shutdown()
+            await stack.enter_async_context(
+                supervised("telegram", telegram.application.initialize, telegram.stop, Health())
+            )
+        yield default_senders(telegram, slack)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -11,18 +10,23 @@ from bot.alerts import finders
 from bot.alerts.dispatch import Dispatcher
 from bot.alerts.senders import Sender
 from bot.config import Settings
+from bot.lifecycle import Stop
 from services.invoices import Seller
-from storage.uow import Database
+from storage.uow import Database, again_if_dropped
 
 log = logging.getLogger("hostbot.alerts")
 
 
 async def run_once(
-    db: Database, settings: Settings, seller: Seller, senders: Mapping[str, Sender]
+    db: Database,
+    settings: Settings,
+    seller: Seller,
+    senders: Mapping[str, Sender],
+    stop: Stop | None = None,
 ) -> tuple[int, int]:
     """One scan and one dispatch pass; returns (new alerts, alerts handled)."""
     found = await finders.scan(db, settings, seller)
-    handled = await Dispatcher(db, settings, seller, senders).run_pass()
+    handled = await Dispatcher(db, settings, seller, senders).run_pass(stop)
     log.info("alerts: %d new, %d handled", found, handled)
     return found, handled
 
@@ -33,17 +37,23 @@ async def run_forever(
     seller: Seller,
     senders: Mapping[str, Sender],
     wake: asyncio.Event | None = None,
+    stop: Stop | None = None,
 ) -> None:
-    """Keep scanning and sending; an error in one round is logged and the next round goes on.
+    """Keep scanning and sending until ``stop``; an error in one round is logged and the next
+    round goes on (a round cut by a dropped database connection is run again at once).
     Setting ``wake`` (a payment notice written in this process) starts the next round at once."""
     dispatcher = Dispatcher(db, settings, seller, senders)
     wake = wake or asyncio.Event()
-    while True:
+    stop = stop or Stop()
+
+    async def round_() -> None:
+        await finders.scan(db, settings, seller)
+        await dispatcher.run_pass(stop)
+
+    while not stop.is_set():
         wake.clear()
         try:
-            await finders.scan(db, settings, seller)
-            await dispatcher.run_pass()
+            await again_if_dropped(round_)
         except Exception:
             log.exception("alerts round failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), settings.alerts_interval_seconds)
+        await stop.first(wake.wait(), within=settings.alerts_interval_seconds)

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from limits import parse
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import current, normalize, use_locale
 from bot.core.i18n import gettext as _
+from bot.core.limiting import Limiter
 from bot.core.logs import UpdateScope, update_scope
 from bot.core.metrics import Metrics
 from bot.core.registry import Command, Registry, fold, inject, registry
@@ -98,7 +97,7 @@ class Dispatcher:
             settings.invoice_due_days,
         )
         self._limit = parse(settings.rate_limit)
-        self._limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        self._limiter = Limiter(settings.rate_limit_storage)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """One transaction per update where the database allows it: the update id's claim, what

@@ -23,9 +23,8 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
+from bot.core.limiting import Limiter
 from bot.core.metrics import Metrics
 
 HEADROOM = 0.97
@@ -46,8 +45,7 @@ class Pacer:
         self.metrics = metrics
         self.overall: RateLimitItem = parse(overall)
         self.per_chat: RateLimitItem = parse(per_chat)
-        self._storage = storage_from_string(storage_uri)
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._limiter = Limiter(storage_uri)
         self._gap = self.overall.get_expiry() / self.overall.amount / HEADROOM
         self._chat_gap = self.per_chat.get_expiry() / self.per_chat.amount / HEADROOM
         self._due: dict[str, float] = {}  # when the last send of each key was due
@@ -60,7 +58,7 @@ class Pacer:
         Entries are stamped with the time the request leaves this process, so a first send that
         waits for a new Redis connection would be stamped early by that connection's set-up time.
         """
-        if not await self._storage.check():  # type: ignore[misc]
+        if not await self._limiter.check():
             raise ConnectionError(f"rate-limit storage unreachable for {self.namespace}")
 
     async def wait(self, chat: str | None = None) -> None:

@@ -72,10 +72,11 @@ class FakeTelegramAPI:
 
     # -- server ---------------------------------------------------------------------------
 
-    async def start(self) -> str:
+    async def start(self, port: int = 0) -> str:
+        """Serve on ``port`` (any free one by default); returns the base URL."""
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._handle)
-        self._server = TestServer(app, host="127.0.0.1", port=0)
+        self._server = TestServer(app, host="127.0.0.1", port=port)
         await self._server.start_server()
         return self.url
 

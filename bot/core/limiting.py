@@ -1,0 +1,105 @@
+"""Moving-window rate limits on ``RATE_LIMIT_STORAGE`` that outlive an outage of that storage.
+
+With Redis the windows are shared by every replica. When Redis cannot be reached, each limit
+falls back to this process's memory instead of failing the request: the inbound flood guard, the
+link-code attempts, the pay pages and the outbound pacing keep limiting, per process instead of
+across replicas (N replicas let through up to N times the limit), and counting starts again from
+zero. Chats, pay pages and webhooks keep working through the outage. Redis is tried again every
+``RETRY_SECONDS``; the first call that succeeds switches back. The switch is logged once each way
+and shown in ``/healthz`` (``rate_limit_storage``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from limits import RateLimitItem, WindowStats
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+
+log = logging.getLogger("hostbot.limits")
+# coredis logs every reconnection attempt at INFO; the switch to memory is logged once, below.
+logging.getLogger("coredis.retry").setLevel(logging.WARNING)
+
+RETRY_SECONDS = 5.0
+T = TypeVar("T")
+
+
+class _Outage:
+    """Whether this process limits in memory now, so that each switch is logged once."""
+
+    down = False
+
+    @classmethod
+    def begin(cls, err: Exception) -> None:
+        if not cls.down:
+            cls.down = True
+            log.warning("rate-limit storage unreachable, limiting per process until it is back: %r", err)
+
+    @classmethod
+    def end(cls) -> None:
+        if cls.down:
+            cls.down = False
+            log.info("rate-limit storage reachable again, limits are shared again")
+
+
+_probes: dict[str, tuple[Any, float, bool]] = {}  # uri -> storage, when checked, reachable then
+
+
+async def storage_state(uri: str) -> dict[str, str]:
+    """For ``/healthz``: ``up``, or ``fallback`` when the storage does not answer (limits are then
+    kept per process). Checked at most every ``RETRY_SECONDS``, however often health is asked."""
+    storage, checked, reachable = _probes.get(uri) or (None, -RETRY_SECONDS, False)
+    if storage is None:
+        storage = storage_from_string(uri, wrap_exceptions=True)
+    if time.monotonic() - checked >= RETRY_SECONDS:
+        try:
+            reachable = bool(await storage.check())  # type: ignore[misc]
+        except (StorageError, OSError):
+            reachable = False
+        _probes[uri] = (storage, time.monotonic(), reachable)
+    return {"state": "up"} if reachable else {"state": "fallback", "limits": "per process"}
+
+
+class Limiter:
+    """``MovingWindowRateLimiter``'s ``hit`` and ``get_window_stats``, on the shared storage
+    while it answers and on this process's memory while it does not."""
+
+    def __init__(self, storage_uri: str) -> None:
+        self._storage = storage_from_string(storage_uri, wrap_exceptions=True)
+        self._shared = MovingWindowRateLimiter(self._storage)
+        self._local = (
+            self._shared
+            if storage_uri.startswith(("memory://", "async+memory://"))
+            else MovingWindowRateLimiter(storage_from_string("async+memory://"))
+        )
+        self._retry_at = 0.0
+
+    async def check(self) -> bool:
+        """Whether the shared storage answers now."""
+        try:
+            return bool(await self._storage.check())  # type: ignore[misc]
+        except (StorageError, OSError):
+            return False
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return await self._on_either(lambda limiter: limiter.hit(item, *identifiers))
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        return await self._on_either(lambda limiter: limiter.get_window_stats(item, *identifiers))
+
+    async def _on_either(self, call: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T:
+        if time.monotonic() >= self._retry_at:
+            try:
+                result = await call(self._shared)
+            except (StorageError, OSError) as err:  # OSError: a connection dropped mid-call
+                self._retry_at = time.monotonic() + RETRY_SECONDS
+                _Outage.begin(err)
+            else:
+                _Outage.end()
+                return result
+        return await call(self._local)
