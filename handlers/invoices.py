@@ -10,7 +10,7 @@ from bot.core.types import Attachment, Button, Reply, UsageError
 from bot.documents.invoice_pdf import invoice_pdf
 from bot.documents.qr import qr_png
 from handlers.common import confirmation, document_ref, filter_row, keyword, label, line_text, page_of
-from services import invoices, ledger
+from services import invoices, ledger, paying
 from services.audit import Actor
 from services.errors import N_
 from services.money import Money
@@ -247,6 +247,6 @@ async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, ar
 @registry.confirmer("paybalance")
 async def confirm_pay_from_balance(uow: UnitOfWork, actor: Actor, params: dict[str, int]) -> Reply:
     inv = await invoices.get(uow, params["invoice_id"], actor)
-    await invoices.mark_paid(uow, inv, "balance", actor)
+    await paying.mark_paid(uow, inv, "balance", actor)
     await uow.commit()
     return Reply(_("Invoice {number} is paid. Thank you!").format(number=inv.number))

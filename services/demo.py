@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import insert
 
-from services import clock, invoices
+from services import clock, invoices, paying
 from services.hourly_billing import HOUR, Month, hour_start
 from services.invoices import LineSpec, Seller
 from storage.models import (
@@ -211,7 +211,7 @@ async def _account(
         None,
         "topup",
     )
-    await invoices.mark_paid(uow, topup, "bank", None)
+    await paying.mark_paid(uow, topup, "bank", None)
     # Last period of the web server: paid.
     paid = await invoices.create(
         uow,
@@ -229,7 +229,7 @@ async def _account(
         order_id=web.id,
         supply_date=web.period_start,
     )
-    await invoices.mark_paid(uow, paid, "bank", None)
+    await paying.mark_paid(uow, paid, "bank", None)
     # Next period: unpaid, with an add-on line.
     bandwidth = plans["vps-s", cur].monthly_minor // 2
     await invoices.create(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from services import access, audit, invoices, ledger, renewal_costs
+from services import access, audit, invoices, ledger, paying, renewal_costs
 from services.audit import Actor
 from services.errors import N_, InvalidState, NotFound
 from services.invoices import Seller
@@ -80,7 +80,7 @@ async def renew(
             uow, customer, renewal_costs.domain_lines(domain), seller, actor, supply_date=start
         )
     if invoice.status == "unpaid" and (await ledger.balance(uow, customer)).minor >= invoice.total_minor:
-        await invoices.mark_paid(uow, invoice, "balance", actor, floor="covered")
+        await paying.mark_paid(uow, invoice, "balance", actor, floor="covered")
     audit.record(uow, "domain.renew", actor, f"domain:{domain.id}", invoice=invoice.id, status=invoice.status)
     await uow.commit()
     return domain, invoice

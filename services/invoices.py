@@ -1,4 +1,4 @@
-"""Invoices: numbering, VAT, listing, paying, and what a paid line does."""
+"""Invoices: numbering, VAT, renewal keys, lookups, deleting and pay links (paying: ``services.paying``)."""
 
 from __future__ import annotations
 
@@ -13,20 +13,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import raiseload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from services import audit, clock, ledger, vat
 from services.access import check, owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
-from services.money import Money
 from storage.models import (
     Customer,
-    Domain,
     Invoice,
     InvoiceLine,
     InvoiceSeries,
-    Order,
     OrderChange,
     Payment,
     PayToken,
@@ -201,114 +197,6 @@ async def by_number(uow: UnitOfWork, number: str, actor: Actor) -> Invoice:
         return row
     other = await uow.session.scalar(select(Invoice.id).where(Invoice.number.in_(spellings)))
     return await check(uow, None if other is None else await uow.session.get(Invoice, other), actor)
-
-
-async def _apply_effects(uow: UnitOfWork, invoice: Invoice, actor: Actor | None) -> None:
-    """What paying each line buys: another billing period, another year of a domain, an upgrade."""
-    for line in invoice.lines:
-        if line.ref_id is None:
-            continue
-        if line.effect == "order_change":
-            from services import plans  # plans creates invoices: imported here to avoid a cycle
-
-            await plans.apply_paid(uow, line.ref_id)
-        elif (
-            line.effect in RENEWAL_ITEMS
-            and line.period_start
-            and line.period_end
-            and not await _renew(uow, line.effect, line.ref_id, line.period_start, line.period_end)
-        ):
-            # Paid for a period the item no longer starts (an older duplicate): kept in the audit.
-            audit.record(
-                uow, "invoice.effect_skipped", actor, f"invoice:{invoice.id}", line=line.id, outcome="error"
-            )
-
-
-async def _renew(uow: UnitOfWork, effect: str, ref_id: int, start: dt.date, end: dt.date) -> bool:
-    """Move the order's period or the domain's expiry from ``start`` to ``end``, in one conditional
-    UPDATE that matches only while the item still ends on ``start``: a period is bought once."""
-    if effect == "order_renewal":
-        moved = await uow.session.scalar(
-            update(Order)
-            .where(Order.id == ref_id, Order.period_end == start)
-            .values(period_start=start, period_end=end, status="active")
-            .returning(Order.id)
-        )
-    else:
-        moved = await uow.session.scalar(
-            update(Domain)
-            .where(Domain.id == ref_id, Domain.expires_on == start)
-            .values(expires_on=end)
-            .returning(Domain.id)
-        )
-    return moved is not None
-
-
-async def _claim(uow: UnitOfWork, invoice: Invoice) -> None:
-    """``unpaid`` → ``paid`` in one conditional UPDATE: of everything that pays one invoice at the same
-    moment, exactly one gets past here; the others raise and their transaction rolls back."""
-    paid_at = clock.now()
-    claimed = await uow.session.scalar(
-        update(Invoice)
-        .where(Invoice.id == invoice.id, Invoice.status == "unpaid")
-        .values(status="paid", paid_at=paid_at)
-        .returning(Invoice.id)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed is None:
-        raise InvalidState(N_("Invoice {number} is not open for payment."), number=invoice.number)
-    set_committed_value(invoice, "status", "paid")
-    set_committed_value(invoice, "paid_at", paid_at)
-
-
-async def mark_paid(
-    uow: UnitOfWork,
-    invoice: Invoice,
-    method: str,
-    actor: Actor | None,
-    external_id: str | None = None,
-    floor: ledger.Floor = "overdraft",
-) -> Payment:
-    """Record a full payment and its ledger entries, then apply what the invoice buys.
-
-    Paid from the balance: one debit, refused below ``floor``. Paid from outside: the money comes in
-    (credit) and, unless the invoice is a top-up, is applied to the invoice (debit), so the ledger
-    shows both. The customer's row is locked first, then the invoice is claimed, so whatever
-    arrives at the same moment pays it once and no two payments deadlock.
-    """
-    await ledger.lock(uow, invoice.customer_id)
-    await _claim(uow, invoice)
-    customer = await uow.session.get(Customer, invoice.customer_id)
-    assert customer is not None
-    total = Money(invoice.total_minor, invoice.currency)
-    memo = f"{invoice.number}"
-    if method != "balance":
-        await ledger.post(uow, customer, total, "payment", memo, actor, invoice.id)
-    if invoice.kind != "topup":
-        await ledger.post(
-            uow,
-            customer,
-            Money(-total.minor, total.currency),
-            "charge",
-            memo,
-            actor,
-            invoice.id,
-            floor=floor if method == "balance" else "none",
-        )
-    payment = Payment(
-        invoice_id=invoice.id,
-        customer_id=invoice.customer_id,
-        method=method,
-        amount_minor=invoice.total_minor,
-        currency=invoice.currency,
-        external_id=external_id,
-    )
-    uow.session.add(payment)
-    await _apply_effects(uow, invoice, actor)
-    audit.record(
-        uow, "invoice.paid", actor, f"invoice:{invoice.id}", method=method, total=invoice.total_minor
-    )
-    return payment
 
 
 async def check_deletable(uow: UnitOfWork, invoice: Invoice) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services import audit, invoices, ledger
+from services import audit, ledger, paying
 from services.money import Money
 from services.ports import Notifier, PaymentEvent, PaymentNotice
 from storage.models import Customer, IdempotencyKey, Invoice, Payment
@@ -85,7 +85,7 @@ async def _apply(uow: UnitOfWork, event: PaymentEvent, method: str) -> Outcome:
     assert customer is not None
     amount = Money(event.amount_minor, event.currency.upper())
     if invoice.status == "unpaid" and amount == Money(invoice.total_minor, invoice.currency):
-        await invoices.mark_paid(uow, invoice, method, None, external_id=event.attempt)
+        await paying.mark_paid(uow, invoice, method, None, external_id=event.attempt)
         return Outcome("paid", customer, invoice, amount)
     if amount.currency != customer.currency:
         audit.record(uow, "payment.currency", None, target, outcome="error", event=event.id)

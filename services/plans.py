@@ -299,7 +299,7 @@ async def awaiting_payment(uow: UnitOfWork, order: Order) -> OrderChange | None:
 
 
 async def apply_paid(uow: UnitOfWork, change_id: int) -> None:
-    """Paying the invoice of a pending upgrade carries it out (called from ``invoices.mark_paid``)."""
+    """Paying the invoice of a pending upgrade carries it out (called from ``paying.mark_paid``)."""
     row = await uow.session.get(OrderChange, change_id)
     if row is None or row.status != "awaiting_payment":
         return

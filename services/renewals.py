@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services import audit, breakdown, clock, invoices, ledger, renewal_costs
+from services import audit, breakdown, clock, invoices, ledger, paying, renewal_costs
 from services.access import owned
 from services.audit import Actor
 from services.breakdown import Totals
@@ -151,7 +151,7 @@ async def run_due(uow: UnitOfWork, seller: Seller) -> RenewalRun:
         invoice = await pending_invoice(uow, order) or await _create(uow, customer, order, seller, None)
         balance = await ledger.balance(uow, customer)
         if balance.minor >= invoice.total_minor:
-            await invoices.mark_paid(uow, invoice, "balance", None, floor="covered")
+            await paying.mark_paid(uow, invoice, "balance", None, floor="covered")
             audit.record(uow, "order.auto_renewed", None, f"order:{order.id}", invoice=invoice.id)
             run.renewed.append(order.id)
         else:

@@ -1,6 +1,6 @@
 """Balance top-up: an amount and the billing address make a top-up invoice.
 
-The balance is credited only when that invoice is paid (``invoices.mark_paid`` posts the ledger
+The balance is credited only when that invoice is paid (``paying.mark_paid`` posts the ledger
 entry for kind ``topup``). A top-up is a prepayment: VAT is charged on the invoices the balance
 later pays, so the top-up invoice itself carries none.
 """

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
-from services import clock, demo, invoices, ledger
+from services import clock, demo, invoices, ledger, paying
 from services.audit import Actor
 from services.invoices import LineSpec
 from services.money import Money
@@ -127,7 +127,7 @@ async def test_a_month_of_alerts(seeded: Dispatcher) -> None:
                     await uow.commit()
             if day == 10:  # the auto-renewal succeeds (the billing job pays the renewal invoice)
                 async with db.uow() as uow:
-                    await invoices.mark_paid(uow, await invoices.get(uow, 3, Actor(1)), "balance", None)
+                    await paying.mark_paid(uow, await invoices.get(uow, 3, Actor(1)), "balance", None)
                     await uow.commit()
             before = await _keys(db)
             added = await finders.scan(db, dispatcher.settings, dispatcher.seller)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core.dispatcher import Dispatcher
-from services import clock, invoices, ledger, mail, plans, proration, quotes, renewals
+from services import clock, invoices, ledger, mail, paying, plans, proration, quotes, renewals
 from services.audit import Actor
 from services.errors import InvalidState, NotFound
 from services.money import Money
@@ -136,7 +136,7 @@ async def test_extend_invoices_the_next_period_once(dispatcher: Dispatcher) -> N
     assert first.lines[0].period_start == order.period_end
     assert first.lines[0].period_end == proration.add_cycle(order.period_end, "monthly")
     async with db.uow() as uow:
-        await invoices.mark_paid(uow, await invoices.get(uow, first.id, ALICE), "balance", ALICE)
+        await paying.mark_paid(uow, await invoices.get(uow, first.id, ALICE), "balance", ALICE)
         await uow.commit()
     assert (await _get(db, Order, order.id)).period_start == order.period_end
     async with db.uow() as uow:
@@ -244,14 +244,14 @@ async def test_one_pending_mail_upgrade_at_a_time(dispatcher: Dispatcher) -> Non
     assert refused.value.params == {"number": first.number}
     assert (await _get(db, Order, order.id)).plan_id == order.plan_id  # not before it is paid
     async with db.uow() as uow:
-        await invoices.mark_paid(uow, await invoices.get(uow, first.id, ALICE), "balance", ALICE)
+        await paying.mark_paid(uow, await invoices.get(uow, first.id, ALICE), "balance", ALICE)
         await uow.commit()
     assert (await _get(db, Order, order.id)).plan_id == pro.id
     async with db.uow() as uow:
         boxes = await mail.add_mailboxes(uow, customer, order.id, 3, seller, ALICE)
     assert boxes.lines[0].quantity == 3
     async with db.uow() as uow:
-        await invoices.mark_paid(uow, await invoices.get(uow, boxes.id, ALICE), "bank", ALICE)
+        await paying.mark_paid(uow, await invoices.get(uow, boxes.id, ALICE), "bank", ALICE)
         await uow.commit()
     assert mail.mailboxes(await _get(db, Order, order.id)) == 2 + 3
 
@@ -328,7 +328,7 @@ async def test_quote_has_its_own_series_and_becomes_an_invoice(dispatcher: Dispa
     async with db.uow() as uow:
         paid = await quotes.convert(uow, customer, up.id, seller, JAN)
     async with db.uow() as uow:
-        await invoices.mark_paid(uow, await invoices.get(uow, paid.id, JAN), "bank", JAN)
+        await paying.mark_paid(uow, await invoices.get(uow, paid.id, JAN), "bank", JAN)
         await uow.commit()
     assert (await _get(db, Order, order.id)).plan_id == enterprise.id
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from services import demo, invoices, ledger
+from services import demo, invoices, ledger, paying
 from services.errors import InsufficientBalance, InvalidState
 from services.invoices import LineSpec, Seller
 from services.money import Money
@@ -54,7 +54,7 @@ async def _scenario(url: str, overdraft: int, ops: list[tuple[str, int]]) -> Non
                         await ledger.post(uow, customer, Money(-amount, "EUR"), "charge", "", None)
                     else:
                         inv = await invoices.create(uow, customer, [LineSpec("x", amount)], SELLER, None)
-                        await invoices.mark_paid(uow, inv, "balance", None)
+                        await paying.mark_paid(uow, inv, "balance", None)
                 except (InsufficientBalance, InvalidState):
                     await uow.flush()
                 balance = await ledger.balance(uow, customer)

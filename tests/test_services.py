@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.dispatcher import Dispatcher
-from services import clock, invoices, ledger, vat
+from services import clock, invoices, ledger, paying, vat
 from services.audit import Actor
 from services.errors import InsufficientBalance, InvalidState
 from services.invoices import LineSpec
@@ -114,12 +114,12 @@ async def test_pay_link_is_hashed_bound_and_dies_when_paid(dispatcher: Dispatche
         assert opened is not None and opened.id == 3
         tampered = token[:-1] + ("B" if token.endswith("A") else "A")
         assert await invoices.resolve_pay_token(uow, tampered) is None
-        await invoices.mark_paid(uow, opened, "bank", actor)
+        await paying.mark_paid(uow, opened, "bank", actor)
         await uow.commit()
     async with dispatcher.db.uow() as uow:
         assert await invoices.resolve_pay_token(uow, token) is None
         with pytest.raises(InvalidState):
-            await invoices.mark_paid(uow, await invoices.get(uow, 3, actor), "bank", actor)
+            await paying.mark_paid(uow, await invoices.get(uow, 3, actor), "bank", actor)
     with clock.frozen(clock.now() + dt.timedelta(days=31)):
         async with dispatcher.db.uow() as uow:
             assert await invoices.resolve_pay_token(uow, token) is None
@@ -133,7 +133,7 @@ async def test_paying_an_order_renewal_extends_the_period(dispatcher: Dispatcher
         assert order is not None
         end = order.period_end
         inv = await invoices.get(uow, 3, Actor(1))
-        await invoices.mark_paid(uow, inv, "balance", Actor(1))
+        await paying.mark_paid(uow, inv, "balance", Actor(1))
         await uow.commit()
     async with dispatcher.db.uow() as uow:
         order = await uow.session.get(Order, 1)

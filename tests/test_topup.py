@@ -9,7 +9,7 @@ from babel.numbers import format_currency
 from sqlalchemy import select
 
 from bot.core.dispatcher import Dispatcher
-from services import invoices, ledger, topup
+from services import ledger, paying, topup
 from services.audit import Actor
 from services.money import Money
 from storage.models import AlertSettings, Customer, Invoice
@@ -63,7 +63,7 @@ async def test_topup_form_preview_confirm_and_credit_when_paid(dispatcher: Dispa
         assert inv.buyer["address"] == "3 quai Voltaire" and inv.buyer["name"] == "Atelier Lumière SAS"
         customer = await uow.session.get(Customer, 1)
         assert customer is not None and customer.postal_code == "75007" and customer.vat_id == "FR40303265045"
-        await invoices.mark_paid(uow, inv, "card", Actor(1))
+        await paying.mark_paid(uow, inv, "card", Actor(1))
         await uow.commit()
     assert await _balance(dispatcher, 1) == before + Money(5050, "EUR")
     assert "already handled" in (await alice.press("Issue invoice", preview)).text
