@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 
 import handlers  # noqa: F401  (registers every command)
+from bot import demo
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
-from services import demo
 from storage.db import make_engine, migrate
 from storage.models import Customer
 from storage.uow import Database

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 
 import handlers  # noqa: F401  (registers the commands)
+from bot import demo
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
-from services import demo
 from services.ports import LogMailer
 from storage.db import make_engine, migrate
 from storage.models import Base

@@ -8,13 +8,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from bot import demo
 from bot.alerts import finders
 from bot.alerts.dispatch import Dispatcher as AlertDispatcher
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
-from services import clock, demo, ledger, metering, renewals
+from services import clock, ledger, metering, renewals
 from services.money import Money
 from services.ports import LogMailer
 from storage.models import Alert, BillingNotice, Customer, Order

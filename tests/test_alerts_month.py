@@ -10,13 +10,14 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from sqlalchemy import select
 
+from bot import demo
 from bot.alerts import finders
 from bot.alerts.dispatch import Dispatcher as AlertDispatcher
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
-from services import clock, demo, invoices, ledger, paying
+from services import clock, invoices, ledger, paying
 from services.audit import Actor
 from services.invoices import LineSpec
 from services.money import Money

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from services import demo, invoices, ledger, paying
+from bot import demo
+from services import invoices, ledger, paying
 from services.errors import InsufficientBalance, InvalidState
 from services.invoices import LineSpec, Seller
 from services.money import Money

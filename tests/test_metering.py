@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from bot.demo import METERED
 from services import clock, metering
 from services.audit import Actor
-from services.demo import METERED
 from services.errors import InvalidState, NotFound
 from services.hourly_billing import HOUR, Month, charge
 from services.invoices import Seller, vat_amount

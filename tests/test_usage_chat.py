@@ -13,11 +13,12 @@ import pytest
 from babel.dates import format_date
 from babel.numbers import format_currency
 
+from bot import demo
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
-from services import clock, demo, metering
+from services import clock, metering
 from services.money import Money
 from services.ports import LogMailer
 from storage.models import Customer

@@ -1,4 +1,6 @@
-"""Demo data for trying the bot locally: four customers in four countries and three currencies."""
+"""Demo data for trying the bot locally (`hostbot shell`): four customers in four countries and three
+currencies. It is fed in through the services like any other data, and lives beside the wiring, not in
+the business layer."""
 
 from __future__ import annotations
 
