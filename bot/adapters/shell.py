@@ -6,6 +6,7 @@ Works interactively and with piped input (scripted conversations); ends at end o
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 import tempfile
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TextIO
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Button, Incoming, Reply
 from services import chat_state, linking
+from services.ids import parse_id
 from storage.models import ChatIdentity
 
 
@@ -31,8 +33,9 @@ class Shell:
     async def send(self, line: str) -> None:
         """Handle one typed line: a number presses the matching button of the last reply."""
         text = line.rstrip("\n")
-        if text.strip().isdigit() and 1 <= int(text) <= len(self.choices):
-            button = self.choices[int(text) - 1]
+        choice = parse_id(text.strip())  # "²" is no choice: only ASCII digits are
+        if choice is not None and choice <= len(self.choices):
+            button = self.choices[choice - 1]
             if button.url:
                 self.out.write(f"{button.url}\n")
                 return
@@ -56,6 +59,8 @@ class Shell:
         self.out.flush()
 
     async def run(self, source: TextIO = sys.stdin) -> None:
+        if isinstance(source, io.TextIOWrapper):
+            source.reconfigure(errors="replace")  # bytes that are not text must not end the shell
         interactive = source.isatty()
         loop = asyncio.get_running_loop()
         while True:
