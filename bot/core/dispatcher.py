@@ -171,13 +171,13 @@ class Dispatcher:
 
     async def _apologise(self, incoming: Incoming) -> list[Reply]:
         """The answer when handling failed outside a handler (what it wrote is rolled back with its
-        unit of work). The update is claimed, so a redelivery is not answered twice; when even that
-        fails, the apology goes out in the platform's language."""
+        unit of work). The update stays claimed (claimed again if the rollback took the claim), so a
+        redelivery is not answered twice; when the database fails even that, the apology goes out
+        in the platform's language."""
         lang = normalize(incoming.language) or self.settings.default_language
         with contextlib.suppress(Exception):
             async with self.db.uow() as uow:
-                if not await self._claim(uow, incoming):
-                    return []
+                await self._claim(uow, incoming)
                 await uow.commit()
                 lang = (await self._who(uow, incoming))[3]
         with use_locale(lang):
