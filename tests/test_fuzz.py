@@ -34,6 +34,7 @@ from bot.adapters.slack import SLACK_KEY, SlackAdapter
 from bot.adapters.telegram import SECRET_HEADER, TELEGRAM, WEBHOOK_PATH, TelegramAdapter
 from bot.app import App
 from bot.core.dispatcher import Dispatcher
+from bot.core.pacing import Pacer
 from bot.core.registry import registry
 from bot.core.types import Incoming, Reply
 from bot.web import make_web_app
@@ -260,7 +261,7 @@ GROUP = -1001
 LANGUAGES = st.sampled_from(["en", "fr", "id", "tr", "pt-BR", "", "x" * 40, "\x00", None])
 
 
-@dataclass
+@dataclass(repr=False)  # Hypothesis prints the fixtures of a failing example
 class TelegramBot:
     fake: FakeTelegramAPI
     adapter: TelegramAdapter
@@ -390,7 +391,7 @@ async def test_telegram_webhook_bodies(
 # -- Slack: slack-bolt with signed requests, the fake Web API ------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class SlackApp:
     api: FakeSlackAPI
     adapter: SlackAdapter
@@ -413,7 +414,9 @@ async def slack(fast: Dispatcher) -> AsyncIterator[SlackApp]:
     web_app = make_web_app(App(slack_settings, fast.db, fast))
     async with TestClient(TestServer(web_app)) as client:
         await link(fast, "slack", TEAM, "UFUZZ")
-        yield SlackApp(api, web_app[SLACK_KEY], client, itertools.count(1))
+        adapter = web_app[SLACK_KEY]
+        adapter.pacer = Pacer("slack", overall="1000000/second", per_chat="1000000/second")  # 25/s by default
+        yield SlackApp(api, adapter, client, itertools.count(1))
     await api.stop()
 
 
@@ -481,6 +484,7 @@ def slack_body(app: SlackApp, kind: str, user: str, channel: str, line: str, val
             "team": {"id": TEAM},
             "view": {
                 "id": "V1",
+                "type": "modal",
                 "callback_id": f"form:{form_name}",
                 "private_metadata": line,
                 "blocks": blocks,
