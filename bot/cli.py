@@ -28,6 +28,7 @@ from bot.web import make_web_app
 from services import clock, housekeeping, linking, metering, plans, renewals
 from services.errors import NotFound
 from services.hourly_billing import HOUR, hour_start
+from services.ids import parse_id
 from storage.models import Customer
 
 log = logging.getLogger("hostbot")
@@ -39,8 +40,8 @@ async def find_customer(app: App, ref: str | None) -> Customer:
         query = select(Customer).order_by(Customer.id)
         if ref is not None:
             conditions = [Customer.email == ref, Customer.name.ilike(f"%{ref}%")]
-            if ref.isdigit():
-                conditions.append(Customer.id == int(ref))
+            if (customer_id := parse_id(ref)) is not None:
+                conditions.append(Customer.id == customer_id)
             query = query.where(or_(*conditions))
         found = await uow.session.scalar(query.limit(1))
     if found is None:

@@ -14,6 +14,7 @@ from handlers.common import breakdown_text, confirmation, keyword, label, price_
 from services import clock, mail, plans
 from services.audit import Actor
 from services.errors import N_, NotFound
+from services.ids import is_digits
 from services.invoices import Seller
 from services.ports import Mailer
 from storage.models import Customer, Order
@@ -89,7 +90,7 @@ async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], sel
     action = keyword(args[:1], ACTION_WORDS, "")
     rest = args[1:]
     if action == "add":
-        if len(rest) != 1 or not rest[0].isdigit() or len(rest[0]) > 4:
+        if len(rest) != 1 or not is_digits(rest[0]) or len(rest[0]) > 4:
             raise UsageError()
         count = int(rest[0])
         more = await mail.preview_mailboxes(uow, customer, order, count, seller)

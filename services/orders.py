@@ -10,6 +10,7 @@ from services import audit, clock
 from services.access import owned
 from services.audit import Actor
 from services.errors import N_, InvalidState, NotFound
+from services.ids import is_digits, parse_id
 from services.ports import ServerDriver
 from storage.models import Order, Server
 from storage.uow import UnitOfWork
@@ -34,8 +35,11 @@ async def servers_of(uow: UnitOfWork, order: Order) -> Sequence[Server]:
 async def find_server(uow: UnitOfWork, ref: str, actor: Actor) -> Server:
     """A server by hostname or number, scoped to the actor; someone else's looks missing (audited)."""
     ref = ref.strip().lower()
-    if ref.isdigit():
-        return await owned(uow, Server, int(ref), actor)
+    if is_digits(ref):
+        server_id = parse_id(ref)
+        if server_id is None:
+            raise NotFound()
+        return await owned(uow, Server, server_id, actor)
     server = await uow.session.scalar(
         select(Server).where(Server.customer_id == actor.customer_id, Server.hostname == ref)
     )

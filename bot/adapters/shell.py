@@ -19,6 +19,7 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.types import Button, Incoming, Reply
 from bot.lifecycle import Stop
 from services import chat_state, linking
+from services.ids import parse_id
 from storage.models import ChatIdentity
 
 
@@ -36,8 +37,9 @@ class Shell:
     async def send(self, line: str) -> None:
         """Handle one typed line: a number presses the matching button of the last reply."""
         text = line.rstrip("\n")
-        if text.strip().isdigit() and 1 <= int(text) <= len(self.choices):
-            button = self.choices[int(text) - 1]
+        choice = parse_id(text.strip())  # "²" is no choice: only ASCII digits are
+        if choice is not None and choice <= len(self.choices):
+            button = self.choices[choice - 1]
             if button.url:
                 self.out.write(f"{button.url}\n")
                 return

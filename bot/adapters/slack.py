@@ -6,11 +6,16 @@ answer at once (Bolt runs the listener before answering: ``process_before_respon
 also what Socket Mode and serverless hosts need, and lets ``drain()`` see every task started). The one exception is a modal submission, whose answer must
 carry the field errors: the form runs before ``ack()`` (a handful of quick database steps).
 Retried events (``X-Slack-Retry-Num``) carry the same event id, which the dispatcher processes once.
+Over HTTP the signature is checked on the raw bytes before the body is parsed, and every other
+request (slash command, button, modal submission) is remembered by its signature: a replay inside
+Slack's five-minute window is acknowledged and not processed again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import re
 import time
@@ -19,9 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -44,6 +50,7 @@ from bot.core.pacing import Pacer
 from bot.core.registry import Registry
 from bot.core.types import Incoming, Reply
 from bot.lifecycle import supervise
+from services.ids import is_digits
 
 log = logging.getLogger("hostbot.slack")
 SOCKET_LOG = logging.getLogger("hostbot.slack.socket")
@@ -51,6 +58,8 @@ SOCKET_LOG.setLevel(logging.WARNING)
 PLATFORM = "slack"
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 LOCALE_CACHE_SIZE = 10_000
+MAX_AGE = 5 * 60  # seconds: Slack's window for a request's timestamp
+REPLAYS = "slack-request"  # processed_updates source of the requests remembered by signature
 
 
 class CountedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
@@ -139,8 +148,39 @@ class SlackAdapter:
         bolt.view(re.compile(r"^form:"))(self._on_submit)
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """``POST /slack/events``: signature and timestamp checked by Bolt (401 otherwise)."""
-        return await to_aiohttp_response(await self.bolt.async_dispatch(await to_bolt_request(request)))
+        """``POST /slack/events``: 401 unless signed within the last five minutes (checked on the raw
+        bytes, before any parsing), 400 for a body that is not UTF-8 JSON or form data, and an empty
+        200 for a replay of a request already processed."""
+        raw = await request.read()
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not self.signed(raw, request.headers.get("X-Slack-Request-Timestamp", ""), signature):
+            return web.Response(status=401)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=raw.decode(),
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError):  # not UTF-8, JSON, a form
+            return web.Response(status=400)
+        if not isinstance(bolt_request.body, dict):
+            return web.Response(status=400)
+        # Events have their own id, remembered with the work they cause (a retry after a crash
+        # is processed); anything else is remembered at once by its signature.
+        if bolt_request.body.get("type") != "event_callback":
+            replay_id = hashlib.sha256(signature.encode(errors="surrogateescape")).hexdigest()
+            if not await self.dispatcher.first_time(REPLAYS, replay_id):
+                log.warning("ignored a replayed Slack request")
+                return web.Response()
+        return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+
+    def signed(self, body: bytes, timestamp: str, signature: str) -> bool:
+        """Slack's v0 signature of ``body`` at ``timestamp`` (whole seconds, at most five minutes off)."""
+        if not is_digits(timestamp) or abs(time.time() - int(timestamp)) > MAX_AGE:
+            return False
+        secret = self.settings.slack_signing_secret.encode()
+        digest = hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(f"v0={digest}".encode(), signature.encode(errors="surrogateescape"))
 
     async def start_socket_mode(self) -> None:
         # The SDK tells at INFO of every session it opens or leaves; this adapter says it once.

@@ -103,8 +103,9 @@ def action_blocks(reply: Reply) -> list[Block]:
 
 
 def message(reply: Reply) -> tuple[str, list[Block]]:
-    """The notification text and the blocks of a message."""
-    return reply.text[:3000], (text_blocks(reply.text) + action_blocks(reply))[:50]
+    """The notification text (mrkdwn too: escaped like the blocks, so what a user typed cannot
+    ping ``<!channel>`` or make a link) and the blocks of a message."""
+    return escape(reply.text[:3000]), (text_blocks(reply.text) + action_blocks(reply))[:50]
 
 
 # Forms that open as a modal when started from a slash command or a button of the App Home.
@@ -158,7 +159,13 @@ class Origin:
 
     @classmethod
     def load(cls, raw: str | None) -> Origin:
-        data = json.loads(raw) if raw else {}
+        """What ``dump`` wrote; anything else (it comes back through the request) is the user's DM."""
+        try:
+            data = json.loads(raw) if raw else {}
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
         return cls(str(data.get("channel", "")), bool(data.get("group", False)))
 
 

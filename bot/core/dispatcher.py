@@ -3,15 +3,20 @@
 Per message it: applies the inbound rate limit, drops redelivered updates, finds the chat identity
 and its account, sets the locale, routes to an open form, a pressed button or a command, checks
 the account and role, injects what the handler names, turns domain errors into localised answers,
-and swaps every button's meaning for an opaque key stored server-side.
+and swaps every button's meaning for an opaque key stored server-side. Text the database cannot
+store is refused at the door; anything that still fails is rolled back and answered with a short
+apology (one log line, never what the user typed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import time
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from limits import parse
@@ -28,7 +33,7 @@ from bot.core.registry import Command, Registry, fold, inject, registry
 from bot.core.types import Incoming, Reply, UsageError
 from services import audit, channels, chat_state
 from services.audit import Actor
-from services.errors import DomainError, PermissionDenied
+from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
 from services.ports import InventoryDriver, LogMailer, Mailer, ServerDriver
 from storage.models import ChatIdentity, Conversation, Customer
@@ -38,6 +43,45 @@ log = logging.getLogger("hostbot.dispatch")
 
 ROLES = {"member": 0, "admin": 1, "owner": 2}
 CANCEL_WORDS = frozenset({"cancel", "annuler", "batal", "iptal", "/cancel"})
+# Column sizes of what identifies a sender (ChatIdentity, ProcessedUpdate): longer is no real id.
+ID_LIMITS = {"platform": 20, "workspace": 64, "user_id": 64, "chat_id": 64, "update_id": 100}
+FAILED = N_("Something went wrong on our side and nothing was changed. Please try again.")
+
+
+def storable(text: str) -> bool:
+    """Whether the database can hold ``text`` as it is: PostgreSQL's text has no NUL character,
+    and a lone surrogate (a JSON escape such as ``\\ud800``, undecodable input) is not UTF-8."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def addressable(incoming: Incoming) -> bool:
+    """Whether the sender's ids fit the tables that remember them (only a broken or forged
+    platform event fails this: there is nobody to answer)."""
+    return all(
+        value is None or (len(value) <= limit and storable(value))
+        for value, limit in (
+            (incoming.platform, ID_LIMITS["platform"]),
+            (incoming.workspace, ID_LIMITS["workspace"]),
+            (incoming.user_id, ID_LIMITS["user_id"]),
+            (incoming.chat_id, ID_LIMITS["chat_id"]),
+            (incoming.update_id, ID_LIMITS["update_id"]),
+        )
+    ) and bool(incoming.user_id)
+
+
+def log_failure(err: BaseException) -> None:
+    """One line: the exception's type and the last line of the project's code it passed. Not its
+    message nor the update: they may hold what the user typed (link codes, addresses) or SQL
+    parameters."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if "site-packages" not in f.filename]
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    log.error("update failed: %s%s", type(err).__name__, where)
 
 
 @dataclass
@@ -108,6 +152,9 @@ class Dispatcher:
 
         Lines logged meanwhile name the update and, once known, its account; the outcome, the
         command and the time taken go to the metrics."""
+        if not addressable(incoming):
+            log.warning("dropped an update from %s: its sender ids cannot be stored", incoming.platform[:20])
+            return []
         started = time.perf_counter()
         outcome = _Outcome()
         with update_scope(incoming.platform, incoming.update_id) as scope:
@@ -115,19 +162,46 @@ class Dispatcher:
                 sender = f"{incoming.platform}:{incoming.workspace}:{incoming.user_id}"
                 allowed = await self._limiter.hit(self._limit, sender)
                 try:
-                    return await self._handle(incoming, allowed, outcome, scope)
-                except DBAPIError as err:
-                    if not err.connection_invalidated:
-                        raise
-                    log.warning("database connection lost; handling the update again on a fresh one")
-                    outcome = _Outcome()
-                    return await self._handle(incoming, allowed, outcome, scope)
+                    try:
+                        return await self._handle(incoming, allowed, outcome, scope)
+                    except DBAPIError as err:
+                        if not err.connection_invalidated:
+                            raise
+                        log.warning("database connection lost; handling the update again on a fresh one")
+                        outcome = _Outcome()
+                        return await self._handle(incoming, allowed, outcome, scope)
+                except Exception as err:  # the safety net: tests assert it is never reached
+                    outcome.name = "error"
+                    log_failure(err)
+                    return await self._apologise(incoming)
             except BaseException:
                 outcome.name = "error"
                 raise
             finally:
                 elapsed = time.perf_counter() - started
                 self.metrics.update(incoming.platform, outcome.name, elapsed, outcome.command)
+
+    async def first_time(self, source: str, request_id: str) -> bool:
+        """Remember an inbound request at once: False when it was seen before. The key is unique,
+        so of concurrent replays exactly one gets True."""
+        async with self.db.uow() as uow:
+            fresh = await chat_state.claim_update(uow, source, request_id)
+            await uow.commit()
+        return fresh
+
+    async def _apologise(self, incoming: Incoming) -> list[Reply]:
+        """The answer when handling failed outside a handler (what it wrote is rolled back with its
+        unit of work). The update stays claimed (claimed again if the rollback took the claim), so a
+        redelivery is not answered twice; when the database fails even that, the apology goes out
+        in the platform's language."""
+        lang = normalize(incoming.language) or self.settings.default_language
+        with contextlib.suppress(Exception):
+            async with self.db.uow() as uow:
+                await self._claim(uow, incoming)
+                await uow.commit()
+                lang = (await self._who(uow, incoming))[3]
+        with use_locale(lang):
+            return [Reply(_(FAILED))]
 
     async def _handle(
         self, incoming: Incoming, allowed: bool, outcome: _Outcome, scope: UpdateScope
@@ -158,12 +232,10 @@ class Dispatcher:
                         reply = Reply(formatting.error_text(err))
                         if not await self._undo(uow, incoming, claimed):
                             return []
-                    except Exception:
+                    except Exception as err:  # the safety net: tests assert it is never reached
                         outcome.name = "error"
-                        log.exception("handler failed for %r", incoming)
-                        reply = Reply(
-                            _("Something went wrong on our side and nothing was changed. Please try again.")
-                        )
+                        log_failure(err)
+                        reply = Reply(_(FAILED))
                         if not await self._undo(uow, incoming, claimed):
                             return []
                     finally:
@@ -222,6 +294,13 @@ class Dispatcher:
             return await self._press(ctx, incoming.action_key)
         if incoming.text is None:
             return Reply(_("I can only read text messages. Type help to see what I can do."))
+        if not storable(incoming.text):
+            return Reply(
+                _(
+                    "I cannot read that message: it contains a character that is not text "
+                    "(such as a null character). Please send it again without it."
+                )
+            )
         text = incoming.text.strip()
         if len(text) > self.settings.max_text_length:
             return Reply(
@@ -303,6 +382,8 @@ class Dispatcher:
         )
 
     async def _press(self, ctx: Context, key: str) -> Reply:
+        if not storable(key):  # no key of ours: they are URL-safe characters
+            return Reply(_("This button has expired. Please ask again."))
         press = await chat_state.press(ctx.uow, key, ctx.identity)
         if press.status == "unknown":
             return Reply(_("Not found. Check the number and try again."))

@@ -7,6 +7,7 @@ from typing import Any
 
 import stripe
 
+from services.ids import parse_id
 from services.ports import InvalidEvent, PaymentEvent
 from storage.models import Invoice
 
@@ -86,7 +87,7 @@ def to_event(event_id: str, event_type: str, obj: Mapping[str, Any]) -> PaymentE
         id=event_id,
         kind=kind,
         attempt=str(obj.get("id", "")),
-        invoice_id=int(reference) if str(reference).isdigit() else None,
+        invoice_id=parse_id(str(reference)),
         amount_minor=int(obj.get("amount_total") or 0),
         currency=str(obj.get("currency") or "").upper(),
     )
