@@ -71,6 +71,7 @@ async def help_(registry: Registry) -> Reply:
     summary=N_("choose the language I answer in"),
     usage=N_("[en|fr|id|tr]"),
     needs_account=False,
+    capability="personal",
 )
 async def language(ctx: Context, uow: UnitOfWork, args: list[str]) -> Reply:
     if not args:
@@ -79,7 +80,7 @@ async def language(ctx: Context, uow: UnitOfWork, args: list[str]) -> Reply:
     lang = normalize(args[0])
     if lang is None:
         raise UsageError()
-    await linking.set_language(uow, ctx.identity, lang)
+    await linking.set_language(uow, ctx.identity, lang, ctx.customer if ctx.may("settings") else None)
     with use_locale(lang):
         return Reply(_("From now on I will answer in English."))
 
@@ -108,6 +109,7 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
     "unlink",
     aliases={"en": ("unlink",), "fr": ("delier",), "id": ("putuskan",), "tr": ("baglantiyikes",)},
     summary=N_("unlink this chat from the account"),
+    capability="personal",
 )
 async def unlink(ctx: Context, uow: UnitOfWork) -> Reply:
     await linking.unlink(uow, ctx.identity)

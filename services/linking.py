@@ -77,11 +77,10 @@ async def unlink(uow: UnitOfWork, ident: ChatIdentity) -> None:
     await uow.commit()
 
 
-async def set_language(uow: UnitOfWork, ident: ChatIdentity, lang: str) -> None:
-    """The saved choice lives on the account when linked (all its chats follow), else on the identity."""
+async def set_language(uow: UnitOfWork, ident: ChatIdentity, lang: str, account: Customer | None) -> None:
+    """The choice is the person's own (it comes first for them); it also becomes ``account``'s
+    language (alerts, and people who chose none) when given: for those who may change settings."""
     ident.language = lang
-    if ident.customer_id is not None:
-        customer = await uow.session.get(Customer, ident.customer_id)
-        if customer is not None:
-            customer.language = lang
+    if account is not None:
+        account.language = lang
     await uow.commit()

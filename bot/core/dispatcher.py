@@ -22,7 +22,8 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import current, normalize, use_locale
 from bot.core.i18n import gettext as _
-from bot.core.registry import Command, Registry, fold, inject, registry
+from bot.core.permissions import allows
+from bot.core.registry import Registry, fold, inject, registry
 from bot.core.types import Incoming, Reply, UsageError
 from services import audit, channels, chat_state
 from services.audit import Actor
@@ -34,7 +35,6 @@ from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger("hostbot.dispatch")
 
-ROLES = {"member": 0, "admin": 1, "owner": 2}
 CANCEL_WORDS = frozenset({"cancel", "annuler", "batal", "iptal", "/cancel"})
 
 
@@ -47,7 +47,7 @@ class Context:
     incoming: Incoming
     identity: ChatIdentity
     customer: Customer | None
-    role: str = "member"
+    role: str = "guest"  # see bot.core.permissions
     form: Conversation | None = None  # the open form as read with the identity
     args: list[str] = field(default_factory=list)
 
@@ -59,6 +59,11 @@ class Context:
     def actor(self) -> Actor:
         assert self.customer is not None
         return Actor(self.customer.id, self.identity.id)
+
+    def may(self, capability: str) -> bool:
+        """Whether the sender's role here has ``capability`` (for what a handler does besides its
+        own capability, such as the account's language)."""
+        return self.customer is not None and allows(self.role, capability)
 
     async def open_form(self, name: str, step: str, data: dict[str, Any]) -> None:
         await chat_state.save_conversation(
@@ -167,7 +172,8 @@ class Dispatcher:
     async def _who(
         self, uow: UnitOfWork, incoming: Incoming
     ) -> tuple[chat_state.Who, Customer | None, str, str]:
-        """Who wrote, the account they act for, their role there, and the language to answer in."""
+        """Who wrote, the account they act for, their role there, and the language to answer in
+        (their own choice first, then the account's)."""
         who = await chat_state.who(uow, incoming.platform, incoming.workspace, incoming.user_id)
         identity, customer = who.identity, who.customer
         role = identity.role
@@ -176,12 +182,12 @@ class Dispatcher:
                 uow, incoming.platform, incoming.workspace, incoming.chat_id
             )
             if bound is not None and (customer is None or customer.id != bound.id):
-                # A channel shared by a team: whoever is in it reads that account, and only
-                # members linked to it individually act with their own role.
-                customer, role = bound, "member"
+                # A channel shared by a team: whoever is in it reads that account as a guest, and
+                # only people linked to it individually act with their own role.
+                customer, role = bound, "guest"
         lang = (
-            (customer.language if customer else None)
-            or identity.language
+            identity.language
+            or (customer.language if customer else None)
             or normalize(incoming.language)
             or self.settings.default_language
         )
@@ -215,7 +221,7 @@ class Dispatcher:
             return self._unknown(text)
         command, args = found
         ctx.args = args
-        denied = await self._check_access(ctx, command.name, command)
+        denied = await self._check_access(ctx, "command", command.name, bare=not args)
         if denied is not None:
             return denied
         try:
@@ -227,18 +233,22 @@ class Dispatcher:
                 )
             )
 
-    async def _check_access(self, ctx: Context, action: str, command: Command | None) -> Reply | None:
-        if command is None or not command.needs_account:
+    async def _check_access(self, ctx: Context, kind: str, name: str, bare: bool = False) -> Reply | None:
+        """The one permission check (``bot.core.permissions``) for typed commands, buttons,
+        confirmations and form answers: ``name`` is the command, or the command whose confirmation
+        or form it is; ``bare``: the command was given no arguments. Without an account there is nothing to protect but the link instructions;
+        a refusal is audited and answered with ``PermissionDenied``."""
+        command = self.registry.commands.get(name)
+        if command is not None and ctx.customer is None:
+            return Reply(link_instructions()) if command.needs_account else None
+        if command is not None and allows(ctx.role, command.needs(bare)):
             return None
-        if ctx.customer is None:
-            return Reply(link_instructions())
-        if ROLES.get(ctx.role, 0) < ROLES[command.role]:
-            audit.record(
-                ctx.uow, f"command.{action}", ctx.actor, f"identity:{ctx.identity.id}", outcome="denied"
-            )
-            await ctx.uow.commit()
-            raise PermissionDenied()
-        return None
+        actor = ctx.actor if ctx.customer is not None else None
+        audit.record(
+            ctx.uow, f"{kind}.{name}", actor, f"identity:{ctx.identity.id}", outcome="denied", role=ctx.role
+        )
+        await ctx.uow.commit()
+        raise PermissionDenied()
 
     def _deps(self, ctx: Context, **extra: Any) -> dict[str, Any]:
         return {
@@ -266,6 +276,7 @@ class Dispatcher:
         if ctx.customer is None:
             await ctx.close_form()
             return Reply(link_instructions())
+        await self._check_access(ctx, "form", form.name)
         return await inject(
             self.registry.forms[form.name],
             self._deps(ctx, step=form.step, data=dict(form.data), answer=answer),
@@ -284,7 +295,7 @@ class Dispatcher:
             return Reply(_("Cancelled. Nothing was changed."), replace=True)
         if press.kind == "confirm":
             name = payload["name"]
-            denied = await self._check_access(ctx, name, self.registry.commands.get(name))
+            denied = await self._check_access(ctx, "confirm", name)
             if denied is not None:
                 return denied
             result = await inject(self.registry.confirmers[name], self._deps(ctx, params=payload["params"]))
