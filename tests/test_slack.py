@@ -22,6 +22,17 @@ from services import chat_state, clock, linking
 from storage.models import AuditEntry, ChannelBinding, Invoice, ProcessedUpdate, Ticket
 from storage.uow import Database
 from tests.fakes.slack_api import Call, FakeSlackAPI
+from tests.roles import (
+    CASES,
+    DENIED,
+    EXPECTED,
+    MATRIX_PLACES,
+    account_state,
+    denials,
+    denied_cases,
+    expected_answer,
+    own_language,
+)
 from tests.slack_client import SECRET, TEAM, SlackUser, signed
 
 
@@ -403,6 +414,59 @@ async def test_channel_binding_roles_and_private_answers(
     await ana.mention("unshare channel", "CTEAM")
     await bob.mention("balance", "CTEAM")
     assert "not linked" in last(api, "chat.postMessage").text
+
+
+async def _answer(api: FakeSlackAPI, someone: SlackUser, line: str, place: str) -> tuple[str, list[Call]]:
+    """What ``someone`` is answered for ``line``: mentioned in the shared channel, typed as the
+    slash command there, or in a direct message."""
+    mark = len(api.calls)
+    if place == "group":
+        await someone.mention(line, "CTEAM")
+    elif place == "slash":
+        await someone.command(line, channel="CTEAM")
+    else:
+        await someone.dm(line)
+    calls = api.calls[mark:]
+    return "\n".join(c.text for c in calls), calls
+
+
+@pytest.mark.parametrize(("role", "place"), [*MATRIX_PLACES, ("guest", "slash"), ("member", "slash")])
+async def test_permission_matrix(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher, role: str, place: str
+) -> None:
+    """Every capability for every role, as in Telegram's test: a guest is someone in the channel the
+    owner shared who is not linked to that account."""
+    ana = await linked(dispatcher, web, api, "UANA")
+    await ana.mention("share channel", "CTEAM")
+    assert "now shares the account" in last(api, "chat.postMessage").text
+    bob = user(web, api, "UBOB") if role == "guest" else await linked(dispatcher, web, api, "UBOB", role)
+    before = await account_state(dispatcher)
+    for case in CASES:
+        answer, calls = await _answer(api, bob, case.line, place)
+        assert expected_answer(role, case, answer), (case.line, answer)
+        if case.then and DENIED not in answer:
+            await _answer(api, bob, case.then, place)
+        if case.line == "alerts":  # its buttons change settings: pressing is checked like typing
+            [shown] = [c for c in calls if c.buttons()]
+            mark = len(api.calls)
+            channel = "D_DM" if place == "direct" else "CTEAM"
+            await bob.press(
+                shown.buttons()["Turn off: Overdue invoices"], channel, ephemeral=place == "slash"
+            )
+            pressed = "\n".join(c.text for c in api.calls[mark:])
+            assert (DENIED in pressed) == (role not in EXPECTED["settings"]), pressed
+    expected = [f"command.{c.command}" for c in denied_cases(role)]
+    if role not in EXPECTED["settings"]:
+        expected.append("command.alerts")
+    assert sorted(e.action for e in await denials(dispatcher)) == sorted(expected)
+    after = await account_state(dispatcher)
+    if role not in EXPECTED["settings"]:
+        assert after == before
+        await ana.dm("balance")
+        assert "Your balance" in last(api, "chat.postMessage").text  # the owner's language stayed
+    else:
+        assert after[1] == "tr"
+    assert (await own_language(dispatcher, "slack", "UBOB") == "tr") == (role in EXPECTED["personal"])
 
 
 async def test_send_speaks_first_and_returns_the_ts(

@@ -23,6 +23,17 @@ from services import clock, invoices, linking
 from services.invoices import LineSpec
 from storage.models import AuditEntry, Customer, Domain, ProcessedUpdate, Server, Ticket
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.roles import (
+    CASES,
+    DENIED,
+    EXPECTED,
+    MATRIX_PLACES,
+    account_state,
+    denials,
+    denied_cases,
+    expected_answer,
+    own_language,
+)
 from tests.telegram_driver import GROUP, SECRET, Telegram, telegram_settings, texts
 
 ALICE, BOB, CAROL = 111, 222, 333
@@ -337,6 +348,46 @@ async def test_pay_links_go_to_the_private_chat_never_the_group(tg: Telegram, di
     calls = await tg.say(ALICE, "/pay 3", chat=GROUP)
     group = [c for c in calls if c.chat_id == GROUP and c.status == 200]
     assert "press Start" in texts(group) and "http" not in texts(group)
+
+
+# -- who may do what ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("role", "place"), MATRIX_PLACES)
+async def test_permission_matrix(tg: Telegram, dispatcher: Dispatcher, role: str, place: str) -> None:
+    """Every capability for every role: a stranger in a group the owner shared (guest), or someone
+    linked with a member, admin or owner code, there or in their private chat. Each refusal is
+    answered, audited and changes nothing."""
+    await tg.link(dispatcher.db, ALICE)
+    assert "now shares the account" in texts(await tg.say(ALICE, "/share channel", chat=GROUP))
+    actor = CAROL
+    if role != "guest":
+        await tg.link(dispatcher.db, BOB, role=role)
+        actor = BOB
+    chat = GROUP if place == "group" else None
+    before = await account_state(dispatcher)
+    for case in CASES:
+        answer = texts(await tg.say(actor, f"/{case.line}", chat=chat))
+        assert expected_answer(role, case, answer), (case.line, answer)
+        if case.then and DENIED not in answer:
+            await tg.say(actor, f"/{case.then}", chat=chat)
+        if case.line == "alerts":  # its buttons change settings: pressing is checked like typing
+            [shown] = tg.fake.sent()[-1:]
+            pressed = texts(await tg.press(actor, shown, "Turn off: Overdue invoices"))
+            assert (DENIED in pressed) == (role not in EXPECTED["settings"]), pressed
+    refused = [e.action for e in await denials(dispatcher)]
+    expected = [f"command.{c.command}" for c in denied_cases(role)]
+    if role not in EXPECTED["settings"]:
+        expected.append("command.alerts")  # the button, pressed after the overview
+    assert sorted(refused) == sorted(expected)
+    after = await account_state(dispatcher)
+    if role not in EXPECTED["settings"]:
+        assert after == before  # no alert settings, the account's language as it was
+        assert "Your balance" in texts(await tg.say(ALICE, "/balance"))
+    else:
+        assert after[1] == "tr"  # an admin's or owner's language is also the account's
+    personal = role in EXPECTED["personal"]
+    assert (await own_language(dispatcher, "telegram", str(actor)) == "tr") == personal
 
 
 # -- startup -----------------------------------------------------------------------------------
