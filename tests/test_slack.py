@@ -469,6 +469,22 @@ async def test_permission_matrix(
     assert (await own_language(dispatcher, "slack", "UBOB") == "tr") == (role in EXPECTED["personal"])
 
 
+async def test_guest_may_not_open_a_form_in_the_shared_channel(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
+) -> None:
+    ana = await linked(dispatcher, web, api, "UANA")
+    await ana.mention("share channel", "CTEAM")
+    bob = user(web, api, "UBOB")
+    await bob.command("newticket", channel="CTEAM", trigger=True)
+    assert api.of("views.open") == [] and DENIED in hooks(api)[-1].args["text"]
+    await bob.command("topup", channel="CTEAM", trigger=True)
+    assert api.of("views.open") == [] and DENIED in hooks(api)[-1].args["text"]
+    mia = await linked(dispatcher, web, api, "UMIA", role="member")
+    await mia.command("newticket", channel="CTEAM", trigger=True)
+    assert last(api, "views.open").view()["callback_id"] == "form:newticket"
+    assert [e.action for e in await denials(dispatcher)] == ["command.newticket", "command.topup"]
+
+
 async def test_send_speaks_first_and_returns_the_ts(
     web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI
 ) -> None:

@@ -21,7 +21,7 @@ from bot.core.types import Attachment, Button, Reply
 from bot.web import make_web_app
 from services import clock, invoices, linking
 from services.invoices import LineSpec
-from storage.models import AuditEntry, Customer, Domain, ProcessedUpdate, Server, Ticket
+from storage.models import AuditEntry, ChatIdentity, Customer, Domain, ProcessedUpdate, Server, Ticket
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.roles import (
     CASES,
@@ -36,7 +36,7 @@ from tests.roles import (
 )
 from tests.telegram_driver import GROUP, SECRET, Telegram, telegram_settings, texts
 
-ALICE, BOB, CAROL = 111, 222, 333
+ALICE, BOB, CAROL, DEDE = 111, 222, 333, 444
 # python-telegram-bot warns about its own RetryAfter constructor (int vs timedelta); not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -388,6 +388,34 @@ async def test_permission_matrix(tg: Telegram, dispatcher: Dispatcher, role: str
         assert after[1] == "tr"  # an admin's or owner's language is also the account's
     personal = role in EXPECTED["personal"]
     assert (await own_language(dispatcher, "telegram", str(actor)) == "tr") == personal
+
+
+async def test_confirmations_and_form_answers_are_checked_too(tg: Telegram, dispatcher: Dispatcher) -> None:
+    """A confirmation pressed after the role was lowered, and a form opened for one's own account
+    then answered in a group shared by another account, are refused like the commands."""
+    await tg.link(dispatcher.db, ALICE)
+    await tg.say(ALICE, "/share channel", chat=GROUP)
+    await tg.link(dispatcher.db, BOB, role="admin")
+    [ask] = await tg.say(BOB, "/reboot web-1")
+    async with dispatcher.db.uow() as uow:
+        bob = await uow.session.scalar(select(ChatIdentity).where(ChatIdentity.user_id == str(BOB)))
+        assert bob is not None
+        bob.role = "member"
+        await uow.commit()
+    assert "does not allow" in texts(await tg.press(BOB, ask, "Reboot"))
+    await tg.link(dispatcher.db, DEDE, customer_id=2)  # owner of another account
+    await tg.say(DEDE, "/newticket")
+    for answer in ("technical", "high", "none", "Subject", "Message"):
+        assert "does not allow" in texts(await tg.say(DEDE, answer, chat=GROUP))
+    async with dispatcher.db.uow() as uow:
+        server = await uow.session.scalar(select(Server).where(Server.hostname == "web-1", Server.customer_id == 1))
+        tickets = await uow.session.scalar(select(func.count()).select_from(Ticket))
+    assert server is not None and server.last_boot_at is None
+    assert [e.action for e in await denials(dispatcher)] == ["confirm.reboot"] + ["form.newticket"] * 5
+    [department] = texts(await tg.say(DEDE, "technical")).splitlines()[:1]
+    assert "How important" in department  # the form, still open, goes on in Dede's own chat
+    async with dispatcher.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Ticket)) == tickets
 
 
 # -- startup -----------------------------------------------------------------------------------
