@@ -188,7 +188,8 @@ def invoice_document(inv: Invoice) -> Reply:
                 number=inv.number
             )
         )
-    return Reply(text, attachments=[Attachment(f"{inv.number}.pdf", "application/pdf", invoice_pdf(inv))])
+    pdf = Attachment(f"{inv.number}.pdf", "application/pdf", invoice_pdf(inv))
+    return Reply(text, attachments=[pdf], private=True)
 
 
 @registry.command(

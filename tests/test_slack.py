@@ -405,10 +405,10 @@ async def test_channel_binding_roles_and_private_answers(
         ).all()
     assert "command.reboot" in denials and "button" in denials
     await ana.mention("pay 3", "CTEAM")
-    private = last(api, "chat.postEphemeral", "chat.postMessage")
-    assert (
-        private.method == "chat.postEphemeral" and private.args["user"] == "UANA" and "/pay/" in private.text
-    )
+    private = last(api, "chat.postMessage")
+    assert private.args["channel"] == "DUANA" and "/pay/" in private.text
+    notice = last(api, "chat.postEphemeral")
+    assert notice.args["user"] == "UANA" and "private message" in notice.text
     await bob.mention("balance", "COTHER")
     assert "not linked" in last(api, "chat.postMessage").text
     await ana.mention("unshare channel", "CTEAM")
@@ -483,6 +483,39 @@ async def test_guest_may_not_open_a_form_in_the_shared_channel(
     await mia.command("newticket", channel="CTEAM", trigger=True)
     assert last(api, "views.open").view()["callback_id"] == "form:newticket"
     assert [e.action for e in await denials(dispatcher)] == ["command.newticket", "command.topup"]
+
+
+async def test_documents_and_pay_links_go_to_direct_messages(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
+) -> None:
+    """A PDF, a QR code or a pay link asked for in a channel (slash command or mention) goes to the
+    requester's direct messages with the app; the channel only tells the requester, ephemerally."""
+    ana = await linked(dispatcher, web, api, "UANA")
+    await ana.mention("share channel", "CTEAM")
+    await ana.command("invoice 2 pdf", channel="CTEAM")
+    [(channel, pdf)] = api.uploads()
+    assert channel == "DUANA" and pdf.startswith(b"%PDF-")
+    assert (
+        "as a PDF" in last(api, "chat.postMessage").text
+        and last(api, "chat.postMessage").args["channel"] == "DUANA"
+    )
+    assert (
+        "private message" in hooks(api)[-1].args["text"]
+        and hooks(api)[-1].args["response_type"] == "ephemeral"
+    )
+    await ana.mention("pay 3 qr", "CTEAM")
+    assert [c for c, _ in api.uploads()] == ["DUANA", "DUANA"] and api.uploads()[1][1].startswith(b"\x89PNG")
+    assert (
+        "/pay/" in last(api, "chat.postMessage").text
+        and last(api, "chat.postMessage").args["channel"] == "DUANA"
+    )
+    bob = user(web, api, "UBOB")  # a guest may read, and what is private still goes to him only
+    await bob.mention("invoice 2 pdf", "CTEAM")
+    assert api.uploads()[-1][0] == "DUBOB"
+    public = [c for c in api.of("chat.postMessage", "chat.update") if c.args.get("channel") == "CTEAM"]
+    assert not [c for c in public if "/pay/" in c.text or "PDF" in c.text]
+    await ana.dm("invoice 2 pdf")
+    assert api.uploads()[-1][0] == "D_DM"
 
 
 async def test_send_speaks_first_and_returns_the_ts(

@@ -408,7 +408,9 @@ async def test_confirmations_and_form_answers_are_checked_too(tg: Telegram, disp
     for answer in ("technical", "high", "none", "Subject", "Message"):
         assert "does not allow" in texts(await tg.say(DEDE, answer, chat=GROUP))
     async with dispatcher.db.uow() as uow:
-        server = await uow.session.scalar(select(Server).where(Server.hostname == "web-1", Server.customer_id == 1))
+        server = await uow.session.scalar(
+            select(Server).where(Server.hostname == "web-1", Server.customer_id == 1)
+        )
         tickets = await uow.session.scalar(select(func.count()).select_from(Ticket))
     assert server is not None and server.last_boot_at is None
     assert [e.action for e in await denials(dispatcher)] == ["confirm.reboot"] + ["form.newticket"] * 5
@@ -416,6 +418,17 @@ async def test_confirmations_and_form_answers_are_checked_too(tg: Telegram, disp
     assert "How important" in department  # the form, still open, goes on in Dede's own chat
     async with dispatcher.db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Ticket)) == tickets
+
+
+async def test_documents_go_to_the_private_chat_never_the_group(tg: Telegram, dispatcher: Dispatcher) -> None:
+    await tg.link(dispatcher.db, ALICE)
+    await tg.say(ALICE, "/share channel", chat=GROUP)
+    for asker, line in ((ALICE, "/invoice 2 pdf"), (ALICE, "/pay 3 qr"), (CAROL, "/invoice 2 pdf")):
+        calls = await tg.say(asker, line, chat=GROUP)
+        documents = [c for c in calls if c.method in ("sendDocument", "sendPhoto")]
+        assert documents and {c.chat_id for c in documents} == {asker}, line
+        group = [c for c in calls if c.chat_id == GROUP]
+        assert [c.method for c in group] == ["sendMessage"] and "private message" in texts(group)
 
 
 # -- startup -----------------------------------------------------------------------------------
