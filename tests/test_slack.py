@@ -518,6 +518,25 @@ async def test_documents_and_pay_links_go_to_direct_messages(
     assert api.uploads()[-1][0] == "D_DM"
 
 
+async def test_link_code_command_prints_the_slack_instruction(
+    web: tuple[TestClient, SlackAdapter],
+    api: FakeSlackAPI,
+    dispatcher: Dispatcher,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from bot.cli import cmd_link_code
+
+    args = argparse.Namespace(customer="1", platform="slack", role="member")
+    assert await cmd_link_code(dispatcher.settings, args) == 0
+    out = capsys.readouterr().out
+    code = out.splitlines()[0].rsplit(" ", 1)[1]
+    assert f"/hosting start {code}" in out and f"/start {code}" not in out.replace("/hosting start", "")
+    await user(web, api, "UNEW").command(f"start {code}")  # what it says works
+    assert "now linked" in hooks(api)[-1].args["text"]
+
+
 async def test_send_speaks_first_and_returns_the_ts(
     web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI
 ) -> None:
