@@ -537,6 +537,22 @@ async def test_link_code_command_prints_the_slack_instruction(
     assert "now linked" in hooks(api)[-1].args["text"]
 
 
+async def test_relinking_to_another_account_asks_first(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
+) -> None:
+    ana = await linked(dispatcher, web, api, "UANA")
+    other = await link(dispatcher, "UANA", customer_id=2)
+    await ana.dm(f"start {other}")
+    ask = last(api, "chat.postMessage")
+    assert "Link it to the account of PT Maju Jaya" in ask.text
+    await ana.dm("balance")
+    assert "€" in last(api, "chat.postMessage").text
+    await ana.press(ask.buttons()["Switch account"], ts="1.2")
+    assert "now linked to the account of PT Maju Jaya" in last(api, "chat.update").text
+    await ana.dm("balance")
+    assert "IDR" in last(api, "chat.postMessage").text
+
+
 async def test_send_speaks_first_and_returns_the_ts(
     web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI
 ) -> None:

@@ -104,6 +104,23 @@ async def test_expired_and_reused_link_codes_are_refused(tg: Telegram, dispatche
     assert await _denials(dispatcher, "link") == 2
 
 
+async def test_relinking_to_another_account_asks_first(tg: Telegram, dispatcher: Dispatcher) -> None:
+    await tg.link(dispatcher.db, ALICE)
+    async with dispatcher.db.uow() as uow:
+        other = await linking.issue_code(uow, 2, "telegram")
+    [ask] = await tg.say(ALICE, f"/start {other}")
+    assert "is linked to the account of Atelier Lumière SARL" in ask.params["text"]
+    assert "Link it to the account of PT Maju Jaya" in ask.params["text"]
+    calls = await tg.press(ALICE, ask, "Cancel")
+    assert "Cancelled" in texts(calls)
+    assert "€" in texts(await tg.say(ALICE, "/balance"))  # still the first account
+    [ask] = await tg.say(ALICE, f"/start {other}")  # cancelling did not use the code up
+    calls = await tg.press(ALICE, ask, "Switch account")
+    assert "now linked to the account of PT Maju Jaya" in texts(calls)
+    assert "IDR" in texts(await tg.say(ALICE, "/balance"))
+    assert "not valid" in texts(await tg.say(BOB, f"/start {other}"))  # used once
+
+
 async def test_link_attempts_are_rate_limited_per_user(tg: Telegram, dispatcher: Dispatcher) -> None:
     for _ in range(5):
         [wrong] = await tg.say(ALICE, "/start not-a-real-code")
