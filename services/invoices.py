@@ -16,7 +16,7 @@ from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services import audit, clock, ledger, vat
-from services.access import check, owned
+from services.access import find, owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
 from services.money import Money
@@ -194,13 +194,7 @@ async def by_number(uow: UnitOfWork, number: str, actor: Actor) -> Invoice:
     are exact forms, so the unique index answers. Someone else's number is answered like a missing
     one and audited as a denial, as ``get`` does for ids."""
     spellings = {number, number.upper(), number.lower()}
-    row = await uow.session.scalar(
-        select(Invoice).where(Invoice.customer_id == actor.customer_id, Invoice.number.in_(spellings))
-    )
-    if row is not None:
-        return row
-    other = await uow.session.scalar(select(Invoice.id).where(Invoice.number.in_(spellings)))
-    return await check(uow, None if other is None else await uow.session.get(Invoice, other), actor)
+    return await find(uow, Invoice, actor, number, Invoice.number.in_(spellings))
 
 
 async def _apply_effects(uow: UnitOfWork, invoice: Invoice, actor: Actor | None) -> None:

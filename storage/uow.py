@@ -17,6 +17,7 @@ class UnitOfWork:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self.commits = 0  # how many commits this unit of work made (what is durable already)
+        self._deferred: list[object] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -47,7 +48,15 @@ class UnitOfWork:
         """Run ``callback`` once this transaction commits (never if it rolls back)."""
         event.listen(self.session.sync_session, "after_commit", lambda _session: callback(), once=True)
 
+    def defer(self, row: object) -> None:
+        """Save ``row`` with the next commit, even one after a rollback (an audit row written in a
+        transaction that is then abandoned), without a round trip of its own now."""
+        self._deferred.append(row)
+
     async def commit(self) -> None:
+        if self._deferred:
+            self.session.add_all(self._deferred)
+            self._deferred = []
         await self.session.commit()
         self.commits += 1
 
