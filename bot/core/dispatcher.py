@@ -236,18 +236,18 @@ class Dispatcher:
     async def _check_access(self, ctx: Context, kind: str, name: str, bare: bool = False) -> Reply | None:
         """The one permission check (``bot.core.permissions``) for typed commands, buttons,
         confirmations and form answers: ``name`` is the command, or the command whose confirmation
-        or form it is; ``bare``: the command was given no arguments. Without an account there is nothing to protect but the link instructions;
-        a refusal is audited and answered with ``PermissionDenied``."""
+        or form it is; ``bare``: the command was given no arguments. Without an account there is
+        nothing to protect but the link instructions. A refusal is audited (saved with the answer)
+        and answered with ``PermissionDenied``; a name without a command is refused."""
         command = self.registry.commands.get(name)
         if command is not None and ctx.customer is None:
             return Reply(link_instructions()) if command.needs_account else None
         if command is not None and allows(ctx.role, command.needs(bare)):
             return None
         actor = ctx.actor if ctx.customer is not None else None
-        audit.record(
+        audit.defer(
             ctx.uow, f"{kind}.{name}", actor, f"identity:{ctx.identity.id}", outcome="denied", role=ctx.role
         )
-        await ctx.uow.commit()
         raise PermissionDenied()
 
     def _deps(self, ctx: Context, **extra: Any) -> dict[str, Any]:
