@@ -38,6 +38,9 @@ class UnitOfWork:
     ) -> None:
         assert self._session is not None
         try:
+            if self._deferred:  # the caller never committed after deferring: save them alone
+                await self._session.rollback()
+                await self.commit()
             # close() rolls back what was not committed and detaches the objects without
             # expiring them, so values read inside the block stay readable after it.
             await self._session.close()
@@ -50,7 +53,8 @@ class UnitOfWork:
 
     def defer(self, row: object) -> None:
         """Save ``row`` with the next commit, even one after a rollback (an audit row written in a
-        transaction that is then abandoned), without a round trip of its own now."""
+        transaction that is then abandoned), without a round trip of its own now; at the end of
+        the block at the latest."""
         self._deferred.append(row)
 
     async def commit(self) -> None:
