@@ -53,7 +53,7 @@ async def start(ctx: Context, uow: UnitOfWork, args: list[str], registry: Regist
         return _linked(ctx, await linking.redeem(uow, ctx.identity, args[0]))
     hello = _("Hello! I am your hosting assistant.")
     if ctx.customer is None:
-        return Reply(f"{hello}\n{link_instructions()}")
+        return Reply(f"{hello}\n{link_instructions(ctx.dispatcher.start_command(ctx))}")
     return Reply(f"{hello}\n\n{help_text(registry)}")
 
 

@@ -241,7 +241,7 @@ class Dispatcher:
         and answered with ``PermissionDenied``; a name without a command is refused."""
         command = self.registry.commands.get(name)
         if command is not None and ctx.customer is None:
-            return Reply(link_instructions()) if command.needs_account else None
+            return Reply(link_instructions(self.start_command(ctx))) if command.needs_account else None
         if command is not None and allows(ctx.role, command.needs(bare)):
             return None
         actor = ctx.actor if ctx.customer is not None else None
@@ -249,6 +249,13 @@ class Dispatcher:
             ctx.uow, f"{kind}.{name}", actor, f"identity:{ctx.identity.id}", outcome="denied", role=ctx.role
         )
         raise PermissionDenied()
+
+    def start_command(self, ctx: Context) -> str:
+        """``start`` as the sender's platform writes it (Slack's slash command, Telegram's /start)."""
+        platform = ctx.incoming.platform
+        if platform == "slack":
+            return f"{self.settings.slack_command} start"
+        return "/start" if platform == "telegram" else "start"
 
     def _deps(self, ctx: Context, **extra: Any) -> dict[str, Any]:
         return {
@@ -275,7 +282,7 @@ class Dispatcher:
             return Reply(_("Cancelled. Nothing was created."))
         if ctx.customer is None:
             await ctx.close_form()
-            return Reply(link_instructions())
+            return Reply(link_instructions(self.start_command(ctx)))
         await self._check_access(ctx, "form", form.name)
         return await inject(
             self.registry.forms[form.name],
@@ -338,8 +345,9 @@ def seal(uow: UnitOfWork, identity_id: int, reply: Reply, settings: Settings) ->
             button.key = chat_state.add_key(uow, identity_id, "command", line, ttl)
 
 
-def link_instructions() -> str:
+def link_instructions(start: str = "/start") -> str:
+    """How to link, with ``start`` as the person's platform writes it (``/hosting start`` in Slack)."""
     return _(
         "This chat is not linked to a hosting account yet. Ask your provider for a link code "
-        "(or, as an operator, run: hostbot link-code CUSTOMER), then send: /start CODE"
-    )
+        "(or, as an operator, run: hostbot link-code CUSTOMER), then send: {start} CODE"
+    ).format(start=start)
