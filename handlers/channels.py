@@ -25,7 +25,7 @@ def _group_only() -> Reply:
         "id": ("bagikanal", "bagi kanal"),
         "tr": ("kanalpaylas", "kanal paylas"),
     },
-    summary=N_("share the account with everyone in this channel (members may only read)"),
+    summary=N_("share the account with everyone in this channel (those not linked to it may only read)"),
     capability="linking",
 )
 async def share_channel(ctx: Context, uow: UnitOfWork, actor: Actor, customer: Customer) -> Reply:
