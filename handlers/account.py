@@ -85,7 +85,7 @@ async def help_(registry: Registry) -> Reply:
     summary=N_("choose the language I answer in"),
     usage=N_("[en|fr|id|tr]"),
     needs_account=False,
-    capability="personal",
+    capability="language",
 )
 async def language(ctx: Context, uow: UnitOfWork, args: list[str]) -> Reply:
     if not args:
@@ -123,7 +123,7 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
     "unlink",
     aliases={"en": ("unlink",), "fr": ("delier",), "id": ("putuskan",), "tr": ("baglantiyikes",)},
     summary=N_("unlink this chat from the account"),
-    capability="personal",
+    capability="language",
 )
 async def unlink(ctx: Context, uow: UnitOfWork) -> Reply:
     await linking.unlink(uow, ctx.identity)

@@ -17,7 +17,7 @@ ROLES = ("guest", "member", "admin", "owner")
 EXPECTED: dict[str, frozenset[str]] = {
     "read": frozenset(ROLES),
     "tickets": frozenset({"member", "admin", "owner"}),
-    "personal": frozenset({"member", "admin", "owner"}),
+    "language": frozenset({"member", "admin", "owner"}),
     "settings": frozenset({"admin", "owner"}),
     "money": frozenset({"admin", "owner"}),
     "destructive": frozenset({"admin", "owner"}),
@@ -51,7 +51,7 @@ CASES = (
         "share channel",
         ("now shares the account", "channel or group you want to share"),
     ),
-    Case("personal", "language", "language tr", ("Türkçe yanıt",)),
+    Case("language", "language", "language tr", ("Türkçe yanıt",)),
 )
 MATRIX_PLACES = [("guest", "group"), ("member", "group"), ("admin", "group"), ("owner", "group")]
 MATRIX_PLACES += [("member", "direct"), ("admin", "direct")]

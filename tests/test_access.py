@@ -148,3 +148,20 @@ async def test_someone_elses_record_takes_the_same_round_trips_as_a_missing_one(
             await uow.session.scalars(select(AuditEntry.outcome).where(AuditEntry.action == "access"))
         ).all()
     assert audited == ["missing", "missing", "denied"]  # still audited, with the answer's commit
+
+
+def test_readme_states_the_permission_matrix_the_code_enforces() -> None:
+    from pathlib import Path
+
+    from bot.core.permissions import MATRIX, ROLES
+
+    readme = Path(__file__).parents[1].joinpath("README.md").read_text(encoding="utf-8")
+    section = readme.split("### Who may do what", 1)[1].split("\n### ", 1)[0]
+    stated = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 2 + len(ROLES) and cells[2:] != [":-:"] * len(ROLES) and cells[0] != "capability":
+            marks = cells[2:]
+            assert marks == sorted(marks, key="–✓".index), line  # a role has all below it has
+            stated[cells[0].split()[0]] = ROLES[marks.index("✓")]
+    assert stated == MATRIX

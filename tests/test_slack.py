@@ -467,7 +467,7 @@ async def test_permission_matrix(
         assert "Your balance" in last(api, "chat.postMessage").text  # the owner's language stayed
     else:
         assert after[1] == "tr"
-    assert (await own_language(dispatcher, "slack", "UBOB") == "tr") == (role in EXPECTED["personal"])
+    assert (await own_language(dispatcher, "slack", "UBOB") == "tr") == (role in EXPECTED["language"])
 
 
 async def test_guest_may_not_open_a_form_in_the_shared_channel(

@@ -403,7 +403,7 @@ async def test_permission_matrix(tg: Telegram, dispatcher: Dispatcher, role: str
         assert "Your balance" in texts(await tg.say(ALICE, "/balance"))
     else:
         assert after[1] == "tr"  # an admin's or owner's language is also the account's
-    personal = role in EXPECTED["personal"]
+    personal = role in EXPECTED["language"]
     assert (await own_language(dispatcher, "telegram", str(actor)) == "tr") == personal
 
 

@@ -13,7 +13,7 @@ ROLES = ("guest", "member", "admin", "owner")
 MATRIX: dict[str, str] = {
     "read": "guest",  # balance, invoices and their PDFs, orders, domains, tickets, usage, alerts shown
     "tickets": "member",  # open a ticket
-    "personal": "member",  # one's own language, unlinking one's own chat
+    "language": "member",  # one's own language, unlinking one's own chat
     "settings": "admin",  # alerts, quiet hours, threshold, auto-renew, the account's language
     "money": "admin",  # pay links, paying, renewing, extending, top-ups, quotes, plan changes
     "destructive": "admin",  # rebooting a server, deleting an invoice
