@@ -205,6 +205,15 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def link_instruction(settings: Settings, platform: str, code: str) -> str:
+    """What the person sends, in the words of their platform (the operator passes it on)."""
+    if platform == "slack":
+        return f"In Slack, send: {settings.slack_command} start {code} (or start {code} in a direct message to the app)"
+    if platform == "shell":
+        return f"In the shell, type: start {code}"
+    return f"In Telegram, send the bot: /start {code}"
+
+
 async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
     app = await open_app(settings)
     try:
@@ -216,7 +225,7 @@ async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
         async with app.db.uow() as uow:
             code = await linking.issue_code(uow, customer.id, args.platform, args.role)
         print(f"Link code for {customer.name} on {args.platform} (single use, 15 minutes): {code}")
-        print(f"In the chat, send: /start {code}")
+        print(link_instruction(settings, args.platform, code))
         if args.platform == "telegram" and (settings.telegram_bot_username or settings.telegram_bot_token):
             try:
                 username = await telegram.bot_username(settings)

@@ -8,6 +8,7 @@ from bot.core.i18n import LANGUAGES, current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.registry import Registry, registry
 from bot.core.types import Button, Reply, UsageError
+from handlers.common import confirmation
 from services import ledger, linking
 from services.errors import N_
 from storage.models import Customer
@@ -42,17 +43,30 @@ def help_text(commands: Registry) -> str:
 )
 async def start(ctx: Context, uow: UnitOfWork, args: list[str], registry: Registry) -> Reply:
     if args:
-        customer = await linking.redeem(uow, ctx.identity, args[0])
-        ctx.customer = customer
-        return Reply(
-            _("This chat is now linked to the account of {name}. Type help to begin.").format(
-                name=customer.name
-            )
-        )
+        switch = await linking.replaces(uow, ctx.identity, args[0])
+        if switch is not None:
+            current, other = switch
+            text = _(
+                "This chat is linked to the account of {current}. Link it to the account of {other} instead?"
+            ).format(current=current.name, other=other.name)
+            return confirmation(text, _("Switch account"), "start", key=linking.code_key(args[0]))
+        return _linked(ctx, await linking.redeem(uow, ctx.identity, args[0]))
     hello = _("Hello! I am your hosting assistant.")
     if ctx.customer is None:
-        return Reply(f"{hello}\n{link_instructions()}")
+        return Reply(f"{hello}\n{link_instructions(ctx.dispatcher.start_command(ctx))}")
     return Reply(f"{hello}\n\n{help_text(registry)}")
+
+
+@registry.confirmer("start")
+async def confirm_relink(ctx: Context, uow: UnitOfWork, params: dict[str, str]) -> Reply:
+    return _linked(ctx, await linking.redeem_key(uow, ctx.identity, params["key"]))
+
+
+def _linked(ctx: Context, customer: Customer) -> Reply:
+    ctx.customer = customer
+    return Reply(
+        _("This chat is now linked to the account of {name}. Type help to begin.").format(name=customer.name)
+    )
 
 
 @registry.command(
@@ -71,6 +85,7 @@ async def help_(registry: Registry) -> Reply:
     summary=N_("choose the language I answer in"),
     usage=N_("[en|fr|id|tr]"),
     needs_account=False,
+    capability="language",
 )
 async def language(ctx: Context, uow: UnitOfWork, args: list[str]) -> Reply:
     if not args:
@@ -79,7 +94,7 @@ async def language(ctx: Context, uow: UnitOfWork, args: list[str]) -> Reply:
     lang = normalize(args[0])
     if lang is None:
         raise UsageError()
-    await linking.set_language(uow, ctx.identity, lang)
+    await linking.set_language(uow, ctx.identity, lang, ctx.customer if ctx.may("settings") else None)
     with use_locale(lang):
         return Reply(_("From now on I will answer in English."))
 
@@ -108,6 +123,7 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
     "unlink",
     aliases={"en": ("unlink",), "fr": ("delier",), "id": ("putuskan",), "tr": ("baglantiyikes",)},
     summary=N_("unlink this chat from the account"),
+    capability="language",
 )
 async def unlink(ctx: Context, uow: UnitOfWork) -> Reply:
     await linking.unlink(uow, ctx.identity)

@@ -91,6 +91,8 @@ def overview(prefs: AlertSettings, customer: Customer, commands: Registry) -> Re
     aliases={"en": ("alerts",), "fr": ("alertes",), "id": ("peringatan",), "tr": ("uyarilar",)},
     summary=N_("the alerts I send you: on or off, quiet hours, low-balance threshold"),
     usage=N_("[on|off KIND] [quiet START END|off] [threshold AMOUNT|off]"),
+    capability="settings",
+    bare="read",
 )
 async def alerts(
     uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], registry: Registry

@@ -82,7 +82,7 @@ async def vat_rate(args: list[str], customer: Customer | None) -> Reply:
     aliases={"en": ("quote",), "fr": ("devis",), "id": ("penawaran",), "tr": ("teklif",)},
     summary=N_("a quote to extend an order or change its plan, which can become an invoice"),
     usage=N_("ORDER [PLAN] [monthly|yearly]"),
-    role="admin",
+    capability="money",
 )
 async def quote(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
     order = await orders.get(uow, first_number(args), actor)
@@ -128,7 +128,7 @@ async def confirm_quote(
     },
     summary=N_("delete an unpaid invoice that has no payment (asks for confirmation)"),
     usage=N_("NUMBER"),
-    role="admin",
+    capability="destructive",
 )
 async def delete_invoice(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
     inv = await named(uow, args, actor)

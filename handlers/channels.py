@@ -25,8 +25,8 @@ def _group_only() -> Reply:
         "id": ("bagikanal", "bagi kanal"),
         "tr": ("kanalpaylas", "kanal paylas"),
     },
-    summary=N_("share the account with everyone in this channel (members may only read)"),
-    role="admin",
+    summary=N_("share the account with everyone in this channel (those not linked to it may only read)"),
+    capability="linking",
 )
 async def share_channel(ctx: Context, uow: UnitOfWork, actor: Actor, customer: Customer) -> Reply:
     incoming = ctx.incoming
@@ -50,7 +50,7 @@ async def share_channel(ctx: Context, uow: UnitOfWork, actor: Actor, customer: C
         "tr": ("kanalpaylasmabitir", "kanal paylasma bitir"),
     },
     summary=N_("stop sharing the account in this channel"),
-    role="admin",
+    capability="linking",
 )
 async def unshare_channel(ctx: Context, uow: UnitOfWork, actor: Actor) -> Reply:
     incoming = ctx.incoming

@@ -53,7 +53,7 @@ async def list_domains(uow: UnitOfWork, customer: Customer) -> Reply:
     aliases={"en": ("renew",), "fr": ("renouveler",), "id": ("perpanjang",), "tr": ("yenile",)},
     summary=N_("renew a domain for one year (asks for confirmation)"),
     usage=N_("DOMAIN"),
-    role="admin",
+    capability="money",
 )
 async def renew(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
     if not args:

@@ -188,7 +188,8 @@ def invoice_document(inv: Invoice) -> Reply:
                 number=inv.number
             )
         )
-    return Reply(text, attachments=[Attachment(f"{inv.number}.pdf", "application/pdf", invoice_pdf(inv))])
+    pdf = Attachment(f"{inv.number}.pdf", "application/pdf", invoice_pdf(inv))
+    return Reply(text, attachments=[pdf], private=True)
 
 
 @registry.command(
@@ -196,7 +197,7 @@ def invoice_document(inv: Invoice) -> Reply:
     aliases={"en": ("pay",), "fr": ("payer",), "id": ("bayar",), "tr": ("ode",)},
     summary=N_("a payment link for an invoice (add qr for a QR code), or pay it from your balance"),
     usage=N_("NUMBER [qr]"),
-    role="admin",
+    capability="money",
 )
 async def pay(
     uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], settings: Settings
@@ -229,7 +230,7 @@ async def pay(
     aliases={"en": ("paybalance",), "fr": ("payersolde",), "id": ("bayarsaldo",), "tr": ("bakiyeileode",)},
     summary=N_("pay an invoice from your balance"),
     usage=N_("NUMBER"),
-    role="admin",
+    capability="money",
 )
 async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str]) -> Reply:
     inv = await named(uow, args, actor)

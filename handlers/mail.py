@@ -79,7 +79,7 @@ async def _overview(uow: UnitOfWork, order: Order) -> Reply:
     aliases={"en": ("mail",), "fr": ("messagerie",), "id": ("surel",), "tr": ("eposta",)},
     summary=N_("your mail package: upgrade it, add mailboxes, or ask for a downgrade"),
     usage=N_("[upgrade PACKAGE | add N | downgrade PACKAGE]"),
-    role="admin",
+    capability="money",
 )
 async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller) -> Reply:
     order = await plans.order_of_kind(uow, customer.id, "mail")

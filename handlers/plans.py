@@ -184,7 +184,7 @@ async def confirm_reply(
     aliases={"en": ("plan",), "fr": ("forfait", "offre"), "id": ("paket",), "tr": ("plan", "abonelik")},
     summary=N_("your plan and the options: upgrade now, downgrade at period end, or schedule a change"),
     usage=N_("[PLAN] [monthly|yearly] [YYYY-MM-DD] | cancel"),
-    role="admin",
+    capability="money",
 )
 async def plan(uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller) -> Reply:
     return await plan_reply(uow, customer, args, seller, "subscription", "plan")
@@ -207,7 +207,7 @@ async def confirm_plan(
     },
     summary=N_("your support package and the options, changed like a plan"),
     usage=N_("[PACKAGE] [monthly|yearly] [YYYY-MM-DD] | cancel"),
-    role="admin",
+    capability="money",
 )
 async def support(uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller) -> Reply:
     return await plan_reply(uow, customer, args, seller, "support", "supportpackage")

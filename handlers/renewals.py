@@ -38,7 +38,7 @@ def _pay_button(inv: Invoice) -> list[list[Button]]:
     aliases={"en": ("extend",), "fr": ("prolonger",), "id": ("perpanjangan",), "tr": ("uzat",)},
     summary=N_("the invoice for an order's next period (asks for confirmation)"),
     usage=N_("ORDER"),
-    role="admin",
+    capability="money",
 )
 async def extend(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
     order = await orders.get(uow, first_number(args), actor)
@@ -89,7 +89,8 @@ async def confirm_extend(
     },
     summary=N_("auto-renew of each order, on or off"),
     usage=N_("[ORDER on|off]"),
-    role="admin",
+    capability="settings",
+    bare="read",
 )
 async def settings_(
     uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller

@@ -23,7 +23,7 @@ from storage.uow import UnitOfWork
     },
     summary=N_("restart a server (asks for confirmation)"),
     usage=N_("SERVER"),
-    role="admin",
+    capability="destructive",
 )
 async def reboot(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
     if not args:

@@ -141,6 +141,7 @@ def _ask_message() -> Reply:
         "tr": ("yenitalep", "yeni talep", "talep ac"),
     },
     summary=N_("open a support ticket, step by step"),
+    capability="tickets",
 )
 async def new_ticket(ctx: Context) -> Reply:
     await ctx.open_form("newticket", "department", {})

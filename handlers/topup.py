@@ -84,7 +84,7 @@ def take(step: str, answer: str, customer: Customer) -> Any:
         "tr": ("bakiyeyukle", "bakiye yukle", "yukle"),
     },
     summary=N_("top up your balance: amount and billing address, then an invoice"),
-    role="admin",
+    capability="money",
 )
 async def start_topup(ctx: Context, customer: Customer) -> Reply:
     await ctx.open_form("topup", STEPS[0], {})

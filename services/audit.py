@@ -25,13 +25,27 @@ def record(
     outcome: str = "ok",
     **detail: Any,
 ) -> None:
-    uow.session.add(
-        AuditEntry(
-            action=action,
-            customer_id=actor.customer_id if actor else None,
-            identity_id=actor.identity_id if actor else None,
-            target=target,
-            outcome=outcome,
-            detail=detail,
-        )
+    uow.session.add(_entry(action, actor, target, outcome, detail))
+
+
+def defer(
+    uow: UnitOfWork,
+    action: str,
+    actor: Actor | None,
+    target: str = "",
+    outcome: str = "ok",
+    **detail: Any,
+) -> None:
+    """``record``, kept with the caller's next commit even if its transaction is rolled back first."""
+    uow.defer(_entry(action, actor, target, outcome, detail))
+
+
+def _entry(action: str, actor: Actor | None, target: str, outcome: str, detail: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        action=action,
+        customer_id=actor.customer_id if actor else None,
+        identity_id=actor.identity_id if actor else None,
+        target=target,
+        outcome=outcome,
+        detail=detail,
     )

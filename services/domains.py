@@ -27,7 +27,7 @@ async def listing(uow: UnitOfWork, customer_id: int) -> Sequence[Domain]:
 async def find(uow: UnitOfWork, name: str, actor: Actor) -> Domain:
     """A domain by name, scoped to the actor; someone else's is audited and looks missing."""
     name = name.strip().lower()
-    return await access.check(uow, await uow.session.scalar(select(Domain).where(Domain.name == name)), actor)
+    return await access.find(uow, Domain, actor, name, Domain.name == name)
 
 
 @dataclass(frozen=True)

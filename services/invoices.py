@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import raiseload
 
 from services import audit, clock, ledger, vat
-from services.access import check, owned
+from services.access import find, owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
 from storage.models import (
@@ -190,13 +190,7 @@ async def by_number(uow: UnitOfWork, number: str, actor: Actor) -> Invoice:
     are exact forms, so the unique index answers. Someone else's number is answered like a missing
     one and audited as a denial, as ``get`` does for ids."""
     spellings = {number, number.upper(), number.lower()}
-    row = await uow.session.scalar(
-        select(Invoice).where(Invoice.customer_id == actor.customer_id, Invoice.number.in_(spellings))
-    )
-    if row is not None:
-        return row
-    other = await uow.session.scalar(select(Invoice.id).where(Invoice.number.in_(spellings)))
-    return await check(uow, None if other is None else await uow.session.get(Invoice, other), actor)
+    return await find(uow, Invoice, actor, number, Invoice.number.in_(spellings))
 
 
 async def check_deletable(uow: UnitOfWork, invoice: Invoice) -> None:

@@ -44,10 +44,40 @@ async def issue_code(uow: UnitOfWork, customer_id: int, platform: str, role: str
     return code
 
 
+def code_key(code: str) -> str:
+    """How a code is known once typed (its hash): a confirmation carries this, not the code."""
+    return _hash(code.strip())
+
+
+async def replaces(uow: UnitOfWork, ident: ChatIdentity, code: str) -> tuple[Customer, Customer] | None:
+    """(the account ``ident`` is linked to, the other one ``code`` would link it to) when a valid
+    code would move it to another account, which it should not do without asking; else None
+    (``redeem`` then links, or refuses the code)."""
+    if ident.customer_id is None:
+        return None
+    row = await uow.session.scalar(select(LinkCode).where(LinkCode.code_hash == code_key(code)))
+    if (
+        row is None
+        or row.customer_id == ident.customer_id
+        or row.platform != ident.platform
+        or row.used_at is not None
+        or row.expires_at <= clock.now()
+    ):
+        return None
+    current = await uow.session.get(Customer, ident.customer_id)
+    other = await uow.session.get(Customer, row.customer_id)
+    return None if current is None or other is None else (current, other)
+
+
 async def redeem(uow: UnitOfWork, ident: ChatIdentity, code: str) -> Customer:
     """Link ``ident`` to the code's customer; the code is claimed atomically, so it works once."""
+    return await redeem_key(uow, ident, code_key(code))
+
+
+async def redeem_key(uow: UnitOfWork, ident: ChatIdentity, key: str) -> Customer:
+    """``redeem`` for a code known by its ``code_key`` (a confirmed re-link)."""
     now = clock.now()
-    row = await uow.session.scalar(select(LinkCode).where(LinkCode.code_hash == _hash(code.strip())))
+    row = await uow.session.scalar(select(LinkCode).where(LinkCode.code_hash == key))
     claimed = None
     if row is not None and row.platform == ident.platform:
         claimed = await uow.session.execute(
@@ -77,11 +107,10 @@ async def unlink(uow: UnitOfWork, ident: ChatIdentity) -> None:
     await uow.commit()
 
 
-async def set_language(uow: UnitOfWork, ident: ChatIdentity, lang: str) -> None:
-    """The saved choice lives on the account when linked (all its chats follow), else on the identity."""
+async def set_language(uow: UnitOfWork, ident: ChatIdentity, lang: str, account: Customer | None) -> None:
+    """The choice is the person's own (it comes first for them); it also becomes ``account``'s
+    language (alerts, and people who chose none) when given: for those who may change settings."""
     ident.language = lang
-    if ident.customer_id is not None:
-        customer = await uow.session.get(Customer, ident.customer_id)
-        if customer is not None:
-            customer.language = lang
+    if account is not None:
+        account.language = lang
     await uow.commit()

@@ -36,6 +36,7 @@ class UnitOfWork:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self.commits = 0  # how many commits this unit of work made (what is durable already)
+        self._deferred: list[object] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -56,6 +57,9 @@ class UnitOfWork:
     ) -> None:
         assert self._session is not None
         try:
+            if self._deferred:  # the caller never committed after deferring: save them alone
+                await self._session.rollback()
+                await self.commit()
             # close() rolls back what was not committed and detaches the objects without
             # expiring them, so values read inside the block stay readable after it.
             await self._session.close()
@@ -66,7 +70,16 @@ class UnitOfWork:
         """Run ``callback`` once this transaction commits (never if it rolls back)."""
         event.listen(self.session.sync_session, "after_commit", lambda _session: callback(), once=True)
 
+    def defer(self, row: object) -> None:
+        """Save ``row`` with the next commit, even one after a rollback (an audit row written in a
+        transaction that is then abandoned), without a round trip of its own now; at the end of
+        the block at the latest."""
+        self._deferred.append(row)
+
     async def commit(self) -> None:
+        if self._deferred:
+            self.session.add_all(self._deferred)
+            self._deferred = []
         await self.session.commit()
         self.commits += 1
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.core.dispatcher import Dispatcher
 from storage.models import AuditEntry, Domain, Invoice, Order, Server, Ticket
+from storage.uow import Database
 from tests.chat import Chat
 
 
@@ -76,7 +81,7 @@ async def test_unlinked_user_is_told_how_to_link(dispatcher: Dispatcher) -> None
     stranger = Chat(dispatcher, "stranger")
     reply = await stranger.say("balance")
     assert "not linked" in reply.text
-    assert "/start" in reply.text
+    assert "send: start CODE" in reply.text  # the way the shell writes it
     assert "Here is what I can do" in (await stranger.say("help")).text
 
 
@@ -85,3 +90,78 @@ async def test_member_may_read_but_not_reboot(dispatcher: Dispatcher) -> None:
     assert "Your balance" in (await member.say("balance")).text
     assert "does not allow" in (await member.say("reboot web-1")).text
     assert [e.action for e in await _denials(dispatcher)] == ["command.reboot"]
+
+
+@contextmanager
+def round_trips(db: Database) -> Iterator[list[str]]:
+    """Every statement sent to the database (its SQL, without the values), commits and rollbacks."""
+    seen: list[str] = []
+    engine = db.engine.sync_engine
+
+    def execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    def commit(_conn: Any) -> None:
+        seen.append("COMMIT")
+
+    def rollback(_conn: Any) -> None:
+        seen.append("ROLLBACK")
+
+    hooks = (("before_cursor_execute", execute), ("commit", commit), ("rollback", rollback))
+    for name, hook in hooks:
+        event.listen(engine, name, hook)
+    try:
+        yield seen
+    finally:
+        for name, hook in hooks:
+            event.remove(engine, name, hook)
+
+
+@pytest.mark.parametrize(
+    ("model", "command", "missing"),
+    [
+        (Invoice, "invoice {}", "999999"),
+        (Invoice, "invoice {}", "HB2026-99999"),
+        (Order, "order {}", "999999"),
+        (Ticket, "ticket {}", "999999"),
+        (Invoice, "pay {}", "999999"),
+        (Server, "reboot {}", "999999"),
+        (Domain, "renew {}", "nosuch.example"),
+    ],
+)
+async def test_someone_elses_record_takes_the_same_round_trips_as_a_missing_one(
+    dispatcher: Dispatcher, alice: Chat, model: type, command: str, missing: str
+) -> None:
+    """The audit of a denial must not be measurable: the same statements, in the same order, with
+    the same commits, for someone else's record as for one that does not exist."""
+    async with dispatcher.db.uow() as uow:
+        row = await uow.session.scalar(select(model).where(model.customer_id == 2).limit(1))
+    foreign = row.name if model is Domain else row.number if "-" in missing else row.id
+    await alice.say(command.format(missing))  # warm up
+    with round_trips(dispatcher.db) as for_missing:
+        assert "Not found" in (await alice.say(command.format(missing))).text
+    with round_trips(dispatcher.db) as for_foreign:
+        assert "Not found" in (await alice.say(command.format(foreign))).text
+    assert for_foreign == for_missing
+    async with dispatcher.db.uow() as uow:
+        audited = (
+            await uow.session.scalars(select(AuditEntry.outcome).where(AuditEntry.action == "access"))
+        ).all()
+    assert audited == ["missing", "missing", "denied"]  # still audited, with the answer's commit
+
+
+def test_readme_states_the_permission_matrix_the_code_enforces() -> None:
+    from pathlib import Path
+
+    from bot.core.permissions import MATRIX, ROLES
+
+    readme = Path(__file__).parents[1].joinpath("README.md").read_text(encoding="utf-8")
+    section = readme.split("### Who may do what", 1)[1].split("\n### ", 1)[0]
+    stated = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 2 + len(ROLES) and cells[2:] != [":-:"] * len(ROLES) and cells[0] != "capability":
+            marks = cells[2:]
+            assert marks == sorted(marks, key="–✓".index), line  # a role has all below it has
+            stated[cells[0].split()[0]] = ROLES[marks.index("✓")]
+    assert stated == MATRIX

@@ -32,8 +32,9 @@ async def test_someone_elses_order_looks_missing(dispatcher: Dispatcher, alice: 
 
 async def test_members_cannot_change_billing(dispatcher: Dispatcher) -> None:
     member = await Chat.linked(dispatcher, "mo", customer_id=1, role="member")
-    for line in ("plan", "mail", "extend 3", "settings", "delete invoice 3"):
+    for line in ("plan", "mail", "extend 3", "settings 3 on", "delete invoice 3"):
         assert "does not allow" in (await member.say(line)).text, line
+    assert "Auto-renew" in (await member.say("settings")).text  # looking is reading
     assert "VAT" in (await member.say("vat DE")).text
 
 

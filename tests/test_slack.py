@@ -22,6 +22,17 @@ from services import chat_state, clock, linking
 from storage.models import AuditEntry, ChannelBinding, Invoice, ProcessedUpdate, Ticket
 from storage.uow import Database
 from tests.fakes.slack_api import Call, FakeSlackAPI
+from tests.roles import (
+    CASES,
+    DENIED,
+    EXPECTED,
+    MATRIX_PLACES,
+    account_state,
+    denials,
+    denied_cases,
+    expected_answer,
+    own_language,
+)
 from tests.slack_client import SECRET, TEAM, SlackUser, signed
 
 
@@ -116,6 +127,7 @@ async def test_link_by_slash_command_then_commands_by_slash_and_dm(
     response = await ana.command("balance")
     assert response.status == 200
     assert "not linked" in hooks(api)[-1].args["text"]
+    assert "send: /hosting start CODE" in hooks(api)[-1].args["text"]  # Slack's words, not Telegram's
     code = await link(dispatcher, "UANA")
     await ana.command(f"start {code}")
     assert "now linked to the account of Atelier Lumière SARL" in hooks(api)[-1].args["text"]
@@ -394,15 +406,152 @@ async def test_channel_binding_roles_and_private_answers(
         ).all()
     assert "command.reboot" in denials and "button" in denials
     await ana.mention("pay 3", "CTEAM")
-    private = last(api, "chat.postEphemeral", "chat.postMessage")
-    assert (
-        private.method == "chat.postEphemeral" and private.args["user"] == "UANA" and "/pay/" in private.text
-    )
+    private = last(api, "chat.postMessage")
+    assert private.args["channel"] == "DUANA" and "/pay/" in private.text
+    notice = last(api, "chat.postEphemeral")
+    assert notice.args["user"] == "UANA" and "private message" in notice.text
     await bob.mention("balance", "COTHER")
     assert "not linked" in last(api, "chat.postMessage").text
     await ana.mention("unshare channel", "CTEAM")
     await bob.mention("balance", "CTEAM")
     assert "not linked" in last(api, "chat.postMessage").text
+
+
+async def _answer(api: FakeSlackAPI, someone: SlackUser, line: str, place: str) -> tuple[str, list[Call]]:
+    """What ``someone`` is answered for ``line``: mentioned in the shared channel, typed as the
+    slash command there, or in a direct message."""
+    mark = len(api.calls)
+    if place == "group":
+        await someone.mention(line, "CTEAM")
+    elif place == "slash":
+        await someone.command(line, channel="CTEAM")
+    else:
+        await someone.dm(line)
+    calls = api.calls[mark:]
+    return "\n".join(c.text for c in calls), calls
+
+
+@pytest.mark.parametrize(("role", "place"), [*MATRIX_PLACES, ("guest", "slash"), ("member", "slash")])
+async def test_permission_matrix(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher, role: str, place: str
+) -> None:
+    """Every capability for every role, as in Telegram's test: a guest is someone in the channel the
+    owner shared who is not linked to that account."""
+    ana = await linked(dispatcher, web, api, "UANA")
+    await ana.mention("share channel", "CTEAM")
+    assert "now shares the account" in last(api, "chat.postMessage").text
+    bob = user(web, api, "UBOB") if role == "guest" else await linked(dispatcher, web, api, "UBOB", role)
+    before = await account_state(dispatcher)
+    for case in CASES:
+        answer, calls = await _answer(api, bob, case.line, place)
+        assert expected_answer(role, case, answer), (case.line, answer)
+        if case.then and DENIED not in answer:
+            await _answer(api, bob, case.then, place)
+        if case.line == "alerts":  # its buttons change settings: pressing is checked like typing
+            [shown] = [c for c in calls if c.buttons()]
+            mark = len(api.calls)
+            channel = "D_DM" if place == "direct" else "CTEAM"
+            await bob.press(
+                shown.buttons()["Turn off: Overdue invoices"], channel, ephemeral=place == "slash"
+            )
+            pressed = "\n".join(c.text for c in api.calls[mark:])
+            assert (DENIED in pressed) == (role not in EXPECTED["settings"]), pressed
+    expected = [f"command.{c.command}" for c in denied_cases(role)]
+    if role not in EXPECTED["settings"]:
+        expected.append("command.alerts")
+    assert sorted(e.action for e in await denials(dispatcher)) == sorted(expected)
+    after = await account_state(dispatcher)
+    if role not in EXPECTED["settings"]:
+        assert after == before
+        await ana.dm("balance")
+        assert "Your balance" in last(api, "chat.postMessage").text  # the owner's language stayed
+    else:
+        assert after[1] == "tr"
+    assert (await own_language(dispatcher, "slack", "UBOB") == "tr") == (role in EXPECTED["language"])
+
+
+async def test_guest_may_not_open_a_form_in_the_shared_channel(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
+) -> None:
+    ana = await linked(dispatcher, web, api, "UANA")
+    await ana.mention("share channel", "CTEAM")
+    bob = user(web, api, "UBOB")
+    await bob.command("newticket", channel="CTEAM", trigger=True)
+    assert api.of("views.open") == [] and DENIED in hooks(api)[-1].args["text"]
+    await bob.command("topup", channel="CTEAM", trigger=True)
+    assert api.of("views.open") == [] and DENIED in hooks(api)[-1].args["text"]
+    mia = await linked(dispatcher, web, api, "UMIA", role="member")
+    await mia.command("newticket", channel="CTEAM", trigger=True)
+    assert last(api, "views.open").view()["callback_id"] == "form:newticket"
+    assert [e.action for e in await denials(dispatcher)] == ["command.newticket", "command.topup"]
+
+
+async def test_documents_and_pay_links_go_to_direct_messages(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
+) -> None:
+    """A PDF, a QR code or a pay link asked for in a channel (slash command or mention) goes to the
+    requester's direct messages with the app; the channel only tells the requester, ephemerally."""
+    ana = await linked(dispatcher, web, api, "UANA")
+    await ana.mention("share channel", "CTEAM")
+    await ana.command("invoice 2 pdf", channel="CTEAM")
+    [(channel, pdf)] = api.uploads()
+    assert channel == "DUANA" and pdf.startswith(b"%PDF-")
+    assert (
+        "as a PDF" in last(api, "chat.postMessage").text
+        and last(api, "chat.postMessage").args["channel"] == "DUANA"
+    )
+    assert (
+        "private message" in hooks(api)[-1].args["text"]
+        and hooks(api)[-1].args["response_type"] == "ephemeral"
+    )
+    await ana.mention("pay 3 qr", "CTEAM")
+    assert [c for c, _ in api.uploads()] == ["DUANA", "DUANA"] and api.uploads()[1][1].startswith(b"\x89PNG")
+    assert (
+        "/pay/" in last(api, "chat.postMessage").text
+        and last(api, "chat.postMessage").args["channel"] == "DUANA"
+    )
+    bob = user(web, api, "UBOB")  # a guest may read, and what is private still goes to him only
+    await bob.mention("invoice 2 pdf", "CTEAM")
+    assert api.uploads()[-1][0] == "DUBOB"
+    public = [c for c in api.of("chat.postMessage", "chat.update") if c.args.get("channel") == "CTEAM"]
+    assert not [c for c in public if "/pay/" in c.text or "PDF" in c.text]
+    await ana.dm("invoice 2 pdf")
+    assert api.uploads()[-1][0] == "D_DM"
+
+
+async def test_link_code_command_prints_the_slack_instruction(
+    web: tuple[TestClient, SlackAdapter],
+    api: FakeSlackAPI,
+    dispatcher: Dispatcher,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from bot.cli import cmd_link_code
+
+    args = argparse.Namespace(customer="1", platform="slack", role="member")
+    assert await cmd_link_code(dispatcher.settings, args) == 0
+    out = capsys.readouterr().out
+    code = out.splitlines()[0].rsplit(" ", 1)[1]
+    assert f"/hosting start {code}" in out and f"/start {code}" not in out.replace("/hosting start", "")
+    await user(web, api, "UNEW").command(f"start {code}")  # what it says works
+    assert "now linked" in hooks(api)[-1].args["text"]
+
+
+async def test_relinking_to_another_account_asks_first(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
+) -> None:
+    ana = await linked(dispatcher, web, api, "UANA")
+    other = await link(dispatcher, "UANA", customer_id=2)
+    await ana.dm(f"start {other}")
+    ask = last(api, "chat.postMessage")
+    assert "Link it to the account of PT Maju Jaya" in ask.text
+    await ana.dm("balance")
+    assert "€" in last(api, "chat.postMessage").text
+    await ana.press(ask.buttons()["Switch account"], ts="1.2")
+    assert "now linked to the account of PT Maju Jaya" in last(api, "chat.update").text
+    await ana.dm("balance")
+    assert "IDR" in last(api, "chat.postMessage").text
 
 
 async def test_send_speaks_first_and_returns_the_ts(

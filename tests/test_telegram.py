@@ -21,11 +21,22 @@ from bot.core.types import Attachment, Button, Reply
 from bot.web import make_web_app
 from services import clock, invoices, linking
 from services.invoices import LineSpec
-from storage.models import AuditEntry, Customer, Domain, ProcessedUpdate, Server, Ticket
+from storage.models import AuditEntry, ChatIdentity, Customer, Domain, ProcessedUpdate, Server, Ticket
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.roles import (
+    CASES,
+    DENIED,
+    EXPECTED,
+    MATRIX_PLACES,
+    account_state,
+    denials,
+    denied_cases,
+    expected_answer,
+    own_language,
+)
 from tests.telegram_driver import GROUP, SECRET, Telegram, telegram_settings, texts
 
-ALICE, BOB, CAROL = 111, 222, 333
+ALICE, BOB, CAROL, DEDE = 111, 222, 333, 444
 # python-telegram-bot warns about its own RetryAfter constructor (int vs timedelta); not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -91,6 +102,23 @@ async def test_expired_and_reused_link_codes_are_refused(tg: Telegram, dispatche
     [still_unknown] = await tg.say(BOB, "/balance")
     assert still_unknown.params["text"] == link_instructions()
     assert await _denials(dispatcher, "link") == 2
+
+
+async def test_relinking_to_another_account_asks_first(tg: Telegram, dispatcher: Dispatcher) -> None:
+    await tg.link(dispatcher.db, ALICE)
+    async with dispatcher.db.uow() as uow:
+        other = await linking.issue_code(uow, 2, "telegram")
+    [ask] = await tg.say(ALICE, f"/start {other}")
+    assert "is linked to the account of Atelier Lumière SARL" in ask.params["text"]
+    assert "Link it to the account of PT Maju Jaya" in ask.params["text"]
+    calls = await tg.press(ALICE, ask, "Cancel")
+    assert "Cancelled" in texts(calls)
+    assert "€" in texts(await tg.say(ALICE, "/balance"))  # still the first account
+    [ask] = await tg.say(ALICE, f"/start {other}")  # cancelling did not use the code up
+    calls = await tg.press(ALICE, ask, "Switch account")
+    assert "now linked to the account of PT Maju Jaya" in texts(calls)
+    assert "IDR" in texts(await tg.say(ALICE, "/balance"))
+    assert "not valid" in texts(await tg.say(BOB, f"/start {other}"))  # used once
 
 
 async def test_link_attempts_are_rate_limited_per_user(tg: Telegram, dispatcher: Dispatcher) -> None:
@@ -337,6 +365,87 @@ async def test_pay_links_go_to_the_private_chat_never_the_group(tg: Telegram, di
     calls = await tg.say(ALICE, "/pay 3", chat=GROUP)
     group = [c for c in calls if c.chat_id == GROUP and c.status == 200]
     assert "press Start" in texts(group) and "http" not in texts(group)
+
+
+# -- who may do what ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("role", "place"), MATRIX_PLACES)
+async def test_permission_matrix(tg: Telegram, dispatcher: Dispatcher, role: str, place: str) -> None:
+    """Every capability for every role: a stranger in a group the owner shared (guest), or someone
+    linked with a member, admin or owner code, there or in their private chat. Each refusal is
+    answered, audited and changes nothing."""
+    await tg.link(dispatcher.db, ALICE)
+    assert "now shares the account" in texts(await tg.say(ALICE, "/share channel", chat=GROUP))
+    actor = CAROL
+    if role != "guest":
+        await tg.link(dispatcher.db, BOB, role=role)
+        actor = BOB
+    chat = GROUP if place == "group" else None
+    before = await account_state(dispatcher)
+    for case in CASES:
+        answer = texts(await tg.say(actor, f"/{case.line}", chat=chat))
+        assert expected_answer(role, case, answer), (case.line, answer)
+        if case.then and DENIED not in answer:
+            await tg.say(actor, f"/{case.then}", chat=chat)
+        if case.line == "alerts":  # its buttons change settings: pressing is checked like typing
+            [shown] = tg.fake.sent()[-1:]
+            pressed = texts(await tg.press(actor, shown, "Turn off: Overdue invoices"))
+            assert (DENIED in pressed) == (role not in EXPECTED["settings"]), pressed
+    refused = [e.action for e in await denials(dispatcher)]
+    expected = [f"command.{c.command}" for c in denied_cases(role)]
+    if role not in EXPECTED["settings"]:
+        expected.append("command.alerts")  # the button, pressed after the overview
+    assert sorted(refused) == sorted(expected)
+    after = await account_state(dispatcher)
+    if role not in EXPECTED["settings"]:
+        assert after == before  # no alert settings, the account's language as it was
+        assert "Your balance" in texts(await tg.say(ALICE, "/balance"))
+    else:
+        assert after[1] == "tr"  # an admin's or owner's language is also the account's
+    personal = role in EXPECTED["language"]
+    assert (await own_language(dispatcher, "telegram", str(actor)) == "tr") == personal
+
+
+async def test_confirmations_and_form_answers_are_checked_too(tg: Telegram, dispatcher: Dispatcher) -> None:
+    """A confirmation pressed after the role was lowered, and a form opened for one's own account
+    then answered in a group shared by another account, are refused like the commands."""
+    await tg.link(dispatcher.db, ALICE)
+    await tg.say(ALICE, "/share channel", chat=GROUP)
+    await tg.link(dispatcher.db, BOB, role="admin")
+    [ask] = await tg.say(BOB, "/reboot web-1")
+    async with dispatcher.db.uow() as uow:
+        bob = await uow.session.scalar(select(ChatIdentity).where(ChatIdentity.user_id == str(BOB)))
+        assert bob is not None
+        bob.role = "member"
+        await uow.commit()
+    assert "does not allow" in texts(await tg.press(BOB, ask, "Reboot"))
+    await tg.link(dispatcher.db, DEDE, customer_id=2)  # owner of another account
+    await tg.say(DEDE, "/newticket")
+    for answer in ("technical", "high", "none", "Subject", "Message"):
+        assert "does not allow" in texts(await tg.say(DEDE, answer, chat=GROUP))
+    async with dispatcher.db.uow() as uow:
+        server = await uow.session.scalar(
+            select(Server).where(Server.hostname == "web-1", Server.customer_id == 1)
+        )
+        tickets = await uow.session.scalar(select(func.count()).select_from(Ticket))
+    assert server is not None and server.last_boot_at is None
+    assert [e.action for e in await denials(dispatcher)] == ["confirm.reboot"] + ["form.newticket"] * 5
+    [department] = texts(await tg.say(DEDE, "technical")).splitlines()[:1]
+    assert "How important" in department  # the form, still open, goes on in Dede's own chat
+    async with dispatcher.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Ticket)) == tickets
+
+
+async def test_documents_go_to_the_private_chat_never_the_group(tg: Telegram, dispatcher: Dispatcher) -> None:
+    await tg.link(dispatcher.db, ALICE)
+    await tg.say(ALICE, "/share channel", chat=GROUP)
+    for asker, line in ((ALICE, "/invoice 2 pdf"), (ALICE, "/pay 3 qr"), (CAROL, "/invoice 2 pdf")):
+        calls = await tg.say(asker, line, chat=GROUP)
+        documents = [c for c in calls if c.method in ("sendDocument", "sendPhoto")]
+        assert documents and {c.chat_id for c in documents} == {asker}, line
+        group = [c for c in calls if c.chat_id == GROUP]
+        assert [c.method for c in group] == ["sendMessage"] and "private message" in texts(group)
 
 
 # -- startup -----------------------------------------------------------------------------------

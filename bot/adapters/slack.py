@@ -14,6 +14,7 @@ Slack's five-minute window is acknowledged and not processed again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -43,6 +44,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.adapters import slack_blocks as kit
 from bot.app import App
 from bot.core import forms
+from bot.core.i18n import gettext as _
 from bot.core.i18n import use_locale
 from bot.core.logs import update_scope
 from bot.core.metrics import Metrics
@@ -377,6 +379,9 @@ class SlackAdapter:
         await self.client.views_publish(user_id=incoming.user_id, view=view)
 
     async def _deliver(self, reply: Reply, where: Where, incoming: Incoming) -> None:
+        if reply.for_requester_only and where.is_group:
+            await self._deliver_privately(reply, where, incoming)
+            return
         with use_locale(await self.dispatcher.language(incoming)):
             text, blocks = kit.message(reply)
         if reply.replace and where.response_url:
@@ -390,12 +395,25 @@ class SlackAdapter:
             await self._respond(where, text, blocks, replace_original=False)
         else:
             await self.post(reply, text, blocks, where)
-        for attachment in reply.attachments:
+        for attachment in reply.attachments:  # never in a channel: see _deliver_privately
             await self.client.files_upload_v2(
-                channel=await self._private_channel(where) if reply.private else where.channel or None,
+                channel=await self._private_channel(where),
                 filename=attachment.filename,
                 content=attachment.data,
             )
+
+    async def _deliver_privately(self, reply: Reply, where: Where, incoming: Incoming) -> None:
+        """Pay links, documents and the like go to the requester's direct messages with the app;
+        the channel only tells the requester (ephemerally) where to look."""
+        dm = Where(where.user, await self._private_channel(where))
+        await self._deliver(dataclasses.replace(reply, replace=False), dm, incoming)
+        with use_locale(await self.dispatcher.language(incoming)):
+            notice = Reply(_("I sent you the details in a private message."), private=True)
+            text, blocks = kit.message(notice)
+        if where.response_url:
+            await self._respond(where, text, blocks, replace_original=False)
+        else:
+            await self.post(notice, text, blocks, where)
 
     async def _respond(
         self, where: Where, text: str, blocks: list[kit.Block], replace_original: bool

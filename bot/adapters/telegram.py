@@ -417,7 +417,7 @@ class TelegramAdapter:
 
     async def render(self, incoming: Incoming, reply: Reply, pressed: Message | None = None) -> None:
         """One reply where it belongs: private things to the private chat, edits in place."""
-        if reply.private and incoming.is_group:
+        if reply.for_requester_only and incoming.is_group:
             await self._send_privately(incoming, reply)
             return
         if reply.replace and pressed is not None and not reply.attachments:

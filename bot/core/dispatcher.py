@@ -29,7 +29,8 @@ from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
 from bot.core.logs import UpdateScope, update_scope
 from bot.core.metrics import Metrics
-from bot.core.registry import Command, Registry, fold, inject, registry
+from bot.core.permissions import allows
+from bot.core.registry import Registry, fold, inject, registry
 from bot.core.types import Incoming, Reply, UsageError
 from services import audit, channels, chat_state
 from services.audit import Actor
@@ -41,7 +42,6 @@ from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger("hostbot.dispatch")
 
-ROLES = {"member": 0, "admin": 1, "owner": 2}
 CANCEL_WORDS = frozenset({"cancel", "annuler", "batal", "iptal", "/cancel"})
 # Column sizes of what identifies a sender (ChatIdentity, ProcessedUpdate): longer is no real id.
 ID_LIMITS = {"platform": 20, "workspace": 64, "user_id": 64, "chat_id": 64, "update_id": 100}
@@ -93,7 +93,7 @@ class Context:
     incoming: Incoming
     identity: ChatIdentity
     customer: Customer | None
-    role: str = "member"
+    role: str = "guest"  # see bot.core.permissions
     form: Conversation | None = None  # the open form as read with the identity
     args: list[str] = field(default_factory=list)
     command: str | None = None  # the command run, for the metrics
@@ -106,6 +106,11 @@ class Context:
     def actor(self) -> Actor:
         assert self.customer is not None
         return Actor(self.customer.id, self.identity.id)
+
+    def may(self, capability: str) -> bool:
+        """Whether the sender's role here has ``capability`` (for what a handler does besides its
+        own capability, such as the account's language)."""
+        return self.customer is not None and allows(self.role, capability)
 
     async def open_form(self, name: str, step: str, data: dict[str, Any]) -> None:
         await chat_state.save_conversation(
@@ -268,7 +273,8 @@ class Dispatcher:
     async def _who(
         self, uow: UnitOfWork, incoming: Incoming
     ) -> tuple[chat_state.Who, Customer | None, str, str]:
-        """Who wrote, the account they act for, their role there, and the language to answer in."""
+        """Who wrote, the account they act for, their role there, and the language to answer in
+        (their own choice first, then the account's)."""
         who = await chat_state.who(uow, incoming.platform, incoming.workspace, incoming.user_id)
         identity, customer = who.identity, who.customer
         role = identity.role
@@ -277,12 +283,12 @@ class Dispatcher:
                 uow, incoming.platform, incoming.workspace, incoming.chat_id
             )
             if bound is not None and (customer is None or customer.id != bound.id):
-                # A channel shared by a team: whoever is in it reads that account, and only
-                # members linked to it individually act with their own role.
-                customer, role = bound, "member"
+                # A channel shared by a team: whoever is in it reads that account as a guest, and
+                # only people linked to it individually act with their own role.
+                customer, role = bound, "guest"
         lang = (
-            (customer.language if customer else None)
-            or identity.language
+            identity.language
+            or (customer.language if customer else None)
             or normalize(incoming.language)
             or self.settings.default_language
         )
@@ -324,7 +330,7 @@ class Dispatcher:
         command, args = found
         ctx.args = args
         ctx.command = command.name
-        denied = await self._check_access(ctx, command.name, command)
+        denied = await self._check_access(ctx, "command", command.name, bare=not args)
         if denied is not None:
             return denied
         try:
@@ -336,18 +342,29 @@ class Dispatcher:
                 )
             )
 
-    async def _check_access(self, ctx: Context, action: str, command: Command | None) -> Reply | None:
-        if command is None or not command.needs_account:
+    async def _check_access(self, ctx: Context, kind: str, name: str, bare: bool = False) -> Reply | None:
+        """The one permission check (``bot.core.permissions``) for typed commands, buttons,
+        confirmations and form answers: ``name`` is the command, or the command whose confirmation
+        or form it is; ``bare``: the command was given no arguments. Without an account there is
+        nothing to protect but the link instructions. A refusal is audited (saved with the answer)
+        and answered with ``PermissionDenied``; a name without a command is refused."""
+        command = self.registry.commands.get(name)
+        if command is not None and ctx.customer is None:
+            return Reply(link_instructions(self.start_command(ctx))) if command.needs_account else None
+        if command is not None and allows(ctx.role, command.needs(bare)):
             return None
-        if ctx.customer is None:
-            return Reply(link_instructions())
-        if ROLES.get(ctx.role, 0) < ROLES[command.role]:
-            audit.record(
-                ctx.uow, f"command.{action}", ctx.actor, f"identity:{ctx.identity.id}", outcome="denied"
-            )
-            await ctx.uow.commit()
-            raise PermissionDenied()
-        return None
+        actor = ctx.actor if ctx.customer is not None else None
+        audit.defer(
+            ctx.uow, f"{kind}.{name}", actor, f"identity:{ctx.identity.id}", outcome="denied", role=ctx.role
+        )
+        raise PermissionDenied()
+
+    def start_command(self, ctx: Context) -> str:
+        """``start`` as the sender's platform writes it (Slack's slash command, Telegram's /start)."""
+        platform = ctx.incoming.platform
+        if platform == "slack":
+            return f"{self.settings.slack_command} start"
+        return "/start" if platform == "telegram" else "start"
 
     def _deps(self, ctx: Context, **extra: Any) -> dict[str, Any]:
         return {
@@ -375,7 +392,8 @@ class Dispatcher:
             return Reply(_("Cancelled. Nothing was created."))
         if ctx.customer is None:
             await ctx.close_form()
-            return Reply(link_instructions())
+            return Reply(link_instructions(self.start_command(ctx)))
+        await self._check_access(ctx, "form", form.name)
         return await inject(
             self.registry.forms[form.name],
             self._deps(ctx, step=form.step, data=dict(form.data), answer=answer),
@@ -396,7 +414,7 @@ class Dispatcher:
             return Reply(_("Cancelled. Nothing was changed."), replace=True)
         if press.kind == "confirm":
             name = ctx.command = payload["name"]
-            denied = await self._check_access(ctx, name, self.registry.commands.get(name))
+            denied = await self._check_access(ctx, "confirm", name)
             if denied is not None:
                 return denied
             result = await inject(self.registry.confirmers[name], self._deps(ctx, params=payload["params"]))
@@ -447,8 +465,9 @@ def seal(uow: UnitOfWork, identity_id: int, reply: Reply, settings: Settings) ->
             button.key = chat_state.add_key(uow, identity_id, "command", line, ttl)
 
 
-def link_instructions() -> str:
+def link_instructions(start: str = "/start") -> str:
+    """How to link, with ``start`` as the person's platform writes it (``/hosting start`` in Slack)."""
     return _(
         "This chat is not linked to a hosting account yet. Ask your provider for a link code "
-        "(or, as an operator, run: hostbot link-code CUSTOMER), then send: /start CODE"
-    )
+        "(or, as an operator, run: hostbot link-code CUSTOMER), then send: {start} CODE"
+    ).format(start=start)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.core.permissions import CAPABILITIES
 from bot.core.types import Reply
 
 Handler = Callable[..., Awaitable[Reply]]
@@ -26,12 +27,17 @@ class Command:
     aliases: dict[str, tuple[str, ...]]
     summary: str
     usage: str = ""
-    role: str = "member"
+    capability: str = "read"
     needs_account: bool = True
     order: int = 0
+    bare: str | None = None
 
     def alias_for(self, lang: str) -> str:
         return (self.aliases.get(lang) or self.aliases["en"])[0]
+
+    def needs(self, bare: bool) -> str:
+        """The capability a use needs: ``bare`` (when given) for the command alone, as a look."""
+        return self.bare if self.bare is not None and bare else self.capability
 
 
 # Words that carry no meaning for matching (English, French, Indonesian, Turkish; accents folded).
@@ -71,11 +77,19 @@ class Registry:
         aliases: dict[str, tuple[str, ...]],
         summary: str,
         usage: str = "",
-        role: str = "member",
+        capability: str = "read",
         needs_account: bool = True,
+        bare: str | None = None,
     ) -> Callable[[Handler], Handler]:
+        """``capability``: what using the command needs (``bot.core.permissions``); ``bare``: what it
+        needs without arguments, when that only shows something."""
+        if capability not in CAPABILITIES or (bare is not None and bare not in CAPABILITIES):
+            raise ValueError(f"unknown capability for {name}: {capability!r} / {bare!r}")
+
         def record(func: Handler) -> Handler:
-            cmd = Command(name, func, aliases, summary, usage, role, needs_account, len(self.commands))
+            cmd = Command(
+                name, func, aliases, summary, usage, capability, needs_account, len(self.commands), bare
+            )
             self.commands[name] = cmd
             for names in aliases.values():
                 for alias in names:
@@ -86,7 +100,8 @@ class Registry:
         return record
 
     def confirmer(self, name: str) -> Callable[[Handler], Handler]:
-        """The function that carries out a confirmed action of that name."""
+        """The function that carries out a confirmed action of that name (the command's own name:
+        it needs that command's capability)."""
 
         def record(func: Handler) -> Handler:
             self.confirmers[name] = func
@@ -95,7 +110,8 @@ class Registry:
         return record
 
     def form(self, name: str) -> Callable[[Handler], Handler]:
-        """The function that takes each answer of a multi-step form of that name."""
+        """The function that takes each answer of a multi-step form of that name (the name of the
+        command that opens it: each answer needs that command's capability)."""
 
         def record(func: Handler) -> Handler:
             self.forms[name] = func

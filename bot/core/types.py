@@ -61,7 +61,7 @@ class Attachment:
 
 @dataclass
 class Reply:
-    """``private``: only for the user, never in a group. ``replace``: edit the message whose button
+    """``private``: only for the user, never in a group (attachments always are). ``replace``: edit the message whose button
     was pressed instead of sending a new one (list paging and filters)."""
 
     text: str
@@ -72,6 +72,12 @@ class Reply:
 
     def all_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]
+
+    @property
+    def for_requester_only(self) -> bool:
+        """What goes to the requester's direct messages, never to a shared chat: the private
+        (pay links, login details, billing addresses) and every document (PDFs, QR codes)."""
+        return self.private or bool(self.attachments)
 
 
 class UsageError(Exception):

@@ -65,6 +65,7 @@ class FakeSlackAPI:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/hooks/{name}", self._hook)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -143,6 +144,23 @@ class FakeSlackAPI:
         """Send one Socket Mode envelope to the connected app."""
         await self._sockets[-1].send_json(envelope)
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Step two of ``files_upload_v2``: the file's bytes, to the URL step one handed out."""
+        await self._record(Call(f"upload:{request.match_info['file_id']}", {"data": await request.read()}))
+        return web.Response(text="OK")
+
+    def uploads(self) -> list[tuple[str, bytes]]:
+        """Every file shared, as (channel, bytes): where ``files.completeUploadExternal`` put it."""
+        data = {
+            c.method.split(":", 1)[1]: c.args["data"] for c in self.calls if c.method.startswith("upload:")
+        }
+        shared = []
+        for call in self.of("files.completeUploadExternal"):
+            files = call.args["files"]
+            for f in json.loads(files) if isinstance(files, str) else files:
+                shared.append((str(call.args.get("channel_id", "")), data[f["id"]]))
+        return shared
+
     async def _hook(self, request: web.Request) -> web.Response:
         await self._record(Call(f"hook:{request.match_info['name']}", await request.json()))
         return web.Response(text="ok")
@@ -170,6 +188,11 @@ class FakeSlackAPI:
             return {"ok": True, "view": {"id": "V0001"}}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts)}"
+            return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
+        if method == "files.completeUploadExternal":
+            return {"ok": True, "files": [{"id": "F"}]}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{args.get('users')}"}}
         return {"ok": True}
