@@ -9,6 +9,7 @@ import handlers  # noqa: F401  (registers every command)
 from bot import demo
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
+from bot.documents import Renderer
 from storage.db import make_engine, migrate
 from storage.models import Customer
 from storage.uow import Database
@@ -30,7 +31,7 @@ async def open_app(settings: Settings, seed_demo: bool = False) -> App:
     """Create and migrate the database on first use; seed demo data into an empty one if asked."""
     db = Database(make_engine(settings.database_url))
     await migrate(db.engine)
-    dispatcher = Dispatcher(db, settings)
+    dispatcher = Dispatcher(db, settings, documents=Renderer())
     if seed_demo:
         async with db.uow() as uow:
             if await uow.session.scalar(Customer.__table__.select().limit(1)) is None:

@@ -11,8 +11,7 @@ from bot.core.types import Button, Reply, UsageError
 from handlers.common import confirmation
 from services import ledger, linking
 from services.errors import N_
-from storage.models import Customer
-from storage.uow import UnitOfWork
+from services.records import Customer, UnitOfWork
 
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "id": "Bahasa Indonesia", "tr": "Türkçe"}
 MOVEMENTS = {

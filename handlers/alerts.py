@@ -14,8 +14,7 @@ from services import alert_prefs
 from services.audit import Actor
 from services.errors import N_
 from services.money import Money
-from storage.models import AlertSettings, Customer
-from storage.uow import UnitOfWork
+from services.records import AlertSettings, Customer, UnitOfWork
 
 KIND_NAMES = {
     "renewal": N_("Renewal reminders"),

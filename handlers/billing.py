@@ -10,15 +10,13 @@ from bot.core.i18n import current
 from bot.core.i18n import gettext as _
 from bot.core.registry import registry
 from bot.core.types import Button, Reply, UsageError
-from handlers.common import confirmation, first_number, iso_date, keyword
-from handlers.invoices import invoice_text, named, summary_line
-from handlers.plans import CYCLE_WORDS
+from handlers.common import CYCLE_WORDS, confirmation, first_number, iso_date, keyword
+from handlers.invoice_views import invoice_text, named, summary_line
 from services import clock, invoices, orders, plans, quotes, vat
 from services.audit import Actor
 from services.errors import N_, NotFound
 from services.invoices import Seller
-from storage.models import Customer
-from storage.uow import UnitOfWork
+from services.records import Customer, UnitOfWork
 
 
 @registry.command(

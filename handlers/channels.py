@@ -9,8 +9,7 @@ from bot.core.types import Reply
 from services import channels
 from services.audit import Actor
 from services.errors import N_
-from storage.models import Customer
-from storage.uow import UnitOfWork
+from services.records import Customer, UnitOfWork
 
 
 def _group_only() -> Reply:

@@ -15,7 +15,7 @@ from services.breakdown import MAINTENANCE, PROCESSING, Totals
 from services.errors import N_, NotFound
 from services.invoices import LineSpec
 from services.money import Money
-from storage.models import Plan
+from services.records import Plan
 
 LABELS = {
     "unpaid": N_("unpaid"),
@@ -209,3 +209,10 @@ def iso_date(args: list[str]) -> dt.date | None:
             except ValueError:
                 raise UsageError() from None
     return None
+
+
+# A billing cycle as customers write it (plans and billing both take one).
+CYCLE_WORDS = {
+    "monthly": frozenset({"monthly", "month", "mensuel", "mois", "bulanan", "aylik"}),
+    "yearly": frozenset({"yearly", "annual", "year", "annuel", "an", "tahunan", "yillik"}),
+}

@@ -17,8 +17,7 @@ from services import clock, domains
 from services.audit import Actor
 from services.errors import N_
 from services.invoices import Seller
-from storage.models import Customer
-from storage.uow import UnitOfWork
+from services.records import Customer, UnitOfWork
 
 
 @registry.command(

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from bot.config import Settings
 from bot.core import formatting
+from bot.core.documents import DocumentRenderer
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold, registry
-from bot.core.types import Attachment, Button, Reply, UsageError
-from bot.documents.invoice_pdf import invoice_pdf
-from bot.documents.qr import qr_png
-from handlers.common import confirmation, document_ref, filter_row, keyword, label, line_text, page_of
+from bot.core.types import Attachment, Button, Reply
+from handlers.common import confirmation, document_ref, filter_row, keyword, page_of
+from handlers.invoice_views import invoice_text, named, summary_line
 from services import invoices, ledger, paying
 from services.audit import Actor
 from services.errors import N_
-from services.money import Money
-from storage.models import Customer, Invoice
-from storage.uow import UnitOfWork
+from services.records import Customer, Invoice, UnitOfWork
 
 PAGE = 5
 FILTER_WORDS = {
@@ -30,26 +27,6 @@ FILTER_NAMES = {"unpaid": N_("Unpaid"), "paid": N_("Paid"), "all": N_("All")}
 # "pay 12 qr", "invoice 12 pdf": the words that ask for the document instead of the text.
 QR_WORDS = frozenset({"qr", "qrcode", "karekod"})
 PDF_WORDS = frozenset({"pdf"})
-
-
-def summary_line(inv: Invoice) -> str:
-    """One invoice in a list, by the number the customer sees and types."""
-    return _("{number} · due {due} · {total} · {status}").format(
-        number=inv.number,
-        due=formatting.date(inv.due_date),
-        total=formatting.amount(inv.total_minor, inv.currency),
-        status=label(inv.status),
-    )
-
-
-async def named(uow: UnitOfWork, args: list[str], actor: Actor) -> Invoice:
-    """The invoice or quote the arguments name, by number ("HB2026-00014") or short id ("14")."""
-    ref = document_ref(args)
-    if ref is None:
-        raise UsageError()
-    if isinstance(ref, int):
-        return await invoices.get(uow, ref, actor)
-    return await invoices.by_number(uow, ref, actor)
 
 
 @registry.command(
@@ -94,79 +71,20 @@ async def list_invoices(uow: UnitOfWork, customer: Customer, args: list[str]) ->
     return Reply(text, buttons=buttons)
 
 
-def party_text(title: str, party: dict[str, str]) -> str:
-    """A seller or buyer block: name, address, country and VAT id as printed on the invoice."""
-    place = " ".join(p for p in (party.get("postal_code", ""), party.get("city", "")) if p)
-    address = ", ".join(p for p in (party.get("address", ""), place, party.get("country", "")) if p)
-    text = f"{title} {party.get('name', '')}, {address}"
-    if party.get("vat_id"):
-        text += " · " + _("VAT id {vat_id}").format(vat_id=party["vat_id"])
-    return text
-
-
-def invoice_text(inv: Invoice) -> str:
-    """Everything an invoice carries: number, dates, both parties, each service and its period,
-    the taxable amount per rate, the rate and the VAT (or the reverse-charge mention)."""
-
-    def money(minor: int) -> str:
-        return formatting.amount(minor, inv.currency)
-
-    heading = _("Quote {number} — {status}") if inv.kind == "quote" else _("Invoice {number} — {status}")
-    lines = [
-        heading.format(number=inv.number, status=label(inv.status)),
-        _("Issued {issued}, due {due}").format(
-            issued=formatting.date(inv.issue_date), due=formatting.date(inv.due_date)
-        ),
-        _("Date of supply: {date}").format(date=formatting.date(inv.supply_date)),
-        party_text(_("From:"), inv.seller),
-        party_text(_("To:"), inv.buyer),
-    ]
-    for line in inv.lines:
-        lines.append(
-            line_text(
-                line.kind,
-                line.description,
-                line.quantity,
-                Money(line.unit_minor, inv.currency),
-                line.period_start,
-                line.period_end,
-            )
-        )
-    lines.append(_("Subtotal: {amount}").format(amount=money(inv.subtotal_minor)))
-    lines.append(
-        _("Taxable amount at {rate}: {amount}").format(
-            rate=formatting.percent(inv.vat_rate), amount=money(inv.subtotal_minor)
-        )
-    )
-    if inv.reverse_charge:
-        lines.append(_("VAT: reverse charge (0 %)"))
-        lines.append(
-            _("Reverse charge: VAT to be accounted for by the customer ({buyer}; supplier {seller}).").format(
-                buyer=inv.buyer.get("vat_id", ""), seller=inv.seller.get("vat_id", "")
-            )
-        )
-    else:
-        lines.append(
-            _("VAT {rate}: {amount}").format(
-                rate=formatting.percent(inv.vat_rate), amount=money(inv.vat_minor)
-            )
-        )
-    lines.append(_("Total: {amount}").format(amount=money(inv.total_minor)))
-    return "\n".join(lines)
-
-
 @registry.command(
     "invoice",
     aliases={"en": ("invoice", "bill"), "fr": ("facture",), "id": ("invoice",), "tr": ("fatura",)},
     summary=N_("one invoice with its lines, VAT and total"),
     usage=N_("NUMBER [pdf]"),
 )
-async def show_invoice(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str]) -> Reply:
+async def show_invoice(
+    uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], documents: DocumentRenderer
+) -> Reply:
     if not args or (keyword(args, FILTER_WORDS, "") and document_ref(args) is None):
         return await list_invoices(uow, customer, args)
     inv = await named(uow, args, actor)
     if PDF_WORDS & {fold(a) for a in args}:
-        return invoice_document(inv)
+        return invoice_document(inv, documents)
     buttons = []
     if inv.status == "unpaid":
         buttons.append([Button(_("Pay"), command=f"pay {inv.id}")])
@@ -176,7 +94,7 @@ async def show_invoice(uow: UnitOfWork, customer: Customer, actor: Actor, args: 
     return Reply(invoice_text(inv), buttons=buttons)
 
 
-def invoice_document(inv: Invoice) -> Reply:
+def invoice_document(inv: Invoice, documents: DocumentRenderer) -> Reply:
     """The PDF exists for what is final: a paid invoice, or a quote."""
     if inv.kind == "quote":
         text = _("Quote {number} as a PDF.").format(number=inv.number)
@@ -188,7 +106,7 @@ def invoice_document(inv: Invoice) -> Reply:
                 number=inv.number
             )
         )
-    pdf = Attachment(f"{inv.number}.pdf", "application/pdf", invoice_pdf(inv))
+    pdf = Attachment(f"{inv.number}.pdf", "application/pdf", documents.invoice_pdf(inv))
     return Reply(text, attachments=[pdf], private=True)
 
 
@@ -200,11 +118,15 @@ def invoice_document(inv: Invoice) -> Reply:
     capability="money",
 )
 async def pay(
-    uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], settings: Settings
+    uow: UnitOfWork,
+    customer: Customer,
+    actor: Actor,
+    args: list[str],
+    pay_links: paying.PayLinks,
+    documents: DocumentRenderer,
 ) -> Reply:
     inv = await named(uow, args, actor)
-    link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
-    await uow.commit()
+    link = await paying.open_pay_link(uow, inv, pay_links)
     total = formatting.amount(inv.total_minor, inv.currency)
     text = _(
         "Invoice {number}: {total} to pay. This link opens the payment page, no login needed:\n{link}"
@@ -213,7 +135,7 @@ async def pay(
     attachments = []
     if QR_WORDS & {fold(a) for a in args}:
         text += "\n" + _("Or scan the QR code with your phone.")
-        attachments.append(Attachment(f"pay-{inv.number}.png", "image/png", qr_png(link)))
+        attachments.append(Attachment(f"pay-{inv.number}.png", "image/png", documents.qr_png(link)))
     else:
         buttons.append([Button(_("QR code"), command=f"pay {inv.id} qr")])
     bal = await ledger.balance(uow, customer)
@@ -248,6 +170,5 @@ async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, ar
 @registry.confirmer("paybalance")
 async def confirm_pay_from_balance(uow: UnitOfWork, actor: Actor, params: dict[str, int]) -> Reply:
     inv = await invoices.get(uow, params["invoice_id"], actor)
-    await paying.mark_paid(uow, inv, "balance", actor)
-    await uow.commit()
+    await paying.pay_from_balance(uow, inv, actor)
     return Reply(_("Invoice {number} is paid. Thank you!").format(number=inv.number))

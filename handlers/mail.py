@@ -17,8 +17,7 @@ from services.errors import N_, NotFound
 from services.ids import is_digits
 from services.invoices import Seller
 from services.ports import Mailer
-from storage.models import Customer, Order
-from storage.uow import UnitOfWork
+from services.records import Customer, Order, UnitOfWork
 
 ACTION_WORDS = {
     "upgrade": frozenset({"upgrade", "ameliorer", "monter", "tingkatkan", "naikkan", "yukselt"}),

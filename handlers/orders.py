@@ -10,8 +10,7 @@ from handlers.common import first_number, label
 from services import orders
 from services.audit import Actor
 from services.errors import N_
-from storage.models import Customer
-from storage.uow import UnitOfWork
+from services.records import Customer, UnitOfWork
 
 
 @registry.command(

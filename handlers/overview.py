@@ -7,12 +7,11 @@ from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
 from bot.core.registry import registry
 from bot.core.types import Button, Reply
-from handlers.invoices import summary_line
+from handlers.invoice_views import summary_line
 from services import overview
 from services.errors import N_
 from services.invoices import Seller
-from storage.models import Customer
-from storage.uow import UnitOfWork
+from services.records import Customer, UnitOfWork
 
 
 @registry.command(

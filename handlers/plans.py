@@ -11,18 +11,13 @@ from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold, registry
 from bot.core.types import Button, Reply
-from handlers.common import breakdown_text, confirmation, iso_date, keyword, label, price_line
+from handlers.common import CYCLE_WORDS, breakdown_text, confirmation, iso_date, keyword, label, price_line
 from services import plans
 from services.audit import Actor
 from services.errors import N_, NotFound
 from services.invoices import Seller
-from storage.models import Customer, Order
-from storage.uow import UnitOfWork
+from services.records import Customer, Order, UnitOfWork
 
-CYCLE_WORDS = {
-    "monthly": frozenset({"monthly", "month", "mensuel", "mois", "bulanan", "aylik"}),
-    "yearly": frozenset({"yearly", "annual", "year", "annuel", "an", "tahunan", "yillik"}),
-}
 CANCEL_WORDS = frozenset({"cancel", "annuler", "batal", "iptal"})
 NONE_YET = {
     "subscription": N_("You have no subscription plan."),

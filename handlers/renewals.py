@@ -14,8 +14,7 @@ from services import orders, renewal_costs, renewals
 from services.audit import Actor
 from services.errors import N_, InvalidState
 from services.invoices import Seller
-from storage.models import Customer, Invoice
-from storage.uow import UnitOfWork
+from services.records import Customer, Invoice, UnitOfWork
 
 SWITCH_WORDS = {
     "on": frozenset({"on", "activer", "active", "oui", "aktif", "aktifkan", "ya", "ac", "acik", "evet"}),

@@ -10,7 +10,7 @@ from services import orders
 from services.audit import Actor
 from services.errors import N_
 from services.ports import ServerDriver
-from storage.uow import UnitOfWork
+from services.records import UnitOfWork
 
 
 @registry.command(

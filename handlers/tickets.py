@@ -14,8 +14,7 @@ from services import orders, tickets
 from services.audit import Actor
 from services.errors import N_, NotFound
 from services.ports import Mailer
-from storage.models import Customer
-from storage.uow import UnitOfWork
+from services.records import Customer, UnitOfWork
 
 FILTER_WORDS = {
     "unread": frozenset({"unread", "lus", "nonlus", "nonlu", "belum", "okunmamis", "okunmayan"}),

@@ -13,14 +13,13 @@ from bot.core.i18n import gettext as _
 from bot.core.registry import fold, registry
 from bot.core.types import Button, Reply
 from handlers.common import ask_again, confirmation
-from handlers.invoices import invoice_text
+from handlers.invoice_views import invoice_text
 from services import topup
 from services.audit import Actor
 from services.errors import N_, DomainError
 from services.invoices import Seller
 from services.money import Money
-from storage.models import Customer
-from storage.uow import UnitOfWork
+from services.records import Customer, UnitOfWork
 
 STEPS = ("amount", "name", "address", "postal_code", "city", "country", "tax_id")
 PROMPTS = {

@@ -12,8 +12,7 @@ from services import clock, metering
 from services.errors import N_
 from services.hourly_billing import FREE_HOURS
 from services.metering import MonthUsage
-from storage.models import Customer
-from storage.uow import UnitOfWork
+from services.records import Customer, UnitOfWork
 
 
 def _billed(usage: MonthUsage) -> list[str]:

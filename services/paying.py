@@ -8,17 +8,41 @@ above both, so the imports run one way.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from services import audit, clock, ledger, plans
+from services import audit, clock, invoices, ledger, plans
 from services.audit import Actor
 from services.errors import N_, InvalidState
 from services.invoices import RENEWAL_ITEMS
 from services.money import Money
 from storage.models import Customer, Domain, Invoice, Order, Payment
 from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class PayLinks:
+    """Where pay links point (the public base URL) and how many days one stays valid."""
+
+    base_url: str
+    ttl_days: int
+
+
+async def open_pay_link(uow: UnitOfWork, invoice: Invoice, links: PayLinks) -> str:
+    """A pay link for an unpaid invoice, saved at once: the customer may open it before anything else
+    this update does is committed."""
+    link = await invoices.create_pay_link(uow, invoice, links.base_url, links.ttl_days)
+    await uow.commit()
+    return link
+
+
+async def pay_from_balance(uow: UnitOfWork, invoice: Invoice, actor: Actor) -> Payment:
+    """The customer pays an invoice from their balance (refused below zero), committed."""
+    payment = await mark_paid(uow, invoice, "balance", actor)
+    await uow.commit()
+    return payment
 
 
 async def _apply_effects(uow: UnitOfWork, invoice: Invoice, actor: Actor | None) -> None:

@@ -83,6 +83,10 @@ class UnitOfWork:
         await self.session.commit()
         self.commits += 1
 
+    async def rollback(self) -> None:
+        """Drop what was not committed; the unit of work stays open for more."""
+        await self.session.rollback()
+
     async def flush(self) -> None:
         await self.session.flush()
 

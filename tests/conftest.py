@@ -16,6 +16,7 @@ import handlers  # noqa: F401  (registers the commands)
 from bot import demo
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
+from bot.documents import Renderer
 from services.ports import LogMailer
 from storage.db import make_engine, migrate
 from storage.models import Base
@@ -84,7 +85,7 @@ def mailer() -> LogMailer:
 
 @pytest.fixture
 async def dispatcher(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
-    dispatcher = Dispatcher(db, settings, mailer=mailer)
+    dispatcher = Dispatcher(db, settings, mailer=mailer, documents=Renderer())
     async with db.uow() as uow:
         await demo.seed(uow, dispatcher.seller)
     return dispatcher

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
+from bot.documents import Renderer
 from services import clock, invoices, ledger, paying
 from services.audit import Actor
 from services.invoices import LineSpec
@@ -70,7 +71,7 @@ EXPECTED = {
 
 @pytest.fixture
 async def seeded(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
-    dispatcher = Dispatcher(db, settings, mailer=mailer)
+    dispatcher = Dispatcher(db, settings, mailer=mailer, documents=Renderer())
     with clock.frozen(SEEDED):
         async with db.uow() as uow:
             await demo.seed(uow, dispatcher.seller)

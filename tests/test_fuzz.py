@@ -207,7 +207,11 @@ def quiet(errors: Errors, about: object) -> None:
 @pytest.fixture
 async def fast(dispatcher: Dispatcher) -> Dispatcher:
     """The demo data, and a flood guard that lets a fuzzing user through (thousands a minute)."""
-    return Dispatcher(dispatcher.db, dispatcher.settings.model_copy(update={"rate_limit": "1000000/minute"}))
+    return Dispatcher(
+        dispatcher.db,
+        dispatcher.settings.model_copy(update={"rate_limit": "1000000/minute"}),
+        documents=dispatcher.documents,
+    )
 
 
 async def link(dispatcher: Dispatcher, platform: str, workspace: str, user: str) -> None:

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
+from bot.documents import Renderer
 from services import clock, metering
 from services.money import Money
 from services.ports import LogMailer
@@ -38,7 +39,7 @@ def frozen() -> Iterator[None]:
 @pytest.fixture
 async def dispatcher(frozen: None, db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
     """The demo data, seeded and talked to on 20 November 2026 at 16:30 in Paris."""
-    dispatcher = Dispatcher(db, settings, mailer=mailer)
+    dispatcher = Dispatcher(db, settings, mailer=mailer, documents=Renderer())
     async with db.uow() as uow:
         await demo.seed(uow, dispatcher.seller)
     return dispatcher

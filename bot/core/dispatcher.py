@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from limits import parse
-from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.core import formatting
+from bot.core.documents import DocumentRenderer
 from bot.core.i18n import current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
@@ -36,9 +36,9 @@ from services import audit, channels, chat_state
 from services.audit import Actor
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
+from services.paying import PayLinks
 from services.ports import InventoryDriver, LogMailer, Mailer, ServerDriver
-from storage.models import ChatIdentity, Conversation, Customer
-from storage.uow import Database, UnitOfWork
+from services.records import ChatIdentity, Conversation, Customer, Database, UnitOfWork, connection_lost
 
 log = logging.getLogger("hostbot.dispatch")
 
@@ -130,6 +130,8 @@ class Dispatcher:
         servers: ServerDriver | None = None,
         commands: Registry = registry,
         metrics: Metrics | None = None,
+        *,
+        documents: DocumentRenderer,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -137,6 +139,8 @@ class Dispatcher:
         self.mailer = mailer or LogMailer()
         self.servers = servers or InventoryDriver()
         self.registry = commands
+        self.documents = documents
+        self.pay_links = PayLinks(settings.public_base_url, settings.pay_link_ttl_days)
         self.seller = Seller(
             settings.seller_name,
             settings.seller_address,
@@ -169,8 +173,8 @@ class Dispatcher:
                 try:
                     try:
                         return await self._handle(incoming, allowed, outcome, scope)
-                    except DBAPIError as err:
-                        if not err.connection_invalidated:
+                    except Exception as err:
+                        if not connection_lost(err):
                             raise
                         log.warning("database connection lost; handling the update again on a fresh one")
                         outcome = _Outcome()
@@ -260,7 +264,7 @@ class Dispatcher:
         """Roll back what a failed handler left uncommitted. If that took the update's claim with it
         (nothing was committed since), claim again: False when another replica took it meanwhile
         (it handles the update; this attempt left no trace)."""
-        await uow.session.rollback()
+        await uow.rollback()
         if uow.commits > claimed or not chat_state.claims_wait_for_commit(uow):
             return True
         return await self._claim(uow, incoming)
@@ -379,6 +383,8 @@ class Dispatcher:
             "mailer": self.mailer,
             "servers": self.servers,
             "registry": self.registry,
+            "documents": self.documents,
+            "pay_links": self.pay_links,
             **extra,
         }
 

@@ -24,9 +24,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from urllib.parse import unquote, urlsplit
 
 from bot.config import Settings
 
@@ -61,8 +59,8 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.stripe_webhook_secret,
         settings.metrics_token,
     ]
-    with suppress(ArgumentError):
-        found.append(make_url(settings.database_url).password or "")
+    with suppress(ValueError):  # the database URL's password, as the driver receives it
+        found.append(unquote(urlsplit(settings.database_url).password or ""))
     return [value for value in found if len(value) >= MIN_SECRET]
 
 

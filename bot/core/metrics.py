@@ -13,12 +13,9 @@ import logging
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, exposition, generate_latest
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from services import clock
-from storage.models import Alert
-from storage.uow import Database
+from services import alert_queue, clock
+from services.records import Database, DatabaseError
 
 log = logging.getLogger("hostbot.metrics")
 CONTENT_TYPE = exposition.CONTENT_TYPE_LATEST
@@ -114,20 +111,15 @@ class Metrics:
         now = clock.now()
         try:
             async with db.uow() as uow:
-                rows = await uow.session.execute(select(Alert.state, func.count()).group_by(Alert.state))
-                found = {state: int(n) for state, n in rows}
-                oldest = await uow.session.scalar(
-                    select(func.min(Alert.not_before)).where(
-                        Alert.state.in_(("pending", "sending")), Alert.not_before <= now
-                    )
-                )
-        except (OSError, SQLAlchemyError) as err:
+                queue = await alert_queue.depth(uow, now)
+        except (OSError, DatabaseError) as err:
             log.warning("metrics: the outbox could not be read: %s", err)
             self.outbox_read_errors.inc()
             return
         for state in OUTBOX_STATES:
-            self.outbox.labels(state).set(found.get(state, 0))
-        self.dead_letters.set(found.get("dead", 0))
+            self.outbox.labels(state).set(queue.by_state.get(state, 0))
+        self.dead_letters.set(queue.by_state.get("dead", 0))
+        oldest = queue.oldest_due
         self.oldest_pending.set(max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
 
     def exposition(self) -> bytes:

@@ -1,1 +1,17 @@
 """Documents a handler can attach to a reply: invoice PDFs and QR codes."""
+
+from __future__ import annotations
+
+from bot.documents.invoice_pdf import invoice_pdf
+from bot.documents.qr import qr_png
+from services.records import Invoice
+
+
+class Renderer:
+    """The renderer the composition root injects (bot.core.documents.DocumentRenderer)."""
+
+    def invoice_pdf(self, inv: Invoice) -> bytes:
+        return invoice_pdf(inv)
+
+    def qr_png(self, url: str) -> bytes:
+        return qr_png(url)

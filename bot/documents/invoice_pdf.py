@@ -19,7 +19,7 @@ from fpdf.enums import Align, XPos, YPos
 from bot.core import formatting
 from bot.core.i18n import current
 from bot.core.i18n import gettext as _
-from storage.models import Invoice, InvoiceLine
+from services.records import Invoice, InvoiceLine
 
 FONTS = Path(__file__).parent / "fonts"
 FAMILY = "DejaVu"
