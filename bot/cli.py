@@ -15,7 +15,6 @@ from telegram.error import TelegramError
 from bot.adapters import telegram
 from bot.adapters.shell import Shell, link_local_user
 from bot.adapters.slack import SLACK_KEY
-from bot.alerts import outbox
 from bot.alerts import worker as alerts_worker
 from bot.alerts.notifier import OutboxNotifier
 from bot.alerts.senders import connected, default_senders
@@ -26,6 +25,7 @@ from bot.core.i18n import normalize
 from bot.lifecycle import Stop
 from bot.web import make_web_app
 from services import clock, housekeeping, linking, metering, plans, renewals
+from services.alerts import outbox
 from services.errors import NotFound
 from services.hourly_billing import HOUR, hour_start
 from services.ids import parse_id

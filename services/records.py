@@ -16,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from storage.models import (
+    Alert,
     AlertSettings,
     ChatIdentity,
     Conversation,
@@ -25,12 +26,13 @@ from storage.models import (
     Order,
     Plan,
 )
-from storage.uow import Database, UnitOfWork
+from storage.uow import Database, UnitOfWork, again_if_dropped
 
 DatabaseError = SQLAlchemyError
 """Whatever the database (or the driver under it) refused or failed to do."""
 
 __all__ = [
+    "Alert",
     "AlertSettings",
     "ChatIdentity",
     "Conversation",
@@ -42,6 +44,7 @@ __all__ = [
     "Order",
     "Plan",
     "UnitOfWork",
+    "again_if_dropped",
     "connection_lost",
 ]
 

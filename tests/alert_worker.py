@@ -10,10 +10,10 @@ import asyncio
 import os
 import sys
 
-from bot.alerts import outbox
 from bot.alerts.dispatch import Dispatcher
 from bot.config import Settings
 from bot.core.types import Reply
+from services.alerts import outbox
 from services.invoices import Seller
 from storage.db import make_engine
 from storage.models import ChatIdentity

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from bot import demo
-from bot.alerts import finders
 from bot.alerts.dispatch import Dispatcher as AlertDispatcher
 from bot.config import Settings
 from bot.core import formatting
@@ -17,6 +16,7 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
 from bot.documents import Renderer
 from services import clock, ledger, metering, renewals
+from services.alerts import finders
 from services.money import Money
 from services.ports import LogMailer
 from storage.models import Alert, BillingNotice, Customer, Order

@@ -8,11 +8,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.alerts import finders
 from bot.alerts.dispatch import Dispatcher as AlertDispatcher
 from bot.cli import cmd_alerts_status
 from bot.core.dispatcher import Dispatcher
 from services import clock, invoices
+from services.alerts import finders
 from services.audit import Actor
 from storage.models import Alert, AlertDelivery, Customer, TicketMessage
 from tests.alert_fakes import RecordingSender

@@ -11,7 +11,6 @@ from babel.numbers import format_currency
 from sqlalchemy import select
 
 from bot import demo
-from bot.alerts import finders
 from bot.alerts.dispatch import Dispatcher as AlertDispatcher
 from bot.config import Settings
 from bot.core import formatting
@@ -19,6 +18,7 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
 from bot.documents import Renderer
 from services import clock, invoices, ledger, paying
+from services.alerts import finders
 from services.audit import Actor
 from services.invoices import LineSpec
 from services.money import Money

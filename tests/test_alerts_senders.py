@@ -10,7 +10,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.adapters.telegram import TELEGRAM
-from bot.alerts import finders
 from bot.alerts.dispatch import Dispatcher as AlertDispatcher
 from bot.alerts.senders import connected, default_senders
 from bot.app import App
@@ -18,6 +17,7 @@ from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.web import make_web_app
 from services import chat_state, linking
+from services.alerts import finders
 from storage.models import Alert, AlertDelivery
 from storage.uow import Database
 from tests.fakes.slack_api import FakeSlackAPI

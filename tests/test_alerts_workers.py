@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.alerts import finders
 from bot.config import Settings
+from services.alerts import finders
 from services.invoices import Seller
 from storage.db import make_engine
 from storage.models import Alert, AlertDelivery, Base, ChatIdentity, Customer, Ticket, TicketMessage

@@ -11,12 +11,13 @@ from typing import Any
 from babel.numbers import format_currency
 from sqlalchemy import event, select
 
-from bot.alerts import facts, messages
+from bot.alerts import messages
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
 from handlers.overview import show_overview
 from services import clock, domains, ledger, overview, renewals
+from services.alerts import facts
 from services.audit import Actor
 from services.money import Money
 from storage.models import Alert, Customer, Domain, Invoice, InvoiceLine, LedgerEntry, Order

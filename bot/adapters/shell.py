@@ -20,7 +20,7 @@ from bot.core.types import Button, Incoming, Reply
 from bot.lifecycle import Stop
 from services import chat_state, linking
 from services.ids import parse_id
-from storage.models import ChatIdentity
+from services.records import ChatIdentity
 
 
 class Shell:

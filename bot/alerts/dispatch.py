@@ -18,9 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from sqlalchemy import select
-
-from bot.alerts import messages, outbox
+from bot.alerts import messages
 from bot.alerts.senders import RetryAfter, Sender
 from bot.config import Settings
 from bot.core.dispatcher import seal
@@ -28,9 +26,9 @@ from bot.core.i18n import use_locale
 from bot.core.types import Reply
 from bot.lifecycle import Stop
 from services import alert_prefs, clock, renewals
+from services.alerts import outbox
 from services.invoices import Seller
-from storage.models import Alert, ChatIdentity, Customer
-from storage.uow import Database
+from services.records import ChatIdentity, Database
 
 log = logging.getLogger("hostbot.alerts")
 
@@ -109,9 +107,9 @@ class Dispatcher:
 
     async def _deliver(self, alert_id: int) -> None:
         async with self.db.uow() as uow:
-            alert = await uow.session.get(Alert, alert_id)
-            customer = await uow.session.get(Customer, alert.customer_id) if alert else None
-            if alert is None or customer is None or alert.claimed_by != self.worker:
+            alert = await outbox.held(uow, alert_id, self.worker)
+            customer = await outbox.addressee(uow, alert) if alert else None
+            if alert is None or customer is None:
                 return
             prefs = await alert_prefs.get(uow, customer.id)
             if alert.kind in (prefs.muted or []):
@@ -121,13 +119,7 @@ class Dispatcher:
             if held is not None:
                 await self._finish(alert_id, state="pending", not_before=held)
                 return
-            chats = (
-                await uow.session.scalars(
-                    select(ChatIdentity)
-                    .where(ChatIdentity.customer_id == customer.id)
-                    .order_by(ChatIdentity.id)
-                )
-            ).all()
+            chats = await outbox.recipients(uow, customer.id)
             if not chats:
                 await self._finish(alert_id, state="dropped", last_error="no linked chat")
                 return
@@ -188,8 +180,8 @@ class Dispatcher:
     async def _failed(self, alert_id: int, error: str) -> None:
         """Count a failed attempt: back to pending after a growing delay, or dead after the last one."""
         async with self.db.uow() as uow:
-            alert = await uow.session.get(Alert, alert_id)
-            if alert is None or alert.claimed_by != self.worker:
+            alert = await outbox.held(uow, alert_id, self.worker)
+            if alert is None:
                 return
             attempts = alert.attempts + 1
         if attempts >= self.settings.alerts_max_attempts:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from bot.alerts import facts
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import gettext as _
@@ -19,10 +18,10 @@ from bot.core.i18n import ngettext
 from bot.core.registry import registry
 from bot.core.types import Button, Reply
 from services import alert_prefs, invoices, ledger
+from services.alerts import facts
 from services.invoices import Seller
 from services.money import Money
-from storage.models import Alert, BillingNotice, Customer, Invoice, Ticket, TicketMessage
-from storage.uow import UnitOfWork
+from services.records import Alert, Customer, UnitOfWork
 
 Draft = Callable[[], Reply]
 
@@ -150,10 +149,10 @@ async def _notice(
 ) -> Draft | None:
     """An auto-renewal the billing job could not pay (``BillingNotice``), as things stand now: gone
     once its invoice is paid or the balance covers it (the next billing run renews it then)."""
-    notice = await uow.session.get(BillingNotice, alert.params["notice"])
-    if notice is None or notice.customer_id != customer.id:
+    notice = await facts.notice(uow, customer, alert.params["notice"])
+    if notice is None:
         return None
-    inv = await uow.session.get(Invoice, notice.params["invoice_id"])
+    inv = await facts.invoice(uow, customer, notice.params["invoice_id"])
     r = await facts.renewal(uow, customer, "order", notice.params["order_id"], seller)
     if inv is None or inv.status != "unpaid" or r is None:
         return None
@@ -197,8 +196,8 @@ async def _threshold(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft
 
 
 async def _overdue(uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings) -> Draft | None:
-    inv = await uow.session.get(Invoice, alert.params["invoice"])
-    if inv is None or inv.customer_id != customer.id or inv.status != "unpaid":
+    inv = await facts.invoice(uow, customer, alert.params["invoice"])
+    if inv is None or inv.status != "unpaid":
         return None
     link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
     late = (facts.local_today(customer) - inv.due_date).days
@@ -224,10 +223,10 @@ async def _overdue(uow: UnitOfWork, alert: Alert, customer: Customer, settings: 
 
 
 async def _reply(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | None:
-    ticket = await uow.session.get(Ticket, alert.params["ticket"])
-    message = await uow.session.get(TicketMessage, alert.params["message"])
-    if ticket is None or message is None or ticket.customer_id != customer.id or message.is_read:
+    reply = await facts.unread_reply(uow, customer, alert.params["ticket"], alert.params["message"])
+    if reply is None:
         return None
+    ticket, message = reply
     excerpt = message.body if len(message.body) <= 300 else message.body[:299] + "…"
 
     def draft() -> Reply:
@@ -241,8 +240,8 @@ async def _reply(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | N
 
 async def _payment(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | None:
     """A payment landed (``bot.alerts.notifier``): the invoice is paid, or the money is on the balance."""
-    inv = await uow.session.get(Invoice, alert.params["invoice"])
-    if inv is None or inv.customer_id != customer.id:
+    inv = await facts.invoice(uow, customer, alert.params["invoice"])
+    if inv is None:
         return None
     amount = Money(alert.params["amount"], alert.params["currency"])
 

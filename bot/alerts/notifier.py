@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.alerts import outbox
+from services.alerts import outbox
 from services.ports import PaymentNotice
-from storage.uow import UnitOfWork
+from services.records import UnitOfWork
 
 
 class OutboxNotifier:

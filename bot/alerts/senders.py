@@ -30,7 +30,7 @@ from bot.adapters.telegram import TelegramAdapter
 from bot.app import App
 from bot.core.types import Reply
 from bot.lifecycle import Health, supervised
-from storage.models import ChatIdentity
+from services.records import ChatIdentity
 
 log = logging.getLogger("hostbot.alerts.send")
 

@@ -6,13 +6,13 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from bot.alerts import finders
 from bot.alerts.dispatch import Dispatcher
 from bot.alerts.senders import Sender
 from bot.config import Settings
 from bot.lifecycle import Stop
+from services.alerts import finders
 from services.invoices import Seller
-from storage.uow import Database, again_if_dropped
+from services.records import Database, again_if_dropped
 
 log = logging.getLogger("hostbot.alerts")
 

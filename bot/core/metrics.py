@@ -14,7 +14,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, exposition, generate_latest
 
-from services import alert_queue, clock
+from services import clock
+from services.alerts import outbox
 from services.records import Database, DatabaseError
 
 log = logging.getLogger("hostbot.metrics")
@@ -111,7 +112,7 @@ class Metrics:
         now = clock.now()
         try:
             async with db.uow() as uow:
-                queue = await alert_queue.depth(uow, now)
+                queue = await outbox.depth(uow, now)
         except (OSError, DatabaseError) as err:
             log.warning("metrics: the outbox could not be read: %s", err)
             self.outbox_read_errors.inc()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from services import alert_prefs, clock, metering, renewal_costs
 from services.invoices import Seller
 from services.money import Money
-from storage.models import Customer, Domain, Invoice, Order
+from storage.models import BillingNotice, Customer, Domain, Invoice, Order, Ticket, TicketMessage
 from storage.uow import UnitOfWork
 
 
@@ -92,3 +92,26 @@ async def usage_ahead(uow: UnitOfWork, customer: Customer, until: dt.date) -> Mo
     zone = alert_prefs.zone(customer.timezone)
     end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(0), zone)
     return Money(await metering.usage_ahead(uow, customer, end), customer.currency)
+
+
+async def notice(uow: UnitOfWork, customer: Customer, notice_id: int) -> BillingNotice | None:
+    """The customer's billing notice, None when gone or someone else's."""
+    row = await uow.session.get(BillingNotice, notice_id)
+    return row if row is not None and row.customer_id == customer.id else None
+
+
+async def invoice(uow: UnitOfWork, customer: Customer, invoice_id: int) -> Invoice | None:
+    """The customer's invoice, None when gone or someone else's."""
+    row = await uow.session.get(Invoice, invoice_id)
+    return row if row is not None and row.customer_id == customer.id else None
+
+
+async def unread_reply(
+    uow: UnitOfWork, customer: Customer, ticket_id: int, message_id: int
+) -> tuple[Ticket, TicketMessage] | None:
+    """Support's reply on the customer's ticket while it is still unread, else None."""
+    ticket = await uow.session.get(Ticket, ticket_id)
+    message = await uow.session.get(TicketMessage, message_id)
+    if ticket is None or message is None or ticket.customer_id != customer.id or message.is_read:
+        return None
+    return ticket, message

@@ -14,13 +14,12 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from bot.alerts import facts, outbox
-from bot.config import Settings
 from services import alert_prefs, ledger
+from services.alerts import facts, outbox
 from services.invoices import Seller
 from storage.models import (
     Alert,
@@ -35,6 +34,22 @@ from storage.models import (
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger("hostbot.alerts")
+
+
+class AlertRules(Protocol):
+    """The settings the rules follow (bot.config.Settings has them): the rungs of the renewal and
+    overdue ladders, the forecast window, and which kinds of alert are on."""
+
+    @property
+    def alerts_renewal_days(self) -> list[int]: ...
+    @property
+    def alerts_overdue_days(self) -> list[int]: ...
+    @property
+    def alerts_forecast_days(self) -> int: ...
+    @property
+    def alerts_autorenew_short(self) -> bool: ...
+    @property
+    def alerts_ticket_replies(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -57,7 +72,7 @@ def overdue_rung(days_after: Sequence[int], late: int) -> int | None:
 
 
 async def _renewals(
-    uow: UnitOfWork, customer: Customer, settings: Settings, seller: Seller, today: dt.date
+    uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller, today: dt.date
 ) -> list[Finding]:
     found = []
     for r in await facts.renewals(uow, customer, seller):
@@ -78,7 +93,7 @@ async def _exists(uow: UnitOfWork, key: str) -> bool:
 
 
 async def _forecast(
-    uow: UnitOfWork, customer: Customer, settings: Settings, seller: Seller, today: dt.date
+    uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller, today: dt.date
 ) -> list[Finding]:
     """The balance will not cover the automatic renewals and the pay-as-you-use charges of the next
     N days: one alert per first renewal due, or per month when only usage is short."""
@@ -115,7 +130,9 @@ async def _threshold(uow: UnitOfWork, customer: Customer, threshold: int | None)
     return [Finding(key, "lowbalance", {"rule": "threshold", "threshold": threshold})]
 
 
-async def _overdue(uow: UnitOfWork, customer: Customer, settings: Settings, today: dt.date) -> list[Finding]:
+async def _overdue(
+    uow: UnitOfWork, customer: Customer, settings: AlertRules, today: dt.date
+) -> list[Finding]:
     rows = await uow.session.scalars(
         select(Invoice).where(
             Invoice.customer_id == customer.id,
@@ -164,7 +181,7 @@ async def _replies(uow: UnitOfWork, customer: Customer) -> list[Finding]:
     ]
 
 
-async def find(uow: UnitOfWork, customer: Customer, settings: Settings, seller: Seller) -> list[Finding]:
+async def find(uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller) -> list[Finding]:
     """Everything worth telling this customer today, minus the kinds they turned off."""
     prefs = await alert_prefs.get(uow, customer.id)
     today = facts.local_today(customer)
@@ -183,7 +200,7 @@ async def find(uow: UnitOfWork, customer: Customer, settings: Settings, seller: 
     return [f for f in found if f.kind not in muted]
 
 
-async def scan_customer(uow: UnitOfWork, customer: Customer, settings: Settings, seller: Seller) -> int:
+async def scan_customer(uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller) -> int:
     """Find and enqueue in one transaction; returns how many alerts are new."""
     added = 0
     for finding in await find(uow, customer, settings, seller):
@@ -192,7 +209,7 @@ async def scan_customer(uow: UnitOfWork, customer: Customer, settings: Settings,
     return added
 
 
-async def scan(db: Database, settings: Settings, seller: Seller) -> int:
+async def scan(db: Database, settings: AlertRules, seller: Seller) -> int:
     """Scan every customer with at least one linked chat; one transaction per customer."""
     async with db.uow() as uow:
         ids = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -20,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services import clock
-from storage.models import Alert, AlertDelivery
+from storage.models import Alert, AlertDelivery, ChatIdentity, Customer
 from storage.uow import UnitOfWork
 
 STATES = ("pending", "sending", "sent", "dead", "dropped")
@@ -147,5 +148,41 @@ async def counts(uow: UnitOfWork) -> dict[str, int]:
 async def dead_letters(uow: UnitOfWork, limit: int = 50) -> Sequence[Alert]:
     rows = await uow.session.scalars(
         select(Alert).where(Alert.state == "dead").order_by(Alert.id.desc()).limit(limit)
+    )
+    return rows.all()
+
+
+@dataclass(frozen=True)
+class Depth:
+    """Alerts per state, and when the oldest one due but not yet sent was due (None: none is)."""
+
+    by_state: dict[str, int]
+    oldest_due: dt.datetime | None
+
+
+async def depth(uow: UnitOfWork, now: dt.datetime) -> Depth:
+    """What the metrics endpoint shows of the queue."""
+    oldest = await uow.session.scalar(
+        select(func.min(Alert.not_before)).where(
+            Alert.state.in_(("pending", "sending")), Alert.not_before <= now
+        )
+    )
+    return Depth(await counts(uow), oldest)
+
+
+async def held(uow: UnitOfWork, alert_id: int, worker: str) -> Alert | None:
+    """The alert while ``worker`` still holds its claim, else None (gone, or taken over)."""
+    alert = await uow.session.get(Alert, alert_id)
+    return alert if alert is not None and alert.claimed_by == worker else None
+
+
+async def addressee(uow: UnitOfWork, alert: Alert) -> Customer | None:
+    return await uow.session.get(Customer, alert.customer_id)
+
+
+async def recipients(uow: UnitOfWork, customer_id: int) -> Sequence[ChatIdentity]:
+    """Every chat linked to the customer, oldest link first: where an alert goes."""
+    rows = await uow.session.scalars(
+        select(ChatIdentity).where(ChatIdentity.customer_id == customer_id).order_by(ChatIdentity.id)
     )
     return rows.all()
