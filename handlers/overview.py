@@ -37,10 +37,8 @@ async def show_overview(uow: UnitOfWork, customer: Customer, seller: Seller) -> 
     if view.renewals:
         lines.append(_("Renewals in the next 30 days:"))
         for item in view.renewals:
-            auto = _("auto-renew") if item.auto_renew else _("manual")
-            lines.append(
-                f"{formatting.date(item.on)} · {item.ref} · {formatting.money(item.amount)} · {auto}"
-            )
+            auto = _("auto-renew") if item.auto else _("manual")
+            lines.append(f"{formatting.date(item.due)} · {item.ref} · {formatting.money(item.cost)} · {auto}")
     else:
         lines.append(_("No renewals in the next 30 days."))
     buttons = [

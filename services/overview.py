@@ -11,22 +11,10 @@ from sqlalchemy import func, select
 from services import clock, invoices, ledger, renewal_costs
 from services.invoices import Seller
 from services.money import Money
-from storage.models import Customer, Domain, Invoice, Order
+from storage.models import Customer, Invoice
 from storage.uow import UnitOfWork
 
 RENEWAL_WINDOW = dt.timedelta(days=30)
-
-
-@dataclass(frozen=True)
-class Renewal:
-    """An order period or a domain that ends within the window; ``amount`` is what renewing it
-    costs (``services.renewal_costs``)."""
-
-    what: str
-    ref: str
-    on: dt.date
-    amount: Money
-    auto_renew: bool
 
 
 @dataclass(frozen=True)
@@ -35,7 +23,7 @@ class Overview:
     unpaid: Sequence[Invoice]
     unpaid_count: int
     unpaid_total: Money
-    renewals: list[Renewal]
+    renewals: list[renewal_costs.Renewal]  # due within RENEWAL_WINDOW
 
 
 async def account_overview(uow: UnitOfWork, customer: Customer, seller: Seller, shown: int = 5) -> Overview:
@@ -49,23 +37,6 @@ async def account_overview(uow: UnitOfWork, customer: Customer, seller: Seller, 
             Invoice.currency == customer.currency,
         )
     )
-    horizon = clock.today() + RENEWAL_WINDOW
-    orders = (
-        await uow.session.scalars(
-            select(Order).where(
-                Order.customer_id == customer.id, Order.status == "active", Order.period_end <= horizon
-            )
-        )
-    ).all()
-    domains = (
-        await uow.session.scalars(
-            select(Domain).where(Domain.customer_id == customer.id, Domain.expires_on <= horizon)
-        )
-    ).all()
-    costs = await renewal_costs.costs(uow, customer, seller, orders, domains)
-    renewals = [
-        Renewal("order", f"#{o.id} {o.plan.name}", o.period_end, costs["order", o.id].amount, o.auto_renew)
-        for o in orders
-    ] + [Renewal("domain", d.name, d.expires_on, costs["domain", d.id].amount, d.auto_renew) for d in domains]
-    renewals.sort(key=lambda r: r.on)
+    due = await renewal_costs.renewals(uow, customer, seller, until=clock.today() + RENEWAL_WINDOW)
+    renewals = sorted(due, key=lambda r: (r.due, r.item != "order", r.id))  # orders first on a day
     return Overview(balance, unpaid, count, Money(int(total or 0), customer.currency), renewals)

@@ -110,3 +110,77 @@ async def of_order(uow: UnitOfWork, customer: Customer, seller: Seller, order: O
 
 async def of_domain(uow: UnitOfWork, customer: Customer, seller: Seller, domain: Domain) -> Cost:
     return (await costs(uow, customer, seller, domains=[domain]))["domain", domain.id]
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """A service (order) or a domain that ends on ``due``; ``cost`` is what renewing it takes
+    (``costs``), the total of ``invoice`` when one is open. The one read model of a renewal: the
+    overview, the renewal alerts and the balance forecast all show this."""
+
+    item: str
+    id: int
+    name: str
+    due: dt.date
+    auto: bool
+    cost: Money
+    invoice: Invoice | None
+
+    @property
+    def ref(self) -> str:
+        """How the customer recognises it: "#7 Cloud S" for an order, the name for a domain."""
+        return f"#{self.id} {self.name}" if self.item == "order" else self.name
+
+
+def _found(prices: dict[Key, Cost], orders: Sequence[Order], domains: Sequence[Domain]) -> list[Renewal]:
+    found = []
+    for o in orders:
+        cost = prices["order", o.id]
+        found.append(
+            Renewal("order", o.id, o.plan.name, o.period_end, o.auto_renew, cost.amount, cost.invoice)
+        )
+    for d in domains:
+        cost = prices["domain", d.id]
+        found.append(Renewal("domain", d.id, d.name, d.expires_on, d.auto_renew, cost.amount, cost.invoice))
+    return found
+
+
+async def renewals(
+    uow: UnitOfWork, customer: Customer, seller: Seller, until: dt.date | None = None
+) -> list[Renewal]:
+    """Every active order and every domain of the customer (those due by ``until`` if given), soonest
+    first: what the overview, the alerts and the forecast announce."""
+    order_query = select(Order).where(Order.customer_id == customer.id, Order.status == "active")
+    domain_query = select(Domain).where(Domain.customer_id == customer.id)
+    if until is not None:
+        order_query = order_query.where(Order.period_end <= until)
+        domain_query = domain_query.where(Domain.expires_on <= until)
+    orders = (await uow.session.scalars(order_query)).all()
+    domains = (await uow.session.scalars(domain_query)).all()
+    found = await costs(uow, customer, seller, orders, domains)
+    return sorted(_found(found, orders, domains), key=lambda r: (r.due, r.item, r.id))
+
+
+async def renewal(
+    uow: UnitOfWork, customer: Customer, item: str, item_id: int, seller: Seller
+) -> Renewal | None:
+    """One renewal, as it stands now (None when the order or domain is gone or not the customer's)."""
+    orders: list[Order] = []
+    domains: list[Domain] = []
+    if item == "order":
+        order = await uow.session.get(Order, item_id)
+        if order is None or order.customer_id != customer.id or order.status != "active":
+            return None
+        orders.append(order)
+    else:
+        domain = await uow.session.get(Domain, item_id)
+        if domain is None or domain.customer_id != customer.id:
+            return None
+        domains.append(domain)
+    [found] = _found(await costs(uow, customer, seller, orders, domains), orders, domains)
+    return found
+
+
+def auto_due(found: list[Renewal], start: dt.date, end: dt.date) -> list[Renewal]:
+    """Automatic renewals that will charge the balance between ``start`` and ``end`` included."""
+    return [r for r in found if r.auto and start <= r.due <= end]

@@ -16,7 +16,7 @@ from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
 from handlers.overview import show_overview
-from services import clock, domains, ledger, overview, renewals
+from services import clock, domains, ledger, overview, renewal_costs, renewals
 from services.alerts import facts
 from services.audit import Actor
 from services.money import Money
@@ -26,12 +26,12 @@ from storage.uow import UnitOfWork
 Item = tuple[int, str, int]  # (customer id, "order" or "domain", id)
 
 
-async def _announced(dispatcher: Dispatcher) -> dict[Item, facts.Renewal]:
+async def _announced(dispatcher: Dispatcher) -> dict[Item, renewal_costs.Renewal]:
     """Every demo item as the alerts see it, with its cost."""
-    found: dict[Item, facts.Renewal] = {}
+    found: dict[Item, renewal_costs.Renewal] = {}
     async with dispatcher.db.uow() as uow:
         for customer in (await uow.session.scalars(select(Customer).order_by(Customer.id))).all():
-            for r in await facts.renewals(uow, customer, dispatcher.seller):
+            for r in await renewal_costs.renewals(uow, customer, dispatcher.seller):
                 found[customer.id, r.item, r.id] = r
     assert {item for _c, item, _id in found} == {"order", "domain"}
     return found
@@ -47,24 +47,23 @@ def _noon(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(12), dt.UTC)
 
 
-async def _overview_says(dispatcher: Dispatcher, item: Item, r: facts.Renewal) -> None:
+async def _overview_says(dispatcher: Dispatcher, item: Item, r: renewal_costs.Renewal) -> None:
     """Two days before it is due the item is in the overview, at its cost, in the data and the text."""
-    ref = f"#{r.id} {r.name}" if r.item == "order" else r.name
     with clock.frozen(_noon(r.due - dt.timedelta(days=2))), use_locale("en"):
         async with dispatcher.db.uow() as uow:
             customer = await _customer(uow, item[0])
             view = await overview.account_overview(uow, customer, dispatcher.seller)
-            [shown] = [x for x in view.renewals if x.what == r.item and x.ref == ref]
-            assert shown.amount == r.cost, item
+            [shown] = [x for x in view.renewals if x.item == r.item and x.id == r.id]
+            assert shown.cost == r.cost, item
             reply = await show_overview(uow, customer, dispatcher.seller)
-            assert f" · {ref} · {formatting.money(r.cost)} · " in reply.text, (item, reply.text)
+            assert f" · {r.ref} · {formatting.money(r.cost)} · " in reply.text, (item, reply.text)
 
 
-async def _alert_says(dispatcher: Dispatcher, item: Item, r: facts.Renewal) -> None:
+async def _alert_says(dispatcher: Dispatcher, item: Item, r: renewal_costs.Renewal) -> None:
     """The renewal reminder, as composed when it is sent, names the same cost."""
     async with dispatcher.db.uow() as uow:
         customer = await _customer(uow, item[0])
-        again = await facts.renewal(uow, customer, r.item, r.id, dispatcher.seller)
+        again = await renewal_costs.renewal(uow, customer, r.item, r.id, dispatcher.seller)
         assert again is not None and again.cost == r.cost, item
         alert = Alert(kind="renewal", params={"item": r.item, "id": r.id, "due": r.due.isoformat()})
         draft = await messages.compose(uow, alert, customer, dispatcher.settings, dispatcher.seller)
@@ -74,7 +73,9 @@ async def _alert_says(dispatcher: Dispatcher, item: Item, r: facts.Renewal) -> N
             assert formatting.money(r.cost) in text, (item, text)
 
 
-async def _forecast_says(dispatcher: Dispatcher, customer_id: int, found: dict[Item, facts.Renewal]) -> None:
+async def _forecast_says(
+    dispatcher: Dispatcher, customer_id: int, found: dict[Item, renewal_costs.Renewal]
+) -> None:
     """Everything set to renew automatically and an empty balance (not committed): the forecast lists
     each item at its cost and adds them up with the pay-as-you-use charges."""
     async with dispatcher.db.uow() as uow:
@@ -174,7 +175,7 @@ async def test_the_costs_take_a_fixed_number_of_queries(dispatcher: Dispatcher) 
             customer = await _customer(uow, 1)
             with clock.frozen(_noon(clock.today() + dt.timedelta(days=250))):  # every item in the window
                 statements.clear()
-                found = await facts.renewals(uow, customer, dispatcher.seller)
+                found = await renewal_costs.renewals(uow, customer, dispatcher.seller)
                 alerts = len(statements)
                 statements.clear()
                 view = await overview.account_overview(uow, customer, dispatcher.seller)
@@ -199,7 +200,7 @@ async def test_the_issue_examples(dispatcher: Dispatcher) -> None:
     announced at 138.38, not the bare 99.00; order 3 (Growth 29.00 + storage 3.00 + 2.5 %) at 32.80."""
     async with dispatcher.db.uow() as uow:
         customer = await _customer(uow, 1)
-        r = await facts.renewal(uow, customer, "order", 2, dispatcher.seller)
+        r = await renewal_costs.renewal(uow, customer, "order", 2, dispatcher.seller)
         assert r is not None
         alert = Alert(kind="renewal", params={"item": "order", "id": 2, "due": r.due.isoformat()})
         draft = await messages.compose(uow, alert, customer, dispatcher.settings, dispatcher.seller)

@@ -17,7 +17,7 @@ from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
 from bot.core.registry import registry
 from bot.core.types import Button, Reply
-from services import alert_prefs, invoices, ledger
+from services import alert_prefs, invoices, ledger, renewal_costs
 from services.alerts import facts
 from services.invoices import Seller
 from services.money import Money
@@ -39,13 +39,13 @@ def _pay_line(link: str) -> str:
     return _("Pay it here, no login needed:\n{link}").format(link=link)
 
 
-def _service(r: facts.Renewal) -> str:
+def _service(r: renewal_costs.Renewal) -> str:
     if r.item == "order":
         return _("Order #{id} ({plan})").format(id=r.id, plan=r.name)
     return r.name
 
 
-def _expiry(r: facts.Renewal, today: dt.date) -> str:
+def _expiry(r: renewal_costs.Renewal, today: dt.date) -> str:
     left = (r.due - today).days
     if left <= 0:
         return _("{service} expires today ({date}).").format(service=_service(r), date=formatting.date(r.due))
@@ -58,7 +58,7 @@ async def _renewal(
     uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
 ) -> Draft | None:
     p = alert.params
-    r = await facts.renewal(uow, customer, p["item"], p["id"], seller)
+    r = await renewal_costs.renewal(uow, customer, p["item"], p["id"], seller)
     if r is None or r.due.isoformat() != p["due"]:
         return None  # renewed, cancelled or gone since the scan
     balance = await ledger.balance(uow, customer)
@@ -110,7 +110,7 @@ async def _renewal(
 async def _forecast(uow: UnitOfWork, alert: Alert, customer: Customer, seller: Seller) -> Draft | None:
     today = facts.local_today(customer)
     until = dt.date.fromisoformat(alert.params["until"])
-    due = facts.auto_due(await facts.renewals(uow, customer, seller), today, until)
+    due = renewal_costs.auto_due(await renewal_costs.renewals(uow, customer, seller), today, until)
     usage = await facts.usage_ahead(uow, customer, until)
     balance = await ledger.balance(uow, customer)
     need = Money(sum(r.cost.minor for r in due) + usage.minor, customer.currency)
@@ -153,7 +153,7 @@ async def _notice(
     if notice is None:
         return None
     inv = await facts.invoice(uow, customer, notice.params["invoice_id"])
-    r = await facts.renewal(uow, customer, "order", notice.params["order_id"], seller)
+    r = await renewal_costs.renewal(uow, customer, "order", notice.params["order_id"], seller)
     if inv is None or inv.status != "unpaid" or r is None:
         return None
     cost = Money(inv.total_minor, inv.currency)

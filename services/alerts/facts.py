@@ -1,89 +1,19 @@
-"""What the finders and the messages both need to know: renewals coming up and what they cost."""
+"""What the finders and the messages both need to know: the customer's day, usage ahead, and the
+records an alert names (renewals coming up and their cost are ``services.renewal_costs``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from services import alert_prefs, clock, metering, renewal_costs
-from services.invoices import Seller
+from services import alert_prefs, clock, metering
 from services.money import Money
-from storage.models import BillingNotice, Customer, Domain, Invoice, Order, Ticket, TicketMessage
+from storage.models import BillingNotice, Customer, Invoice, Ticket, TicketMessage
 from storage.uow import UnitOfWork
-
-
-@dataclass(frozen=True)
-class Renewal:
-    """A service (order) or a domain that ends on ``due``; ``cost`` is what renewing it takes
-    (``services.renewal_costs``), the total of ``invoice`` when one is open."""
-
-    item: str
-    id: int
-    name: str
-    due: dt.date
-    auto: bool
-    cost: Money
-    invoice: Invoice | None
 
 
 def local_today(customer: Customer) -> dt.date:
     """The date where the customer lives: a reminder "in 7 days" counts the customer's days."""
     return clock.now().astimezone(alert_prefs.zone(customer.timezone)).date()
-
-
-def _found(
-    costs: dict[renewal_costs.Key, renewal_costs.Cost], orders: Sequence[Order], domains: Sequence[Domain]
-) -> list[Renewal]:
-    found = []
-    for o in orders:
-        cost = costs["order", o.id]
-        found.append(
-            Renewal("order", o.id, o.plan.name, o.period_end, o.auto_renew, cost.amount, cost.invoice)
-        )
-    for d in domains:
-        cost = costs["domain", d.id]
-        found.append(Renewal("domain", d.id, d.name, d.expires_on, d.auto_renew, cost.amount, cost.invoice))
-    return found
-
-
-async def renewals(uow: UnitOfWork, customer: Customer, seller: Seller) -> list[Renewal]:
-    """Every active order and every domain of the customer, soonest first."""
-    orders = (
-        await uow.session.scalars(
-            select(Order).where(Order.customer_id == customer.id, Order.status == "active")
-        )
-    ).all()
-    domains = (await uow.session.scalars(select(Domain).where(Domain.customer_id == customer.id))).all()
-    costs = await renewal_costs.costs(uow, customer, seller, orders, domains)
-    return sorted(_found(costs, orders, domains), key=lambda r: (r.due, r.item, r.id))
-
-
-async def renewal(
-    uow: UnitOfWork, customer: Customer, item: str, item_id: int, seller: Seller
-) -> Renewal | None:
-    """One renewal, as it stands now (None when the order or domain is gone or not the customer's)."""
-    orders: list[Order] = []
-    domains: list[Domain] = []
-    if item == "order":
-        order = await uow.session.get(Order, item_id)
-        if order is None or order.customer_id != customer.id or order.status != "active":
-            return None
-        orders.append(order)
-    else:
-        domain = await uow.session.get(Domain, item_id)
-        if domain is None or domain.customer_id != customer.id:
-            return None
-        domains.append(domain)
-    [found] = _found(await renewal_costs.costs(uow, customer, seller, orders, domains), orders, domains)
-    return found
-
-
-def auto_due(found: list[Renewal], start: dt.date, end: dt.date) -> list[Renewal]:
-    """Automatic renewals that will charge the balance between ``start`` and ``end`` included."""
-    return [r for r in found if r.auto and start <= r.due <= end]
 
 
 async def usage_ahead(uow: UnitOfWork, customer: Customer, until: dt.date) -> Money:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from services import alert_prefs, ledger
+from services import alert_prefs, ledger, renewal_costs
 from services.alerts import facts, outbox
 from services.invoices import Seller
 from storage.models import (
@@ -75,7 +75,7 @@ async def _renewals(
     uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller, today: dt.date
 ) -> list[Finding]:
     found = []
-    for r in await facts.renewals(uow, customer, seller):
+    for r in await renewal_costs.renewals(uow, customer, seller):
         rung = ladder_rung(settings.alerts_renewal_days, (r.due - today).days)
         if rung is None:
             continue
@@ -100,7 +100,7 @@ async def _forecast(
     if settings.alerts_forecast_days <= 0:
         return []
     until = today + dt.timedelta(days=settings.alerts_forecast_days)
-    due = facts.auto_due(await facts.renewals(uow, customer, seller), today, until)
+    due = renewal_costs.auto_due(await renewal_costs.renewals(uow, customer, seller), today, until)
     usage = await facts.usage_ahead(uow, customer, until)
     need = sum(r.cost.minor for r in due) + usage.minor
     if need <= 0 or (await ledger.balance(uow, customer)).minor >= need:
