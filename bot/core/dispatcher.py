@@ -378,7 +378,6 @@ class Dispatcher:
             "customer": ctx.customer,
             "identity": ctx.identity,
             "actor": ctx.actor if ctx.customer else None,
-            "settings": self.settings,
             "seller": self.seller,
             "mailer": self.mailer,
             "servers": self.servers,
