@@ -27,7 +27,7 @@ from bot.core.limiting import Limiter
 from services import invoices, payments
 from services.drivers.stripe_checkout import StripeCheckout
 from services.ports import CardCheckout, InvalidEvent, Notifier
-from storage.models import Customer, Invoice
+from services.records import Customer, Invoice
 
 log = logging.getLogger("hostbot.pay")
 
@@ -155,12 +155,7 @@ async def _allowed(request: web.Request) -> bool:
 async def _open(request: web.Request) -> tuple[Invoice, Customer] | None:
     """The unpaid invoice the token opens and its customer, or None for a dead or unknown token."""
     async with request.app[PAYMENTS_KEY].app.db.uow() as uow:
-        invoice = await invoices.resolve_pay_token(uow, request.match_info["token"])
-        if invoice is None:
-            return None
-        customer = await uow.session.get(Customer, invoice.customer_id)
-        assert customer is not None
-        return invoice, customer
+        return await invoices.open_by_token(uow, request.match_info["token"])
 
 
 def _refused(lang: str) -> web.Response:

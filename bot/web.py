@@ -7,7 +7,6 @@ import hmac
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 
 from bot import payments_web
 from bot.adapters import slack, telegram
@@ -17,7 +16,7 @@ from bot.core.limiting import storage_state
 from bot.core.metrics import CONTENT_TYPE
 from bot.lifecycle import HEALTH, Health
 from services.ports import Notifier
-from storage.uow import again_if_dropped
+from services.records import again_if_dropped
 
 APP_KEY = web.AppKey("hostbot", App)
 ADAPTERS = (telegram.setup, slack.setup)
@@ -32,7 +31,7 @@ async def healthz(request: web.Request) -> web.Response:
 
     async def ping() -> None:
         async with app.db.uow() as uow:
-            await uow.session.execute(text("SELECT 1"))
+            await uow.ping()
 
     components: dict[str, dict[str, Any]] = {}
     try:

@@ -257,3 +257,13 @@ async def resolve_pay_token(uow: UnitOfWork, token: str) -> Invoice | None:
     if invoice is None or invoice.status != "unpaid":
         return None
     return invoice
+
+
+async def open_by_token(uow: UnitOfWork, token: str) -> tuple[Invoice, Customer] | None:
+    """What a pay page shows: the unpaid invoice a live token opens and its customer, or None."""
+    invoice = await resolve_pay_token(uow, token)
+    if invoice is None:
+        return None
+    customer = await uow.session.get(Customer, invoice.customer_id)
+    assert customer is not None
+    return invoice, customer

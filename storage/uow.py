@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -82,6 +82,10 @@ class UnitOfWork:
             self._deferred = []
         await self.session.commit()
         self.commits += 1
+
+    async def ping(self) -> None:
+        """A round trip to the server: raises when the database does not answer."""
+        await self.session.execute(text("SELECT 1"))
 
     async def rollback(self) -> None:
         """Drop what was not committed; the unit of work stays open for more."""

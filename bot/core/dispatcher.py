@@ -140,7 +140,6 @@ class Dispatcher:
         self.servers = servers or InventoryDriver()
         self.registry = commands
         self.documents = documents
-        self.pay_links = PayLinks(settings.public_base_url, settings.pay_link_ttl_days)
         self.seller = Seller(
             settings.seller_name,
             settings.seller_address,
@@ -383,7 +382,7 @@ class Dispatcher:
             "servers": self.servers,
             "registry": self.registry,
             "documents": self.documents,
-            "pay_links": self.pay_links,
+            "pay_links": PayLinks(self.settings.public_base_url, self.settings.pay_link_ttl_days),
             **extra,
         }
 
