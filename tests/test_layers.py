@@ -45,3 +45,14 @@ def test_contracts_list_no_exception() -> None:
     contracts = config["contracts"]
     assert {c["type"] for c in contracts} >= {"layers", "forbidden", "independence", "acyclic_siblings"}
     assert [c["id"] for c in contracts if "ignore_imports" in c] == []
+
+
+HELPERS = {"handlers.__init__", "handlers.common", "handlers.invoice_views"}  # shared, not handlers
+
+
+def test_every_handler_module_is_independent() -> None:
+    """A new handlers module joins the independence contract (or is named a shared helper here)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    [contract] = [c for c in config["contracts"] if c["id"] == "handlers-independent"]
+    modules = {f"handlers.{path.stem}" for path in (ROOT / "handlers").glob("*.py")}
+    assert set(contract["modules"]) == modules - HELPERS
