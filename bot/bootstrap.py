@@ -151,8 +151,8 @@ class App:
 
 
 def assemble(settings: Settings, db: Database, chat: Dispatcher) -> App:
-    """The process around a dispatcher: its payment notifier and the limiter of the pay pages and
-    link codes (shared by both: their keys differ)."""
+    """The process around a dispatcher: its payment notifier, and one limiter for the pay pages,
+    the link-code attempts and the adapters' pacing (their keys differ)."""
     return App(settings, db, chat, OutboxNotifier(), limiter(settings))
 
 
