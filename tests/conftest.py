@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import text
 
 import handlers  # noqa: F401  (registers the commands)
-from bot import demo
+from bot import bootstrap, demo
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
-from services.ports import LogMailer
+from services.drivers.log_mail import LogMailer
 from storage.db import make_engine, migrate
 from storage.models import Base
 from storage.uow import Database
@@ -84,7 +84,7 @@ def mailer() -> LogMailer:
 
 @pytest.fixture
 async def dispatcher(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
-    dispatcher = Dispatcher(db, settings, mailer=mailer)
+    dispatcher = bootstrap.dispatcher(db, settings, mailer=mailer)
     async with db.uow() as uow:
         await demo.seed(uow, dispatcher.seller)
     return dispatcher

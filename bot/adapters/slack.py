@@ -42,8 +42,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters import slack_blocks as kit
-from bot.app import App
+from bot.config import Settings
 from bot.core import forms
+from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import gettext as _
 from bot.core.i18n import use_locale
 from bot.core.logs import update_scope
@@ -109,11 +110,12 @@ def is_group(channel: str) -> bool:
 
 
 class SlackAdapter:
-    def __init__(self, app: App) -> None:
-        settings = app.settings
+    """``pacer`` spaces the messages per channel (built by ``bot.bootstrap``)."""
+
+    def __init__(self, dispatcher: Dispatcher, settings: Settings, pacer: Pacer, metrics: Metrics) -> None:
         self.settings = settings
-        self.dispatcher = app.dispatcher
-        self.metrics = app.dispatcher.metrics
+        self.dispatcher = dispatcher
+        self.metrics = metrics
         self.client = AsyncWebClient(
             token=settings.slack_bot_token,
             base_url=settings.slack_api_url.rstrip("/") + "/",
@@ -125,12 +127,7 @@ class SlackAdapter:
             request_verification_enabled=not settings.slack_app_token,
             process_before_response=True,
         )
-        self.pacer = Pacer(
-            "slack",
-            per_chat=settings.slack_pace_per_channel,
-            storage_uri=settings.rate_limit_storage,
-            metrics=self.metrics,
-        )
+        self.pacer = pacer
         self.socket: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._locales: dict[str, tuple[str | None, float]] = {}
@@ -459,15 +456,10 @@ class SlackAdapter:
 SLACK_KEY = web.AppKey("slack", SlackAdapter)
 
 
-def setup(web_app: web.Application, app: App) -> None:
-    """Mount Slack on the web app when a bot token is configured: Socket Mode with an app-level
-    token, otherwise HTTP events at ``/slack/events`` (which needs the signing secret)."""
-    settings = app.settings
-    if not settings.slack_bot_token:
-        return
-    if not settings.slack_app_token and not settings.slack_signing_secret:
-        raise ValueError("SLACK_SIGNING_SECRET is required to receive Slack events over HTTP")
-    adapter = SlackAdapter(app)
+def setup(web_app: web.Application, adapter: SlackAdapter) -> None:
+    """Mount Slack on the web app: Socket Mode with an app-level token, otherwise HTTP events at
+    ``/slack/events``."""
+    settings = adapter.settings
     web_app[SLACK_KEY] = adapter
     if settings.slack_app_token:
         # Slack unreachable: the app serves anyway and Socket Mode keeps trying (see /healthz).

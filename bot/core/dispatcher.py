@@ -30,13 +30,13 @@ from bot.core.limiting import Limiter
 from bot.core.logs import UpdateScope, update_scope
 from bot.core.metrics import Metrics
 from bot.core.permissions import allows
-from bot.core.registry import Registry, fold, inject, registry
+from bot.core.registry import Registry, fold, inject
 from bot.core.types import Incoming, Reply, UsageError
 from services import audit, channels, chat_state
 from services.audit import Actor
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
-from services.ports import InventoryDriver, LogMailer, Mailer, ServerDriver
+from services.ports import Mailer, ServerDriver
 from storage.models import ChatIdentity, Conversation, Customer
 from storage.uow import Database, UnitOfWork
 
@@ -122,31 +122,30 @@ class Context:
 
 
 class Dispatcher:
+    """Everything it works with is handed in (``bot.bootstrap`` builds it): the drivers the
+    handlers may name, the seller printed on invoices, the inbound rate limiter and the commands."""
+
     def __init__(
         self,
         db: Database,
         settings: Settings,
-        mailer: Mailer | None = None,
-        servers: ServerDriver | None = None,
-        commands: Registry = registry,
-        metrics: Metrics | None = None,
+        *,
+        commands: Registry,
+        seller: Seller,
+        mailer: Mailer,
+        servers: ServerDriver,
+        limiter: Limiter,
+        metrics: Metrics,
     ) -> None:
         self.db = db
         self.settings = settings
-        self.metrics = metrics or Metrics()
-        self.mailer = mailer or LogMailer()
-        self.servers = servers or InventoryDriver()
+        self.metrics = metrics
+        self.mailer = mailer
+        self.servers = servers
         self.registry = commands
-        self.seller = Seller(
-            settings.seller_name,
-            settings.seller_address,
-            settings.seller_country,
-            settings.seller_vat_id,
-            settings.invoice_series,
-            settings.invoice_due_days,
-        )
+        self.seller = seller
         self._limit = parse(settings.rate_limit)
-        self._limiter = Limiter(settings.rate_limit_storage)
+        self._limiter = limiter
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """One transaction per update where the database allows it: the update id's claim, what
