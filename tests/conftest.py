@@ -12,10 +12,11 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-import handlers  # noqa: F401  (registers the commands)
 from bot import demo
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
+from bot.core.registry import Registry
+from handlers import ROUTERS
 from services.ports import LogMailer
 from storage.db import make_engine, migrate
 from storage.models import Base
@@ -83,8 +84,14 @@ def mailer() -> LogMailer:
 
 
 @pytest.fixture
-async def dispatcher(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
-    dispatcher = Dispatcher(db, settings, mailer=mailer)
+def commands() -> Registry:
+    """Every router, as the bot is built."""
+    return Registry.from_routers(*ROUTERS)
+
+
+@pytest.fixture
+async def dispatcher(db: Database, settings: Settings, mailer: LogMailer, commands: Registry) -> Dispatcher:
+    dispatcher = Dispatcher(db, settings, mailer=mailer, commands=commands)
     async with db.uow() as uow:
         await demo.seed(uow, dispatcher.seller)
     return dispatcher

@@ -15,6 +15,8 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
+from bot.core.registry import Registry
+from handlers import ROUTERS
 from services import clock, ledger, metering, renewals
 from services.money import Money
 from services.ports import LogMailer
@@ -30,7 +32,7 @@ SEEDED = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 async def seeded(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
-    dispatcher = Dispatcher(db, settings, mailer=mailer)
+    dispatcher = Dispatcher(db, settings, mailer=mailer, commands=Registry.from_routers(*ROUTERS))
     with clock.frozen(SEEDED):
         async with db.uow() as uow:
             await demo.seed(uow, dispatcher.seller)

@@ -17,6 +17,8 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
+from bot.core.registry import Registry
+from handlers import ROUTERS
 from services import clock, invoices, ledger, paying
 from services.audit import Actor
 from services.invoices import LineSpec
@@ -70,7 +72,7 @@ EXPECTED = {
 
 @pytest.fixture
 async def seeded(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
-    dispatcher = Dispatcher(db, settings, mailer=mailer)
+    dispatcher = Dispatcher(db, settings, mailer=mailer, commands=Registry.from_routers(*ROUTERS))
     with clock.frozen(SEEDED):
         async with db.uow() as uow:
             await demo.seed(uow, dispatcher.seller)

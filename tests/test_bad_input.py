@@ -66,7 +66,11 @@ async def test_errors_are_localised(alice: Chat) -> None:
 
 
 async def test_rate_limit(db: object, settings: object, dispatcher: Dispatcher) -> None:
-    strict = Dispatcher(dispatcher.db, dispatcher.settings.model_copy(update={"rate_limit": "3/minute"}))
+    strict = Dispatcher(
+        dispatcher.db,
+        dispatcher.settings.model_copy(update={"rate_limit": "3/minute"}),
+        commands=dispatcher.registry,
+    )
     chat = await Chat.linked(strict, "flood", customer_id=1)
     answers = [(await chat.say("balance")).text for _ in range(5)]
     assert all("Your balance" in a for a in answers[:3])
@@ -156,7 +160,7 @@ async def test_rate_limit_is_shared_through_redis(dispatcher: Dispatcher) -> Non
     settings = dispatcher.settings.model_copy(
         update={"rate_limit": "3/minute", "rate_limit_storage": "async+redis://127.0.0.1:6379"}
     )
-    replicas = [Dispatcher(dispatcher.db, settings) for _ in range(2)]
+    replicas = [Dispatcher(dispatcher.db, settings, commands=dispatcher.registry) for _ in range(2)]
     user = f"redis-{uuid.uuid4().hex}"
     await Chat.linked(replicas[0], user, customer_id=1)
     answers = [(await Chat(replicas[i % 2], user).say("balance")).text for i in range(4)]

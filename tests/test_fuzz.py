@@ -35,9 +35,10 @@ from bot.adapters.telegram import SECRET_HEADER, TELEGRAM, WEBHOOK_PATH, Telegra
 from bot.app import App
 from bot.core.dispatcher import Dispatcher
 from bot.core.pacing import Pacer
-from bot.core.registry import registry
+from bot.core.registry import Registry
 from bot.core.types import Incoming, Reply
 from bot.web import make_web_app
+from handlers import ROUTERS
 from services import chat_state, linking
 from storage.uow import Database
 from tests.chat import Chat
@@ -71,7 +72,7 @@ def fuzz(examples: int) -> Any:
 ALIASES = sorted(
     {
         alias
-        for command in registry.commands.values()
+        for command in Registry.from_routers(*ROUTERS).commands.values()
         if command.name not in ("unlink", "start")
         for names in command.aliases.values()
         for alias in names
@@ -207,7 +208,11 @@ def quiet(errors: Errors, about: object) -> None:
 @pytest.fixture
 async def fast(dispatcher: Dispatcher) -> Dispatcher:
     """The demo data, and a flood guard that lets a fuzzing user through (thousands a minute)."""
-    return Dispatcher(dispatcher.db, dispatcher.settings.model_copy(update={"rate_limit": "1000000/minute"}))
+    return Dispatcher(
+        dispatcher.db,
+        dispatcher.settings.model_copy(update={"rate_limit": "1000000/minute"}),
+        commands=dispatcher.registry,
+    )
 
 
 async def link(dispatcher: Dispatcher, platform: str, workspace: str, user: str) -> None:

@@ -18,6 +18,8 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
+from bot.core.registry import Registry
+from handlers import ROUTERS
 from services import clock, metering
 from services.money import Money
 from services.ports import LogMailer
@@ -38,7 +40,7 @@ def frozen() -> Iterator[None]:
 @pytest.fixture
 async def dispatcher(frozen: None, db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
     """The demo data, seeded and talked to on 20 November 2026 at 16:30 in Paris."""
-    dispatcher = Dispatcher(db, settings, mailer=mailer)
+    dispatcher = Dispatcher(db, settings, mailer=mailer, commands=Registry.from_routers(*ROUTERS))
     async with db.uow() as uow:
         await demo.seed(uow, dispatcher.seller)
     return dispatcher

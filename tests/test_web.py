@@ -10,7 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
+from bot.core.registry import Registry
 from bot.web import make_web_app
+from handlers import ROUTERS
 from storage.db import make_engine
 from storage.uow import Database
 from tests.processes import free_port
@@ -34,7 +36,7 @@ async def test_healthz_is_503_without_a_database(settings: Settings) -> None:
     """Nothing listens where the database should be: this replica cannot serve."""
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
     db = Database(make_engine(url))
-    app = App(settings, db, Dispatcher(db, settings))
+    app = App(settings, db, Dispatcher(db, settings, commands=Registry.from_routers(*ROUTERS)))
     async with TestClient(TestServer(make_web_app(app))) as client:
         response = await client.get("/healthz")
         assert response.status == 503
