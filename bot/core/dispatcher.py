@@ -443,7 +443,7 @@ class Dispatcher:
         if form is None:
             return Reply(_("This form is no longer open. Start again with the command."))
         ctx.command = form.name
-        denied = await self._check_access(ctx, "form", form.name)
+        denied = await self._check_access(ctx, "command", form.name)  # as starting it in the chat
         if denied is not None:
             return denied
         if submission.values is None:
