@@ -67,12 +67,6 @@ def price_line(plan: Plan) -> str:
     )
 
 
-def ask_again(error: str, prompt: Reply) -> Reply:
-    """A form step asked again, with what was wrong with the last answer above the question."""
-    prompt.text = f"{error}\n{prompt.text}"
-    return prompt
-
-
 # The largest id a database column can hold: anything above names no record (and would overflow
 # PostgreSQL's integer parameters).
 MAX_ID = 2**31 - 1
