@@ -54,7 +54,7 @@ def _suggest(step: str) -> Suggest:
         known = _current_value(ctx.customer, step)
         if not known:
             return []
-        return [(known, country_name(known) if step == "country" else known)]
+        return [(known, (country_name(known) if step == "country" else known)[:60])]
 
     return suggest
 

@@ -47,10 +47,10 @@ async def test_the_smaller_bot_answers_only_its_commands(db: Database, settings:
     assert "/reboot" not in (await alice.say("help")).text
 
 
-def _router_with(confirms: Any, confirmer: Any = None, name: str = "act") -> Router:
+def _router_with(confirms: Any, confirmer: Any = None, name: str = "act", *aliases: str) -> Router:
     router = Router()
 
-    @router.command(name, aliases={"en": (name,)}, summary="", confirms=confirms)
+    @router.command(name, aliases={"en": (name, *aliases)}, summary="", confirms=confirms)
     async def command() -> Reply:
         return Reply("")
 
@@ -79,6 +79,8 @@ def test_every_confirmation_and_command_is_declared_once() -> None:
         Registry.from_routers(_router_with(Act, Act), _router_with(Act, name="other"))
     with pytest.raises(ValueError, match="'act' is declared twice"):
         Registry.from_routers(_router_with(Act, Act), _router_with(()))
+    with pytest.raises(ValueError, match="'act' names both 'act' and 'other'"):
+        Registry.from_routers(_router_with(Act, Act), _router_with((), None, "other", "act"))
     with pytest.raises(ValueError, match="two confirmers"):
         Registry.from_routers(_router_with(Act, Act), _router_with((), Act, name="other"))
 

@@ -89,7 +89,7 @@ class Form:
         fills = self.fills(ctx) if self.fills is not None else {}
         buttons: list[list[Button]] = []
         if step.suggest is not None:
-            buttons += [[Button(label[:60], answer=value)] for value, label in await step.suggest(ctx)]
+            buttons += [[Button(label, answer=value)] for value, label in await step.suggest(ctx)]
         if step.choices:
             buttons.append([Button(_(label), answer=value) for value, label in step.choices])
         buttons += [[Button(_(label), answer=value)] for value, label in step.shortcuts]

@@ -56,7 +56,7 @@ class Registry:
     @classmethod
     def from_routers(cls, *routers: Router) -> Registry:
         """Assemble the routers, refusing at start-up what would fail later: a command or form
-        declared twice, a confirmation that is not a frozen dataclass of JSON-able fields, one not
+        declared twice, an alias naming two commands, a confirmation that is not a frozen dataclass of JSON-able fields, one not
         offered by exactly one command, one without a confirmer or with two, two confirmations of
         the same name."""
         registry = cls()
@@ -94,10 +94,12 @@ class Registry:
         self.commands[command.name] = command
         if command.form is not None:
             self.forms[command.name] = command.form
-        for names in command.aliases.values():
-            for alias in names:
-                self._index[tuple(fold(alias).split())] = command
-        self._index[(fold(command.name),)] = command
+        keys = {tuple(fold(alias).split()) for names in command.aliases.values() for alias in names}
+        for key in keys | {(fold(command.name),)}:
+            taken = self._index.get(key)
+            if taken is not None:
+                raise ValueError(f"{' '.join(key)!r} names both {taken.name!r} and {command.name!r}")
+            self._index[key] = command
 
     def action(self, stored: Any) -> tuple[Confirmation, Any]:
         """The confirmation a button stored (``router.dump``) and its rebuilt dataclass;
