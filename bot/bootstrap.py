@@ -38,6 +38,7 @@ from bot.core.registry import Registry
 from bot.lifecycle import Health, supervised
 from bot.payments_web import Payments
 from bot.web import Site, make_web_app
+from handlers import ROUTERS
 from services.drivers.inventory import InventoryDriver
 from services.drivers.log_mail import LogMailer
 from services.drivers.stripe_checkout import StripeCheckout
@@ -94,11 +95,9 @@ def seller(settings: Settings) -> Seller:
 
 
 def all_commands() -> Registry:
-    """Every command, button, confirmation and form of ``handlers``."""
-    import handlers  # noqa: F401  (registers every command into the registry)
-    from bot.core.registry import registry
-
-    return registry
+    """Every command, button, confirmation and form: the routers of ``handlers``, checked together
+    (a confirmation without its command, a misspelt name, fail here, at start-up)."""
+    return Registry.from_routers(*ROUTERS)
 
 
 def limiter(settings: Settings) -> Limiter:

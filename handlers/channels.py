@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.dispatcher import Context
 from bot.core.i18n import gettext as _
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Reply
 from services import channels
 from services.audit import Actor
@@ -12,12 +12,14 @@ from services.errors import N_
 from storage.models import Customer
 from storage.uow import UnitOfWork
 
+router = Router()
+
 
 def _group_only() -> Reply:
     return Reply(_("Use this command in the channel or group you want to share with your team."))
 
 
-@registry.command(
+@router.command(
     "sharechannel",
     aliases={
         "en": ("sharechannel", "share channel"),
@@ -41,7 +43,7 @@ async def share_channel(ctx: Context, uow: UnitOfWork, actor: Actor, customer: C
     )
 
 
-@registry.command(
+@router.command(
     "unsharechannel",
     aliases={
         "en": ("unsharechannel", "unshare channel"),

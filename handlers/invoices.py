@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import gettext as _
-from bot.core.registry import fold, registry
+from bot.core.registry import fold
+from bot.core.router import Router
 from bot.core.types import Attachment, Button, Reply, UsageError
 from bot.documents.invoice_pdf import invoice_pdf
 from bot.documents.qr import qr_png
@@ -16,6 +19,8 @@ from services.errors import N_
 from services.money import Money
 from storage.models import Customer, Invoice
 from storage.uow import UnitOfWork
+
+router = Router()
 
 PAGE = 5
 FILTER_WORDS = {
@@ -52,7 +57,7 @@ async def named(uow: UnitOfWork, args: list[str], actor: Actor) -> Invoice:
     return await invoices.by_number(uow, ref, actor)
 
 
-@registry.command(
+@router.command(
     "invoices",
     aliases={
         "en": ("invoices", "bills"),
@@ -155,7 +160,7 @@ def invoice_text(inv: Invoice) -> str:
     return "\n".join(lines)
 
 
-@registry.command(
+@router.command(
     "invoice",
     aliases={"en": ("invoice", "bill"), "fr": ("facture",), "id": ("invoice",), "tr": ("fatura",)},
     summary=N_("one invoice with its lines, VAT and total"),
@@ -192,7 +197,7 @@ def invoice_document(inv: Invoice) -> Reply:
     return Reply(text, attachments=[pdf], private=True)
 
 
-@registry.command(
+@router.command(
     "pay",
     aliases={"en": ("pay",), "fr": ("payer",), "id": ("bayar",), "tr": ("ode",)},
     summary=N_("a payment link for an invoice (add qr for a QR code), or pay it from your balance"),
@@ -225,12 +230,20 @@ async def pay(
     return Reply(text, buttons=buttons, attachments=attachments, private=True)
 
 
-@registry.command(
+@dataclass(frozen=True)
+class PayFromBalance:
+    """Paying an open invoice from the balance."""
+
+    invoice_id: int
+
+
+@router.command(
     "paybalance",
     aliases={"en": ("paybalance",), "fr": ("payersolde",), "id": ("bayarsaldo",), "tr": ("bakiyeileode",)},
     summary=N_("pay an invoice from your balance"),
     usage=N_("NUMBER"),
     capability="money",
+    confirms=PayFromBalance,
 )
 async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str]) -> Reply:
     inv = await named(uow, args, actor)
@@ -242,12 +255,12 @@ async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, ar
         total=formatting.amount(inv.total_minor, inv.currency),
         balance=formatting.money(bal),
     )
-    return confirmation(text, _("Confirm"), "paybalance", invoice_id=inv.id)
+    return confirmation(text, _("Confirm"), PayFromBalance(inv.id))
 
 
-@registry.confirmer("paybalance")
-async def confirm_pay_from_balance(uow: UnitOfWork, actor: Actor, params: dict[str, int]) -> Reply:
-    inv = await invoices.get(uow, params["invoice_id"], actor)
+@router.confirmer(PayFromBalance)
+async def confirm_pay_from_balance(uow: UnitOfWork, actor: Actor, action: PayFromBalance) -> Reply:
+    inv = await invoices.get(uow, action.invoice_id, actor)
     await paying.mark_paid(uow, inv, "balance", actor)
     await uow.commit()
     return Reply(_("Invoice {number} is paid. Thank you!").format(number=inv.number))

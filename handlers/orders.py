@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Button, Reply
 from handlers.common import first_number, label
 from services import orders
@@ -13,8 +13,10 @@ from services.errors import N_
 from storage.models import Customer
 from storage.uow import UnitOfWork
 
+router = Router()
 
-@registry.command(
+
+@router.command(
     "orders",
     aliases={
         "en": ("orders", "services"),
@@ -48,7 +50,7 @@ async def list_orders(uow: UnitOfWork, customer: Customer) -> Reply:
     return Reply("\n".join(lines), buttons=[buttons])
 
 
-@registry.command(
+@router.command(
     "order",
     aliases={"en": ("order",), "fr": ("commande",), "id": ("order",), "tr": ("siparis",)},
     summary=N_("one order: plan, IP, period end, cost, server state"),

@@ -36,7 +36,6 @@ from bot.adapters.telegram import SECRET_HEADER, TELEGRAM, WEBHOOK_PATH, Telegra
 from bot.core.dispatcher import Dispatcher
 from bot.core.limiting import Limiter
 from bot.core.pacing import Pacer
-from bot.core.registry import registry
 from bot.core.types import Incoming, Reply
 from services import chat_state, linking
 from storage.uow import Database
@@ -71,7 +70,7 @@ def fuzz(examples: int) -> Any:
 ALIASES = sorted(
     {
         alias
-        for command in registry.commands.values()
+        for command in bootstrap.all_commands().commands.values()
         if command.name not in ("unlink", "start")
         for names in command.aliases.values()
         for alias in names

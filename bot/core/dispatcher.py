@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.core import formatting
+from bot.core.forms import Form, Invalid
 from bot.core.i18n import current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
@@ -31,7 +32,8 @@ from bot.core.logs import UpdateScope, update_scope
 from bot.core.metrics import Metrics
 from bot.core.permissions import allows
 from bot.core.registry import Registry, fold, inject
-from bot.core.types import Incoming, Reply, UsageError
+from bot.core.router import InvalidAction, dump
+from bot.core.types import Incoming, Reply, Submission, UsageError
 from services import audit, channels, chat_state
 from services.audit import Actor
 from services.errors import N_, DomainError, PermissionDenied
@@ -230,7 +232,7 @@ class Dispatcher:
                 else:
                     ctx = Context(self, uow, incoming, identity, customer, role, who.form)
                     try:
-                        reply = await self._route(ctx)
+                        answer = await self._route(ctx)
                     except DomainError as err:
                         outcome.name = "refused"
                         reply = Reply(formatting.error_text(err))
@@ -242,6 +244,11 @@ class Dispatcher:
                         reply = Reply(_(FAILED))
                         if not await self._undo(uow, incoming, claimed):
                             return []
+                    else:
+                        if answer is None:  # nothing to say: a dialog may open
+                            await uow.commit()
+                            return []
+                        reply = answer
                     finally:
                         outcome.command = ctx.command
                 seal(uow, identity_id, reply, self.settings)
@@ -293,10 +300,12 @@ class Dispatcher:
         )
         return who, customer, role, lang
 
-    async def _route(self, ctx: Context) -> Reply:
+    async def _route(self, ctx: Context) -> Reply | None:
         incoming = ctx.incoming
         if incoming.action_key is not None:
             return await self._press(ctx, incoming.action_key)
+        if incoming.submission is not None:
+            return await self._submit(ctx, incoming.submission)
         if incoming.text is None:
             return Reply(_("I can only read text messages. Type help to see what I can do."))
         if not storable(incoming.text):
@@ -332,6 +341,9 @@ class Dispatcher:
         denied = await self._check_access(ctx, "command", command.name, bare=not args)
         if denied is not None:
             return denied
+        if command.form is not None:
+            return await self._start_form(ctx, command.form)
+        assert command.func is not None  # a command is a function or a form (bot.core.router)
         try:
             return await inject(command.func, self._deps(ctx))
         except UsageError:
@@ -381,9 +393,19 @@ class Dispatcher:
             **extra,
         }
 
+    async def _start_form(self, ctx: Context, form: Form) -> Reply:
+        first = form.next_step(None, {})
+        assert first is not None  # a form has steps (bot.core.forms)
+        await ctx.open_form(form.name, first.name, {})
+        return await form.ask(ctx, first)
+
     async def _answer_form(self, ctx: Context, answer: str) -> Reply:
-        form = await chat_state.conversation(ctx.uow, ctx.identity.id)
-        if form is None or form.name not in self.registry.forms:
+        """One typed or pressed answer to the open form: the next question, the same one again
+        with what was wrong, or the form's finish once every step is answered."""
+        row = await chat_state.conversation(ctx.uow, ctx.identity.id)
+        form = self.registry.forms.get(row.name) if row is not None else None
+        step = form.step(row.step) if form is not None and row is not None else None
+        if form is None or step is None or row is None:
             return Reply(_("This form is no longer open. Start again with the command."))
         ctx.command = form.name
         if fold(answer) in CANCEL_WORDS:
@@ -393,10 +415,61 @@ class Dispatcher:
             await ctx.close_form()
             return Reply(link_instructions(self.start_command(ctx)))
         await self._check_access(ctx, "form", form.name)
-        return await inject(
-            self.registry.forms[form.name],
-            self._deps(ctx, step=form.step, data=dict(form.data), answer=answer),
-        )
+        data = dict(row.data)
+        try:
+            data[step.name] = await form.take(ctx, step, answer, data)
+        except Invalid as err:
+            prompt = await form.ask(ctx, step)
+            prompt.text = f"{err.reason}\n{prompt.text}"
+            return prompt
+        following = form.next_step(step.name, data)
+        if following is None:
+            await ctx.close_form()
+            return await inject(form.finish, self._deps(ctx, data=data))
+        await ctx.open_form(form.name, following.name, data)
+        reply = await form.ask(ctx, following)
+        if step.echo is not None:
+            reply.text = f"{step.echo(data[step.name], ctx)}\n{reply.text}"
+        return reply
+
+    async def _submit(self, ctx: Context, submission: Submission) -> Reply | None:
+        """A form sent whole from a dialog: who may start it is checked as for the command; the
+        answers are read in one pass (each refusal is that field's error, and nothing is done) and
+        the form is finished once. Without values, only whether the dialog may open (None: yes)."""
+        command = self.registry.commands.get(submission.form)
+        form = command.form if command is not None else None
+        if form is None:
+            return Reply(_("This form is no longer open. Start again with the command."))
+        ctx.command = form.name
+        denied = await self._check_access(ctx, "command", form.name)  # as starting it in the chat
+        if denied is not None:
+            return denied
+        if submission.values is None:
+            return None
+        errors = {
+            name: reason
+            for name, value in submission.values.items()
+            if (reason := self._unreadable(value)) is not None
+        }
+        if errors:
+            return Reply(next(iter(errors.values())), errors=errors)
+        data, errors = await form.read(ctx, submission.values)
+        if errors:
+            return Reply(next(iter(errors.values())), errors=errors)
+        return await inject(form.finish, self._deps(ctx, data=data))
+
+    def _unreadable(self, text: str) -> str | None:
+        """Why a dialog's field cannot be taken as it is (as for a typed message), or None."""
+        if not storable(text):
+            return _(
+                "I cannot read that message: it contains a character that is not text "
+                "(such as a null character). Please send it again without it."
+            )
+        if len(text) > self.settings.max_text_length:
+            return _("That message is too long. Please keep it under {limit} characters.").format(
+                limit=self.settings.max_text_length
+            )
+        return None
 
     async def _press(self, ctx: Context, key: str) -> Reply:
         if not storable(key):  # no key of ours: they are URL-safe characters
@@ -412,11 +485,16 @@ class Dispatcher:
         if press.kind == "cancel":
             return Reply(_("Cancelled. Nothing was changed."), replace=True)
         if press.kind == "confirm":
-            name = ctx.command = payload["name"]
-            denied = await self._check_access(ctx, "confirm", name)
+            try:
+                confirmation, action = self.registry.action(payload)
+            except InvalidAction as err:
+                log.warning("refused a stored confirmation: %s", err)
+                return Reply(_("This button has expired. Please ask again."))
+            ctx.command = confirmation.command
+            denied = await self._check_access(ctx, "confirm", confirmation.command)
             if denied is not None:
                 return denied
-            result = await inject(self.registry.confirmers[name], self._deps(ctx, params=payload["params"]))
+            result = await inject(confirmation.func, self._deps(ctx, action=action))
             result.replace = True
             return result
         if "answer" in payload:
@@ -452,7 +530,7 @@ def seal(uow: UnitOfWork, identity_id: int, reply: Reply, settings: Settings) ->
     confirm_key: str | None = None
     for button in reply.all_buttons():
         if button.confirm is not None:
-            action = {"name": button.confirm.name, "params": button.confirm.params}
+            action = dump(button.confirm)
             confirm_key = button.key = chat_state.add_key(uow, identity_id, "confirm", action, confirm_ttl)
     for button in reply.all_buttons():
         if button.cancel and confirm_key is not None:
