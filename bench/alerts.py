@@ -31,10 +31,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.databases import throwaway
-from bot.alerts.dispatch import Dispatcher
-from bot.alerts.notifier import OutboxNotifier
-from bot.alerts.senders import connected
-from bot.app import App, open_app
+from bot import bootstrap
+from bot.bootstrap import App, open_app
 from bot.config import Settings
 from services import invoices
 from services.invoices import LineSpec
@@ -61,11 +59,10 @@ async def prepare(app: App, alerts: int, chats: int) -> None:
             uow.session.add(
                 ChatIdentity(platform="telegram", user_id=str(FIRST_CHAT + n), customer_id=customer.id)
             )
-        notifier = OutboxNotifier()
         for n in range(alerts):
             customer = customers[n % chats]
-            inv = await invoices.create(uow, customer, [LineSpec("Bench", 1000)], app.dispatcher.seller, None)
-            await notifier.notify(
+            inv = await invoices.create(uow, customer, [LineSpec("Bench", 1000)], app.seller, None)
+            await app.notifier.notify(
                 uow, PaymentNotice(customer.id, inv.id, True, Money(inv.total_minor, "EUR"), "")
             )
         await uow.commit()
@@ -160,9 +157,9 @@ async def run(
     app = await open_app(settings)
     try:
         await prepare(app, args.alerts, args.chats)
-        async with connected(app) as senders:
+        async with bootstrap.connected_senders(app) as senders:
             started = time.perf_counter()
-            await Dispatcher(app.db, settings, app.dispatcher.seller, senders).run_pass()
+            await bootstrap.alert_sender(app, senders).run_pass()
             elapsed = time.perf_counter() - started
         async with app.db.uow() as uow:
             states = Counter((await uow.session.scalars(select(Alert.state))).all())

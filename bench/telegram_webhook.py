@@ -49,11 +49,11 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bench.databases import throwaway
+from bot import bootstrap
 from bot.adapters.telegram import CONNECTIONS, SECRET_HEADER, WEBHOOK_PATH
 from bot.adapters.telegram_http import AiohttpRequest
-from bot.app import open_app
+from bot.bootstrap import open_app
 from bot.config import Settings
-from bot.web import make_web_app
 from services import chat_state, linking
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
@@ -182,7 +182,7 @@ async def serve_bot(conn: Connection, database_url: str, api_url: str, users: in
     )
     app = await open_app(settings, seed_demo=True)
     await link_users(app, users)
-    web_app = make_web_app(app)
+    web_app = bootstrap.web_app(app)
     web_app.router.add_post("/bare", bare)
     floor = Floor(database_url, api_url)
     await floor.open()

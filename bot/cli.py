@@ -12,18 +12,15 @@ from aiohttp import web
 from sqlalchemy import or_, select
 from telegram.error import TelegramError
 
+from bot import bootstrap
 from bot.adapters import telegram
-from bot.adapters.shell import Shell, link_local_user
-from bot.adapters.slack import SLACK_KEY
+from bot.adapters.shell import link_local_user
 from bot.alerts import worker as alerts_worker
-from bot.alerts.notifier import OutboxNotifier
-from bot.alerts.senders import connected, default_senders
-from bot.app import App, open_app
+from bot.bootstrap import App, open_app
 from bot.config import Settings, get_settings
 from bot.core import logs
 from bot.core.i18n import normalize
 from bot.lifecycle import Stop
-from bot.web import make_web_app
 from services import clock, housekeeping, linking, metering, plans, renewals
 from services.alerts import outbox
 from services.errors import NotFound
@@ -64,7 +61,7 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
         lang = normalize(args.lang) or normalize(os.environ.get("LANG"))
         if sys.stdin.isatty():
             print(f"hostbot — {customer.name}. Type help; Ctrl-D to quit.\n")
-        await Shell(app.dispatcher, user, lang).run(stop=stop)
+        await bootstrap.shell(app, user, lang).run(stop=stop)
         return 0
     finally:
         await app.close()
@@ -75,8 +72,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     requests in flight and stop the platforms (``stop_grace_seconds`` each at most), exit 0."""
     stop = Stop().install()
     app = await open_app(settings)
-    notifier = OutboxNotifier()
-    web_app = make_web_app(app, notifier)
+    web_app = bootstrap.web_app(app)
     runner = web.AppRunner(web_app, shutdown_timeout=settings.stop_grace_seconds)
     try:
         await runner.setup()
@@ -85,9 +81,9 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         log.info("listening on :%s", settings.port)
         if settings.alerts_in_run:
             # Alerts go through the adapters serving the chats, so they share their pacing windows.
-            senders = default_senders(web_app.get(telegram.TELEGRAM), web_app.get(SLACK_KEY))
+            alerts = bootstrap.alert_sender(app, bootstrap.served_senders(web_app))
             await alerts_worker.run_forever(
-                app.db, settings, app.dispatcher.seller, senders, wake=notifier.wake, stop=stop
+                app.db, settings, app.seller, alerts, wake=app.notifier.wake, stop=stop
             )
         else:
             await stop.wait()
@@ -110,7 +106,7 @@ async def close_months(app: App) -> int:
     created = 0
     for customer_id, month in due:
         async with app.db.uow() as uow:
-            if await metering.close_month(uow, customer_id, month, app.dispatcher.seller) is not None:
+            if await metering.close_month(uow, customer_id, month, app.seller) is not None:
                 created += 1
     return created
 
@@ -121,8 +117,8 @@ async def hourly(app: App) -> None:
     log.info("metering created %d usage invoices", await close_months(app))
     # Scheduled plan changes first, so that a renewal on the same day uses the new plan.
     async with app.db.uow() as uow:
-        changed = await plans.apply_due(uow, app.dispatcher.seller)
-        run = await renewals.run_due(uow, app.dispatcher.seller)
+        changed = await plans.apply_due(uow, app.seller)
+        run = await renewals.run_due(uow, app.seller)
     log.info(
         "billing: %d scheduled changes applied, %d orders auto-renewed, %d short of balance",
         changed,
@@ -148,17 +144,18 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     On SIGTERM/SIGINT: finish the hourly pass in hand, hand back the alerts in hand, exit 0."""
     stop = Stop().install()
     app = await open_app(settings)
-    seller = app.dispatcher.seller
+    seller = app.seller
     try:
-        async with connected(app) as senders:
+        async with bootstrap.connected_senders(app) as senders:
+            alerts = bootstrap.alert_sender(app, senders)
             if args.once:
                 await hourly(app)
                 if not stop.is_set():
-                    await alerts_worker.run_once(app.db, settings, seller, senders, stop)
+                    await alerts_worker.run_once(app.db, settings, seller, alerts, stop)
             else:
                 await asyncio.gather(
                     _hourly_forever(app, stop),
-                    alerts_worker.run_forever(app.db, settings, seller, senders, stop=stop),
+                    alerts_worker.run_forever(app.db, settings, seller, alerts, stop=stop),
                 )
     finally:
         await app.close()

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     invoice_series: str = "HB"
     invoice_due_days: int = 14
 
+    # Drivers behind the ports, by name (see bot/bootstrap.py); the defaults need no configuration.
+    mail_driver: str = "log"
+    server_driver: str = "inventory"
+
     # Payments: the pay page offers bank transfer always and Stripe Checkout when a key is set.
     pay_page_rate_limit: str = "30/minute"
     bank_account_holder: str = "Hostbot Hosting B.V."

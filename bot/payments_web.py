@@ -16,18 +16,16 @@ from urllib.parse import urlencode
 from aiohttp import web
 from babel import Locale
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from limits import RateLimitItem, parse
+from limits import RateLimitItem
 
-from bot.app import App
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import LANGUAGES, current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
 from services import invoices, payments
-from services.drivers.stripe_checkout import StripeCheckout
 from services.ports import CardCheckout, InvalidEvent, Notifier
-from services.records import Customer, Invoice
+from services.records import Customer, Database, Invoice
 
 log = logging.getLogger("hostbot.pay")
 
@@ -57,9 +55,11 @@ templates.globals["_"] = _
 
 @dataclass
 class Payments:
-    """What the pay routes need besides the app: the card driver, the notifier, the rate limiter."""
+    """What the pay routes need: the database, the card driver (None: bank transfer only), the
+    notifier and the rate limiter of the pages (``bot.bootstrap`` builds them)."""
 
-    app: App
+    settings: Settings
+    db: Database
     card: CardCheckout | None
     notifier: Notifier
     limiter: Limiter
@@ -69,22 +69,9 @@ class Payments:
 PAYMENTS_KEY = web.AppKey("payments", Payments)
 
 
-def card_driver(settings: Settings) -> CardCheckout | None:
-    """Stripe Checkout when a key is set; without one the page offers bank transfer only."""
-    if not settings.stripe_api_key:
-        return None
-    return StripeCheckout(settings.stripe_api_key, settings.stripe_webhook_secret, settings.stripe_api_base)
-
-
-def setup(web_app: web.Application, app: App, notifier: Notifier) -> None:
-    settings = app.settings
-    payments_ = Payments(
-        app,
-        card_driver(settings),
-        notifier,
-        Limiter(settings.rate_limit_storage),
-        parse(settings.pay_page_rate_limit),
-    )
+def setup(web_app: web.Application, payments_: Payments) -> None:
+    """Mount the pay routes; the card driver is closed with the app."""
+    settings = payments_.settings
     web_app[PAYMENTS_KEY] = payments_
     web_app.router.add_get("/pay/thanks", thanks)
     web_app.router.add_get(f"/pay/{TOKEN}", pay_page)
@@ -154,7 +141,7 @@ async def _allowed(request: web.Request) -> bool:
 
 async def _open(request: web.Request) -> tuple[Invoice, Customer] | None:
     """The unpaid invoice the token opens and its customer, or None for a dead or unknown token."""
-    async with request.app[PAYMENTS_KEY].app.db.uow() as uow:
+    async with request.app[PAYMENTS_KEY].db.uow() as uow:
         return await invoices.open_by_token(uow, request.match_info["token"])
 
 
@@ -183,12 +170,12 @@ def _gone(lang: str) -> web.Response:
 
 async def not_a_link(request: web.Request) -> web.Response:
     """Anything under /pay/ that cannot be a token gets the same page as a dead one."""
-    return _gone(_language(request, None, request.app[PAYMENTS_KEY].app.settings.default_language))
+    return _gone(_language(request, None, request.app[PAYMENTS_KEY].settings.default_language))
 
 
 async def pay_page(request: web.Request) -> web.Response:
     payments_ = request.app[PAYMENTS_KEY]
-    settings = payments_.app.settings
+    settings = payments_.settings
     if not await _allowed(request):
         return _refused(_language(request, None, settings.default_language))
     found = await _open(request)
@@ -243,7 +230,7 @@ def _view(inv: Invoice, settings: Settings, card: bool) -> dict[str, Any]:
 async def pay_by_card(request: web.Request) -> web.Response:
     """Open a Stripe Checkout for the token's invoice and send the browser there."""
     payments_ = request.app[PAYMENTS_KEY]
-    settings = payments_.app.settings
+    settings = payments_.settings
     form = await request.post()
     picked = normalize(str(form.get("lang", ""))) or settings.default_language
     if not await _allowed(request):
@@ -258,7 +245,10 @@ async def pay_by_card(request: web.Request) -> web.Response:
         title = _("Invoice {number}").format(number=invoice.number)
         try:
             url = await payments_.card.start(
-                invoice, title, f"{base}/pay/thanks?{urlencode({'lang': picked})}", pay_url, picked
+                payments.charge(invoice, title),
+                f"{base}/pay/thanks?{urlencode({'lang': picked})}",
+                pay_url,
+                picked,
             )
         except Exception:
             log.exception("could not open a card checkout for invoice %s", invoice.id)
@@ -275,7 +265,7 @@ async def pay_by_card(request: web.Request) -> web.Response:
 
 
 async def thanks(request: web.Request) -> web.Response:
-    default = request.app[PAYMENTS_KEY].app.settings.default_language
+    default = request.app[PAYMENTS_KEY].settings.default_language
     with use_locale(normalize(request.query.get("lang")) or default):
         return _page(
             "message.html",
@@ -298,6 +288,6 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     except InvalidEvent as err:
         log.warning("rejected a Stripe webhook: %s", err)
         return web.json_response({"error": "invalid signature"}, status=400)
-    async with payments_.app.db.uow() as uow:
+    async with payments_.db.uow() as uow:
         outcome = await payments.apply_event(uow, event, "stripe", payments_.notifier)
     return web.json_response({"received": True, "outcome": outcome.status})

@@ -1,25 +1,35 @@
-"""The one aiohttp application: health check, metrics, pay pages, and each platform adapter's
-``setup(web_app, app)`` mounts its webhook (or starts its own connection) when configured."""
+"""The one aiohttp application: health check, metrics, pay pages, and each configured platform
+adapter's ``setup(web_app, adapter)`` mounts its webhook (or starts its own connection).
+
+It is handed built parts (``bot.bootstrap.web_app`` builds them from the settings)."""
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from bot import payments_web
 from bot.adapters import slack, telegram
-from bot.alerts.notifier import OutboxNotifier
-from bot.app import App
+from bot.config import Settings
 from bot.core.limiting import storage_state
-from bot.core.metrics import CONTENT_TYPE
+from bot.core.metrics import CONTENT_TYPE, Metrics
 from bot.lifecycle import HEALTH, Health
-from services.ports import Notifier
-from services.records import again_if_dropped
+from services.records import Database, again_if_dropped
 
-APP_KEY = web.AppKey("hostbot", App)
-ADAPTERS = (telegram.setup, slack.setup)
+
+@dataclass(frozen=True)
+class Site:
+    """What the health check and the metrics page read."""
+
+    settings: Settings
+    db: Database
+    metrics: Metrics
+
+
+APP_KEY = web.AppKey("hostbot", Site)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -63,19 +73,25 @@ async def metrics(request: web.Request) -> web.Response:
     given = request.headers.get("Authorization", "").removeprefix("Bearer ")
     if token and not hmac.compare_digest(given.encode(), token.encode()):
         return web.Response(status=401)
-    await app.dispatcher.metrics.refresh(app.db)
-    return web.Response(body=app.dispatcher.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+    await app.metrics.refresh(app.db)
+    return web.Response(body=app.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 
-def make_web_app(app: App, notifier: Notifier | None = None) -> web.Application:
-    """``notifier`` tells customers in chat when a payment lands: by default an alert in the
-    outbox, which the alerts dispatcher sends to every chat linked to the account."""
+def make_web_app(
+    site: Site,
+    payments: payments_web.Payments,
+    telegram_adapter: telegram.TelegramAdapter | None = None,
+    slack_adapter: slack.SlackAdapter | None = None,
+) -> web.Application:
+    """The routes of ``site`` and ``payments``, and each platform whose adapter is given."""
     web_app = web.Application(client_max_size=1024 * 1024, middlewares=[reconnect])
-    web_app[APP_KEY] = app
+    web_app[APP_KEY] = site
     web_app[HEALTH] = Health()
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
-    payments_web.setup(web_app, app, notifier or OutboxNotifier())
-    for setup in ADAPTERS:
-        setup(web_app, app)
+    payments_web.setup(web_app, payments)
+    if telegram_adapter is not None:
+        telegram.setup(web_app, telegram_adapter)
+    if slack_adapter is not None:
+        slack.setup(web_app, slack_adapter)
     return web_app

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.core import formatting
-from bot.core.dispatcher import Context, link_instructions
+from bot.core.context import Context
+from bot.core.dispatcher import link_instructions
 from bot.core.i18n import LANGUAGES, current, normalize, use_locale
 from bot.core.i18n import gettext as _
-from bot.core.registry import Registry, registry
+from bot.core.registry import Registry
+from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import confirmation
 from services import ledger, linking
 from services.errors import N_
 from services.records import Customer, UnitOfWork
+
+router = Router()
 
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "id": "Bahasa Indonesia", "tr": "Türkçe"}
 MOVEMENTS = {
@@ -33,12 +39,20 @@ def help_text(commands: Registry) -> str:
     return "\n".join(lines)
 
 
-@registry.command(
+@dataclass(frozen=True)
+class Relink:
+    """Linking this chat to another account with a link code (kept server-side as ``key``)."""
+
+    key: str
+
+
+@router.command(
     "start",
     aliases={"en": ("start",), "fr": ("demarrer",), "id": ("mulai",), "tr": ("basla",)},
     summary=N_("welcome, or link this chat with a code"),
     usage=N_("[CODE]"),
     needs_account=False,
+    confirms=Relink,
 )
 async def start(ctx: Context, uow: UnitOfWork, args: list[str], registry: Registry) -> Reply:
     if args:
@@ -48,17 +62,17 @@ async def start(ctx: Context, uow: UnitOfWork, args: list[str], registry: Regist
             text = _(
                 "This chat is linked to the account of {current}. Link it to the account of {other} instead?"
             ).format(current=current.name, other=other.name)
-            return confirmation(text, _("Switch account"), "start", key=linking.code_key(args[0]))
+            return confirmation(text, _("Switch account"), Relink(linking.code_key(args[0])))
         return _linked(ctx, await linking.redeem(uow, ctx.identity, args[0]))
     hello = _("Hello! I am your hosting assistant.")
     if ctx.customer is None:
-        return Reply(f"{hello}\n{link_instructions(ctx.dispatcher.start_command(ctx))}")
+        return Reply(f"{hello}\n{link_instructions(ctx.start_command())}")
     return Reply(f"{hello}\n\n{help_text(registry)}")
 
 
-@registry.confirmer("start")
-async def confirm_relink(ctx: Context, uow: UnitOfWork, params: dict[str, str]) -> Reply:
-    return _linked(ctx, await linking.redeem_key(uow, ctx.identity, params["key"]))
+@router.confirmer(Relink)
+async def confirm_relink(ctx: Context, uow: UnitOfWork, action: Relink) -> Reply:
+    return _linked(ctx, await linking.redeem_key(uow, ctx.identity, action.key))
 
 
 def _linked(ctx: Context, customer: Customer) -> Reply:
@@ -68,7 +82,7 @@ def _linked(ctx: Context, customer: Customer) -> Reply:
     )
 
 
-@registry.command(
+@router.command(
     "help",
     aliases={"en": ("help", "commands"), "fr": ("aide",), "id": ("bantuan",), "tr": ("yardim",)},
     summary=N_("list what I can do"),
@@ -78,7 +92,7 @@ async def help_(registry: Registry) -> Reply:
     return Reply(help_text(registry))
 
 
-@registry.command(
+@router.command(
     "language",
     aliases={"en": ("language", "lang"), "fr": ("langue",), "id": ("bahasa",), "tr": ("dil",)},
     summary=N_("choose the language I answer in"),
@@ -98,7 +112,7 @@ async def language(ctx: Context, uow: UnitOfWork, args: list[str]) -> Reply:
         return Reply(_("From now on I will answer in English."))
 
 
-@registry.command(
+@router.command(
     "balance",
     aliases={"en": ("balance",), "fr": ("solde",), "id": ("saldo",), "tr": ("bakiye",)},
     summary=N_("your balance and last movements"),
@@ -118,7 +132,7 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
     return Reply("\n".join(lines), buttons=[[Button(_("Unpaid invoices"), command="invoices unpaid")]])
 
 
-@registry.command(
+@router.command(
     "unlink",
     aliases={"en": ("unlink",), "fr": ("delier",), "id": ("putuskan",), "tr": ("baglantiyikes",)},
     summary=N_("unlink this chat from the account"),

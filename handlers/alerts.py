@@ -7,7 +7,8 @@ import datetime as dt
 from bot.core import formatting
 from bot.core.i18n import current
 from bot.core.i18n import gettext as _
-from bot.core.registry import Registry, fold, registry
+from bot.core.registry import Registry, fold
+from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import keyword
 from services import alert_prefs
@@ -15,6 +16,8 @@ from services.audit import Actor
 from services.errors import N_
 from services.money import Money
 from services.records import AlertSettings, Customer, UnitOfWork
+
+router = Router()
 
 KIND_NAMES = {
     "renewal": N_("Renewal reminders"),
@@ -85,7 +88,7 @@ def overview(prefs: AlertSettings, customer: Customer, commands: Registry) -> Re
     return Reply("\n".join(lines), buttons=buttons)
 
 
-@registry.command(
+@router.command(
     "alerts",
     aliases={"en": ("alerts",), "fr": ("alertes",), "id": ("peringatan",), "tr": ("uyarilar",)},
     summary=N_("the alerts I send you: on or off, quiet hours, low-balance threshold"),

@@ -3,12 +3,14 @@ and ``delete invoice NUMBER``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from babel import Locale
 
 from bot.core import formatting
 from bot.core.i18n import current
 from bot.core.i18n import gettext as _
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import CYCLE_WORDS, confirmation, first_number, iso_date, keyword
 from handlers.invoice_views import invoice_text, named, summary_line
@@ -18,8 +20,10 @@ from services.errors import N_, NotFound
 from services.invoices import Seller
 from services.records import Customer, UnitOfWork
 
+router = Router()
 
-@registry.command(
+
+@router.command(
     "vat",
     aliases={"en": ("vat",), "fr": ("tva",), "id": ("ppn",), "tr": ("kdv",)},
     summary=N_("the standard VAT rate of a country (today or on a date)"),
@@ -75,12 +79,20 @@ async def vat_rate(args: list[str], customer: Customer | None) -> Reply:
     return Reply("\n".join(lines))
 
 
-@registry.command(
+@dataclass(frozen=True)
+class ConvertQuote:
+    """Turning a quote into an invoice."""
+
+    quote_id: int
+
+
+@router.command(
     "quote",
     aliases={"en": ("quote",), "fr": ("devis",), "id": ("penawaran",), "tr": ("teklif",)},
     summary=N_("a quote to extend an order or change its plan, which can become an invoice"),
     usage=N_("ORDER [PLAN] [monthly|yearly]"),
     capability="money",
+    confirms=ConvertQuote,
 )
 async def quote(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
     order = await orders.get(uow, first_number(args), actor)
@@ -100,14 +112,14 @@ async def quote(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[st
             _("Turn this quote into an invoice?"),
         ]
     )
-    return confirmation(text, _("Create invoice"), "quote", quote_id=doc.id)
+    return confirmation(text, _("Create invoice"), ConvertQuote(doc.id))
 
 
-@registry.confirmer("quote")
+@router.confirmer(ConvertQuote)
 async def confirm_quote(
-    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, int], seller: Seller
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: ConvertQuote, seller: Seller
 ) -> Reply:
-    inv = await quotes.convert(uow, customer, params["quote_id"], seller, actor)
+    inv = await quotes.convert(uow, customer, action.quote_id, seller, actor)
     return Reply(
         _("Invoice {number} ({total}) was created from the quote.").format(
             number=inv.number, total=formatting.amount(inv.total_minor, inv.currency)
@@ -116,7 +128,14 @@ async def confirm_quote(
     )
 
 
-@registry.command(
+@dataclass(frozen=True)
+class DeleteInvoice:
+    """Deleting an unpaid invoice (it stays in the register as cancelled)."""
+
+    invoice_id: int
+
+
+@router.command(
     "deleteinvoice",
     aliases={
         "en": ("delete invoice", "deleteinvoice"),
@@ -127,6 +146,7 @@ async def confirm_quote(
     summary=N_("delete an unpaid invoice that has no payment (asks for confirmation)"),
     usage=N_("NUMBER"),
     capability="destructive",
+    confirms=DeleteInvoice,
 )
 async def delete_invoice(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
     inv = await named(uow, args, actor)
@@ -140,10 +160,10 @@ async def delete_invoice(uow: UnitOfWork, actor: Actor, args: list[str]) -> Repl
             ).format(number=inv.number),
         ]
     )
-    return confirmation(text, _("Delete"), "deleteinvoice", invoice_id=inv.id)
+    return confirmation(text, _("Delete"), DeleteInvoice(inv.id))
 
 
-@registry.confirmer("deleteinvoice")
-async def confirm_delete_invoice(uow: UnitOfWork, actor: Actor, params: dict[str, int]) -> Reply:
-    inv = await invoices.delete(uow, params["invoice_id"], actor)
+@router.confirmer(DeleteInvoice)
+async def confirm_delete_invoice(uow: UnitOfWork, actor: Actor, action: DeleteInvoice) -> Reply:
+    inv = await invoices.delete(uow, action.invoice_id, actor)
     return Reply(_("Invoice {number} is deleted.").format(number=inv.number))

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from bot.core.dispatcher import Context
+from bot.core.context import Context
 from bot.core.i18n import gettext as _
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Reply
 from services import channels
 from services.audit import Actor
 from services.errors import N_
 from services.records import Customer, UnitOfWork
 
+router = Router()
+
 
 def _group_only() -> Reply:
     return Reply(_("Use this command in the channel or group you want to share with your team."))
 
 
-@registry.command(
+@router.command(
     "sharechannel",
     aliases={
         "en": ("sharechannel", "share channel"),
@@ -40,7 +42,7 @@ async def share_channel(ctx: Context, uow: UnitOfWork, actor: Actor, customer: C
     )
 
 
-@registry.command(
+@router.command(
     "unsharechannel",
     aliases={
         "en": ("unsharechannel", "unshare channel"),

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold
-from bot.core.types import Button, ConfirmAction, Reply, UsageError
+from bot.core.types import Button, Confirmable, Reply, UsageError
 from services.breakdown import MAINTENANCE, PROCESSING, Totals
 from services.errors import N_, NotFound
 from services.invoices import LineSpec
@@ -47,12 +46,9 @@ def label(code: str) -> str:
     return _(LABELS[code]) if code in LABELS else code
 
 
-def confirmation(text: str, label: str, action: str, /, **params: Any) -> Reply:
-    """A question with the confirm button (runs ``action`` once) and a Cancel button beside it."""
-    return Reply(
-        text,
-        buttons=[[Button(label, confirm=ConfirmAction(action, params)), Button(_("Cancel"), cancel=True)]],
-    )
+def confirmation(text: str, label: str, action: Confirmable) -> Reply:
+    """A question with the confirm button (carries out ``action`` once) and a Cancel button beside it."""
+    return Reply(text, buttons=[[Button(label, confirm=action), Button(_("Cancel"), cancel=True)]])
 
 
 def filter_row(names: dict[str, str], current: str, command: str) -> list[Button]:
@@ -69,12 +65,6 @@ def price_line(plan: Plan) -> str:
         monthly=formatting.amount(plan.monthly_minor, plan.currency),
         yearly=formatting.amount(plan.yearly_minor, plan.currency),
     )
-
-
-def ask_again(error: str, prompt: Reply) -> Reply:
-    """A form step asked again, with what was wrong with the last answer above the question."""
-    prompt.text = f"{error}\n{prompt.text}"
-    return prompt
 
 
 # The largest id a database column can hold: anything above names no record (and would overflow

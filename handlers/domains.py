@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import confirmation
 from services import clock, domains
@@ -19,8 +19,10 @@ from services.errors import N_
 from services.invoices import Seller
 from services.records import Customer, UnitOfWork
 
+router = Router()
 
-@registry.command(
+
+@router.command(
     "domains",
     aliases={"en": ("domains",), "fr": ("domaines",), "id": ("domain",), "tr": ("alanadlari",)},
     summary=N_("your domains and when they expire"),
@@ -47,12 +49,22 @@ async def list_domains(uow: UnitOfWork, customer: Customer) -> Reply:
     return Reply("\n".join(lines), buttons=buttons)
 
 
-@registry.command(
+@dataclass(frozen=True)
+class RenewDomain:
+    """Renewing a domain for a year; ``expires_on`` is the expiry the price was shown for (a
+    renewal made meanwhile voids the confirmation)."""
+
+    domain_id: int
+    expires_on: dt.date
+
+
+@router.command(
     "renew",
     aliases={"en": ("renew",), "fr": ("renouveler",), "id": ("perpanjang",), "tr": ("yenile",)},
     summary=N_("renew a domain for one year (asks for confirmation)"),
     usage=N_("DOMAIN"),
     capability="money",
+    confirms=RenewDomain,
 )
 async def renew(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
     if not args:
@@ -72,17 +84,14 @@ async def renew(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[st
         text += "\n" + _(
             "Your balance of {balance} does not cover it, so an invoice will be created."
         ).format(balance=formatting.money(quote.balance))
-    return confirmation(
-        text, _("Renew"), "renew", domain_id=domain.id, expires_on=domain.expires_on.isoformat()
-    )
+    return confirmation(text, _("Renew"), RenewDomain(domain.id, domain.expires_on))
 
 
-@registry.confirmer("renew")
+@router.confirmer(RenewDomain)
 async def confirm_renew(
-    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: RenewDomain, seller: Seller
 ) -> Reply:
-    shown = dt.date.fromisoformat(params["expires_on"])
-    domain, invoice = await domains.renew(uow, customer, int(params["domain_id"]), seller, actor, shown)
+    domain, invoice = await domains.renew(uow, customer, action.domain_id, seller, actor, action.expires_on)
     total = formatting.amount(invoice.total_minor, invoice.currency)
     if invoice.status == "paid":
         return Reply(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.core import formatting
 from bot.core.documents import DocumentRenderer
 from bot.core.i18n import gettext as _
-from bot.core.registry import fold, registry
+from bot.core.registry import fold
+from bot.core.router import Router
 from bot.core.types import Attachment, Button, Reply
 from handlers.common import confirmation, document_ref, filter_row, keyword, page_of
 from handlers.invoice_views import invoice_text, named, summary_line
@@ -13,6 +16,8 @@ from services import invoices, ledger, paying
 from services.audit import Actor
 from services.errors import N_
 from services.records import Customer, Invoice, UnitOfWork
+
+router = Router()
 
 PAGE = 5
 FILTER_WORDS = {
@@ -29,7 +34,7 @@ QR_WORDS = frozenset({"qr", "qrcode", "karekod"})
 PDF_WORDS = frozenset({"pdf"})
 
 
-@registry.command(
+@router.command(
     "invoices",
     aliases={
         "en": ("invoices", "bills"),
@@ -71,7 +76,7 @@ async def list_invoices(uow: UnitOfWork, customer: Customer, args: list[str]) ->
     return Reply(text, buttons=buttons)
 
 
-@registry.command(
+@router.command(
     "invoice",
     aliases={"en": ("invoice", "bill"), "fr": ("facture",), "id": ("invoice",), "tr": ("fatura",)},
     summary=N_("one invoice with its lines, VAT and total"),
@@ -110,7 +115,7 @@ def invoice_document(inv: Invoice, documents: DocumentRenderer) -> Reply:
     return Reply(text, attachments=[pdf], private=True)
 
 
-@registry.command(
+@router.command(
     "pay",
     aliases={"en": ("pay",), "fr": ("payer",), "id": ("bayar",), "tr": ("ode",)},
     summary=N_("a payment link for an invoice (add qr for a QR code), or pay it from your balance"),
@@ -147,12 +152,20 @@ async def pay(
     return Reply(text, buttons=buttons, attachments=attachments, private=True)
 
 
-@registry.command(
+@dataclass(frozen=True)
+class PayFromBalance:
+    """Paying an open invoice from the balance."""
+
+    invoice_id: int
+
+
+@router.command(
     "paybalance",
     aliases={"en": ("paybalance",), "fr": ("payersolde",), "id": ("bayarsaldo",), "tr": ("bakiyeileode",)},
     summary=N_("pay an invoice from your balance"),
     usage=N_("NUMBER"),
     capability="money",
+    confirms=PayFromBalance,
 )
 async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str]) -> Reply:
     inv = await named(uow, args, actor)
@@ -164,11 +177,11 @@ async def pay_from_balance(uow: UnitOfWork, customer: Customer, actor: Actor, ar
         total=formatting.amount(inv.total_minor, inv.currency),
         balance=formatting.money(bal),
     )
-    return confirmation(text, _("Confirm"), "paybalance", invoice_id=inv.id)
+    return confirmation(text, _("Confirm"), PayFromBalance(inv.id))
 
 
-@registry.confirmer("paybalance")
-async def confirm_pay_from_balance(uow: UnitOfWork, actor: Actor, params: dict[str, int]) -> Reply:
-    inv = await invoices.get(uow, params["invoice_id"], actor)
+@router.confirmer(PayFromBalance)
+async def confirm_pay_from_balance(uow: UnitOfWork, actor: Actor, action: PayFromBalance) -> Reply:
+    inv = await invoices.get(uow, action.invoice_id, actor)
     await paying.pay_from_balance(uow, inv, actor)
     return Reply(_("Invoice {number} is paid. Thank you!").format(number=inv.number))

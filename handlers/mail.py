@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import breakdown_text, confirmation, keyword, label, price_line
 from services import clock, mail, plans
@@ -17,7 +17,9 @@ from services.errors import N_, NotFound
 from services.ids import is_digits
 from services.invoices import Seller
 from services.ports import Mailer
-from services.records import Customer, Order, UnitOfWork
+from services.records import Customer, Invoice, Order, UnitOfWork
+
+router = Router()
 
 ACTION_WORDS = {
     "upgrade": frozenset({"upgrade", "ameliorer", "monter", "tingkatkan", "naikkan", "yukselt"}),
@@ -73,12 +75,34 @@ async def _overview(uow: UnitOfWork, order: Order) -> Reply:
     return Reply("\n".join(lines), buttons=buttons)
 
 
-@registry.command(
+@dataclass(frozen=True)
+class AddMailboxes:
+    """Mailboxes added to the mail package, invoiced for the rest of the period."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class UpgradeMail:
+    """The mail package upgraded to another plan, invoiced with proration."""
+
+    plan_id: int
+
+
+@dataclass(frozen=True)
+class DowngradeMail:
+    """A downgrade of the mail package asked of the billing team (a ticket)."""
+
+    plan_id: int
+
+
+@router.command(
     "mail",
     aliases={"en": ("mail",), "fr": ("messagerie",), "id": ("surel",), "tr": ("eposta",)},
     summary=N_("your mail package: upgrade it, add mailboxes, or ask for a downgrade"),
     usage=N_("[upgrade PACKAGE | add N | downgrade PACKAGE]"),
     capability="money",
+    confirms=(AddMailboxes, UpgradeMail, DowngradeMail),
 )
 async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller) -> Reply:
     order = await plans.order_of_kind(uow, customer.id, "mail")
@@ -105,7 +129,7 @@ async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], sel
             breakdown_text(more.lines, more.totals),
             _("An invoice will be created; the mailboxes are added as soon as it is paid."),
         ]
-        return confirmation("\n".join(text), _("Create invoice"), "mail", action="add", count=count)
+        return confirmation("\n".join(text), _("Create invoice"), AddMailboxes(count))
     if action not in ("upgrade", "downgrade") or not rest:
         raise UsageError()
     plan = plans.find(await plans.options(uow, order), " ".join(rest))
@@ -123,7 +147,7 @@ async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], sel
             breakdown_text(up.lines, up.totals),
             _("An invoice will be created; the package changes as soon as it is paid."),
         ]
-        return confirmation("\n".join(text), _("Create invoice"), "mail", action="upgrade", plan_id=plan.id)
+        return confirmation("\n".join(text), _("Create invoice"), UpgradeMail(plan.id))
     window = mail.check_downgrade(order, plan)
     text = [
         _("Ask for a downgrade of order #{id} from {old} to {new} at the due date {due}?").format(
@@ -131,35 +155,54 @@ async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], sel
         ),
         _("A ticket will be opened for our billing team, who will confirm it there."),
     ]
-    return confirmation("\n".join(text), _("Open ticket"), "mail", action="downgrade", plan_id=plan.id)
+    return confirmation("\n".join(text), _("Open ticket"), DowngradeMail(plan.id))
 
 
-@registry.confirmer("mail")
-async def confirm_mail(
-    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller, mailer: Mailer
-) -> Reply:
+async def _mail_order(uow: UnitOfWork, customer: Customer) -> Order:
     order = await plans.order_of_kind(uow, customer.id, "mail")
     if order is None:
         raise NotFound()
-    if params["action"] == "downgrade":
-        plan = await plans.load_plan(uow, int(params["plan_id"]))
-        window = mail.check_downgrade(order, plan)
-        subject = _("Mail package downgrade to {plan} (order #{id})").format(plan=plan.name, id=order.id)
-        body = _("Please downgrade order #{id} from {old} to {new} at the due date {due}.").format(
-            id=order.id, old=order.plan.name, new=plan.name, due=formatting.date(window.due)
-        )
-        ticket = await mail.request_downgrade(uow, customer, order.id, plan.id, subject, body, actor, mailer)
-        return Reply(
-            _("Ticket #{id} was opened for the billing team.").format(id=ticket.id),
-            buttons=[[Button(_("Show ticket"), command=f"ticket {ticket.id}")]],
-        )
-    if params["action"] == "add":
-        inv = await mail.add_mailboxes(uow, customer, order.id, int(params["count"]), seller, actor)
-    else:
-        inv = await mail.upgrade(uow, customer, order.id, int(params["plan_id"]), seller, actor)
+    return order
+
+
+def _invoice_created(inv: Invoice) -> Reply:
     return Reply(
         _("Invoice {number} ({total}) was created. The change is made as soon as it is paid.").format(
             number=inv.number, total=formatting.amount(inv.total_minor, inv.currency)
         ),
         buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]],
+    )
+
+
+@router.confirmer(AddMailboxes)
+async def confirm_add(
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: AddMailboxes, seller: Seller
+) -> Reply:
+    order = await _mail_order(uow, customer)
+    return _invoice_created(await mail.add_mailboxes(uow, customer, order.id, action.count, seller, actor))
+
+
+@router.confirmer(UpgradeMail)
+async def confirm_upgrade(
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: UpgradeMail, seller: Seller
+) -> Reply:
+    order = await _mail_order(uow, customer)
+    return _invoice_created(await mail.upgrade(uow, customer, order.id, action.plan_id, seller, actor))
+
+
+@router.confirmer(DowngradeMail)
+async def confirm_downgrade(
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: DowngradeMail, mailer: Mailer
+) -> Reply:
+    order = await _mail_order(uow, customer)
+    plan = await plans.load_plan(uow, action.plan_id)
+    window = mail.check_downgrade(order, plan)
+    subject = _("Mail package downgrade to {plan} (order #{id})").format(plan=plan.name, id=order.id)
+    body = _("Please downgrade order #{id} from {old} to {new} at the due date {due}.").format(
+        id=order.id, old=order.plan.name, new=plan.name, due=formatting.date(window.due)
+    )
+    ticket = await mail.request_downgrade(uow, customer, order.id, plan.id, subject, body, actor, mailer)
+    return Reply(
+        _("Ticket #{id} was opened for the billing team.").format(id=ticket.id),
+        buttons=[[Button(_("Show ticket"), command=f"ticket {ticket.id}")]],
     )

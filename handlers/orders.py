@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Button, Reply
 from handlers.common import first_number, label
 from services import orders
@@ -12,8 +12,10 @@ from services.audit import Actor
 from services.errors import N_
 from services.records import Customer, UnitOfWork
 
+router = Router()
 
-@registry.command(
+
+@router.command(
     "orders",
     aliases={
         "en": ("orders", "services"),
@@ -47,7 +49,7 @@ async def list_orders(uow: UnitOfWork, customer: Customer) -> Reply:
     return Reply("\n".join(lines), buttons=[buttons])
 
 
-@registry.command(
+@router.command(
     "order",
     aliases={"en": ("order",), "fr": ("commande",), "id": ("order",), "tr": ("siparis",)},
     summary=N_("one order: plan, IP, period end, cost, server state"),

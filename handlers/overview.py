@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Button, Reply
 from handlers.invoice_views import summary_line
 from services import overview
@@ -13,8 +13,10 @@ from services.errors import N_
 from services.invoices import Seller
 from services.records import Customer, UnitOfWork
 
+router = Router()
 
-@registry.command(
+
+@router.command(
     "overview",
     aliases={
         "en": ("overview", "summary", "home"),

@@ -5,11 +5,12 @@ ask for confirmation; ``cancel`` drops a scheduled change."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
-from bot.core.registry import fold, registry
+from bot.core.registry import fold
+from bot.core.router import Router
 from bot.core.types import Button, Reply
 from handlers.common import CYCLE_WORDS, breakdown_text, confirmation, iso_date, keyword, label, price_line
 from services import plans
@@ -18,11 +19,45 @@ from services.errors import N_, NotFound
 from services.invoices import Seller
 from services.records import Customer, Order, UnitOfWork
 
+router = Router()
+
 CANCEL_WORDS = frozenset({"cancel", "annuler", "batal", "iptal"})
 NONE_YET = {
     "subscription": N_("You have no subscription plan."),
     "support": N_("You have no support package."),
 }
+
+
+@dataclass(frozen=True)
+class ChangePlan:
+    """A change of the subscription plan: now (an upgrade), at period end, or ``on`` a date."""
+
+    order_id: int
+    plan_id: int
+    cycle: str
+    on: dt.date | None
+
+
+@dataclass(frozen=True)
+class CancelPlanChange:
+    """Dropping a scheduled change of the subscription plan."""
+
+    change_id: int
+
+
+@dataclass(frozen=True)
+class ChangeSupport(ChangePlan):
+    """A change of the support package (confirmed by ``supportpackage``)."""
+
+
+@dataclass(frozen=True)
+class CancelSupportChange(CancelPlanChange):
+    """Dropping a scheduled change of the support package."""
+
+
+# The confirmations each command offers (one class per command: the press needs its capability).
+CHANGES: dict[str, type[ChangePlan]] = {"plan": ChangePlan, "supportpackage": ChangeSupport}
+CANCELS: dict[str, type[CancelPlanChange]] = {"plan": CancelPlanChange, "supportpackage": CancelSupportChange}
 
 
 async def _overview(uow: UnitOfWork, order: Order, command: str) -> Reply:
@@ -79,9 +114,7 @@ async def plan_reply(
                 date=formatting.date(pending.effective_on or order.period_end),
             ),
             _("Confirm"),
-            command,
-            action="cancel",
-            change_id=pending.id,
+            CANCELS[command](pending.id),
         )
     on = iso_date(args)
     cycle = keyword(args, CYCLE_WORDS, order.billing_cycle)
@@ -90,13 +123,7 @@ async def plan_reply(
     if plan is None:
         raise NotFound()
     change = plans.preview(customer, order, plan, cycle, on, seller)
-    params = {
-        "action": "change",
-        "order_id": order.id,
-        "plan_id": plan.id,
-        "cycle": cycle,
-        "on": on.isoformat() if on else None,
-    }
+    action = CHANGES[command](order.id, plan.id, cycle, on)
     new_price = formatting.amount(plans.price(plan, cycle), order.currency)
     head = {
         "old": order.plan.name,
@@ -137,25 +164,19 @@ async def plan_reply(
             ),
         ]
         button = _("Schedule")
-    return confirmation("\n".join(text), button, command, **params)
+    return confirmation("\n".join(text), button, action)
 
 
-async def confirm_reply(
-    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
+async def cancel_reply(uow: UnitOfWork, actor: Actor, action: CancelPlanChange) -> Reply:
+    await plans.cancel(uow, action.change_id, actor)
+    return Reply(_("The scheduled change is cancelled."))
+
+
+async def change_reply(
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: ChangePlan, seller: Seller
 ) -> Reply:
-    if params["action"] == "cancel":
-        await plans.cancel(uow, int(params["change_id"]), actor)
-        return Reply(_("The scheduled change is cancelled."))
-    on = dt.date.fromisoformat(params["on"]) if params["on"] else None
     done = await plans.change(
-        uow,
-        customer,
-        int(params["order_id"]),
-        int(params["plan_id"]),
-        str(params["cycle"]),
-        on,
-        seller,
-        actor,
+        uow, customer, action.order_id, action.plan_id, action.cycle, action.on, seller, actor
     )
     plan = done.preview.plan.name
     if done.change is not None:
@@ -174,25 +195,31 @@ async def confirm_reply(
     return Reply(text, buttons=[[Button(_("Pay"), command=f"pay {done.invoice.id}")]])
 
 
-@registry.command(
+@router.command(
     "plan",
     aliases={"en": ("plan",), "fr": ("forfait", "offre"), "id": ("paket",), "tr": ("plan", "abonelik")},
     summary=N_("your plan and the options: upgrade now, downgrade at period end, or schedule a change"),
     usage=N_("[PLAN] [monthly|yearly] [YYYY-MM-DD] | cancel"),
     capability="money",
+    confirms=(ChangePlan, CancelPlanChange),
 )
 async def plan(uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller) -> Reply:
     return await plan_reply(uow, customer, args, seller, "subscription", "plan")
 
 
-@registry.confirmer("plan")
+@router.confirmer(ChangePlan)
 async def confirm_plan(
-    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: ChangePlan, seller: Seller
 ) -> Reply:
-    return await confirm_reply(uow, customer, actor, params, seller)
+    return await change_reply(uow, customer, actor, action, seller)
 
 
-@registry.command(
+@router.confirmer(CancelPlanChange)
+async def confirm_plan_cancel(uow: UnitOfWork, actor: Actor, action: CancelPlanChange) -> Reply:
+    return await cancel_reply(uow, actor, action)
+
+
+@router.command(
     "supportpackage",
     aliases={
         "en": ("support package", "supportpackage"),
@@ -203,13 +230,19 @@ async def confirm_plan(
     summary=N_("your support package and the options, changed like a plan"),
     usage=N_("[PACKAGE] [monthly|yearly] [YYYY-MM-DD] | cancel"),
     capability="money",
+    confirms=(ChangeSupport, CancelSupportChange),
 )
 async def support(uow: UnitOfWork, customer: Customer, args: list[str], seller: Seller) -> Reply:
     return await plan_reply(uow, customer, args, seller, "support", "supportpackage")
 
 
-@registry.confirmer("supportpackage")
+@router.confirmer(ChangeSupport)
 async def confirm_support(
-    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: ChangeSupport, seller: Seller
 ) -> Reply:
-    return await confirm_reply(uow, customer, actor, params, seller)
+    return await change_reply(uow, customer, actor, action, seller)
+
+
+@router.confirmer(CancelSupportChange)
+async def confirm_support_cancel(uow: UnitOfWork, actor: Actor, action: CancelSupportChange) -> Reply:
+    return await cancel_reply(uow, actor, action)

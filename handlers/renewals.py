@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import breakdown_text, confirmation, first_number, keyword
 from services import orders, renewal_costs, renewals
@@ -15,6 +15,8 @@ from services.audit import Actor
 from services.errors import N_, InvalidState
 from services.invoices import Seller
 from services.records import Customer, Invoice, UnitOfWork
+
+router = Router()
 
 SWITCH_WORDS = {
     "on": frozenset({"on", "activer", "active", "oui", "aktif", "aktifkan", "ya", "ac", "acik", "evet"}),
@@ -32,12 +34,21 @@ def _pay_button(inv: Invoice) -> list[list[Button]]:
     return [[Button(_("Pay"), command=f"pay {inv.id}")]]
 
 
-@registry.command(
+@dataclass(frozen=True)
+class ExtendOrder:
+    """The invoice for an order's next period, starting ``start`` (the period the price was shown for)."""
+
+    order_id: int
+    start: dt.date
+
+
+@router.command(
     "extend",
     aliases={"en": ("extend",), "fr": ("prolonger",), "id": ("perpanjangan",), "tr": ("uzat",)},
     summary=N_("the invoice for an order's next period (asks for confirmation)"),
     usage=N_("ORDER"),
     capability="money",
+    confirms=ExtendOrder,
 )
 async def extend(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
     order = await orders.get(uow, first_number(args), actor)
@@ -61,15 +72,14 @@ async def extend(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[s
             ).format(balance=formatting.money(plan.balance)),
         ]
     )
-    return confirmation(text, _("Create invoice"), "extend", order_id=order.id, start=plan.start.isoformat())
+    return confirmation(text, _("Create invoice"), ExtendOrder(order.id, plan.start))
 
 
-@registry.confirmer("extend")
+@router.confirmer(ExtendOrder)
 async def confirm_extend(
-    uow: UnitOfWork, customer: Customer, actor: Actor, params: dict[str, Any], seller: Seller
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: ExtendOrder, seller: Seller
 ) -> Reply:
-    start = dt.date.fromisoformat(params["start"])
-    inv = await renewals.extend(uow, customer, int(params["order_id"]), seller, actor, start)
+    inv = await renewals.extend(uow, customer, action.order_id, seller, actor, action.start)
     return Reply(
         _("Invoice {number} ({total}) was created. The order is extended as soon as it is paid.").format(
             number=inv.number, total=_total(inv)
@@ -78,7 +88,15 @@ async def confirm_extend(
     )
 
 
-@registry.command(
+@dataclass(frozen=True)
+class SetAutoRenew:
+    """Turning an order's auto-renew on or off."""
+
+    order_id: int
+    on: bool
+
+
+@router.command(
     "settings",
     aliases={
         "en": ("settings",),
@@ -90,6 +108,7 @@ async def confirm_extend(
     usage=N_("[ORDER on|off]"),
     capability="settings",
     bare="read",
+    confirms=SetAutoRenew,
 )
 async def settings_(
     uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller
@@ -147,12 +166,12 @@ async def _auto_renew_preview(
         text = _(
             "Turn auto-renew off for order #{id}? You will then need to extend it yourself before {date}."
         ).format(id=order.id, date=formatting.date(order.period_end))
-    return confirmation(text, _("Confirm"), "settings", order_id=order.id, on=on)
+    return confirmation(text, _("Confirm"), SetAutoRenew(order.id, on))
 
 
-@registry.confirmer("settings")
-async def confirm_settings(uow: UnitOfWork, actor: Actor, params: dict[str, Any]) -> Reply:
-    order = await renewals.set_auto_renew(uow, int(params["order_id"]), bool(params["on"]), actor)
+@router.confirmer(SetAutoRenew)
+async def confirm_settings(uow: UnitOfWork, actor: Actor, action: SetAutoRenew) -> Reply:
+    order = await renewals.set_auto_renew(uow, action.order_id, action.on, actor)
     if order.auto_renew:
         return Reply(_("Auto-renew is now on for order #{id}.").format(id=order.id))
     return Reply(_("Auto-renew is now off for order #{id}.").format(id=order.id))

@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core import formatting
-from bot.core.dispatcher import Context
+from bot.core.context import Context
+from bot.core.forms import Data, Form, Invalid, Step
 from bot.core.i18n import gettext as _
-from bot.core.registry import fold, registry
+from bot.core.registry import fold
+from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
-from handlers.common import ask_again, filter_row, first_number, keyword, label
+from handlers.common import filter_row, first_number, keyword, label
 from services import orders, tickets
 from services.audit import Actor
 from services.errors import N_, NotFound
 from services.ports import Mailer
 from services.records import Customer, UnitOfWork
+
+router = Router()
 
 FILTER_WORDS = {
     "unread": frozenset({"unread", "lus", "nonlus", "nonlu", "belum", "okunmamis", "okunmayan"}),
@@ -35,7 +39,7 @@ IMPORTANCE_WORDS = {
 NO_ORDER = frozenset({"none", "no", "aucune", "aucun", "non", "tidak", "tanpa", "yok", "hayir", "-", "0"})
 
 
-@registry.command(
+@router.command(
     "tickets",
     aliases={"en": ("tickets",), "fr": ("tickets",), "id": ("tiket",), "tr": ("talepler",)},
     summary=N_("your support tickets: open (default), closed or unread"),
@@ -68,7 +72,7 @@ async def list_tickets(uow: UnitOfWork, customer: Customer, args: list[str]) -> 
     return Reply(text, buttons=buttons)
 
 
-@registry.command(
+@router.command(
     "ticket",
     aliases={"en": ("ticket",), "fr": ("ticket",), "id": ("lihattiket",), "tr": ("talep",)},
     summary=N_("one ticket with its messages"),
@@ -94,115 +98,64 @@ async def show_ticket(uow: UnitOfWork, actor: Actor, customer: Customer, args: l
     return Reply("\n".join(lines))
 
 
-def _cancel_row() -> list[Button]:
-    return [Button(_("Cancel"), answer="cancel")]
+async def _department(answer: str, ctx: Context, data: Data) -> str:
+    choice = keyword([answer], DEPARTMENT_WORDS, "")
+    if not choice:
+        raise Invalid(_("Please choose Technical or Financial."))
+    return choice
 
 
-def _ask_department() -> Reply:
-    return Reply(
-        _("New ticket. Which department is it for?"),
-        buttons=[
-            [Button(_("Technical"), answer="technical"), Button(_("Financial"), answer="financial")],
-            _cancel_row(),
-        ],
-    )
+async def _importance(answer: str, ctx: Context, data: Data) -> str:
+    choice = keyword([answer], IMPORTANCE_WORDS, "")
+    if not choice:
+        raise Invalid(_("Please choose Regular or High."))
+    return choice
 
 
-def _ask_importance() -> Reply:
-    return Reply(
-        _("How important is it?"),
-        buttons=[[Button(_("Regular"), answer="regular"), Button(_("High"), answer="high")], _cancel_row()],
-    )
+async def _order(answer: str, ctx: Context, data: Data) -> int | None:
+    if fold(answer) in NO_ORDER:
+        return None
+    try:
+        order_id = first_number(answer.split())
+        await orders.get(ctx.uow, order_id, ctx.actor)
+    except (UsageError, NotFound):
+        raise Invalid(_("That is not one of your orders.")) from None
+    return order_id
 
 
-async def _ask_order(uow: UnitOfWork, customer: Customer) -> Reply:
-    rows = await orders.listing(uow, customer.id)
-    buttons = [[Button(f"#{o.id} {o.plan.name}", answer=str(o.id))] for o in rows[:6]]
-    buttons.append([Button(_("No order"), answer="none")])
-    buttons.append(_cancel_row())
-    return Reply(_("Which order is it about? Send its number, or choose No order."), buttons=buttons)
+async def _your_orders(ctx: Context) -> list[tuple[str, str]]:
+    assert ctx.customer is not None
+    rows = await orders.listing(ctx.uow, ctx.customer.id)
+    return [(str(o.id), f"#{o.id} {o.plan.name}") for o in rows[:6]]
 
 
-def _ask_subject() -> Reply:
-    return Reply(_("Subject: sum up your question in one line."), buttons=[_cancel_row()])
-
-
-def _ask_message() -> Reply:
-    return Reply(_("Message: describe the question or the problem."), buttons=[_cancel_row()])
-
-
-@registry.command(
-    "newticket",
-    aliases={
-        "en": ("newticket", "new ticket", "open ticket"),
-        "fr": ("nouveauticket", "nouveau ticket", "ouvrir ticket"),
-        "id": ("tiketbaru", "tiket baru", "buat tiket"),
-        "tr": ("yenitalep", "yeni talep", "talep ac"),
-    },
-    summary=N_("open a support ticket, step by step"),
-    capability="tickets",
-)
-async def new_ticket(ctx: Context) -> Reply:
-    await ctx.open_form("newticket", "department", {})
-    return _ask_department()
-
-
-@registry.form("newticket")
-async def new_ticket_step(
-    ctx: Context,
-    uow: UnitOfWork,
-    customer: Customer,
-    actor: Actor,
-    mailer: Mailer,
-    step: str,
-    data: dict[str, Any],
-    answer: str,
-) -> Reply:
-    words = [answer]
-    if step == "department":
-        choice = keyword(words, DEPARTMENT_WORDS, "")
-        if not choice:
-            return ask_again(_("Please choose Technical or Financial."), _ask_department())
-        await ctx.open_form("newticket", "importance", {**data, "department": choice})
-        return _ask_importance()
-    if step == "importance":
-        choice = keyword(words, IMPORTANCE_WORDS, "")
-        if not choice:
-            return ask_again(_("Please choose Regular or High."), _ask_importance())
-        await ctx.open_form("newticket", "order", {**data, "importance": choice})
-        return await _ask_order(uow, customer)
-    if step == "order":
-        order_id: int | None = None
-        if fold(answer) not in NO_ORDER:
-            try:
-                order_id = first_number(answer.split())
-                await orders.get(uow, order_id, actor)
-            except (UsageError, NotFound):
-                return ask_again(_("That is not one of your orders."), await _ask_order(uow, customer))
-        await ctx.open_form("newticket", "subject", {**data, "order_id": order_id})
-        return _ask_subject()
-    if step == "subject":
-        if len(answer) > tickets.MAX_SUBJECT:
-            return ask_again(
-                _("The subject is too long (at most {limit} characters).").format(limit=tickets.MAX_SUBJECT),
-                _ask_subject(),
-            )
-        await ctx.open_form("newticket", "message", {**data, "subject": answer})
-        return _ask_message()
-    if len(answer) > tickets.MAX_BODY:
-        return ask_again(
-            _("The message is too long (at most {limit} characters).").format(limit=tickets.MAX_BODY),
-            _ask_message(),
+async def _subject(answer: str, ctx: Context, data: Data) -> str:
+    if len(answer) > tickets.MAX_SUBJECT:
+        raise Invalid(
+            _("The subject is too long (at most {limit} characters).").format(limit=tickets.MAX_SUBJECT)
         )
-    await ctx.close_form()
+    return answer
+
+
+async def _message(answer: str, ctx: Context, data: Data) -> str:
+    if len(answer) > tickets.MAX_BODY:
+        raise Invalid(
+            _("The message is too long (at most {limit} characters).").format(limit=tickets.MAX_BODY)
+        )
+    return answer
+
+
+async def _open_ticket(
+    uow: UnitOfWork, customer: Customer, actor: Actor, mailer: Mailer, data: dict[str, Any]
+) -> Reply:
     ticket, copied_to = await tickets.create(
         uow,
         customer,
         data["department"],
         data["importance"],
-        data.get("order_id"),
+        data.get("order"),
         data["subject"],
-        answer,
+        data["message"],
         actor,
         mailer,
     )
@@ -212,3 +165,59 @@ async def new_ticket_step(
         ),
         buttons=[[Button(_("Show ticket"), command=f"ticket {ticket.id}")]],
     )
+
+
+NEW_TICKET = Form(
+    "newticket",
+    title=N_("New ticket"),
+    steps=(
+        Step(
+            "department",
+            prompt=N_("New ticket. Which department is it for?"),
+            label=N_("Department"),
+            parse=_department,
+            choices=(("technical", N_("Technical")), ("financial", N_("Financial"))),
+        ),
+        Step(
+            "importance",
+            prompt=N_("How important is it?"),
+            label=N_("Importance"),
+            parse=_importance,
+            choices=(("regular", N_("Regular")), ("high", N_("High"))),
+        ),
+        Step(
+            "order",
+            prompt=N_("Which order is it about? Send its number, or choose No order."),
+            label=N_("Order number (optional)"),
+            parse=_order,
+            suggest=_your_orders,
+            shortcuts=(("none", N_("No order")),),
+            optional=True,
+        ),
+        Step(
+            "subject",
+            prompt=N_("Subject: sum up your question in one line."),
+            label=N_("Subject"),
+            parse=_subject,
+        ),
+        Step(
+            "message",
+            prompt=N_("Message: describe the question or the problem."),
+            label=N_("Message"),
+            parse=_message,
+            multiline=True,
+        ),
+    ),
+    finish=_open_ticket,
+)
+router.form(
+    NEW_TICKET,
+    aliases={
+        "en": ("newticket", "new ticket", "open ticket"),
+        "fr": ("nouveauticket", "nouveau ticket", "ouvrir ticket"),
+        "id": ("tiketbaru", "tiket baru", "buat tiket"),
+        "tr": ("yenitalep", "yeni talep", "talep ac"),
+    },
+    summary=N_("open a support ticket, step by step"),
+    capability="tickets",
+)

@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from babel import Locale
 
 from bot.core import formatting
-from bot.core.dispatcher import Context
+from bot.core.context import Context
+from bot.core.forms import Data, Form, Parse, Step, Suggest
 from bot.core.i18n import current
 from bot.core.i18n import gettext as _
-from bot.core.registry import fold, registry
+from bot.core.registry import fold
+from bot.core.router import Router
 from bot.core.types import Button, Reply
-from handlers.common import ask_again, confirmation
+from handlers.common import confirmation
 from handlers.invoice_views import invoice_text
 from services import topup
 from services.audit import Actor
-from services.errors import N_, DomainError
+from services.errors import N_
 from services.invoices import Seller
 from services.money import Money
 from services.records import Customer, UnitOfWork
 
-STEPS = ("amount", "name", "address", "postal_code", "city", "country", "tax_id")
-PROMPTS = {
-    "amount": N_("Top up your balance. How much, in {currency}?"),
-    "name": N_("Business name for the invoice?"),
-    "address": N_("Street and number?"),
-    "postal_code": N_("Postal code?"),
-    "city": N_("City?"),
-    "country": N_("Country? A two-letter code such as FR, or its name."),
-    "tax_id": N_("Tax id (VAT number)? Send none if you have none."),
-}
+router = Router()
+
 NO_TAX_ID = frozenset({"none", "no", "aucun", "non", "tidak", "tidak ada", "yok", "-"})
 
 
@@ -39,7 +34,7 @@ def country_name(code: str) -> str:
 
 
 def _current_value(customer: Customer, step: str) -> str | None:
-    """What the account has on file for a step, offered as a one-press answer."""
+    """What the account has on file for a step."""
     return {
         "name": customer.name,
         "address": customer.address_line,
@@ -50,32 +45,136 @@ def _current_value(customer: Customer, step: str) -> str | None:
     }.get(step) or None
 
 
-def ask(step: str, customer: Customer) -> Reply:
-    text = _(PROMPTS[step]).format(currency=customer.currency)
-    buttons: list[list[Button]] = []
-    known = _current_value(customer, step)
-    if known:
-        label = country_name(known) if step == "country" else known
-        buttons.append([Button(label[:60], answer=known)])
-    if step == "tax_id":
-        buttons.append([Button(_("No tax id"), answer="none")])
-    buttons.append([Button(_("Cancel"), answer="cancel")])
-    return Reply(text, buttons=buttons)
+def _suggest(step: str) -> Suggest:
+    """What the account has on file for ``step``, as a one-press answer."""
+
+    async def suggest(ctx: Context) -> list[tuple[str, str]]:
+        assert ctx.customer is not None
+        known = _current_value(ctx.customer, step)
+        if not known:
+            return []
+        return [(known, (country_name(known) if step == "country" else known)[:60])]
+
+    return suggest
 
 
-def take(step: str, answer: str, customer: Customer) -> Any:
-    """The answer to one step as stored in the form; raises a ``DomainError`` saying what is wrong."""
-    if step == "amount":
-        return topup.parse_amount(answer, customer.currency, current()).minor
-    if step == "country":
-        return topup.parse_country(answer, current())
-    if step == "tax_id":
-        return None if fold(answer) in NO_TAX_ID else answer
-    return topup.parse_field(step, answer)
+def _currency(ctx: Context) -> str:
+    assert ctx.customer is not None
+    return ctx.customer.currency
 
 
-@registry.command(
+async def _amount(answer: str, ctx: Context, data: Data) -> int:
+    return topup.parse_amount(answer, _currency(ctx), current()).minor
+
+
+def _amount_read(value: Any, ctx: Context) -> str:
+    """Say at once how the amount was read ("500.000" in Indonesian is Rp500.000)."""
+    return _("Top-up of {amount}.").format(amount=formatting.money(Money(value, _currency(ctx)), exact=True))
+
+
+def _field(step: str) -> Parse:
+    async def parse(answer: str, ctx: Context, data: Data) -> str:
+        return topup.parse_field(step, answer)
+
+    return parse
+
+
+async def _country(answer: str, ctx: Context, data: Data) -> str:
+    return topup.parse_country(answer, current())
+
+
+async def _tax_id(answer: str, ctx: Context, data: Data) -> str | None:
+    """Checked against the country (when the country itself was refused, its field says so)."""
+    value = None if fold(answer) in NO_TAX_ID else answer
+    return topup.parse_tax_id(value, data["country"]) if "country" in data else value
+
+
+async def _preview(customer: Customer, data: dict[str, Any]) -> Reply:
+    billing = {k: v for k, v in data.items() if k != "amount"}
+    amount = Money(data["amount"], customer.currency)
+    text = _(
+        "Top-up of {amount}. The invoice goes to:\n{name}\n{address}\n{postal_code} {city}\n{country}\n"
+        "Tax id: {tax_id}\nYour balance is credited when the invoice is paid. Issue the invoice?"
+    ).format(
+        amount=formatting.money(amount, exact=True),
+        name=billing["name"],
+        address=billing["address"],
+        postal_code=billing["postal_code"],
+        city=billing["city"],
+        country=country_name(billing["country"]),
+        tax_id=billing["tax_id"] or _("none"),
+    )
+    preview = confirmation(text, _("Issue invoice"), TopUp(amount.minor, amount.currency, billing))
+    preview.private = True
+    return preview
+
+
+@dataclass(frozen=True)
+class TopUp:
+    """A top-up invoice for ``amount_minor`` in ``currency`` to the billing address given."""
+
+    amount_minor: int
+    currency: str
+    billing: dict[str, Any]
+
+
+TOP_UP = Form(
     "topup",
+    title=N_("Top up"),
+    steps=(
+        Step(
+            "amount",
+            prompt=N_("Top up your balance. How much, in {currency}?"),
+            label=N_("Amount"),
+            parse=_amount,
+            hint="50.00",
+            echo=_amount_read,
+        ),
+        Step(
+            "name",
+            prompt=N_("Business name for the invoice?"),
+            label=N_("Business name"),
+            parse=_field("name"),
+            suggest=_suggest("name"),
+        ),
+        Step(
+            "address",
+            prompt=N_("Street and number?"),
+            label=N_("Street and number"),
+            parse=_field("address"),
+            suggest=_suggest("address"),
+        ),
+        Step(
+            "postal_code",
+            prompt=N_("Postal code?"),
+            label=N_("Postal code"),
+            parse=_field("postal_code"),
+            suggest=_suggest("postal_code"),
+        ),
+        Step("city", prompt=N_("City?"), label=N_("City"), parse=_field("city"), suggest=_suggest("city")),
+        Step(
+            "country",
+            prompt=N_("Country? A two-letter code such as FR, or its name."),
+            label=N_("Country (two-letter code or name)"),
+            parse=_country,
+            suggest=_suggest("country"),
+            hint="FR",
+        ),
+        Step(
+            "tax_id",
+            prompt=N_("Tax id (VAT number)? Send none if you have none."),
+            label=N_("Tax id (optional)"),
+            parse=_tax_id,
+            suggest=_suggest("tax_id"),
+            shortcuts=(("none", N_("No tax id")),),
+            optional=True,
+        ),
+    ),
+    finish=_preview,
+    fills=lambda ctx: {"currency": _currency(ctx)},
+)
+router.form(
+    TOP_UP,
     aliases={
         "en": ("topup", "top up", "add funds"),
         "fr": ("recharger", "recharge", "crediter"),
@@ -84,59 +183,16 @@ def take(step: str, answer: str, customer: Customer) -> Any:
     },
     summary=N_("top up your balance: amount and billing address, then an invoice"),
     capability="money",
+    confirms=TopUp,
 )
-async def start_topup(ctx: Context, customer: Customer) -> Reply:
-    await ctx.open_form("topup", STEPS[0], {})
-    return ask(STEPS[0], customer)
 
 
-@registry.form("topup")
-async def topup_step(ctx: Context, customer: Customer, step: str, data: dict[str, Any], answer: str) -> Reply:
-    try:
-        value = take(step, answer, customer)
-        if step == "tax_id":
-            value = topup.parse_tax_id(value, data["country"])
-    except DomainError as err:
-        return ask_again(formatting.error_text(err), ask(step, customer))
-    data = {**data, step: value}
-    following = STEPS.index(step) + 1
-    if following < len(STEPS):
-        await ctx.open_form("topup", STEPS[following], data)
-        reply = ask(STEPS[following], customer)
-        if step == "amount":
-            # Say at once how the amount was read ("500.000" in Indonesian is Rp500.000).
-            read = _("Top-up of {amount}.").format(
-                amount=formatting.money(Money(value, customer.currency), exact=True)
-            )
-            reply.text = f"{read}\n{reply.text}"
-        return reply
-    await ctx.close_form()
-    amount = Money(data.pop("amount"), customer.currency)
-    text = _(
-        "Top-up of {amount}. The invoice goes to:\n{name}\n{address}\n{postal_code} {city}\n{country}\n"
-        "Tax id: {tax_id}\nYour balance is credited when the invoice is paid. Issue the invoice?"
-    ).format(
-        amount=formatting.money(amount, exact=True),
-        name=data["name"],
-        address=data["address"],
-        postal_code=data["postal_code"],
-        city=data["city"],
-        country=country_name(data["country"]),
-        tax_id=data["tax_id"] or _("none"),
-    )
-    preview = confirmation(
-        text, _("Issue invoice"), "topup", amount_minor=amount.minor, currency=amount.currency, billing=data
-    )
-    preview.private = True
-    return preview
-
-
-@registry.confirmer("topup")
+@router.confirmer(TopUp)
 async def confirm_topup(
-    uow: UnitOfWork, customer: Customer, actor: Actor, seller: Seller, params: dict[str, Any]
+    uow: UnitOfWork, customer: Customer, actor: Actor, seller: Seller, action: TopUp
 ) -> Reply:
-    billing = topup.validate(params["billing"])
-    amount = Money(int(params["amount_minor"]), str(params["currency"]))
+    billing = topup.validate(action.billing)
+    amount = Money(action.amount_minor, action.currency)
     invoice = await topup.request(uow, customer, amount, billing, seller, actor)
     text = _("Top-up invoice issued. Your balance is credited when it is paid.")
     return Reply(

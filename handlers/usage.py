@@ -6,13 +6,15 @@ import datetime as dt
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
-from bot.core.registry import registry
+from bot.core.router import Router
 from bot.core.types import Button, Reply
 from services import clock, metering
 from services.errors import N_
 from services.hourly_billing import FREE_HOURS
 from services.metering import MonthUsage
 from services.records import Customer, UnitOfWork
+
+router = Router()
 
 
 def _billed(usage: MonthUsage) -> list[str]:
@@ -51,7 +53,7 @@ def _pending(usage: MonthUsage) -> list[str]:
     return lines
 
 
-@registry.command(
+@router.command(
     "usage",
     aliases={
         "en": ("usage", "payg"),

@@ -11,7 +11,7 @@ from services.access import owned
 from services.audit import Actor
 from services.errors import N_, InvalidState, NotFound
 from services.ids import is_digits, parse_id
-from services.ports import ServerDriver
+from services.ports import ServerDriver, ServerRef
 from storage.models import Order, Server
 from storage.uow import UnitOfWork
 
@@ -59,7 +59,9 @@ async def reboot(uow: UnitOfWork, server_id: int, actor: Actor, driver: ServerDr
         )
     server.power_state = "rebooting"
     await uow.flush()
-    await driver.power_cycle(server)
+    server.power_state = await driver.power_cycle(
+        ServerRef(server.id, server.hostname, server.ip, server.mac)
+    )
     server.last_boot_at = clock.now()
     audit.record(uow, "server.reboot", actor, f"server:{server.id}", hostname=server.hostname)
     await uow.commit()

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services import audit, ledger, paying
 from services.money import Money
-from services.ports import Notifier, PaymentEvent, PaymentNotice
+from services.ports import Charge, Notifier, PaymentEvent, PaymentNotice
 from storage.models import Customer, IdempotencyKey, Invoice, Payment
 from storage.uow import UnitOfWork
 
@@ -24,6 +24,11 @@ class Outcome:
     customer: Customer | None = None
     invoice: Invoice | None = None
     amount: Money | None = None
+
+
+def charge(invoice: Invoice, title: str) -> Charge:
+    """What a card checkout asks for to pay ``invoice`` (its total, under ``title``)."""
+    return Charge(invoice.id, invoice.number, Money(invoice.total_minor, invoice.currency), title)
 
 
 async def _claim(uow: UnitOfWork, key: str) -> bool:

@@ -1,43 +1,46 @@
-"""Interfaces to outside systems, each with a default driver that needs no configuration."""
+"""Interfaces to outside systems. What crosses a port is a plain frozen dataclass, never an ORM
+row: a driver cannot reach into the database, and the service converts at its boundary.
+
+The drivers live in ``services.drivers``; ``bot.bootstrap`` picks one per port from the settings
+(the default of each needs no configuration) and is the only place that constructs them.
+"""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 from services.money import Money
-from storage.models import Invoice, Server
 from storage.uow import UnitOfWork
 
-log = logging.getLogger("hostbot.mail")
-notices = logging.getLogger("hostbot.notices")
+
+@dataclass(frozen=True)
+class MailMessage:
+    """One plain-text e-mail."""
+
+    to: str
+    subject: str
+    text: str
 
 
 class Mailer(Protocol):
-    async def send(self, to: str, subject: str, body: str) -> None: ...
+    async def send(self, message: MailMessage) -> None: ...
 
 
-class LogMailer:
-    """Default mail driver: writes the message to the log instead of an SMTP server."""
+@dataclass(frozen=True)
+class ServerRef:
+    """The machine a server driver acts on, as the inventory knows it."""
 
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str]] = []
-
-    async def send(self, to: str, subject: str, body: str) -> None:
-        self.sent.append((to, subject, body))
-        log.info("mail to %s: %s", to, subject)
+    id: int
+    hostname: str
+    ip: str
+    mac: str
 
 
 class ServerDriver(Protocol):
-    async def power_cycle(self, server: Server) -> None: ...
-
-
-class InventoryDriver:
-    """Default server driver: the provider's own inventory in the database is the machine."""
-
-    async def power_cycle(self, server: Server) -> None:
-        server.power_state = "running"
+    async def power_cycle(self, server: ServerRef) -> str:
+        """Cycle the machine's power; returns its power state afterwards (``running``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -63,20 +66,6 @@ class Notifier(Protocol):
     async def notify(self, uow: UnitOfWork, notice: PaymentNotice) -> None: ...
 
 
-class LogNotifier:
-    """A notifier for a process without chats: keeps and logs what it was told."""
-
-    def __init__(self) -> None:
-        self.sent: list[PaymentNotice] = []
-
-    async def notify(self, uow: UnitOfWork, notice: PaymentNotice) -> None:
-        def keep() -> None:
-            self.sent.append(notice)
-            notices.info("payment notice for customer %s: %s", notice.customer_id, notice)
-
-        uow.after_commit(keep)
-
-
 @dataclass(frozen=True)
 class PaymentEvent:
     """What a payment provider reported, in its neutral form.
@@ -97,11 +86,21 @@ class InvalidEvent(Exception):
     """A webhook whose signature, timestamp or body does not check out."""
 
 
+@dataclass(frozen=True)
+class Charge:
+    """What a card checkout asks the payer for: one invoice's total."""
+
+    invoice_id: int
+    invoice_number: str
+    amount: Money
+    title: str
+
+
 class CardCheckout(Protocol):
     """A hosted card payment page (Stripe Checkout) and the signed events it sends back."""
 
-    async def start(self, invoice: Invoice, title: str, success_url: str, cancel_url: str, lang: str) -> str:
-        """Open a checkout for the invoice's total; returns the URL to send the payer to."""
+    async def start(self, charge: Charge, success_url: str, cancel_url: str, lang: str) -> str:
+        """Open a checkout for the charge; returns the URL to send the payer to."""
         ...
 
     def verify(self, payload: bytes, signature: str | None) -> PaymentEvent:

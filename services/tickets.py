@@ -9,7 +9,7 @@ from sqlalchemy import exists, select
 from services import audit, clock
 from services.access import owned
 from services.audit import Actor
-from services.ports import Mailer
+from services.ports import Mailer, MailMessage
 from storage.models import Customer, CustomerEmail, Order, Ticket, TicketMessage
 from storage.uow import UnitOfWork
 
@@ -81,7 +81,7 @@ async def create(
     audit.record(uow, "ticket.create", actor, f"ticket:{ticket.id}")
     await uow.commit()
     copied_to = await _copy_address(uow, customer, department)
-    await mailer.send(copied_to, f"[#{ticket.id}] {ticket.subject}", body)
+    await mailer.send(MailMessage(copied_to, f"[#{ticket.id}] {ticket.subject}", body))
     return ticket, copied_to
 
 

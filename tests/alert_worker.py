@@ -10,11 +10,11 @@ import asyncio
 import os
 import sys
 
-from bot.alerts.dispatch import Dispatcher
+from bot import bootstrap
+from bot.alerts.dispatch import AlertSender
 from bot.config import Settings
 from bot.core.types import Reply
 from services.alerts import outbox
-from services.invoices import Seller
 from storage.db import make_engine
 from storage.models import ChatIdentity
 from storage.uow import Database
@@ -53,10 +53,7 @@ async def main(url: str, out: str, hang_after: int | None) -> None:
         _env_file=None,  # type: ignore[call-arg]
     )
     db = Database(make_engine(url))
-    seller = Seller(
-        settings.seller_name, settings.seller_address, settings.seller_country, settings.seller_vat_id
-    )
-    dispatcher = Dispatcher(db, settings, seller, {"test": FileSender(out, hang_after)})
+    dispatcher = AlertSender(db, settings, bootstrap.seller(settings), {"test": FileSender(out, hang_after)})
     try:
         while True:
             await dispatcher.run_pass()

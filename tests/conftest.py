@@ -12,12 +12,11 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-import handlers  # noqa: F401  (registers the commands)
-from bot import demo
+from bot import bootstrap, demo
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
-from bot.documents import Renderer
-from services.ports import LogMailer
+from bot.core.registry import Registry
+from services.drivers.log_mail import LogMailer
 from storage.db import make_engine, migrate
 from storage.models import Base
 from storage.uow import Database
@@ -84,8 +83,14 @@ def mailer() -> LogMailer:
 
 
 @pytest.fixture
-async def dispatcher(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
-    dispatcher = Dispatcher(db, settings, mailer=mailer, documents=Renderer())
+def commands() -> Registry:
+    """Every router, as the bot is built."""
+    return bootstrap.all_commands()
+
+
+@pytest.fixture
+async def dispatcher(db: Database, settings: Settings, mailer: LogMailer, commands: Registry) -> Dispatcher:
+    dispatcher = bootstrap.dispatcher(db, settings, mailer=mailer, commands=commands)
     async with db.uow() as uow:
         await demo.seed(uow, dispatcher.seller)
     return dispatcher

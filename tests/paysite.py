@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import App
+from bot import bootstrap
 from bot.core.dispatcher import Dispatcher
-from bot.web import make_web_app
 from services import invoices
-from services.ports import LogNotifier
 from storage.models import Invoice
 from tests import fake_stripe
 from tests.fake_stripe import FakeStripe
+from tests.fakes.notifier import LogNotifier
 
 
 @dataclass
@@ -52,9 +51,10 @@ async def pay_site(dispatcher: Dispatcher, with_stripe: bool = True) -> AsyncIte
             settings.stripe_webhook_secret = fake_stripe.WEBHOOK_SECRET
             settings.stripe_api_base = stripe_api.base
         notifier = LogNotifier()
-        web_app = make_web_app(App(settings, dispatcher.db, dispatcher), notifier)
+        web_app = bootstrap.web_app(bootstrap.assemble(settings, dispatcher.db, dispatcher), notifier)
         async with TestClient(TestServer(web_app, host="127.0.0.1", port=0)) as client:
             site = PaySite(client, stripe_api, notifier, dispatcher)
             settings.public_base_url = site.base
+            dispatcher.pay_links = bootstrap.pay_links(settings)  # links now point to this site
             stripe_api.webhook_url = f"{site.base}/stripe/webhook"
             yield site

@@ -8,17 +8,16 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot import demo
-from bot.alerts.dispatch import Dispatcher as AlertDispatcher
+from bot import bootstrap, demo
+from bot.alerts.dispatch import AlertSender
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
-from bot.documents import Renderer
 from services import clock, ledger, metering, renewals
 from services.alerts import finders
+from services.drivers.log_mail import LogMailer
 from services.money import Money
-from services.ports import LogMailer
 from storage.models import Alert, BillingNotice, Customer, Order
 from storage.uow import Database
 from tests.alert_fakes import RecordingSender
@@ -31,7 +30,7 @@ SEEDED = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 async def seeded(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
-    dispatcher = Dispatcher(db, settings, mailer=mailer, documents=Renderer())
+    dispatcher = bootstrap.dispatcher(db, settings, mailer=mailer)
     with clock.frozen(SEEDED):
         async with db.uow() as uow:
             await demo.seed(uow, dispatcher.seller)
@@ -54,8 +53,8 @@ async def _keys(db: Database, prefix: str) -> dict[str, str]:
     return {k: s for k, s in rows if k.startswith(prefix)}
 
 
-def _alerts(dispatcher: Dispatcher, sender: RecordingSender, settings: Settings) -> AlertDispatcher:
-    return AlertDispatcher(dispatcher.db, settings, dispatcher.seller, {"test": sender})
+def _alerts(dispatcher: Dispatcher, sender: RecordingSender, settings: Settings) -> AlertSender:
+    return AlertSender(dispatcher.db, settings, dispatcher.seller, {"test": sender})
 
 
 async def test_an_auto_renewal_the_balance_did_not_cover_is_told_once(seeded: Dispatcher) -> None:

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.alerts.dispatch import Dispatcher as AlertDispatcher
+from bot.alerts.dispatch import AlertSender
 from bot.cli import cmd_alerts_status
 from bot.core.dispatcher import Dispatcher
 from services import clock, invoices
@@ -32,8 +32,8 @@ DEMO_ALERTS = {
 }
 
 
-def _alerts(dispatcher: Dispatcher, sender: RecordingSender, **kw: object) -> AlertDispatcher:
-    return AlertDispatcher(dispatcher.db, dispatcher.settings, dispatcher.seller, {"test": sender}, **kw)  # type: ignore[arg-type]
+def _alerts(dispatcher: Dispatcher, sender: RecordingSender, **kw: object) -> AlertSender:
+    return AlertSender(dispatcher.db, dispatcher.settings, dispatcher.seller, {"test": sender}, **kw)  # type: ignore[arg-type]
 
 
 async def _scan(dispatcher: Dispatcher) -> int:

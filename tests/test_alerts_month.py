@@ -10,19 +10,18 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from sqlalchemy import select
 
-from bot import demo
-from bot.alerts.dispatch import Dispatcher as AlertDispatcher
+from bot import bootstrap, demo
+from bot.alerts.dispatch import AlertSender
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
-from bot.documents import Renderer
 from services import clock, invoices, ledger, paying
 from services.alerts import finders
 from services.audit import Actor
+from services.drivers.log_mail import LogMailer
 from services.invoices import LineSpec
 from services.money import Money
-from services.ports import LogMailer
 from storage.models import Alert, Customer
 from storage.uow import Database
 from tests.alert_fakes import RecordingSender
@@ -71,7 +70,7 @@ EXPECTED = {
 
 @pytest.fixture
 async def seeded(db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
-    dispatcher = Dispatcher(db, settings, mailer=mailer, documents=Renderer())
+    dispatcher = bootstrap.dispatcher(db, settings, mailer=mailer)
     with clock.frozen(SEEDED):
         async with db.uow() as uow:
             await demo.seed(uow, dispatcher.seller)
@@ -99,7 +98,7 @@ async def test_a_month_of_alerts(seeded: Dispatcher) -> None:
         await uow.commit()
     alice = Chat(dispatcher, "alice")
     sender = RecordingSender()
-    alerts = AlertDispatcher(db, dispatcher.settings, dispatcher.seller, {"test": sender})
+    alerts = AlertSender(db, dispatcher.settings, dispatcher.seller, {"test": sender})
     seen: dict[int, set[str]] = {}
     extra_invoice = 0
     for day in range(31):

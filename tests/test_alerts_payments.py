@@ -11,16 +11,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from bot import bootstrap
 from bot.adapters.telegram import TELEGRAM
-from bot.alerts.dispatch import Dispatcher as AlertDispatcher
-from bot.alerts.senders import Sender, default_senders
-from bot.app import App
+from bot.alerts.dispatch import AlertSender
+from bot.alerts.senders import Sender
+from bot.bootstrap import App
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import gettext as _
 from bot.core.i18n import use_locale
-from bot.web import make_web_app
 from services.money import Money
 from storage.models import Alert, Customer, Invoice
 from tests import fake_stripe
@@ -56,8 +56,8 @@ async def site(dispatcher: Dispatcher, settings: Settings) -> AsyncIterator[Site
             stripe_webhook_secret=fake_stripe.WEBHOOK_SECRET,
             stripe_api_base=stripe_api.base,
         )
-        app = App(configured, dispatcher.db, dispatcher)
-        web_app = make_web_app(app)
+        app = bootstrap.assemble(configured, dispatcher.db, dispatcher)
+        web_app = bootstrap.web_app(app)
         async with TestClient(TestServer(web_app, host="127.0.0.1", port=0)) as client:
             stripe_api.webhook_url = str(client.make_url("/stripe/webhook"))
             yield Site(app, web_app, stripe_api, Telegram(fake, web_app[TELEGRAM], client))
@@ -87,7 +87,7 @@ async def _outbox(app: App) -> list[tuple[str, str, str]]:
 
 async def _dispatch(site: Site, senders: dict[str, Sender]) -> int:
     app = site.app
-    return await AlertDispatcher(app.db, app.settings, app.dispatcher.seller, senders).run_pass()
+    return await AlertSender(app.db, app.settings, app.seller, senders).run_pass()
 
 
 async def test_paid_invoice_is_told_on_every_linked_chat_in_the_customer_language(site: Site) -> None:
@@ -104,7 +104,7 @@ async def test_paid_invoice_is_told_on_every_linked_chat_in_the_customer_languag
 
     recording = RecordingSender()
     mark = len(site.telegram.fake.calls)
-    senders = {**default_senders(site.web_app[TELEGRAM]), "test": recording}
+    senders = {**bootstrap.senders(site.web_app[TELEGRAM]), "test": recording}
     assert await _dispatch(site, senders) == 1
     assert await _outbox(app) == [("paid:3", "invoice_paid", "sent")]
     [message] = site.telegram.fake.sent(USER, since=mark)

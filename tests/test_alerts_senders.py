@@ -9,13 +9,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from bot import bootstrap
 from bot.adapters.telegram import TELEGRAM
-from bot.alerts.dispatch import Dispatcher as AlertDispatcher
-from bot.alerts.senders import connected, default_senders
-from bot.app import App
+from bot.alerts.dispatch import AlertSender
+from bot.bootstrap import App
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
-from bot.web import make_web_app
 from services import chat_state, linking
 from services.alerts import finders
 from storage.models import Alert, AlertDelivery
@@ -52,11 +51,11 @@ async def _link(db: Database, platform: str, workspace: str, user: str, customer
 
 
 async def _alerts(app: App, senders: dict[str, object], **kw: object) -> tuple[int, int]:
-    found = await finders.scan(app.db, app.settings, app.dispatcher.seller)
-    handled = await AlertDispatcher(
+    found = await finders.scan(app.db, app.settings, app.seller)
+    handled = await AlertSender(
         app.db,
         app.settings,
-        app.dispatcher.seller,
+        app.seller,
         senders,  # type: ignore[arg-type]
         **kw,  # type: ignore[arg-type]
     ).run_pass()
@@ -74,10 +73,12 @@ async def _settled(db: Database) -> tuple[set[str], set[int], list[str]]:
 async def test_worker_sends_through_telegram_and_waits_out_a_429(
     fake_tg: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
 ) -> None:
-    app = App(telegram_settings(settings, fake_tg.url, webhook=False), dispatcher.db, dispatcher)
+    app = bootstrap.assemble(
+        telegram_settings(settings, fake_tg.url, webhook=False), dispatcher.db, dispatcher
+    )
     await _link(app.db, "telegram", "", str(USER))
     fake_tg.fail_next("sendMessage", retry_after=0.5)
-    async with connected(app) as senders:
+    async with bootstrap.connected_senders(app) as senders:
         assert set(senders) == {"shell", "telegram"}
         found, handled = await _alerts(app, senders)
     assert fake_tg.of("getUpdates") == []  # the worker never polls: updates belong to hostbot run
@@ -98,13 +99,15 @@ async def test_run_sends_through_its_adapter_and_the_buttons_work(
     fake_tg: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
 ) -> None:
     """As ``hostbot run`` does it: the web app's adapter sends the alerts, a press comes back in."""
-    app = App(telegram_settings(settings, fake_tg.url, webhook=True), dispatcher.db, dispatcher)
-    web_app = make_web_app(app)
+    app = bootstrap.assemble(
+        telegram_settings(settings, fake_tg.url, webhook=True), dispatcher.db, dispatcher
+    )
+    web_app = bootstrap.web_app(app)
     async with TestClient(TestServer(web_app, host="127.0.0.1", port=0)) as client:
         tg = Telegram(fake_tg, web_app[TELEGRAM], client)
         await tg.link(app.db, USER)
         mark = len(fake_tg.calls)
-        await _alerts(app, default_senders(web_app[TELEGRAM]))
+        await _alerts(app, bootstrap.senders(web_app[TELEGRAM]))
         reply = next(c for c in fake_tg.sent(USER, since=mark) if "Support replied" in c.params["text"])
         calls = await tg.press(USER, reply, "Open ticket")
     answer = next(c for c in calls if c.method == "sendMessage")
@@ -121,10 +124,10 @@ async def test_worker_sends_through_slack_after_the_client_waited_a_429(
             "slack_pace_per_channel": "100/second",
         }
     )
-    app = App(slack, dispatcher.db, dispatcher)
+    app = bootstrap.assemble(slack, dispatcher.db, dispatcher)
     await _link(app.db, "slack", fake_slack.team, SLACK_USER)
     fake_slack.throttle("chat.postMessage", retry_after=1)
-    async with connected(app) as senders:
+    async with bootstrap.connected_senders(app) as senders:
         found, handled = await _alerts(app, senders)
     [refused] = [c for c in fake_slack.calls if c.status == 429]
     delivered = fake_slack.of("chat.postMessage")
@@ -147,7 +150,7 @@ async def test_slack_rate_limit_beyond_the_client_retries_is_handed_to_the_dispa
             "alerts_concurrency": 1,  # so that the four 429s fall on one message
         }
     )
-    app = App(slack, dispatcher.db, dispatcher)
+    app = bootstrap.assemble(slack, dispatcher.db, dispatcher)
     await _link(app.db, "slack", fake_slack.team, SLACK_USER)
     fake_slack.throttle("chat.postMessage", retry_after=0, times=4)  # the client retries 3 times
     waits: list[float] = []
@@ -155,7 +158,7 @@ async def test_slack_rate_limit_beyond_the_client_retries_is_handed_to_the_dispa
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    async with connected(app) as senders:
+    async with bootstrap.connected_senders(app) as senders:
         found, handled = await _alerts(app, senders, sleep=sleep)
     delivered = fake_slack.of("chat.postMessage")
     assert waits == [0] and found == handled == len(delivered)

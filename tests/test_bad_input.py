@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 
+from bot import bootstrap
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Incoming
 from services import chat_state
@@ -66,10 +67,8 @@ async def test_errors_are_localised(alice: Chat) -> None:
 
 
 async def test_rate_limit(db: object, settings: object, dispatcher: Dispatcher) -> None:
-    strict = Dispatcher(
-        dispatcher.db,
-        dispatcher.settings.model_copy(update={"rate_limit": "3/minute"}),
-        documents=dispatcher.documents,
+    strict = bootstrap.dispatcher(
+        dispatcher.db, dispatcher.settings.model_copy(update={"rate_limit": "3/minute"})
     )
     chat = await Chat.linked(strict, "flood", customer_id=1)
     answers = [(await chat.say("balance")).text for _ in range(5)]
@@ -160,7 +159,7 @@ async def test_rate_limit_is_shared_through_redis(dispatcher: Dispatcher) -> Non
     settings = dispatcher.settings.model_copy(
         update={"rate_limit": "3/minute", "rate_limit_storage": "async+redis://127.0.0.1:6379"}
     )
-    replicas = [Dispatcher(dispatcher.db, settings, documents=dispatcher.documents) for _ in range(2)]
+    replicas = [bootstrap.dispatcher(dispatcher.db, settings) for _ in range(2)]
     user = f"redis-{uuid.uuid4().hex}"
     await Chat.linked(replicas[0], user, customer_id=1)
     answers = [(await Chat(replicas[i % 2], user).say("balance")).text for i in range(4)]

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from bot.core.dispatcher import Dispatcher
 from services import clock, invoices, ledger, mail, paying, plans, proration, quotes, renewals
 from services.audit import Actor
+from services.drivers.log_mail import LogMailer
 from services.errors import InvalidState, NotFound
 from services.money import Money
-from services.ports import LogMailer
 from storage.models import AuditEntry, BillingNotice, Customer, Invoice, Order, OrderChange, Ticket
 from storage.uow import Database
 

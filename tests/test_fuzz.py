@@ -29,15 +29,14 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import text
 from telegram import Update
 
+from bot import bootstrap
 from bot.adapters.shell import Shell
 from bot.adapters.slack import SLACK_KEY, SlackAdapter
 from bot.adapters.telegram import SECRET_HEADER, TELEGRAM, WEBHOOK_PATH, TelegramAdapter
-from bot.app import App
 from bot.core.dispatcher import Dispatcher
+from bot.core.limiting import Limiter
 from bot.core.pacing import Pacer
-from bot.core.registry import registry
 from bot.core.types import Incoming, Reply
-from bot.web import make_web_app
 from services import chat_state, linking
 from storage.uow import Database
 from tests.chat import Chat
@@ -71,7 +70,7 @@ def fuzz(examples: int) -> Any:
 ALIASES = sorted(
     {
         alias
-        for command in registry.commands.values()
+        for command in bootstrap.all_commands().commands.values()
         if command.name not in ("unlink", "start")
         for names in command.aliases.values()
         for alias in names
@@ -207,10 +206,8 @@ def quiet(errors: Errors, about: object) -> None:
 @pytest.fixture
 async def fast(dispatcher: Dispatcher) -> Dispatcher:
     """The demo data, and a flood guard that lets a fuzzing user through (thousands a minute)."""
-    return Dispatcher(
-        dispatcher.db,
-        dispatcher.settings.model_copy(update={"rate_limit": "1000000/minute"}),
-        documents=dispatcher.documents,
+    return bootstrap.dispatcher(
+        dispatcher.db, dispatcher.settings.model_copy(update={"rate_limit": "1000000/minute"})
     )
 
 
@@ -277,8 +274,8 @@ class TelegramBot:
 async def telegram(fast: Dispatcher) -> AsyncIterator[TelegramBot]:
     fake = FakeTelegramAPI()
     await fake.start()
-    app = App(telegram_settings(fast.settings, fake.url, webhook=True), fast.db, fast)
-    web_app = make_web_app(app)
+    app = bootstrap.assemble(telegram_settings(fast.settings, fake.url, webhook=True), fast.db, fast)
+    web_app = bootstrap.web_app(app)
     async with TestClient(TestServer(web_app, host="127.0.0.1", port=0)) as client:
         await link(fast, "telegram", "", str(USERS[0]))
         yield TelegramBot(fake, web_app[TELEGRAM], client, itertools.count(1))
@@ -415,11 +412,13 @@ async def slack(fast: Dispatcher) -> AsyncIterator[SlackApp]:
         }
     )
     fast.settings = slack_settings
-    web_app = make_web_app(App(slack_settings, fast.db, fast))
+    web_app = bootstrap.web_app(bootstrap.assemble(slack_settings, fast.db, fast))
     async with TestClient(TestServer(web_app)) as client:
         await link(fast, "slack", TEAM, "UFUZZ")
         adapter = web_app[SLACK_KEY]
-        adapter.pacer = Pacer("slack", overall="1000000/second", per_chat="1000000/second")  # 25/s by default
+        adapter.pacer = Pacer(
+            "slack", Limiter("async+memory://"), overall="1000000/second", per_chat="1000000/second"
+        )  # 25/s by default
         yield SlackApp(api, adapter, client, itertools.count(1))
     await api.stop()
 

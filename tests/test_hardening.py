@@ -22,13 +22,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 import bot.core.dispatcher
+from bot import bootstrap
 from bot.adapters.slack import SlackAdapter
 from bot.adapters.telegram import TELEGRAM
-from bot.app import App
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Incoming
-from bot.web import make_web_app
 from storage.models import ProcessedUpdate, Ticket
 from tests.chat import Chat
 from tests.cli import ROOT, env, shell
@@ -154,8 +153,8 @@ async def telegram_webhook(
 ) -> AsyncIterator[tuple[Telegram, FakeTelegramAPI]]:
     fake = FakeTelegramAPI()
     await fake.start()
-    app = App(telegram_settings(settings, fake.url, webhook=True), dispatcher.db, dispatcher)
-    web_app = make_web_app(app)
+    app = bootstrap.assemble(telegram_settings(settings, fake.url, webhook=True), dispatcher.db, dispatcher)
+    web_app = bootstrap.web_app(app)
     async with TestClient(TestServer(web_app, host="127.0.0.1", port=0)) as client:
         yield Telegram(fake, web_app[TELEGRAM], client), fake
     await fake.close()

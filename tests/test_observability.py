@@ -155,7 +155,7 @@ async def slack_command(web: Web, slack: FakeSlackAPI, text: str, hook: str) -> 
 
 async def link_slack(web: Web, slack: FakeSlackAPI, env: dict[str, str], customer: str) -> None:
     out = await hostbot("link-code", customer, "--platform", "slack", env=env)
-    code = re.search(r"/start (\S+)", out)
+    code = re.search(r"/hosting start (\S+)", out)
     assert code is not None, out
     await slack_command(web, slack, f"start {code.group(1)}", "link")
 

@@ -17,12 +17,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from limits import parse
 
+from bot import bootstrap
 from bot.adapters.telegram import SECRET_HEADER, WEBHOOK_PATH
-from bot.app import App
 from bot.config import Settings
 from bot.core import limiting
 from bot.core.dispatcher import Dispatcher
-from bot.web import make_web_app
 from tests.cli import hostbot
 from tests.conftest import PG_ADMIN
 from tests.fakes.slack_api import FakeSlackAPI
@@ -90,12 +89,12 @@ async def test_webhook_update_before_the_bot_is_up_is_refused_for_redelivery(
 ) -> None:
     """Webhook mode, Bot API unreachable: an update Telegram still sends (a webhook set by an
     earlier run) gets a 503, so Telegram keeps it and delivers it again once the bot is up."""
-    app = App(
+    app = bootstrap.assemble(
         telegram_settings(settings, f"http://127.0.0.1:{free_port()}", webhook=True),
         dispatcher.db,
         dispatcher,
     )
-    async with TestClient(TestServer(make_web_app(app), host="127.0.0.1", port=0)) as client:
+    async with TestClient(TestServer(bootstrap.web_app(app), host="127.0.0.1", port=0)) as client:
         update = FakeTelegramAPI().message_update(1, "/help")
         response = await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: SECRET})
         assert response.status == 503

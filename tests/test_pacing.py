@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import time
 
+from bot.core.limiting import Limiter
 from bot.core.pacing import HEADROOM, Pacer
 
 
@@ -20,7 +21,7 @@ def _max_in_any_window(stamps: list[float], width: float = 1.0) -> int:
 
 
 async def test_overall_and_per_chat_limits_hold_in_every_window() -> None:
-    pacer = Pacer("test", overall="10/second", per_chat="1/second")
+    pacer = Pacer("test", Limiter("async+memory://"), overall="10/second", per_chat="1/second")
     sent: dict[str, list[float]] = {}
 
     async def send(chat: str) -> None:
@@ -40,9 +41,7 @@ async def test_pacers_sharing_redis_share_the_window() -> None:
     """Two replicas (two pacers on one Redis) together stay under the overall limit."""
     uri = "async+redis://127.0.0.1:6379"
     namespace = f"test-{time.time_ns()}"
-    replicas = [
-        Pacer(namespace, overall="5/second", per_chat="100/second", storage_uri=uri) for _ in range(2)
-    ]
+    replicas = [Pacer(namespace, Limiter(uri), overall="5/second", per_chat="100/second") for _ in range(2)]
     for pacer in replicas:
         await pacer.connect()
     stamps: list[float] = []
@@ -61,7 +60,7 @@ async def test_pacers_sharing_redis_share_the_window() -> None:
 async def test_sends_that_fall_late_leave_one_by_one() -> None:
     """When the event loop was busy past several sends' slots, they leave a gap apart, not in a
     bunch (which the platform would count in one second)."""
-    pacer = Pacer("test", overall="10/second", per_chat="100/second")
+    pacer = Pacer("test", Limiter("async+memory://"), overall="10/second", per_chat="100/second")
     left: list[float] = []
 
     async def send(i: int) -> None:

@@ -149,7 +149,8 @@ async def test_payment_and_its_chat_notice_commit_together(dispatcher: Dispatche
     """A notice that cannot be written undoes the payment (the provider resends the event); the
     redelivery then records both, once."""
     from services import payments
-    from services.ports import LogNotifier, PaymentEvent
+    from services.ports import PaymentEvent
+    from tests.fakes.notifier import LogNotifier
 
     async with dispatcher.db.uow() as uow:
         inv = await invoices.get(uow, 3, Actor(1))

@@ -10,8 +10,8 @@ import pytest
 from babel.dates import format_date
 from babel.numbers import format_currency
 
-import handlers  # noqa: F401
-from bot.core.registry import registry
+from bot.core.registry import Registry
+from handlers import ROUTERS
 from tests.cli import hostbot, shell
 
 
@@ -40,7 +40,7 @@ def test_amounts_in_the_customers_currency(tmp_path: Path) -> None:
 @pytest.mark.parametrize("lang", ["en", "fr", "id", "tr"])
 def test_help_lists_every_command(tmp_path: Path, lang: str) -> None:
     out = shell(tmp_path, "help\n", "--lang", lang)
-    for command in registry.visible():
+    for command in Registry.from_routers(*ROUTERS).visible():
         assert f"/{command.alias_for(lang)}" in out, command.name
 
 

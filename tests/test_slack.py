@@ -12,12 +12,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
+from bot import bootstrap
 from bot.adapters.slack import SLACK_KEY, SlackAdapter
-from bot.app import App
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Button, Reply
-from bot.web import make_web_app
 from services import chat_state, clock, linking
 from storage.models import AuditEntry, ChannelBinding, Invoice, ProcessedUpdate, Ticket
 from storage.uow import Database
@@ -56,7 +55,7 @@ async def web(
         }
     )
     dispatcher.settings = slack_settings
-    web_app = make_web_app(App(slack_settings, db, dispatcher))
+    web_app = bootstrap.web_app(bootstrap.assemble(slack_settings, db, dispatcher))
     async with TestClient(TestServer(web_app)) as client:
         yield client, web_app[SLACK_KEY]
 
@@ -573,7 +572,7 @@ async def test_socket_mode_receives_a_slash_command_and_acks_it(
     socket_settings = settings.model_copy(
         update={"slack_bot_token": "xoxb-test", "slack_app_token": "xapp-test", "slack_api_url": api.api_url}
     )
-    web_app = make_web_app(App(socket_settings, db, dispatcher))
+    web_app = bootstrap.web_app(bootstrap.assemble(socket_settings, db, dispatcher))
     async with TestClient(TestServer(web_app)) as client:
         assert (await client.post("/slack/events", data="{}")).status in (404, 405)
         adapter = web_app[SLACK_KEY]

@@ -84,7 +84,10 @@ async def test_worker_hands_back_the_alerts_it_holds_at_once(
         await worker.kill()
     async with dispatcher.db.uow() as uow:
         alerts = (await uow.session.scalars(select(Alert))).all()
-    assert alerts and {a.state for a in alerts} == {"pending"}
+    # What it held is due again at once (alerts of customers with no linked chat may have been
+    # dropped meanwhile: that is not what this test is about).
+    handed_back = [a for a in alerts if a.id in {h.id for h in held}]
+    assert handed_back and {a.state for a in handed_back} == {"pending"}
     assert all(a.claimed_by is None and a.claimed_until is None for a in alerts)
 
 

@@ -12,13 +12,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
+from bot import bootstrap
 from bot.adapters.telegram import TELEGRAM, PacedLimiter, TelegramAdapter, split_text, utf16_len
-from bot.app import App
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher, link_instructions
 from bot.core.i18n import use_locale
 from bot.core.types import Attachment, Button, Reply
-from bot.web import make_web_app
 from services import clock, invoices, linking
 from services.invoices import LineSpec
 from storage.models import AuditEntry, ChatIdentity, Customer, Domain, ProcessedUpdate, Server, Ticket
@@ -55,8 +54,8 @@ async def tg(
 ) -> AsyncIterator[Telegram]:
     """The bot as ``hostbot run`` serves it: the web app starts and stops the adapter."""
     webhook = request.param == "webhook"
-    app = App(telegram_settings(settings, fake.url, webhook), dispatcher.db, dispatcher)
-    web_app = make_web_app(app)
+    app = bootstrap.assemble(telegram_settings(settings, fake.url, webhook), dispatcher.db, dispatcher)
+    web_app = bootstrap.web_app(app)
     async with TestClient(TestServer(web_app, host="127.0.0.1", port=0)) as client:
         yield Telegram(fake, web_app[TELEGRAM], client if webhook else None)
 
@@ -475,8 +474,8 @@ async def test_webhook_is_registered_with_the_secret(fake: FakeTelegramAPI, tg: 
 async def test_webhook_refuses_a_wrong_or_missing_secret(
     fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
 ) -> None:
-    app = App(telegram_settings(settings, fake.url, webhook=True), dispatcher.db, dispatcher)
-    async with TestClient(TestServer(make_web_app(app), host="127.0.0.1", port=0)) as client:
+    app = bootstrap.assemble(telegram_settings(settings, fake.url, webhook=True), dispatcher.db, dispatcher)
+    async with TestClient(TestServer(bootstrap.web_app(app), host="127.0.0.1", port=0)) as client:
         update = fake.message_update(ALICE, "/help")
         mark = len(fake.calls)
         for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
@@ -490,9 +489,9 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(
 async def test_webhook_refuses_garbage_and_oversized_bodies(
     fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
 ) -> None:
-    app = App(telegram_settings(settings, fake.url, webhook=True), dispatcher.db, dispatcher)
+    app = bootstrap.assemble(telegram_settings(settings, fake.url, webhook=True), dispatcher.db, dispatcher)
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    async with TestClient(TestServer(make_web_app(app), host="127.0.0.1", port=0)) as client:
+    async with TestClient(TestServer(bootstrap.web_app(app), host="127.0.0.1", port=0)) as client:
         mark = len(fake.calls)
         for body in (b"not json", b"[1, 2]", b'{"update_id": "x", "message": 7}'):
             response = await client.post("/telegram/webhook", data=body, headers=headers)
@@ -505,7 +504,7 @@ async def test_webhook_refuses_garbage_and_oversized_bodies(
 async def test_webhook_mode_needs_a_secret(dispatcher: Dispatcher, settings: Settings) -> None:
     bad = telegram_settings(settings, "http://127.0.0.1:9", webhook=True, telegram_webhook_secret="")
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
-        TelegramAdapter(dispatcher, bad)
+        bootstrap.telegram_adapter(bootstrap.assemble(bad, dispatcher.db, dispatcher))
 
 
 # -- rendering and the outbound API -------------------------------------------------------------
@@ -516,9 +515,8 @@ async def adapter(
     fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
 ) -> AsyncIterator[TelegramAdapter]:
     """A started adapter in webhook mode, for sending messages the bot starts itself."""
-    bot = TelegramAdapter(
-        dispatcher, telegram_settings(settings, fake.url, webhook=True, telegram_chat_rate="2/second")
-    )
+    configured = telegram_settings(settings, fake.url, webhook=True, telegram_chat_rate="2/second")
+    bot = bootstrap.telegram_adapter(bootstrap.assemble(configured, dispatcher.db, dispatcher))
     await bot.start()
     yield bot
     await bot.stop()
@@ -584,7 +582,9 @@ async def test_two_replicas_process_an_update_once(
     fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
 ) -> None:
     tg_settings = telegram_settings(settings, fake.url, webhook=True)
-    replicas = [make_web_app(App(tg_settings, dispatcher.db, dispatcher)) for _ in range(2)]
+    replicas = [
+        bootstrap.web_app(bootstrap.assemble(tg_settings, dispatcher.db, dispatcher)) for _ in range(2)
+    ]
     async with (
         TestClient(TestServer(replicas[0], host="127.0.0.1", port=0)) as one,
         TestClient(TestServer(replicas[1], host="127.0.0.1", port=0)) as two,

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core.dispatcher import Dispatcher
-from services.ports import LogMailer
+from services.drivers.log_mail import LogMailer
 from storage.models import Order, Ticket
 from tests.chat import Chat
 
@@ -46,7 +46,7 @@ async def test_whole_new_ticket_conversation(dispatcher: Dispatcher, alice: Chat
         assert ticket is not None
         assert (ticket.department, ticket.importance, ticket.order_id) == ("financial", "high", 1)
         assert ticket.subject == "Wrong VAT on my invoice"
-    assert mailer.sent[-1][0] == "compta@atelier-lumiere.example"
+    assert mailer.sent[-1].to == "compta@atelier-lumiere.example"
     # The form is closed: plain text is a command again.
     assert "I don't know that command" in (await alice.say("hello there")).text
 

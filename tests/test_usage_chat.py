@@ -13,15 +13,14 @@ import pytest
 from babel.dates import format_date
 from babel.numbers import format_currency
 
-from bot import demo
+from bot import bootstrap, demo
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
-from bot.documents import Renderer
 from services import clock, metering
+from services.drivers.log_mail import LogMailer
 from services.money import Money
-from services.ports import LogMailer
 from storage.models import Customer
 from storage.uow import Database
 from tests.chat import Chat
@@ -39,7 +38,7 @@ def frozen() -> Iterator[None]:
 @pytest.fixture
 async def dispatcher(frozen: None, db: Database, settings: Settings, mailer: LogMailer) -> Dispatcher:
     """The demo data, seeded and talked to on 20 November 2026 at 16:30 in Paris."""
-    dispatcher = Dispatcher(db, settings, mailer=mailer, documents=Renderer())
+    dispatcher = bootstrap.dispatcher(db, settings, mailer=mailer)
     async with db.uow() as uow:
         await demo.seed(uow, dispatcher.seller)
     return dispatcher

@@ -7,11 +7,9 @@ import secrets
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import App, open_app
+from bot import bootstrap
+from bot.bootstrap import open_app
 from bot.config import Settings
-from bot.core.dispatcher import Dispatcher
-from bot.documents import Renderer
-from bot.web import make_web_app
 from storage.db import make_engine
 from storage.uow import Database
 from tests.processes import free_port
@@ -19,12 +17,12 @@ from tests.processes import free_port
 
 async def test_healthz(settings: Settings) -> None:
     app = await open_app(settings)
-    async with TestClient(TestServer(make_web_app(app))) as client:
+    async with TestClient(TestServer(bootstrap.web_app(app))) as client:
         response = await client.get("/healthz")
         assert response.status == 200
         assert (await response.json()) == {"status": "ok", "components": {"database": {"state": "up"}}}
     await app.db.engine.dispose()
-    async with TestClient(TestServer(make_web_app(app))) as client:
+    async with TestClient(TestServer(bootstrap.web_app(app))) as client:
         # A disposed engine reconnects; a broken URL does not.
         app.db.engine.url = app.db.engine.url.set(database="/nonexistent/dir/x.db")
     await app.close()
@@ -35,8 +33,8 @@ async def test_healthz_is_503_without_a_database(settings: Settings) -> None:
     """Nothing listens where the database should be: this replica cannot serve."""
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
     db = Database(make_engine(url))
-    app = App(settings, db, Dispatcher(db, settings, documents=Renderer()))
-    async with TestClient(TestServer(make_web_app(app))) as client:
+    app = bootstrap.assemble(settings, db, bootstrap.dispatcher(db, settings))
+    async with TestClient(TestServer(bootstrap.web_app(app))) as client:
         response = await client.get("/healthz")
         assert response.status == 503
         body = await response.json()
@@ -51,7 +49,7 @@ async def test_pay_pages_are_https_only_when_served_over_https(
     settings: Settings, base: str, hsts: bool
 ) -> None:
     app = await open_app(settings.model_copy(update={"public_base_url": base}))
-    async with TestClient(TestServer(make_web_app(app))) as client:
+    async with TestClient(TestServer(bootstrap.web_app(app))) as client:
         for path in (f"/pay/{secrets.token_urlsafe(24)}", "/pay/thanks", "/pay/x"):
             response = await client.get(path)
             assert ("Strict-Transport-Security" in response.headers) is hsts, path

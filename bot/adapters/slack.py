@@ -42,15 +42,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters import slack_blocks as kit
-from bot.app import App
-from bot.core import forms
+from bot.config import Settings
+from bot.core.dispatcher import Dispatcher
+from bot.core.forms import Form
 from bot.core.i18n import gettext as _
 from bot.core.i18n import use_locale
 from bot.core.logs import update_scope
 from bot.core.metrics import Metrics
 from bot.core.pacing import Pacer
 from bot.core.registry import Registry
-from bot.core.types import Incoming, Reply
+from bot.core.types import Incoming, Reply, Submission
 from bot.lifecycle import supervise
 from services.ids import is_digits
 
@@ -109,11 +110,12 @@ def is_group(channel: str) -> bool:
 
 
 class SlackAdapter:
-    def __init__(self, app: App) -> None:
-        settings = app.settings
+    """``pacer`` spaces the messages per channel (built by ``bot.bootstrap``)."""
+
+    def __init__(self, dispatcher: Dispatcher, settings: Settings, pacer: Pacer, metrics: Metrics) -> None:
         self.settings = settings
-        self.dispatcher = app.dispatcher
-        self.metrics = app.dispatcher.metrics
+        self.dispatcher = dispatcher
+        self.metrics = metrics
         self.client = AsyncWebClient(
             token=settings.slack_bot_token,
             base_url=settings.slack_api_url.rstrip("/") + "/",
@@ -125,12 +127,7 @@ class SlackAdapter:
             request_verification_enabled=not settings.slack_app_token,
             process_before_response=True,
         )
-        self.pacer = Pacer(
-            "slack",
-            per_chat=settings.slack_pace_per_channel,
-            storage_uri=settings.rate_limit_storage,
-            metrics=self.metrics,
-        )
+        self.pacer = pacer
         self.socket: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._locales: dict[str, tuple[str | None, float]] = {}
@@ -249,10 +246,10 @@ class SlackAdapter:
             **fields,
         )
 
-    def _form_of(self, text: str, registry: Registry) -> str | None:
+    def _form_of(self, text: str, registry: Registry) -> Form | None:
+        """The form a slash command starts (opened as a modal), if any."""
         found = registry.match(text)
-        name = found[0].name if found else None
-        return name if name in kit.MODALS else None
+        return found[0].form if found else None
 
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         await ack()
@@ -328,11 +325,11 @@ class SlackAdapter:
     async def _on_modal_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         team, where = self._press_origin(body)
-        form = str(action.get("value"))
-        if form in kit.MODALS:
+        form = self.dispatcher.registry.forms.get(str(action.get("value")))
+        if form is not None:
             self._spawn(self._modal_from_button(team, where, form, body["trigger_id"]))
 
-    async def _modal_from_button(self, team: str, where: Where, form: str, trigger_id: str) -> None:
+    async def _modal_from_button(self, team: str, where: Where, form: Form, trigger_id: str) -> None:
         incoming = await self._incoming(team, where.user, where.channel)
         await self._open_modal(form, incoming, trigger_id, where)
 
@@ -341,15 +338,16 @@ class SlackAdapter:
         origin = kit.Origin.load(view.get("private_metadata"))
         user = body["user"]["id"]
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-        incoming = await self._incoming(team, user, origin.channel)
-        outcome = await forms.fill(self.dispatcher, incoming, form, kit.answers(view))
-        if outcome.field is not None:
-            await ack(response_action="errors", errors={outcome.field: outcome.error or "!"})
+        submission = Submission(form, kit.answers(view))
+        incoming = await self._incoming(team, user, origin.channel, submission=submission)
+        replies = await self.dispatcher.handle(incoming)
+        if replies and replies[0].errors:
+            await ack(response_action="errors", errors=replies[0].errors)
             return
         await ack()
-        if outcome.reply is not None:
-            # What a private form produces goes to the user's direct messages with the app.
-            self._spawn(self._deliver(outcome.reply, Where(user), incoming))
+        for reply in replies:
+            # What a form produces goes to the user's direct messages with the app.
+            self._spawn(self._deliver(reply, Where(user), incoming))
 
     # -- work after ack -------------------------------------------------------------------------
 
@@ -359,11 +357,14 @@ class SlackAdapter:
             for reply in await self.dispatcher.handle(incoming):
                 await self._deliver(reply, where, incoming)
 
-    async def _open_modal(self, form: str, incoming: Incoming, trigger_id: str, where: Where) -> None:
+    async def _open_modal(self, form: Form, incoming: Incoming, trigger_id: str, where: Where) -> None:
         """Open the form's modal, unless the user may not start it: then say why instead."""
-        refusal = await forms.may_open(self.dispatcher, incoming, form)
-        if refusal is not None:
+        refusals = await self.dispatcher.handle(
+            dataclasses.replace(incoming, submission=Submission(form.name))
+        )
+        for refusal in refusals:
             await self._deliver(refusal, where, incoming)
+        if refusals:
             return
         with use_locale(await self.dispatcher.language(incoming)):
             view = kit.modal(form, kit.Origin(where.channel, where.is_group))
@@ -375,7 +376,7 @@ class SlackAdapter:
         if not replies:
             return
         with use_locale(await self.dispatcher.language(incoming)):
-            view = kit.home_view(replies[0])
+            view = kit.home_view(replies[0], list(self.dispatcher.registry.forms.values()))
         await self.client.views_publish(user_id=incoming.user_id, view=view)
 
     async def _deliver(self, reply: Reply, where: Where, incoming: Incoming) -> None:
@@ -459,15 +460,10 @@ class SlackAdapter:
 SLACK_KEY = web.AppKey("slack", SlackAdapter)
 
 
-def setup(web_app: web.Application, app: App) -> None:
-    """Mount Slack on the web app when a bot token is configured: Socket Mode with an app-level
-    token, otherwise HTTP events at ``/slack/events`` (which needs the signing secret)."""
-    settings = app.settings
-    if not settings.slack_bot_token:
-        return
-    if not settings.slack_app_token and not settings.slack_signing_secret:
-        raise ValueError("SLACK_SIGNING_SECRET is required to receive Slack events over HTTP")
-    adapter = SlackAdapter(app)
+def setup(web_app: web.Application, adapter: SlackAdapter) -> None:
+    """Mount Slack on the web app: Socket Mode with an app-level token, otherwise HTTP events at
+    ``/slack/events``."""
+    settings = adapter.settings
     web_app[SLACK_KEY] = adapter
     if settings.slack_app_token:
         # Slack unreachable: the app serves anyway and Socket Mode keeps trying (see /healthz).

@@ -8,12 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.forms import Form, Step
 from bot.core.i18n import gettext as _
 from bot.core.types import Button, Reply
-from services.errors import N_
 
 Block = dict[str, Any]
 SECTION_LIMIT = 2900
@@ -108,18 +109,20 @@ def message(reply: Reply) -> tuple[str, list[Block]]:
     return escape(reply.text[:3000]), (text_blocks(reply.text) + action_blocks(reply))[:50]
 
 
-# Forms that open as a modal when started from a slash command or a button of the App Home.
-MODALS = {"newticket": N_("New ticket"), "topup": N_("Top up")}
+def modal_button(form: Form) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": plain(_(form.title), 75),
+        "action_id": f"modal:{form.name}",
+        "value": form.name,
+    }
 
 
-def modal_button(form: str) -> dict[str, Any]:
-    return {"type": "button", "text": plain(_(MODALS[form]), 75), "action_id": f"modal:{form}", "value": form}
-
-
-def home_view(reply: Reply) -> dict[str, Any]:
-    """The App Home tab: the overview, its buttons, and the two forms as modals."""
+def home_view(reply: Reply, forms: Sequence[Form]) -> dict[str, Any]:
+    """The App Home tab: the overview, its buttons, and the forms as modals."""
     blocks = text_blocks(reply.text) + action_blocks(reply)
-    blocks.append({"type": "actions", "elements": [modal_button(form) for form in MODALS]})
+    if forms:
+        blocks.append({"type": "actions", "elements": [modal_button(form) for form in forms]})
     return {"type": "home", "blocks": blocks[:100]}
 
 
@@ -169,50 +172,39 @@ class Origin:
         return cls(str(data.get("channel", "")), bool(data.get("group", False)))
 
 
-def modal(form: str, origin: Origin) -> dict[str, Any]:
-    """The modal for ``form``; its block ids are the form's step names."""
-    if form == "newticket":
-        blocks = [
-            _input(
-                "department",
-                _("Department"),
-                _select([("technical", _("Technical")), ("financial", _("Financial"))]),
-            ),
-            _input("importance", _("Importance"), _select([("regular", _("Regular")), ("high", _("High"))])),
-            _input("order", _("Order number (optional)"), _text(), optional=True),
-            _input("subject", _("Subject"), _text()),
-            _input("message", _("Message"), _text(multiline=True)),
-        ]
-    else:
-        blocks = [
-            _input("amount", _("Amount"), _text(hint="50.00")),
-            _input("name", _("Business name"), _text()),
-            _input("address", _("Street and number"), _text()),
-            _input("postal_code", _("Postal code"), _text()),
-            _input("city", _("City"), _text()),
-            _input("country", _("Country (two-letter code or name)"), _text(hint="FR")),
-            _input("tax_id", _("Tax id (optional)"), _text(), optional=True),
-        ]
+def _field(step: Step) -> Block:
+    element = (
+        _select([(value, _(label)) for value, label in step.choices])
+        if step.choices
+        else _text(step.multiline, step.hint)
+    )
+    return _input(step.name, _(step.label), element, optional=step.optional)
+
+
+def modal(form: Form, origin: Origin) -> dict[str, Any]:
+    """The modal for ``form``, drawn from its declaration: one field per step (a select when the
+    step has choices), block ids being the step names."""
+    blocks = [_field(step) for step in form.steps]
     return {
         "type": "modal",
-        "callback_id": f"form:{form}",
+        "callback_id": f"form:{form.name}",
         "private_metadata": origin.dump(),
-        "title": plain(_(MODALS[form]), 24),
+        "title": plain(_(form.title), 24),
         "submit": plain(_("Send"), 24),
         "close": plain(_("Cancel"), 24),
         "blocks": blocks,
     }
 
 
-def answers(view: dict[str, Any]) -> list[tuple[str, str]]:
-    """The submitted values in block order, as answers to the form's steps (empty optional -> none)."""
+def answers(view: dict[str, Any]) -> dict[str, str]:
+    """The submitted values by step name (an empty optional field -> none)."""
     values = view.get("state", {}).get("values", {})
-    found = []
+    found: dict[str, str] = {}
     for block in view.get("blocks", []):
         block_id = block.get("block_id")
         if block.get("type") != "input" or block_id is None:
             continue
         state = values.get(block_id, {}).get("value", {})
         value = (state.get("selected_option") or {}).get("value") or state.get("value") or ""
-        found.append((block_id, value.strip() or "none"))
+        found[block_id] = value.strip() or "none"
     return found

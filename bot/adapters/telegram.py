@@ -43,7 +43,6 @@ from telegram.ext import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.adapters.telegram_http import AiohttpRequest
-from bot.app import App
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import LANGUAGES, normalize, use_locale
@@ -244,7 +243,17 @@ async def bot_username(settings: Settings) -> str:
 
 
 class TelegramAdapter:
-    def __init__(self, dispatcher: Dispatcher, settings: Settings, poll_timeout: int = 10) -> None:
+    """``pacer`` spaces every Bot API call; ``limiter`` counts link-code attempts (built by ``bot.bootstrap``)."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        settings: Settings,
+        pacer: Pacer,
+        limiter: Limiter,
+        metrics: Metrics,
+        poll_timeout: int = 10,
+    ) -> None:
         self.dispatcher = dispatcher
         self.settings = settings
         self.webhook = bool(settings.telegram_webhook_url)
@@ -252,14 +261,6 @@ class TelegramAdapter:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL")
         self.poll_timeout = poll_timeout
         base_url, base_file_url = _api_urls(settings)
-        metrics = dispatcher.metrics
-        pacer = Pacer(
-            "telegram",
-            settings.telegram_rate,
-            settings.telegram_chat_rate,
-            settings.rate_limit_storage,
-            metrics,
-        )
         builder = (
             Application.builder()
             .token(settings.telegram_bot_token)
@@ -279,7 +280,7 @@ class TelegramAdapter:
         self.application.add_handler(CallbackQueryHandler(self._on_update))
         self.application.add_error_handler(self._on_error)
         self._link_limit = parse(settings.telegram_link_attempts)
-        self._link_limiter = Limiter(settings.rate_limit_storage)
+        self._link_limiter = limiter
 
     @property
     def bot(self) -> Bot:
@@ -473,13 +474,10 @@ class TelegramAdapter:
 TELEGRAM = web.AppKey("telegram", TelegramAdapter)
 
 
-def setup(web_app: web.Application, app: App) -> None:
-    """Serve Telegram from the web app when ``TELEGRAM_BOT_TOKEN`` is set: the webhook route in
-    webhook mode, and in both modes start and stop the bot with the app. When the Bot API cannot
-    be reached the app serves anyway, and the bot keeps trying with backoff (see ``/healthz``)."""
-    if not app.settings.telegram_bot_token:
-        return
-    adapter = TelegramAdapter(app.dispatcher, app.settings)
+def setup(web_app: web.Application, adapter: TelegramAdapter) -> None:
+    """Serve Telegram from the web app: the webhook route in webhook mode, and in both modes start
+    and stop the bot with the app. When the Bot API cannot be reached the app serves anyway, and
+    the bot keeps trying with backoff (see ``/healthz``)."""
     web_app[TELEGRAM] = adapter
     if adapter.webhook:
         web_app.router.add_post(WEBHOOK_PATH, adapter.webhook_handler)

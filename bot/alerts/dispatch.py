@@ -37,8 +37,9 @@ MAX_BACKOFF = dt.timedelta(hours=6)
 MAX_RETRY_AFTER = 20  # 429s in a row for one message before the attempt counts as failed
 
 
-class Dispatcher:
-    """One worker's sending side; ``worker`` is the lease owner name written on claimed rows."""
+class AlertSender:
+    """Sends the outbox: one worker's sending side (the chat ``Dispatcher`` answers messages; this
+    one speaks first). ``worker`` is the lease owner name written on claimed rows."""
 
     def __init__(
         self,

@@ -15,7 +15,6 @@ from bot.config import Settings
 from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
-from bot.core.registry import registry
 from bot.core.types import Button, Reply
 from services import alert_prefs, invoices, ledger, renewal_costs
 from services.alerts import facts
@@ -27,8 +26,8 @@ Draft = Callable[[], Reply]
 
 
 def _button(label: str, line: str) -> list[Button]:
-    """A button running ``line``, shown only if its command exists in this build (``topup``, ``extend``)."""
-    return [Button(label, command=line)] if line.split()[0] in registry.commands else []
+    """A button running ``line`` (``topup``, ``extend``), in a row of its own."""
+    return [Button(label, command=line)]
 
 
 def _top_up() -> list[Button]:

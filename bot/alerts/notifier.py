@@ -1,6 +1,6 @@
 """Payments landing, told in chat: the production ``Notifier`` writes an alert into the outbox.
 
-The dispatcher then sends it like any alert: to every chat linked to the account, in the
+The ``AlertSender`` then sends it like any alert: to every chat linked to the account, in the
 customer's language (composed when sending, not when paid), with retries and dead letters. The
 key makes a second notice for the same thing harmless: ``paid:{invoice}`` (an invoice is paid
 once) and ``credited:{event}`` (each payment the invoice could not take).
@@ -16,14 +16,14 @@ from services.records import UnitOfWork
 
 
 class OutboxNotifier:
-    """``wake`` is set after each notice, so that a dispatcher in the same process (``hostbot run``)
-    sends it at once instead of at its next round."""
+    """``wake`` is set after each notice, so that an ``AlertSender`` in the same process
+    (``hostbot run``) sends it at once instead of at its next round."""
 
     def __init__(self) -> None:
         self.wake = asyncio.Event()
 
     async def notify(self, uow: UnitOfWork, notice: PaymentNotice) -> None:
-        """Add the alert to the payment's transaction; wake the dispatcher once it is committed."""
+        """Add the alert to the payment's transaction; wake the sender once it is committed."""
         if notice.paid:
             key, kind = f"paid:{notice.invoice_id}", "invoice_paid"
         else:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 
-from bot.alerts.dispatch import Dispatcher
-from bot.alerts.senders import Sender
+from bot.alerts.dispatch import AlertSender
 from bot.config import Settings
 from bot.lifecycle import Stop
 from services.alerts import finders
@@ -21,12 +19,12 @@ async def run_once(
     db: Database,
     settings: Settings,
     seller: Seller,
-    senders: Mapping[str, Sender],
+    alerts: AlertSender,
     stop: Stop | None = None,
 ) -> tuple[int, int]:
     """One scan and one dispatch pass; returns (new alerts, alerts handled)."""
     found = await finders.scan(db, settings, seller)
-    handled = await Dispatcher(db, settings, seller, senders).run_pass(stop)
+    handled = await alerts.run_pass(stop)
     log.info("alerts: %d new, %d handled", found, handled)
     return found, handled
 
@@ -35,20 +33,19 @@ async def run_forever(
     db: Database,
     settings: Settings,
     seller: Seller,
-    senders: Mapping[str, Sender],
+    alerts: AlertSender,
     wake: asyncio.Event | None = None,
     stop: Stop | None = None,
 ) -> None:
     """Keep scanning and sending until ``stop``; an error in one round is logged and the next
     round goes on (a round cut by a dropped database connection is run again at once).
     Setting ``wake`` (a payment notice written in this process) starts the next round at once."""
-    dispatcher = Dispatcher(db, settings, seller, senders)
     wake = wake or asyncio.Event()
     stop = stop or Stop()
 
     async def round_() -> None:
         await finders.scan(db, settings, seller)
-        await dispatcher.run_pass(stop)
+        await alerts.run_pass(stop)
 
     while not stop.is_set():
         wake.clear()

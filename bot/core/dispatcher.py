@@ -15,7 +15,7 @@ import difflib
 import logging
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +23,24 @@ from limits import parse
 
 from bot.config import Settings
 from bot.core import formatting
+from bot.core.context import Context
 from bot.core.documents import DocumentRenderer
+from bot.core.forms import Form, Invalid
 from bot.core.i18n import current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
 from bot.core.logs import UpdateScope, update_scope
 from bot.core.metrics import Metrics
 from bot.core.permissions import allows
-from bot.core.registry import Registry, fold, inject, registry
-from bot.core.types import Incoming, Reply, UsageError
+from bot.core.registry import Registry, fold, inject
+from bot.core.router import InvalidAction, dump
+from bot.core.types import Incoming, Reply, Submission, UsageError
 from services import audit, channels, chat_state
-from services.audit import Actor
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
 from services.paying import PayLinks
-from services.ports import InventoryDriver, LogMailer, Mailer, ServerDriver
-from services.records import ChatIdentity, Conversation, Customer, Database, UnitOfWork, connection_lost
+from services.ports import Mailer, ServerDriver
+from services.records import Customer, Database, UnitOfWork, connection_lost
 
 log = logging.getLogger("hostbot.dispatch")
 
@@ -84,72 +86,35 @@ def log_failure(err: BaseException) -> None:
     log.error("update failed: %s%s", type(err).__name__, where)
 
 
-@dataclass
-class Context:
-    """What a handler may ask for by name, besides the values themselves."""
-
-    dispatcher: Dispatcher
-    uow: UnitOfWork
-    incoming: Incoming
-    identity: ChatIdentity
-    customer: Customer | None
-    role: str = "guest"  # see bot.core.permissions
-    form: Conversation | None = None  # the open form as read with the identity
-    args: list[str] = field(default_factory=list)
-    command: str | None = None  # the command run, for the metrics
-
-    @property
-    def settings(self) -> Settings:
-        return self.dispatcher.settings
-
-    @property
-    def actor(self) -> Actor:
-        assert self.customer is not None
-        return Actor(self.customer.id, self.identity.id)
-
-    def may(self, capability: str) -> bool:
-        """Whether the sender's role here has ``capability`` (for what a handler does besides its
-        own capability, such as the account's language)."""
-        return self.customer is not None and allows(self.role, capability)
-
-    async def open_form(self, name: str, step: str, data: dict[str, Any]) -> None:
-        await chat_state.save_conversation(
-            self.uow, self.identity.id, name, step, data, self.settings.conversation_ttl_seconds
-        )
-
-    async def close_form(self) -> None:
-        await chat_state.end_conversation(self.uow, self.identity.id)
-
-
 class Dispatcher:
+    """Everything it works with is handed in (``bot.bootstrap`` builds it): the drivers the
+    handlers may name, the seller printed on invoices, the inbound rate limiter and the commands."""
+
     def __init__(
         self,
         db: Database,
         settings: Settings,
-        mailer: Mailer | None = None,
-        servers: ServerDriver | None = None,
-        commands: Registry = registry,
-        metrics: Metrics | None = None,
         *,
+        commands: Registry,
+        seller: Seller,
+        mailer: Mailer,
+        servers: ServerDriver,
+        limiter: Limiter,
+        metrics: Metrics,
         documents: DocumentRenderer,
+        pay_links: PayLinks,
     ) -> None:
         self.db = db
         self.settings = settings
-        self.metrics = metrics or Metrics()
-        self.mailer = mailer or LogMailer()
-        self.servers = servers or InventoryDriver()
+        self.metrics = metrics
+        self.mailer = mailer
+        self.servers = servers
         self.registry = commands
         self.documents = documents
-        self.seller = Seller(
-            settings.seller_name,
-            settings.seller_address,
-            settings.seller_country,
-            settings.seller_vat_id,
-            settings.invoice_series,
-            settings.invoice_due_days,
-        )
+        self.pay_links = pay_links
+        self.seller = seller
         self._limit = parse(settings.rate_limit)
-        self._limiter = Limiter(settings.rate_limit_storage)
+        self._limiter = limiter
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """One transaction per update where the database allows it: the update id's claim, what
@@ -232,9 +197,9 @@ class Dispatcher:
                     outcome.name = "throttled"
                     reply = Reply(_("You are sending messages too fast. Please wait a minute and try again."))
                 else:
-                    ctx = Context(self, uow, incoming, identity, customer, role, who.form)
+                    ctx = Context(self.settings, uow, incoming, identity, customer, role, who.form)
                     try:
-                        reply = await self._route(ctx)
+                        answer = await self._route(ctx)
                     except DomainError as err:
                         outcome.name = "refused"
                         reply = Reply(formatting.error_text(err))
@@ -246,6 +211,11 @@ class Dispatcher:
                         reply = Reply(_(FAILED))
                         if not await self._undo(uow, incoming, claimed):
                             return []
+                    else:
+                        if answer is None:  # nothing to say: a dialog may open
+                            await uow.commit()
+                            return []
+                        reply = answer
                     finally:
                         outcome.command = ctx.command
                 seal(uow, identity_id, reply, self.settings)
@@ -297,10 +267,12 @@ class Dispatcher:
         )
         return who, customer, role, lang
 
-    async def _route(self, ctx: Context) -> Reply:
+    async def _route(self, ctx: Context) -> Reply | None:
         incoming = ctx.incoming
         if incoming.action_key is not None:
             return await self._press(ctx, incoming.action_key)
+        if incoming.submission is not None:
+            return await self._submit(ctx, incoming.submission)
         if incoming.text is None:
             return Reply(_("I can only read text messages. Type help to see what I can do."))
         if not storable(incoming.text):
@@ -336,6 +308,9 @@ class Dispatcher:
         denied = await self._check_access(ctx, "command", command.name, bare=not args)
         if denied is not None:
             return denied
+        if command.form is not None:
+            return await self._start_form(ctx, command.form)
+        assert command.func is not None  # a command is a function or a form (bot.core.router)
         try:
             return await inject(command.func, self._deps(ctx))
         except UsageError:
@@ -353,7 +328,7 @@ class Dispatcher:
         and answered with ``PermissionDenied``; a name without a command is refused."""
         command = self.registry.commands.get(name)
         if command is not None and ctx.customer is None:
-            return Reply(link_instructions(self.start_command(ctx))) if command.needs_account else None
+            return Reply(link_instructions(ctx.start_command())) if command.needs_account else None
         if command is not None and allows(ctx.role, command.needs(bare)):
             return None
         actor = ctx.actor if ctx.customer is not None else None
@@ -361,13 +336,6 @@ class Dispatcher:
             ctx.uow, f"{kind}.{name}", actor, f"identity:{ctx.identity.id}", outcome="denied", role=ctx.role
         )
         raise PermissionDenied()
-
-    def start_command(self, ctx: Context) -> str:
-        """``start`` as the sender's platform writes it (Slack's slash command, Telegram's /start)."""
-        platform = ctx.incoming.platform
-        if platform == "slack":
-            return f"{self.settings.slack_command} start"
-        return "/start" if platform == "telegram" else "start"
 
     def _deps(self, ctx: Context, **extra: Any) -> dict[str, Any]:
         return {
@@ -382,13 +350,23 @@ class Dispatcher:
             "servers": self.servers,
             "registry": self.registry,
             "documents": self.documents,
-            "pay_links": PayLinks(self.settings.public_base_url, self.settings.pay_link_ttl_days),
+            "pay_links": self.pay_links,
             **extra,
         }
 
+    async def _start_form(self, ctx: Context, form: Form) -> Reply:
+        first = form.next_step(None, {})
+        assert first is not None  # a form has steps (bot.core.forms)
+        await ctx.open_form(form.name, first.name, {})
+        return await form.ask(ctx, first)
+
     async def _answer_form(self, ctx: Context, answer: str) -> Reply:
-        form = await chat_state.conversation(ctx.uow, ctx.identity.id)
-        if form is None or form.name not in self.registry.forms:
+        """One typed or pressed answer to the open form: the next question, the same one again
+        with what was wrong, or the form's finish once every step is answered."""
+        row = await chat_state.conversation(ctx.uow, ctx.identity.id)
+        form = self.registry.forms.get(row.name) if row is not None else None
+        step = form.step(row.step) if form is not None and row is not None else None
+        if form is None or step is None or row is None:
             return Reply(_("This form is no longer open. Start again with the command."))
         ctx.command = form.name
         if fold(answer) in CANCEL_WORDS:
@@ -396,12 +374,63 @@ class Dispatcher:
             return Reply(_("Cancelled. Nothing was created."))
         if ctx.customer is None:
             await ctx.close_form()
-            return Reply(link_instructions(self.start_command(ctx)))
+            return Reply(link_instructions(ctx.start_command()))
         await self._check_access(ctx, "form", form.name)
-        return await inject(
-            self.registry.forms[form.name],
-            self._deps(ctx, step=form.step, data=dict(form.data), answer=answer),
-        )
+        data = dict(row.data)
+        try:
+            data[step.name] = await form.take(ctx, step, answer, data)
+        except Invalid as err:
+            prompt = await form.ask(ctx, step)
+            prompt.text = f"{err.reason}\n{prompt.text}"
+            return prompt
+        following = form.next_step(step.name, data)
+        if following is None:
+            await ctx.close_form()
+            return await inject(form.finish, self._deps(ctx, data=data))
+        await ctx.open_form(form.name, following.name, data)
+        reply = await form.ask(ctx, following)
+        if step.echo is not None:
+            reply.text = f"{step.echo(data[step.name], ctx)}\n{reply.text}"
+        return reply
+
+    async def _submit(self, ctx: Context, submission: Submission) -> Reply | None:
+        """A form sent whole from a dialog: who may start it is checked as for the command; the
+        answers are read in one pass (each refusal is that field's error, and nothing is done) and
+        the form is finished once. Without values, only whether the dialog may open (None: yes)."""
+        command = self.registry.commands.get(submission.form)
+        form = command.form if command is not None else None
+        if form is None:
+            return Reply(_("This form is no longer open. Start again with the command."))
+        ctx.command = form.name
+        denied = await self._check_access(ctx, "command", form.name)  # as starting it in the chat
+        if denied is not None:
+            return denied
+        if submission.values is None:
+            return None
+        errors = {
+            name: reason
+            for name, value in submission.values.items()
+            if (reason := self._unreadable(value)) is not None
+        }
+        if errors:
+            return Reply(next(iter(errors.values())), errors=errors)
+        data, errors = await form.read(ctx, submission.values)
+        if errors:
+            return Reply(next(iter(errors.values())), errors=errors)
+        return await inject(form.finish, self._deps(ctx, data=data))
+
+    def _unreadable(self, text: str) -> str | None:
+        """Why a dialog's field cannot be taken as it is (as for a typed message), or None."""
+        if not storable(text):
+            return _(
+                "I cannot read that message: it contains a character that is not text "
+                "(such as a null character). Please send it again without it."
+            )
+        if len(text) > self.settings.max_text_length:
+            return _("That message is too long. Please keep it under {limit} characters.").format(
+                limit=self.settings.max_text_length
+            )
+        return None
 
     async def _press(self, ctx: Context, key: str) -> Reply:
         if not storable(key):  # no key of ours: they are URL-safe characters
@@ -417,11 +446,16 @@ class Dispatcher:
         if press.kind == "cancel":
             return Reply(_("Cancelled. Nothing was changed."), replace=True)
         if press.kind == "confirm":
-            name = ctx.command = payload["name"]
-            denied = await self._check_access(ctx, "confirm", name)
+            try:
+                confirmation, action = self.registry.action(payload)
+            except InvalidAction as err:
+                log.warning("refused a stored confirmation: %s", err)
+                return Reply(_("This button has expired. Please ask again."))
+            ctx.command = confirmation.command
+            denied = await self._check_access(ctx, "confirm", confirmation.command)
             if denied is not None:
                 return denied
-            result = await inject(self.registry.confirmers[name], self._deps(ctx, params=payload["params"]))
+            result = await inject(confirmation.func, self._deps(ctx, action=action))
             result.replace = True
             return result
         if "answer" in payload:
@@ -457,7 +491,7 @@ def seal(uow: UnitOfWork, identity_id: int, reply: Reply, settings: Settings) ->
     confirm_key: str | None = None
     for button in reply.all_buttons():
         if button.confirm is not None:
-            action = {"name": button.confirm.name, "params": button.confirm.params}
+            action = dump(button.confirm)
             confirm_key = button.key = chat_state.add_key(uow, identity_id, "confirm", action, confirm_ttl)
     for button in reply.all_buttons():
         if button.cancel and confirm_key is not None:

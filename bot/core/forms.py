@@ -1,62 +1,117 @@
-"""Filling a step-by-step chat form in one go (a platform's dialog collects every field first).
+"""A multi-step form declared once: its steps, how each answer is read, and what finishing does.
 
-The business rules stay in the form: the answers are fed to it one by one through the dispatcher,
-exactly as typed answers would be. A step that is asked again did not accept its answer; the first
-line of that reply (the form's own reason) becomes the error shown on that field.
+The chat asks the steps one by one (the open step and the answers so far live in the
+conversation row); a platform's dialog (Slack's modal) draws every step as a field from the same
+declaration and the dispatcher reads the submission in one pass (``Form.read``), each refusal
+becoming that field's error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from bot.core.dispatcher import Dispatcher
-from bot.core.types import Incoming, Reply
-from services import chat_state
+from bot.core.context import Context
+from bot.core.formatting import error_text
+from bot.core.i18n import gettext as _
+from bot.core.types import Button, Reply
+from services.errors import DomainError
+
+Data = Mapping[str, Any]
+Parse = Callable[[str, Context, Data], Awaitable[Any]]
+Suggest = Callable[[Context], Awaitable[list[tuple[str, str]]]]
+Finish = Callable[..., Awaitable[Reply]]
+
+
+class Invalid(Exception):
+    """An answer a step does not take; ``reason`` (translated) is said above the question again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """``field``/``error``: the step that refused its answer and why; else the form's last ``reply``
-    (or the refusal to open it: not linked, not allowed)."""
+class Step:
+    """One question. ``prompt``: what the chat asks (``N_``, formatted with the form's ``fills``);
+    ``label``: the field's name in a dialog (``N_``); ``parse``: the answer as stored, or raises
+    ``Invalid`` / a ``DomainError`` saying what is wrong; ``choices``: (answer, ``N_`` label), the
+    only answers: buttons in the chat, a select in a dialog; ``shortcuts``: one-press answers
+    beside typing (chat only); ``suggest``: one-press answers from the account (its orders, what
+    is on file); ``optional``: a dialog may leave it empty (read as "none"); ``when``: asked only
+    if it holds for the answers so far; ``echo``: said above the next question once accepted."""
 
-    reply: Reply | None = None
-    field: str | None = None
-    error: str | None = None
-
-
-async def _say(dispatcher: Dispatcher, base: Incoming, text: str) -> Reply | None:
-    replies = await dispatcher.handle(replace(base, text=text, action_key=None, update_id=None, view=False))
-    return replies[0] if replies else None
-
-
-async def open_step(dispatcher: Dispatcher, base: Incoming, form: str) -> str | None:
-    """The step the user's open form ``form`` waits for, or None."""
-    async with dispatcher.db.uow() as uow:
-        ident = await chat_state.identity(uow, base.platform, base.workspace, base.user_id)
-        row = await chat_state.conversation(uow, ident.id)
-        return row.step if row is not None and row.name == form else None
-
-
-async def may_open(dispatcher: Dispatcher, base: Incoming, command: str) -> Reply | None:
-    """None when this user may start the form; else the dispatcher's answer (link first, role...)."""
-    reply = await _say(dispatcher, base, f"/{command}")
-    if await open_step(dispatcher, base, command) is None:
-        return reply
-    await _say(dispatcher, base, "cancel")
-    return None
+    name: str
+    prompt: str
+    label: str
+    parse: Parse
+    choices: tuple[tuple[str, str], ...] = ()
+    shortcuts: tuple[tuple[str, str], ...] = ()
+    suggest: Suggest | None = None
+    optional: bool = False
+    multiline: bool = False
+    hint: str | None = None
+    when: Callable[[Data], bool] | None = None
+    echo: Callable[[Any, Context], str] | None = None
 
 
-async def fill(
-    dispatcher: Dispatcher, base: Incoming, command: str, answers: list[tuple[str, str]]
-) -> Outcome:
-    """Start the form with ``/command`` and answer its steps in order: ``(step, answer)`` pairs."""
-    reply = await _say(dispatcher, base, f"/{command}")
-    for step, answer in answers:
-        if await open_step(dispatcher, base, command) != step:
-            return Outcome(reply)
-        reply = await _say(dispatcher, base, answer)
-        if await open_step(dispatcher, base, command) == step:
-            await _say(dispatcher, base, "cancel")
-            reason = reply.text.split("\n", 1)[0] if reply is not None else ""
-            return Outcome(field=step, error=reason)
-    return Outcome(reply)
+@dataclass(frozen=True)
+class Form:
+    """``name``: the command that starts it; ``title``: a dialog's title (``N_``); ``finish``: called
+    (dependencies injected by name, the answers as ``data``) once every step is answered;
+    ``fills``: the values the prompts are formatted with (the account's currency)."""
+
+    name: str
+    title: str
+    steps: tuple[Step, ...]
+    finish: Finish
+    fills: Callable[[Context], Mapping[str, str]] | None = None
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.steps]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"form {self.name}: its steps need distinct names")
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    def next_step(self, after: str | None, data: Data) -> Step | None:
+        """The first step after ``after`` (None: from the start) that applies to ``data``."""
+        names = [s.name for s in self.steps]
+        start = 0 if after is None else names.index(after) + 1
+        return next((s for s in self.steps[start:] if s.when is None or s.when(data)), None)
+
+    async def ask(self, ctx: Context, step: Step) -> Reply:
+        """The question with its one-press answers and a Cancel button."""
+        fills = self.fills(ctx) if self.fills is not None else {}
+        buttons: list[list[Button]] = []
+        if step.suggest is not None:
+            buttons += [[Button(label, answer=value)] for value, label in await step.suggest(ctx)]
+        if step.choices:
+            buttons.append([Button(_(label), answer=value) for value, label in step.choices])
+        buttons += [[Button(_(label), answer=value)] for value, label in step.shortcuts]
+        buttons.append([Button(_("Cancel"), answer="cancel")])
+        return Reply(_(step.prompt).format(**fills), buttons=buttons)
+
+    async def take(self, ctx: Context, step: Step, answer: str, data: Data) -> Any:
+        """The stored value of one answer; raises ``Invalid`` with the reason (a domain error's
+        localised text included)."""
+        try:
+            return await step.parse(answer, ctx, data)
+        except DomainError as err:
+            raise Invalid(error_text(err)) from None
+
+    async def read(self, ctx: Context, answers: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        """A whole submission in one pass: the answers as stored and the reason per refused field.
+        A step that does not apply to the answers so far is skipped; a missing answer is "none"."""
+        data: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        step = self.next_step(None, data)
+        while step is not None:
+            try:
+                data[step.name] = await self.take(ctx, step, answers.get(step.name) or "none", data)
+            except Invalid as err:
+                errors[step.name] = err.reason
+            step = self.next_step(step.name, data)
+        return data, errors

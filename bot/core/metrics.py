@@ -1,6 +1,6 @@
 """What ``/metrics`` shows, in the Prometheus text format (prometheus-client).
 
-One ``Metrics`` per process (``open_app`` makes it; the dispatcher and the adapters record into
+One ``Metrics`` per process (``bot.bootstrap`` makes it; the dispatcher and the adapters record into
 the one they are given), each with its own registry, so nothing leaks between instances (tests).
 Counters and the latency histogram are recorded as things happen; the outbox and the database
 pool are read when ``/metrics`` is scraped (``refresh``), so every replica shows the outbox that

@@ -35,17 +35,18 @@ class Pacer:
     def __init__(
         self,
         namespace: str,
+        limiter: Limiter,
         overall: str = "25/second",
         per_chat: str = "1/second",
-        storage_uri: str = "async+memory://",
         metrics: Metrics | None = None,
     ) -> None:
-        """``namespace`` names the platform (in the storage's keys and the metrics' labels)."""
+        """``namespace`` names the platform (in the storage's keys and the metrics' labels);
+        ``limiter`` keeps the windows (on ``RATE_LIMIT_STORAGE``, shared by the replicas)."""
         self.namespace = namespace
         self.metrics = metrics
         self.overall: RateLimitItem = parse(overall)
         self.per_chat: RateLimitItem = parse(per_chat)
-        self._limiter = Limiter(storage_uri)
+        self._limiter = limiter
         self._gap = self.overall.get_expiry() / self.overall.amount / HEADROOM
         self._chat_gap = self.per_chat.get_expiry() / self.per_chat.amount / HEADROOM
         self._due: dict[str, float] = {}  # when the last send of each key was due

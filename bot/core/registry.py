@@ -1,4 +1,4 @@
-"""Command registry: decorators record metadata only; matching turns a line into (command, args).
+"""The assembled registry: the routers a bot is built from; matching turns a line into (command, args).
 
 Every alias works in every language; ``help`` shows each command under the current language's
 first alias. Plain sentences ("what is my balance?", "open a ticket") are matched by dropping
@@ -10,34 +10,15 @@ from __future__ import annotations
 import inspect
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.permissions import CAPABILITIES
+from bot.core.forms import Form
+from bot.core.router import Command, Confirmation, Handler, InvalidAction, Router, field_types, load
 from bot.core.types import Reply
 
-Handler = Callable[..., Awaitable[Reply]]
-
-
-@dataclass
-class Command:
-    name: str
-    func: Handler
-    aliases: dict[str, tuple[str, ...]]
-    summary: str
-    usage: str = ""
-    capability: str = "read"
-    needs_account: bool = True
-    order: int = 0
-    bare: str | None = None
-
-    def alias_for(self, lang: str) -> str:
-        return (self.aliases.get(lang) or self.aliases["en"])[0]
-
-    def needs(self, bare: bool) -> str:
-        """The capability a use needs: ``bare`` (when given) for the command alone, as a look."""
-        return self.bare if self.bare is not None and bare else self.capability
+__all__ = ["Command", "Confirmation", "Handler", "InvalidAction", "Registry", "Router", "fold", "inject"]
 
 
 # Words that carry no meaning for matching (English, French, Indonesian, Turkish; accents folded).
@@ -65,59 +46,70 @@ def words(text: str) -> list[str]:
 
 @dataclass
 class Registry:
+    """The commands, confirmations and forms of the routers a bot is built from (``from_routers``)."""
+
     commands: dict[str, Command] = field(default_factory=dict)
-    confirmers: dict[str, Handler] = field(default_factory=dict)
-    forms: dict[str, Handler] = field(default_factory=dict)
+    confirmations: dict[str, Confirmation] = field(default_factory=dict)
+    forms: dict[str, Form] = field(default_factory=dict)
     _index: dict[tuple[str, ...], Command] = field(default_factory=dict)
 
-    def command(
-        self,
-        name: str,
-        *,
-        aliases: dict[str, tuple[str, ...]],
-        summary: str,
-        usage: str = "",
-        capability: str = "read",
-        needs_account: bool = True,
-        bare: str | None = None,
-    ) -> Callable[[Handler], Handler]:
-        """``capability``: what using the command needs (``bot.core.permissions``); ``bare``: what it
-        needs without arguments, when that only shows something."""
-        if capability not in CAPABILITIES or (bare is not None and bare not in CAPABILITIES):
-            raise ValueError(f"unknown capability for {name}: {capability!r} / {bare!r}")
+    @classmethod
+    def from_routers(cls, *routers: Router) -> Registry:
+        """Assemble the routers, refusing at start-up what would fail later: a command or form
+        declared twice, an alias naming two commands, a confirmation that is not a frozen dataclass of JSON-able fields, one not
+        offered by exactly one command, one without a confirmer or with two, two confirmations of
+        the same name."""
+        registry = cls()
+        offered: dict[type[Any], str] = {}
+        for router in routers:
+            for command in router.commands:
+                registry._add(command)
+                for action in command.confirms:
+                    if action in offered:
+                        raise ValueError(
+                            f"confirmation {action.__qualname__} is offered by both "
+                            f"{offered[action]!r} and {command.name!r}"
+                        )
+                    offered[action] = command.name
+        for router in routers:
+            for action, func in router.confirmers:
+                if action not in offered:
+                    raise ValueError(
+                        f"confirmer {func.__qualname__} carries out {action.__qualname__}, "
+                        "which no command offers (confirms=...)"
+                    )
+                field_types(action)
+                name = action.__name__
+                if name in registry.confirmations:
+                    raise ValueError(f"confirmation {name!r} has two confirmers or two classes")
+                registry.confirmations[name] = Confirmation(name, action, offered[action], func)
+        missing = [a.__qualname__ for a in offered if a.__name__ not in registry.confirmations]
+        if missing:
+            raise ValueError(f"confirmations without a confirmer: {', '.join(sorted(missing))}")
+        return registry
 
-        def record(func: Handler) -> Handler:
-            cmd = Command(
-                name, func, aliases, summary, usage, capability, needs_account, len(self.commands), bare
-            )
-            self.commands[name] = cmd
-            for names in aliases.values():
-                for alias in names:
-                    self._index[tuple(fold(alias).split())] = cmd
-            self._index[(fold(name),)] = cmd
-            return func
+    def _add(self, command: Command) -> None:
+        if command.name in self.commands:
+            raise ValueError(f"command {command.name!r} is declared twice")
+        self.commands[command.name] = command
+        if command.form is not None:
+            self.forms[command.name] = command.form
+        keys = {tuple(fold(alias).split()) for names in command.aliases.values() for alias in names}
+        for key in keys | {(fold(command.name),)}:
+            taken = self._index.get(key)
+            if taken is not None:
+                raise ValueError(f"{' '.join(key)!r} names both {taken.name!r} and {command.name!r}")
+            self._index[key] = command
 
-        return record
-
-    def confirmer(self, name: str) -> Callable[[Handler], Handler]:
-        """The function that carries out a confirmed action of that name (the command's own name:
-        it needs that command's capability)."""
-
-        def record(func: Handler) -> Handler:
-            self.confirmers[name] = func
-            return func
-
-        return record
-
-    def form(self, name: str) -> Callable[[Handler], Handler]:
-        """The function that takes each answer of a multi-step form of that name (the name of the
-        command that opens it: each answer needs that command's capability)."""
-
-        def record(func: Handler) -> Handler:
-            self.forms[name] = func
-            return func
-
-        return record
+    def action(self, stored: Any) -> tuple[Confirmation, Any]:
+        """The confirmation a button stored (``router.dump``) and its rebuilt dataclass;
+        ``InvalidAction`` when the name is unknown or the fields do not fit."""
+        if not isinstance(stored, dict) or not isinstance(stored.get("name"), str):
+            raise InvalidAction("not a stored confirmation")
+        found = self.confirmations.get(stored["name"])
+        if found is None:
+            raise InvalidAction(f"unknown confirmation {stored['name']!r}")
+        return found, load(found.cls, stored.get("params"))
 
     def match(self, text: str) -> tuple[Command, list[str]] | None:
         """Exact syntax first (``/invoice 12``, ``facture 12``), then plain words."""
@@ -140,7 +132,8 @@ class Registry:
         return None
 
     def visible(self) -> list[Command]:
-        return sorted(self.commands.values(), key=lambda c: c.order)
+        """In declaration order: the routers' order, then each router's."""
+        return list(self.commands.values())
 
 
 def inject(func: Handler, available: dict[str, Any]) -> Awaitable[Reply]:
@@ -150,6 +143,3 @@ def inject(func: Handler, available: dict[str, Any]) -> Awaitable[Reply]:
     if missing:
         raise TypeError(f"{func.__qualname__} asks for unknown dependencies {missing}")
     return func(**{name: available[name] for name in wanted})
-
-
-registry = Registry()

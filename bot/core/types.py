@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A whole form filled in at once (a platform's dialog): ``values`` by step name; None only
+    asks whether the sender may open the form (no reply: they may)."""
+
+    form: str
+    values: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -12,7 +22,8 @@ class Incoming:
 
     ``view``: not a message but a screen being refreshed (Slack's App Home): ``text`` runs as a
     command and a form the user has open elsewhere stays open. ``linked_only``: say nothing to a
-    user who is not linked (Telegram groups, where strangers must not make the bot talk)."""
+    user who is not linked (Telegram groups, where strangers must not make the bot talk).
+    ``submission``: a form sent whole from a dialog instead of ``text``."""
 
     platform: str
     user_id: str
@@ -25,14 +36,14 @@ class Incoming:
     update_id: str | None = None
     view: bool = False
     linked_only: bool = False
+    submission: Submission | None = None
 
 
-@dataclass(frozen=True)
-class ConfirmAction:
-    """A prepared paying or destructive action, run once when its button is pressed."""
+class Confirmable(Protocol):
+    """A prepared paying or destructive action, run once when its button is pressed: an instance
+    of a frozen dataclass a command declares (``confirms=``) and a confirmer carries out."""
 
-    name: str
-    params: dict[str, Any]
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
 
 @dataclass
@@ -46,7 +57,7 @@ class Button:
     command: str | None = None
     answer: str | None = None
     url: str | None = None
-    confirm: ConfirmAction | None = None
+    confirm: Confirmable | None = None
     cancel: bool = False
     edit: bool = False
     key: str | None = None
@@ -62,13 +73,15 @@ class Attachment:
 @dataclass
 class Reply:
     """``private``: only for the user, never in a group (attachments always are). ``replace``: edit the message whose button
-    was pressed instead of sending a new one (list paging and filters)."""
+    was pressed instead of sending a new one (list paging and filters). ``errors``: a form submission's
+    refused fields, by step name, each with its reason (nothing was done)."""
 
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     private: bool = False
     replace: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
 
     def all_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]

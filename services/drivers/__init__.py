@@ -1,1 +1,1 @@
-"""Real drivers for the ports in ``services.ports``, chosen by settings."""
+"""Drivers for the ports in ``services.ports``; ``bot.bootstrap`` picks one per port from the settings."""

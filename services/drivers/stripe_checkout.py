@@ -8,8 +8,7 @@ from typing import Any
 import stripe
 
 from services.ids import parse_id
-from services.ports import InvalidEvent, PaymentEvent
-from storage.models import Invoice
+from services.ports import Charge, InvalidEvent, PaymentEvent
 
 # Stripe refuses events signed longer ago than this (seconds), so a captured webhook cannot be replayed.
 TOLERANCE = 300
@@ -34,22 +33,22 @@ class StripeCheckout:
         )
         self._secret = webhook_secret
 
-    async def start(self, invoice: Invoice, title: str, success_url: str, cancel_url: str, lang: str) -> str:
-        reference = {"invoice_id": str(invoice.id), "invoice_number": invoice.number}
+    async def start(self, charge: Charge, success_url: str, cancel_url: str, lang: str) -> str:
+        reference = {"invoice_id": str(charge.invoice_id), "invoice_number": charge.invoice_number}
         session = await self._client.v1.checkout.sessions.create_async(
             {
                 "mode": "payment",
-                "client_reference_id": str(invoice.id),
+                "client_reference_id": str(charge.invoice_id),
                 "metadata": reference,
                 "payment_intent_data": {"metadata": reference},
                 "line_items": [
                     {
                         "quantity": 1,
                         "price_data": {
-                            "currency": invoice.currency.lower(),
+                            "currency": charge.amount.currency.lower(),
                             # Our minor units are ISO 4217's, which are Stripe's for EUR, IDR and TRY.
-                            "unit_amount": invoice.total_minor,
-                            "product_data": {"name": title},
+                            "unit_amount": charge.amount.minor,
+                            "product_data": {"name": charge.title},
                         },
                     }
                 ],

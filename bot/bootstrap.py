@@ -1,0 +1,260 @@
+"""The composition root: the one place that builds a process from its settings.
+
+settings -> database (migrated; demo data if asked) -> a driver for every port, picked by name in
+the settings (``MAIL_DRIVER``, ``SERVER_DRIVER``; Stripe when ``STRIPE_API_KEY`` is set) -> the
+commands -> the chat dispatcher -> the adapters -> the web app, the alerts worker or the shell.
+
+Nothing else constructs a driver, a port implementation, a limiter, a pacer, an adapter or a
+dispatcher: the pieces receive what they use. A new driver is one class in ``services/drivers``
+and one line in the table of its port below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiohttp import web
+from limits import parse
+
+from bot import demo
+from bot.adapters.shell import Shell
+from bot.adapters.slack import SLACK_KEY, SlackAdapter
+from bot.adapters.telegram import TELEGRAM, TelegramAdapter
+from bot.alerts.dispatch import AlertSender, Sleep
+from bot.alerts.notifier import OutboxNotifier
+from bot.alerts.senders import LogSender, Sender, SlackSender, TelegramSender
+from bot.config import Settings
+from bot.core.dispatcher import Dispatcher
+from bot.core.limiting import Limiter
+from bot.core.metrics import Metrics
+from bot.core.pacing import Pacer
+from bot.core.registry import Registry
+from bot.documents import Renderer
+from bot.lifecycle import Health, supervised
+from bot.payments_web import Payments
+from bot.web import Site, make_web_app
+from handlers import ROUTERS
+from services.drivers.inventory import InventoryDriver
+from services.drivers.log_mail import LogMailer
+from services.drivers.stripe_checkout import StripeCheckout
+from services.invoices import Seller
+from services.paying import PayLinks
+from services.ports import CardCheckout, Mailer, Notifier, ServerDriver
+from storage.db import make_engine, migrate
+from storage.models import Customer
+from storage.uow import Database
+
+log = logging.getLogger("hostbot")
+T = TypeVar("T")
+
+# The drivers of each port by the name its setting gives; the first is the default.
+MAILERS: dict[str, Callable[[Settings], Mailer]] = {
+    "log": lambda settings: LogMailer(),
+}
+SERVER_DRIVERS: dict[str, Callable[[Settings], ServerDriver]] = {
+    "inventory": lambda settings: InventoryDriver(),
+}
+
+
+def _pick(setting: str, name: str, drivers: Mapping[str, Callable[[Settings], T]], settings: Settings) -> T:
+    """The driver ``name`` built from the settings; an unknown name stops the start-up."""
+    if name not in drivers:
+        raise ValueError(f"{setting}={name!r} is not a driver; known: {', '.join(drivers)}")
+    return drivers[name](settings)
+
+
+def mail_driver(settings: Settings) -> Mailer:
+    return _pick("MAIL_DRIVER", settings.mail_driver, MAILERS, settings)
+
+
+def server_driver(settings: Settings) -> ServerDriver:
+    return _pick("SERVER_DRIVER", settings.server_driver, SERVER_DRIVERS, settings)
+
+
+def card_checkout(settings: Settings) -> CardCheckout | None:
+    """Stripe Checkout when a key is set; without one the pay page offers bank transfer only."""
+    if not settings.stripe_api_key:
+        return None
+    return StripeCheckout(settings.stripe_api_key, settings.stripe_webhook_secret, settings.stripe_api_base)
+
+
+def seller(settings: Settings) -> Seller:
+    """The provider as printed on invoices."""
+    return Seller(
+        settings.seller_name,
+        settings.seller_address,
+        settings.seller_country,
+        settings.seller_vat_id,
+        settings.invoice_series,
+        settings.invoice_due_days,
+    )
+
+
+def pay_links(settings: Settings) -> PayLinks:
+    """Where an invoice's pay page is and how long a link stays open."""
+    return PayLinks(settings.public_base_url, settings.pay_link_ttl_days)
+
+
+def all_commands() -> Registry:
+    """Every command, button, confirmation and form: the routers of ``handlers``, checked together
+    (a confirmation without its command, a misspelt name, fail here, at start-up)."""
+    return Registry.from_routers(*ROUTERS)
+
+
+def limiter(settings: Settings) -> Limiter:
+    return Limiter(settings.rate_limit_storage)
+
+
+def dispatcher(
+    db: Database,
+    settings: Settings,
+    *,
+    mailer: Mailer | None = None,
+    servers: ServerDriver | None = None,
+    commands: Registry | None = None,
+    metrics: Metrics | None = None,
+) -> Dispatcher:
+    """The chat dispatcher with the drivers the settings pick; tests pass fakes for any of them."""
+    return Dispatcher(
+        db,
+        settings,
+        commands=commands if commands is not None else all_commands(),
+        seller=seller(settings),
+        mailer=mailer if mailer is not None else mail_driver(settings),
+        servers=servers if servers is not None else server_driver(settings),
+        limiter=limiter(settings),
+        metrics=metrics if metrics is not None else Metrics(),
+        documents=Renderer(),
+        pay_links=pay_links(settings),
+    )
+
+
+@dataclass
+class App:
+    """One process's parts; ``settings`` are those of the process (the adapters read theirs from
+    it). ``notifier`` writes payment notices into the outbox and wakes this process's sender."""
+
+    settings: Settings
+    db: Database
+    dispatcher: Dispatcher
+    notifier: OutboxNotifier
+    limiter: Limiter
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.dispatcher.metrics
+
+    @property
+    def seller(self) -> Seller:
+        return self.dispatcher.seller
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+def assemble(settings: Settings, db: Database, chat: Dispatcher) -> App:
+    """The process around a dispatcher: its payment notifier, and one limiter for the pay pages,
+    the link-code attempts and the adapters' pacing (their keys differ)."""
+    return App(settings, db, chat, OutboxNotifier(), limiter(settings))
+
+
+async def open_app(settings: Settings, seed_demo: bool = False) -> App:
+    """Create and migrate the database on first use; seed demo data into an empty one if asked."""
+    db = Database(make_engine(settings.database_url))
+    await migrate(db.engine)
+    chat = dispatcher(db, settings)
+    if seed_demo:
+        async with db.uow() as uow:
+            if await uow.session.scalar(Customer.__table__.select().limit(1)) is None:
+                await demo.seed(uow, chat.seller)
+                log.info("demo data created")
+    return assemble(settings, db, chat)
+
+
+# -- adapters -----------------------------------------------------------------------------------
+
+
+def telegram_adapter(app: App, poll_timeout: int = 10) -> TelegramAdapter:
+    settings = app.settings
+    pacer = Pacer("telegram", app.limiter, settings.telegram_rate, settings.telegram_chat_rate, app.metrics)
+    return TelegramAdapter(app.dispatcher, settings, pacer, app.limiter, app.metrics, poll_timeout)
+
+
+def slack_adapter(app: App) -> SlackAdapter:
+    settings = app.settings
+    pacer = Pacer("slack", app.limiter, per_chat=settings.slack_pace_per_channel, metrics=app.metrics)
+    return SlackAdapter(app.dispatcher, settings, pacer, app.metrics)
+
+
+def shell(app: App, user_id: str, language: str | None) -> Shell:
+    return Shell(app.dispatcher, user_id, language)
+
+
+def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
+    """The web app of ``hostbot run``: pay pages with the card driver the settings pick, and each
+    platform whose token is set. Payment notices go to ``notifier`` (by default the app's)."""
+    settings = app.settings
+    if settings.slack_bot_token and not settings.slack_app_token and not settings.slack_signing_secret:
+        raise ValueError("SLACK_SIGNING_SECRET is required to receive Slack events over HTTP")
+    payments = Payments(
+        settings,
+        app.db,
+        card_checkout(settings),
+        notifier or app.notifier,
+        app.limiter,
+        parse(settings.pay_page_rate_limit),
+    )
+    return make_web_app(
+        Site(settings, app.db, app.metrics),
+        payments,
+        telegram_adapter(app) if settings.telegram_bot_token else None,
+        slack_adapter(app) if settings.slack_bot_token else None,
+    )
+
+
+# -- alerts -------------------------------------------------------------------------------------
+
+
+def senders(telegram: TelegramAdapter | None = None, slack: SlackAdapter | None = None) -> dict[str, Sender]:
+    """Senders by platform name: the shell's log, and each platform whose adapter is running.
+    Identities on a platform without a sender fail (and end as dead letters)."""
+    found: dict[str, Sender] = {"shell": LogSender()}
+    if telegram is not None:
+        found["telegram"] = TelegramSender(telegram)
+    if slack is not None:
+        found["slack"] = SlackSender(slack)
+    return found
+
+
+def served_senders(served: web.Application) -> dict[str, Sender]:
+    """Alerts through the adapters serving the chats of ``hostbot run``, sharing their pacing."""
+    return senders(served.get(TELEGRAM), served.get(SLACK_KEY))
+
+
+@asynccontextmanager
+async def connected_senders(app: App) -> AsyncIterator[dict[str, Sender]]:
+    """The senders of every configured platform (``TELEGRAM_BOT_TOKEN``, ``SLACK_BOT_TOKEN``) for a
+    process that does not serve the platforms (``hostbot worker``): Telegram's bot is connected
+    (getMe) but does not poll, so it never takes updates from ``hostbot run``. While the Bot API
+    cannot be reached the worker runs anyway: Telegram alerts fail and are retried with backoff
+    while the bot keeps trying to connect."""
+    settings = app.settings
+    telegram = telegram_adapter(app) if settings.telegram_bot_token else None
+    slack = slack_adapter(app) if settings.slack_bot_token else None
+    async with contextlib.AsyncExitStack() as stack:
+        if telegram is not None:
+            await stack.enter_async_context(
+                supervised("telegram", telegram.application.initialize, telegram.stop, Health())
+            )
+        yield senders(telegram, slack)
+
+
+def alert_sender(app: App, through: Mapping[str, Sender], sleep: Sleep = asyncio.sleep) -> AlertSender:
+    """The outbox's sender for this process."""
+    return AlertSender(app.db, app.settings, app.seller, through, sleep)
