@@ -88,7 +88,8 @@ def log_failure(err: BaseException) -> None:
 
 class Dispatcher:
     """Everything it works with is handed in (``bot.bootstrap`` builds it): the drivers the
-    handlers may name, the seller printed on invoices, the inbound rate limiter and the commands."""
+    handlers may name, the seller printed on invoices, the document renderer, the pay-link policy,
+    the inbound rate limiter and the commands."""
 
     def __init__(
         self,
