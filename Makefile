@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # means nothing the lock does not name gets in.
 PIP_LOCKED := $(BIN)/pip install -q --require-hashes --no-deps
 
-.PHONY: shell test lint catalogs bench lock
+.PHONY: shell test test-unit test-integration test-adapters test-e2e lint catalogs bench lock
 
 # A changed run lock (or a changed test lock, once the test tools are in) builds .venv afresh, so
 # that it holds what the lock files name and nothing left over from an earlier lock.
@@ -37,6 +37,11 @@ test: $(VENV)/.test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n auto
+
+# One layer of the suite at a time: no database or network; services and handlers on SQLite and
+# PostgreSQL; the platform adapters against their fakes; whole processes (CLI, shell, signals).
+test-unit test-integration test-adapters test-e2e: test-%: $(VENV)/.test
+	$(BIN)/pytest -n auto tests/$*
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check --fix .

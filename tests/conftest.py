@@ -20,7 +20,7 @@ from services.drivers.log_mail import LogMailer
 from storage.db import make_engine, migrate
 from storage.models import Base
 from storage.uow import Database
-from tests.chat import Chat
+from tests.support.chat import Chat
 
 PG_ADMIN = os.environ.get("HOSTBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -1,0 +1,58 @@
+"""What the import contracts (pyproject ``[tool.importlinter]``, run by ``make test``) cannot see: an
+import inside a function escapes the layers and hides cycles until the call, and a contract with an
+exception would excuse what it should refuse."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("bot", "handlers", "services", "storage")
+
+
+def _local_imports(path: Path) -> list[int]:
+    """The lines of the imports that run only when a function is called."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for func in ast.walk(tree):
+        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            for node in ast.walk(func):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    found.append(node.lineno)
+    return found
+
+
+def test_no_import_inside_a_function() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for pkg in PACKAGES
+        for path in sorted((ROOT / pkg).rglob("*.py"))
+        for line in _local_imports(path)
+    ]
+    assert found == []
+
+
+def test_the_detector_sees_a_local_import(tmp_path: Path) -> None:
+    module = tmp_path / "local.py"
+    module.write_text("import os\n\n\nasync def f() -> None:\n    import json\n", encoding="utf-8")
+    assert _local_imports(module) == [5]
+
+
+def test_contracts_list_no_exception() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    contracts = config["contracts"]
+    assert {c["type"] for c in contracts} >= {"layers", "forbidden", "independence", "acyclic_siblings"}
+    assert [c["id"] for c in contracts if "ignore_imports" in c] == []
+
+
+HELPERS = {"handlers.__init__", "handlers.common", "handlers.invoice_views"}  # shared, not handlers
+
+
+def test_every_handler_module_is_independent() -> None:
+    """A new handlers module joins the independence contract (or is named a shared helper here)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    [contract] = [c for c in config["contracts"] if c["id"] == "handlers-independent"]
+    modules = {f"handlers.{path.stem}" for path in (ROOT / "handlers").glob("*.py")}
+    assert set(contract["modules"]) == modules - HELPERS
