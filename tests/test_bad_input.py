@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot import bootstrap
+from bot.core import chat_state
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Incoming
-from services import chat_state
 from storage.models import AuditEntry, Invoice, LedgerEntry, Ticket
 from tests.chat import Chat
 

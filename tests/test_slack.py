@@ -17,7 +17,7 @@ from bot.adapters.slack import SLACK_KEY, SlackAdapter
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Button, Reply
-from services import chat_state, clock, linking
+from services import chat_records, clock, linking
 from storage.models import AuditEntry, ChannelBinding, Invoice, ProcessedUpdate, Ticket
 from storage.uow import Database
 from tests.fakes.slack_api import Call, FakeSlackAPI
@@ -77,7 +77,7 @@ async def linked(
     role: str = "owner",
 ) -> SlackUser:
     async with dispatcher.db.uow() as uow:
-        ident = await chat_state.identity(uow, "slack", TEAM, uid)
+        ident = await chat_records.identity(uow, "slack", TEAM, uid)
         await linking.redeem(uow, ident, await linking.issue_code(uow, 1, "slack", role))
     return user(web, api, uid)
 
@@ -246,7 +246,7 @@ async def test_language_from_the_slack_locale_then_the_saved_choice(
     web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
 ) -> None:
     async with dispatcher.db.uow() as uow:
-        ident = await chat_state.identity(uow, "slack", TEAM, "UFR")
+        ident = await chat_records.identity(uow, "slack", TEAM, "UFR")
         await linking.redeem(uow, ident, await linking.issue_code(uow, 4, "slack"))
     jan = user(web, api, "UFR")
     await jan.dm("balance")

@@ -15,6 +15,7 @@ import difflib
 import logging
 import time
 import traceback
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from limits import parse
 
 from bot.config import Settings
-from bot.core import formatting
+from bot.core import chat_state, formatting
 from bot.core.context import Context
 from bot.core.documents import DocumentRenderer
 from bot.core.forms import Form, Invalid
@@ -35,12 +36,12 @@ from bot.core.permissions import allows
 from bot.core.registry import Registry, fold, inject
 from bot.core.router import InvalidAction, dump
 from bot.core.types import Incoming, Reply, Submission, UsageError
-from services import audit, channels, chat_state
+from services import audit, channels
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
 from services.paying import PayLinks
 from services.ports import Mailer, ServerDriver
-from services.records import Customer, Database, UnitOfWork, connection_lost
+from services.records import Conversation, Customer, Database, UnitOfWork, connection_lost
 
 log = logging.getLogger("hostbot.dispatch")
 
@@ -225,10 +226,14 @@ class Dispatcher:
 
     @staticmethod
     async def _claim(uow: UnitOfWork, incoming: Incoming) -> bool:
-        """False for an update that was (or is being) handled already."""
+        """False for an update that was (or is being) handled already. The claim is committed
+        with the update's work where the database allows it, else at once (``chat_state``)."""
         if incoming.update_id is None:
             return True
-        return await chat_state.claim_update(uow, incoming.platform, incoming.update_id)
+        fresh = await chat_state.claim_update(uow, incoming.platform, incoming.update_id)
+        if not chat_state.claims_wait_for_commit(uow):
+            await uow.commit()
+        return fresh
 
     async def _undo(self, uow: UnitOfWork, incoming: Incoming, claimed: int) -> bool:
         """Roll back what a failed handler left uncommitted. If that took the update's claim with it
@@ -250,6 +255,8 @@ class Dispatcher:
         """Who wrote, the account they act for, their role there, and the language to answer in
         (their own choice first, then the account's)."""
         who = await chat_state.who(uow, incoming.platform, incoming.workspace, incoming.user_id)
+        if who.new:
+            await uow.commit()  # a first contact: what is keyed to the identity outlives a rollback
         identity, customer = who.identity, who.customer
         role = identity.role
         if incoming.is_group and incoming.chat_id:
@@ -292,7 +299,7 @@ class Dispatcher:
             )
         if not text:
             return Reply(_("Type help to see what I can do."))
-        form = None if incoming.view else await chat_state.live(ctx.uow, ctx.form)
+        form = None if incoming.view else await self._live(ctx, chat_state.live(ctx.uow, ctx.form))
         if form is not None:
             if not text.startswith("/") or fold(text) in CANCEL_WORDS:
                 return await self._answer_form(ctx, text)
@@ -364,7 +371,7 @@ class Dispatcher:
     async def _answer_form(self, ctx: Context, answer: str) -> Reply:
         """One typed or pressed answer to the open form: the next question, the same one again
         with what was wrong, or the form's finish once every step is answered."""
-        row = await chat_state.conversation(ctx.uow, ctx.identity.id)
+        row = await self._live(ctx, chat_state.conversation(ctx.uow, ctx.identity.id))
         form = self.registry.forms.get(row.name) if row is not None else None
         step = form.step(row.step) if form is not None and row is not None else None
         if form is None or step is None or row is None:
@@ -393,6 +400,14 @@ class Dispatcher:
         if step.echo is not None:
             reply.text = f"{step.echo(data[step.name], ctx)}\n{reply.text}"
         return reply
+
+    @staticmethod
+    async def _live(ctx: Context, opening: Awaitable[chat_state.Open]) -> Conversation | None:
+        """The open form; an expired one closed is committed at once (closed whatever follows)."""
+        opened = await opening
+        if opened.closed:
+            await ctx.uow.commit()
+        return opened.form
 
     async def _submit(self, ctx: Context, submission: Submission) -> Reply | None:
         """A form sent whole from a dialog: who may start it is checked as for the command; the
@@ -437,6 +452,8 @@ class Dispatcher:
         if not storable(key):  # no key of ours: they are URL-safe characters
             return Reply(_("This button has expired. Please ask again."))
         press = await chat_state.press(ctx.uow, key, ctx.identity)
+        if press.keep:
+            await ctx.uow.commit()  # a key used up stays used (and a denial audited) whatever follows
         if press.status == "unknown":
             return Reply(_("Not found. Check the number and try again."))
         if press.status == "expired":
