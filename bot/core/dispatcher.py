@@ -176,7 +176,7 @@ class Dispatcher:
                 await uow.commit()
                 lang = (await self._who(uow, incoming))[3]
         with use_locale(lang):
-            return [Reply(_(FAILED))]
+            return [Reply(_(FAILED), language=lang)]
 
     async def _handle(
         self, incoming: Incoming, allowed: bool, outcome: _Outcome, scope: UpdateScope
@@ -214,12 +214,10 @@ class Dispatcher:
                         if not await self._undo(uow, incoming, claimed):
                             return []
                     else:
-                        if answer is None:  # nothing to say: a dialog may open
-                            await uow.commit()
-                            return []
                         reply = answer
                     finally:
                         outcome.command = ctx.command
+                reply.language = lang
                 seal(uow, identity_id, reply, self.settings)
                 await uow.commit()
                 return [reply]
@@ -243,11 +241,6 @@ class Dispatcher:
         if uow.commits > claimed or not chat_state.claims_wait_for_commit(uow):
             return True
         return await self._claim(uow, incoming)
-
-    async def language(self, incoming: Incoming) -> str:
-        """The language replies to this user will be in (adapters render their own labels in it)."""
-        async with self.db.uow() as uow:
-            return (await self._who(uow, incoming))[3]
 
     async def _who(
         self, uow: UnitOfWork, incoming: Incoming
@@ -275,7 +268,7 @@ class Dispatcher:
         )
         return who, customer, role, lang
 
-    async def _route(self, ctx: Context) -> Reply | None:
+    async def _route(self, ctx: Context) -> Reply:
         incoming = ctx.incoming
         if incoming.action_key is not None:
             return await self._press(ctx, incoming.action_key)
@@ -409,10 +402,11 @@ class Dispatcher:
             await ctx.uow.commit()
         return opened.form
 
-    async def _submit(self, ctx: Context, submission: Submission) -> Reply | None:
+    async def _submit(self, ctx: Context, submission: Submission) -> Reply:
         """A form sent whole from a dialog: who may start it is checked as for the command; the
         answers are read in one pass (each refusal is that field's error, and nothing is done) and
-        the form is finished once. Without values, only whether the dialog may open (None: yes)."""
+        the form is finished once. Without values, only whether the dialog may open (a reply that
+        ``opens_form``: yes)."""
         command = self.registry.commands.get(submission.form)
         form = command.form if command is not None else None
         if form is None:
@@ -422,7 +416,7 @@ class Dispatcher:
         if denied is not None:
             return denied
         if submission.values is None:
-            return None
+            return Reply("", opens_form=True)
         errors = {
             name: reason
             for name, value in submission.values.items()
