@@ -54,7 +54,7 @@ from bot.adapters.telegram import CONNECTIONS, SECRET_HEADER, WEBHOOK_PATH
 from bot.adapters.telegram_http import AiohttpRequest
 from bot.bootstrap import open_app
 from bot.config import Settings
-from services import chat_state, linking
+from services import chat_records, linking
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
 SECRET = "bench-secret"
@@ -163,7 +163,7 @@ async def reference(
 async def link_users(app: Any, users: int) -> None:
     async with app.db.uow() as uow:
         for n in range(users):
-            ident = await chat_state.identity(uow, "telegram", "", str(FIRST_USER + n))
+            ident = await chat_records.identity(uow, "telegram", "", str(FIRST_USER + n))
             code = await linking.issue_code(uow, 1 + n % 4, "telegram")
             await linking.redeem(uow, ident, code)
 

@@ -18,7 +18,7 @@ from typing import TextIO
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Button, Incoming, Reply
 from bot.lifecycle import Stop
-from services import chat_state, linking
+from services import chat_records, linking
 from services.ids import parse_id
 from services.records import ChatIdentity
 
@@ -109,7 +109,7 @@ def _read_lines(fd: int, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[s
 async def link_local_user(dispatcher: Dispatcher, user_id: str, customer_id: int) -> None:
     """The terminal user is the operator trying things: bind it to the chosen customer as owner."""
     async with dispatcher.db.uow() as uow:
-        ident: ChatIdentity = await chat_state.identity(uow, "shell", "", user_id)
+        ident: ChatIdentity = await chat_records.identity(uow, "shell", "", user_id)
         if ident.customer_id != customer_id:
             code = await linking.issue_code(uow, customer_id, "shell")
             await linking.redeem(uow, ident, code)

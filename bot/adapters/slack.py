@@ -45,8 +45,8 @@ from bot.adapters import slack_blocks as kit
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.forms import Form
+from bot.core.i18n import current, use_locale
 from bot.core.i18n import gettext as _
-from bot.core.i18n import use_locale
 from bot.core.logs import update_scope
 from bot.core.metrics import Metrics
 from bot.core.pacing import Pacer
@@ -347,7 +347,7 @@ class SlackAdapter:
         await ack()
         for reply in replies:
             # What a form produces goes to the user's direct messages with the app.
-            self._spawn(self._deliver(reply, Where(user), incoming))
+            self._spawn(self._deliver(reply, Where(user)))
 
     # -- work after ack -------------------------------------------------------------------------
 
@@ -355,35 +355,35 @@ class SlackAdapter:
         """Dispatch and deliver, the delivery's log lines too naming the update and its account."""
         with update_scope(PLATFORM, incoming.update_id):
             for reply in await self.dispatcher.handle(incoming):
-                await self._deliver(reply, where, incoming)
+                await self._deliver(reply, where)
 
     async def _open_modal(self, form: Form, incoming: Incoming, trigger_id: str, where: Where) -> None:
         """Open the form's modal, unless the user may not start it: then say why instead."""
-        refusals = await self.dispatcher.handle(
+        replies = await self.dispatcher.handle(
             dataclasses.replace(incoming, submission=Submission(form.name))
         )
-        for refusal in refusals:
-            await self._deliver(refusal, where, incoming)
-        if refusals:
+        if replies and replies[0].opens_form:
+            with use_locale(replies[0].language or current()):
+                view = kit.modal(form, kit.Origin(where.channel, where.is_group))
+            await self.client.views_open(trigger_id=trigger_id, view=view)
             return
-        with use_locale(await self.dispatcher.language(incoming)):
-            view = kit.modal(form, kit.Origin(where.channel, where.is_group))
-        await self.client.views_open(trigger_id=trigger_id, view=view)
+        for refusal in replies:
+            await self._deliver(refusal, where)
 
     async def _publish_home(self, team: str, user: str) -> None:
         incoming = await self._incoming(team, user, "", text="overview", view=True)
         replies = await self.dispatcher.handle(incoming)
         if not replies:
             return
-        with use_locale(await self.dispatcher.language(incoming)):
+        with use_locale(replies[0].language or current()):
             view = kit.home_view(replies[0], list(self.dispatcher.registry.forms.values()))
         await self.client.views_publish(user_id=incoming.user_id, view=view)
 
-    async def _deliver(self, reply: Reply, where: Where, incoming: Incoming) -> None:
+    async def _deliver(self, reply: Reply, where: Where) -> None:
         if reply.for_requester_only and where.is_group:
-            await self._deliver_privately(reply, where, incoming)
+            await self._deliver_privately(reply, where)
             return
-        with use_locale(await self.dispatcher.language(incoming)):
+        with use_locale(reply.language or current()):
             text, blocks = kit.message(reply)
         if reply.replace and where.response_url:
             await self._respond(where, text, blocks, replace_original=True)
@@ -403,12 +403,12 @@ class SlackAdapter:
                 content=attachment.data,
             )
 
-    async def _deliver_privately(self, reply: Reply, where: Where, incoming: Incoming) -> None:
+    async def _deliver_privately(self, reply: Reply, where: Where) -> None:
         """Pay links, documents and the like go to the requester's direct messages with the app;
         the channel only tells the requester (ephemerally) where to look."""
         dm = Where(where.user, await self._private_channel(where))
-        await self._deliver(dataclasses.replace(reply, replace=False), dm, incoming)
-        with use_locale(await self.dispatcher.language(incoming)):
+        await self._deliver(dataclasses.replace(reply, replace=False), dm)
+        with use_locale(reply.language or current()):
             notice = Reply(_("I sent you the details in a private message."), private=True)
             text, blocks = kit.message(notice)
         if where.response_url:

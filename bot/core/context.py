@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
+from bot.core import chat_state
 from bot.core.permissions import allows
 from bot.core.types import Incoming
-from services import chat_state
 from services.audit import Actor
 from services.records import ChatIdentity, Conversation, Customer, UnitOfWork
 

@@ -15,6 +15,7 @@ import difflib
 import logging
 import time
 import traceback
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from limits import parse
 
 from bot.config import Settings
-from bot.core import formatting
+from bot.core import chat_state, formatting
 from bot.core.context import Context
 from bot.core.documents import DocumentRenderer
 from bot.core.forms import Form, Invalid
@@ -35,12 +36,12 @@ from bot.core.permissions import allows
 from bot.core.registry import Registry, fold, inject
 from bot.core.router import InvalidAction, dump
 from bot.core.types import Incoming, Reply, Submission, UsageError
-from services import audit, channels, chat_state
+from services import audit, channels
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
 from services.paying import PayLinks
 from services.ports import Mailer, ServerDriver
-from services.records import Customer, Database, UnitOfWork, connection_lost
+from services.records import Conversation, Customer, Database, UnitOfWork, connection_lost
 
 log = logging.getLogger("hostbot.dispatch")
 
@@ -175,7 +176,7 @@ class Dispatcher:
                 await uow.commit()
                 lang = (await self._who(uow, incoming))[3]
         with use_locale(lang):
-            return [Reply(_(FAILED))]
+            return [Reply(_(FAILED), language=lang)]
 
     async def _handle(
         self, incoming: Incoming, allowed: bool, outcome: _Outcome, scope: UpdateScope
@@ -213,22 +214,24 @@ class Dispatcher:
                         if not await self._undo(uow, incoming, claimed):
                             return []
                     else:
-                        if answer is None:  # nothing to say: a dialog may open
-                            await uow.commit()
-                            return []
                         reply = answer
                     finally:
                         outcome.command = ctx.command
+                reply.language = lang
                 seal(uow, identity_id, reply, self.settings)
                 await uow.commit()
                 return [reply]
 
     @staticmethod
     async def _claim(uow: UnitOfWork, incoming: Incoming) -> bool:
-        """False for an update that was (or is being) handled already."""
+        """False for an update that was (or is being) handled already. The claim is committed
+        with the update's work where the database allows it, else at once (``chat_state``)."""
         if incoming.update_id is None:
             return True
-        return await chat_state.claim_update(uow, incoming.platform, incoming.update_id)
+        fresh = await chat_state.claim_update(uow, incoming.platform, incoming.update_id)
+        if not chat_state.claims_wait_for_commit(uow):
+            await uow.commit()
+        return fresh
 
     async def _undo(self, uow: UnitOfWork, incoming: Incoming, claimed: int) -> bool:
         """Roll back what a failed handler left uncommitted. If that took the update's claim with it
@@ -239,17 +242,14 @@ class Dispatcher:
             return True
         return await self._claim(uow, incoming)
 
-    async def language(self, incoming: Incoming) -> str:
-        """The language replies to this user will be in (adapters render their own labels in it)."""
-        async with self.db.uow() as uow:
-            return (await self._who(uow, incoming))[3]
-
     async def _who(
         self, uow: UnitOfWork, incoming: Incoming
     ) -> tuple[chat_state.Who, Customer | None, str, str]:
         """Who wrote, the account they act for, their role there, and the language to answer in
         (their own choice first, then the account's)."""
         who = await chat_state.who(uow, incoming.platform, incoming.workspace, incoming.user_id)
+        if who.new:
+            await uow.commit()  # a first contact: what is keyed to the identity outlives a rollback
         identity, customer = who.identity, who.customer
         role = identity.role
         if incoming.is_group and incoming.chat_id:
@@ -268,7 +268,7 @@ class Dispatcher:
         )
         return who, customer, role, lang
 
-    async def _route(self, ctx: Context) -> Reply | None:
+    async def _route(self, ctx: Context) -> Reply:
         incoming = ctx.incoming
         if incoming.action_key is not None:
             return await self._press(ctx, incoming.action_key)
@@ -292,7 +292,7 @@ class Dispatcher:
             )
         if not text:
             return Reply(_("Type help to see what I can do."))
-        form = None if incoming.view else await chat_state.live(ctx.uow, ctx.form)
+        form = None if incoming.view else await self._live(ctx, chat_state.live(ctx.uow, ctx.form))
         if form is not None:
             if not text.startswith("/") or fold(text) in CANCEL_WORDS:
                 return await self._answer_form(ctx, text)
@@ -364,7 +364,7 @@ class Dispatcher:
     async def _answer_form(self, ctx: Context, answer: str) -> Reply:
         """One typed or pressed answer to the open form: the next question, the same one again
         with what was wrong, or the form's finish once every step is answered."""
-        row = await chat_state.conversation(ctx.uow, ctx.identity.id)
+        row = await self._live(ctx, chat_state.conversation(ctx.uow, ctx.identity.id))
         form = self.registry.forms.get(row.name) if row is not None else None
         step = form.step(row.step) if form is not None and row is not None else None
         if form is None or step is None or row is None:
@@ -394,10 +394,19 @@ class Dispatcher:
             reply.text = f"{step.echo(data[step.name], ctx)}\n{reply.text}"
         return reply
 
-    async def _submit(self, ctx: Context, submission: Submission) -> Reply | None:
+    @staticmethod
+    async def _live(ctx: Context, opening: Awaitable[chat_state.Open]) -> Conversation | None:
+        """The open form; an expired one closed is committed at once (closed whatever follows)."""
+        opened = await opening
+        if opened.closed:
+            await ctx.uow.commit()
+        return opened.form
+
+    async def _submit(self, ctx: Context, submission: Submission) -> Reply:
         """A form sent whole from a dialog: who may start it is checked as for the command; the
         answers are read in one pass (each refusal is that field's error, and nothing is done) and
-        the form is finished once. Without values, only whether the dialog may open (None: yes)."""
+        the form is finished once. Without values, only whether the dialog may open (a reply that
+        ``opens_form``: yes)."""
         command = self.registry.commands.get(submission.form)
         form = command.form if command is not None else None
         if form is None:
@@ -407,7 +416,7 @@ class Dispatcher:
         if denied is not None:
             return denied
         if submission.values is None:
-            return None
+            return Reply("", opens_form=True)
         errors = {
             name: reason
             for name, value in submission.values.items()
@@ -437,6 +446,8 @@ class Dispatcher:
         if not storable(key):  # no key of ours: they are URL-safe characters
             return Reply(_("This button has expired. Please ask again."))
         press = await chat_state.press(ctx.uow, key, ctx.identity)
+        if press.keep:
+            await ctx.uow.commit()  # a key used up stays used (and a denial audited) whatever follows
         if press.status == "unknown":
             return Reply(_("Not found. Check the number and try again."))
         if press.status == "expired":

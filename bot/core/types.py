@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Protocol
 @dataclass(frozen=True)
 class Submission:
     """A whole form filled in at once (a platform's dialog): ``values`` by step name; None only
-    asks whether the sender may open the form (no reply: they may)."""
+    asks whether the sender may open the form (a reply that ``opens_form``: they may)."""
 
     form: str
     values: Mapping[str, str] | None = None
@@ -74,7 +74,10 @@ class Attachment:
 class Reply:
     """``private``: only for the user, never in a group (attachments always are). ``replace``: edit the message whose button
     was pressed instead of sending a new one (list paging and filters). ``errors``: a form submission's
-    refused fields, by step name, each with its reason (nothing was done)."""
+    refused fields, by step name, each with its reason (nothing was done). ``opens_form``: the
+    answer to a ``Submission`` without values when the sender may open its dialog (nothing to show).
+    ``language``: the language the dispatcher answered in, for the labels an adapter renders
+    around the reply (so it need not look the sender up again); None: the current locale."""
 
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
@@ -82,6 +85,8 @@ class Reply:
     private: bool = False
     replace: bool = False
     errors: dict[str, str] = field(default_factory=dict)
+    opens_form: bool = False
+    language: str | None = None
 
     def all_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]

@@ -15,7 +15,7 @@ from bot.alerts.dispatch import AlertSender
 from bot.bootstrap import App
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
-from services import chat_state, linking
+from services import chat_records, linking
 from services.alerts import finders
 from storage.models import Alert, AlertDelivery
 from storage.uow import Database
@@ -45,7 +45,7 @@ async def fake_slack() -> AsyncIterator[FakeSlackAPI]:
 
 async def _link(db: Database, platform: str, workspace: str, user: str, customer_id: int = 1) -> None:
     async with db.uow() as uow:
-        identity = await chat_state.identity(uow, platform, workspace, user)
+        identity = await chat_records.identity(uow, platform, workspace, user)
         code = await linking.issue_code(uow, customer_id, platform, "owner")
         await linking.redeem(uow, identity, code)
 

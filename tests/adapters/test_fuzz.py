@@ -37,7 +37,7 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.limiting import Limiter
 from bot.core.pacing import Pacer
 from bot.core.types import Incoming, Reply
-from services import chat_state, linking
+from services import chat_records, linking
 from storage.uow import Database
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
@@ -213,7 +213,7 @@ async def fast(dispatcher: Dispatcher) -> Dispatcher:
 
 async def link(dispatcher: Dispatcher, platform: str, workspace: str, user: str) -> None:
     async with dispatcher.db.uow() as uow:
-        ident = await chat_state.identity(uow, platform, workspace, user)
+        ident = await chat_records.identity(uow, platform, workspace, user)
         await linking.redeem(uow, ident, await linking.issue_code(uow, 1, platform, "owner"))
 
 

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot import bootstrap
 from bot.adapters.slack import SLACK_KEY, SlackAdapter
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Button, Reply
-from services import chat_state, clock, linking
+from services import chat_records, clock, linking
 from storage.models import AuditEntry, ChannelBinding, Invoice, ProcessedUpdate, Ticket
 from storage.uow import Database
 from tests.fakes.slack_api import Call, FakeSlackAPI
@@ -77,7 +77,7 @@ async def linked(
     role: str = "owner",
 ) -> SlackUser:
     async with dispatcher.db.uow() as uow:
-        ident = await chat_state.identity(uow, "slack", TEAM, uid)
+        ident = await chat_records.identity(uow, "slack", TEAM, uid)
         await linking.redeem(uow, ident, await linking.issue_code(uow, 1, "slack", role))
     return user(web, api, uid)
 
@@ -246,7 +246,7 @@ async def test_language_from_the_slack_locale_then_the_saved_choice(
     web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
 ) -> None:
     async with dispatcher.db.uow() as uow:
-        ident = await chat_state.identity(uow, "slack", TEAM, "UFR")
+        ident = await chat_records.identity(uow, "slack", TEAM, "UFR")
         await linking.redeem(uow, ident, await linking.issue_code(uow, 4, "slack"))
     jan = user(web, api, "UFR")
     await jan.dm("balance")
@@ -258,6 +258,37 @@ async def test_language_from_the_slack_locale_then_the_saved_choice(
     english = "€" + french.replace("\xa0€", "").replace(",", ".")
     assert english in last(api, "chat.postMessage").text
     assert len(api.of("users.info")) == 1
+
+
+async def test_labels_drawn_by_the_adapter_use_the_language_the_dispatcher_answered_in(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
+) -> None:
+    """The confirm dialog, the private-message notice and the modal are in the sender's language,
+    and each update looks its sender up once (the adapter asks the database nothing more)."""
+    jan = await linked(dispatcher, web, api, "UFR")
+    await jan.dm("language fr")
+    await jan.mention("share channel", "CTEAM")
+    lookups: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "FROM chat_identities" in statement:
+            lookups.append(statement)
+
+    engine = dispatcher.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await jan.dm("reboot web-1")
+        [dialog] = [b["confirm"] for b in last(api, "chat.postMessage").buttons().values() if "confirm" in b]
+        assert (dialog["title"]["text"], dialog["deny"]["text"]) == ("Veuillez confirmer", "Annuler")
+        assert len(lookups) == 1
+        await jan.command("invoice 2 pdf", channel="CTEAM")
+        assert "en message privé" in hooks(api)[-1].args["text"]
+        assert len(lookups) == 2
+        await jan.command("newticket", trigger=True)
+        assert last(api, "views.open").view()["submit"]["text"] == "Envoyer"
+        assert len(lookups) == 3
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 async def test_new_ticket_modal_field_errors_then_created(

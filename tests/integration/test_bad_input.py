@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot import bootstrap
+from bot.core import chat_state
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Incoming
-from services import chat_state
 from storage.models import AuditEntry, Invoice, LedgerEntry, Ticket
 from tests.support.chat import Chat
 
@@ -119,6 +119,26 @@ async def _someone_waits_on_a_lock(dispatcher: Dispatcher) -> None:
             async with dispatcher.db.uow() as uow:
                 if await uow.session.scalar(query):
                     return
+
+
+async def test_chat_state_leaves_every_commit_to_the_dispatcher(dispatcher: Dispatcher) -> None:
+    """A first contact, a claim, a refused press and an expired form are kept only when the
+    dispatcher, the one owner of an update's bookkeeping, commits them."""
+    async with dispatcher.db.uow() as uow:
+        who = await chat_state.who(uow, "test", "", "newcomer")
+        assert who.new
+        assert await chat_state.claim_update(uow, "test", "newcomer-1")
+        press = await chat_state.press(uow, "no-such-key", who.identity)
+        assert press.status == "unknown" and press.keep
+        await chat_state.save_conversation(uow, who.identity.id, "newticket", "subject", {}, ttl=-1)
+        opened = await chat_state.conversation(uow, who.identity.id)
+        assert opened.form is None and opened.closed
+        assert uow.commits == 0
+        if uow.dialect != "postgresql":
+            return  # pysqlite commits a savepoint opened outside a transaction when releasing it
+        await uow.rollback()
+        assert (await chat_state.who(uow, "test", "", "newcomer")).new
+        assert await chat_state.claim_update(uow, "test", "newcomer-1")
 
 
 @pytest.mark.postgres

@@ -228,9 +228,10 @@ async def test_a_submission_counts_once_against_the_rate_limit(dispatcher: Dispa
 
 async def test_opening_a_dialog_is_allowed_or_refused_like_the_command(dispatcher: Dispatcher) -> None:
     await Chat.linked(dispatcher, "mia", customer_id=1, role="member")
-    assert await dispatcher.handle(_submit("mia", "newticket", None)) == []
+    [allowed] = await dispatcher.handle(_submit("mia", "newticket", None))
+    assert allowed.opens_form and allowed.language == "en"
     [refused] = await dispatcher.handle(_submit("mia", "topup", None))
-    assert DENIED in refused.text
+    assert DENIED in refused.text and not refused.opens_form
 
 
 # A form declared in a test: one declaration is a chat conversation (with a step that is asked

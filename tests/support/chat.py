@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Button, Incoming, Reply
-from services import chat_state, linking
+from services import chat_records, linking
 
 
 class Chat:
@@ -19,7 +19,7 @@ class Chat:
         cls, dispatcher: Dispatcher, user_id: str, customer_id: int, role: str = "owner"
     ) -> Chat:
         async with dispatcher.db.uow() as uow:
-            ident = await chat_state.identity(uow, "test", "", user_id)
+            ident = await chat_records.identity(uow, "test", "", user_id)
             code = await linking.issue_code(uow, customer_id, "test", role)
             await linking.redeem(uow, ident, code)
         return cls(dispatcher, user_id)
