@@ -29,13 +29,13 @@ from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Incoming
 from storage.models import ProcessedUpdate, Ticket
+from tests.adapters.test_slack import api, linked, web  # noqa: F401  (fixtures)
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.chat import Chat
 from tests.support.cli import ROOT, env, shell
 from tests.support.slack_client import SECRET, TEAM, SlackUser, signed
 from tests.support.telegram_driver import Telegram, telegram_settings
-from tests.adapters.test_slack import api, linked, web  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
