@@ -10,6 +10,7 @@ from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold
 from bot.core.types import Button, Confirmable, Reply, UsageError
+from services import ids
 from services.breakdown import MAINTENANCE, PROCESSING, Totals
 from services.errors import N_, NotFound
 from services.invoices import LineSpec
@@ -67,9 +68,6 @@ def price_line(plan: Plan) -> str:
     )
 
 
-# The largest id a database column can hold: anything above names no record (and would overflow
-# PostgreSQL's integer parameters).
-MAX_ID = 2**31 - 1
 # What a user may type around a reference: "#14", "(HB2026-00014)", "HB2026-00014.", Slack's `code`.
 _LEADING = "#([{<\"'`*_«“‘"
 _TRAILING = ")]}>\"'`*_»”’.,;:!?"
@@ -85,15 +83,15 @@ def bare(arg: str) -> str:
 
 def is_id(arg: str) -> bool:
     """Whether the argument is a short id: ASCII digits only ("²" and "١٢" are not), maybe "#12"."""
-    text = bare(arg)
-    return text.isascii() and text.isdigit()
+    return ids.is_digits(bare(arg))
 
 
 def _id(text: str) -> int:
     """An id that a record can have; a longer or zero one names nothing (answered as not found)."""
-    if len(text) > len(str(MAX_ID)) or not 0 < int(text) <= MAX_ID:
+    found = ids.parse_id(text)
+    if found is None:
         raise NotFound()
-    return int(text)
+    return found
 
 
 def first_number(args: list[str]) -> int:
