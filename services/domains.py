@@ -73,14 +73,22 @@ async def renew(
             domain=domain.name,
             date=domain.expires_on,
         )
-    start, _end = renewal_costs.domain_period(domain)
-    invoice = await invoices.renewal(uow, "domain_renewal", domain.id, start)
-    if invoice is None:
-        invoice = await invoices.create(
-            uow, customer, renewal_costs.domain_lines(domain), seller, actor, supply_date=start
-        )
-    if invoice.status == "unpaid" and (await ledger.balance(uow, customer)).minor >= invoice.total_minor:
-        await paying.mark_paid(uow, invoice, "balance", actor, floor="covered")
+    invoice = await renewal_invoice(uow, customer, domain, seller, actor)
+    await paying.from_balance_if_covered(uow, customer, invoice, actor)
     audit.record(uow, "domain.renew", actor, f"domain:{domain.id}", invoice=invoice.id, status=invoice.status)
     await uow.commit()
     return domain, invoice
+
+
+async def renewal_invoice(
+    uow: UnitOfWork, customer: Customer, domain: Domain, seller: Seller, actor: Actor | None
+) -> Invoice:
+    """The one live invoice renewing the domain for its next year: the one there is, else a new one
+    (call with the customer's row locked, so that two callers never both create it)."""
+    start, _end = renewal_costs.domain_period(domain)
+    found = await invoices.renewal(uow, "domain_renewal", domain.id, start)
+    if found is not None:
+        return found
+    return await invoices.create(
+        uow, customer, renewal_costs.domain_lines(domain), seller, actor, supply_date=start
+    )

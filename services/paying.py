@@ -149,3 +149,16 @@ async def mark_paid(
         uow, "invoice.paid", actor, f"invoice:{invoice.id}", method=method, total=invoice.total_minor
     )
     return payment
+
+
+async def from_balance_if_covered(
+    uow: UnitOfWork, customer: Customer, invoice: Invoice, actor: Actor | None
+) -> bool:
+    """Pay ``invoice`` from the balance when the balance covers all of it (never a part): what
+    auto-renew and a renewal confirmed in chat do. The customer's row is locked before the balance
+    is read, and the debit itself refuses to go below zero."""
+    await ledger.lock(uow, customer.id)
+    if invoice.status != "unpaid" or (await ledger.balance(uow, customer)).minor < invoice.total_minor:
+        return False
+    await mark_paid(uow, invoice, "balance", actor, floor="covered")
+    return True

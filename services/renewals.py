@@ -8,20 +8,20 @@ for the alerts sender; the job tries again on its next pass (a top-up in between
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services import audit, breakdown, clock, invoices, ledger, paying, renewal_costs
+from services import audit, breakdown, clock, domains, invoices, ledger, paying, renewal_costs
 from services.access import owned
 from services.audit import Actor
 from services.breakdown import Totals
 from services.errors import N_, InvalidState
 from services.invoices import LineSpec, Seller
 from services.money import Money
-from storage.models import BillingNotice, Customer, Invoice, Order
+from storage.models import BillingNotice, Customer, Domain, Invoice, Order
 from storage.uow import UnitOfWork
 
 
@@ -114,63 +114,93 @@ async def set_auto_renew(uow: UnitOfWork, order_id: int, on: bool, actor: Actor)
 
 @dataclass
 class RenewalRun:
+    """Order ids renewed and short of balance; the same for domains."""
+
     renewed: list[int]
     short: list[int]
+    domains_renewed: list[int] = field(default_factory=list)
+    domains_short: list[int] = field(default_factory=list)
 
 
 async def run_due(uow: UnitOfWork, seller: Seller) -> RenewalRun:
-    """The worker's job: renew every auto-renew order whose period has ended, from the balance.
+    """The worker's job: renew every auto-renew order whose period has ended, and every auto-renew
+    domain that expires today or earlier, from the balance (the whole amount or nothing).
 
-    Each order is handled in its own transaction with its customer's row locked and the order read
-    again under the lock, so several workers never renew one order twice; the debit itself only
-    passes while the balance covers the whole invoice.
+    Each item is handled in its own transaction with its customer's row locked and the item read
+    again under the lock, so several workers never renew one twice; the debit itself only passes
+    while the balance covers the whole invoice. What the balance does not cover is recorded once
+    per period for the alerts (``notify_shortfall``) and tried again on the next pass.
     """
     run = RenewalRun([], [])
     today = clock.today()
     due = (Order.auto_renew.is_(True), Order.status == "active", Order.period_end <= today)
     last_id = 0
-    while True:
-        found = (
-            await uow.session.execute(
-                select(Order.id, Order.customer_id)
-                .where(*due, Order.id > last_id)
-                .order_by(Order.id)
-                .limit(1)
-            )
-        ).first()
-        if found is None:
-            return run
+    while found := await _next(uow, select(Order.id, Order.customer_id).where(*due, Order.id > last_id)):
         last_id = found.id
         await ledger.lock(uow, found.customer_id)
         order = await _fresh(uow, found.id)
-        if not (order.auto_renew and order.status == "active" and order.period_end <= today):
-            await uow.commit()  # renewed or changed by another worker meanwhile
-            continue
         customer = await uow.session.get(Customer, order.customer_id)
-        assert customer is not None
-        invoice = await pending_invoice(uow, order) or await _create(uow, customer, order, seller, None)
-        balance = await ledger.balance(uow, customer)
-        if balance.minor >= invoice.total_minor:
-            await paying.mark_paid(uow, invoice, "balance", None, floor="covered")
-            audit.record(uow, "order.auto_renewed", None, f"order:{order.id}", invoice=invoice.id)
-            run.renewed.append(order.id)
-        else:
-            await notify_shortfall(uow, customer, order, invoice, balance)
-            run.short.append(order.id)
+        if (
+            customer is not None
+            and order.auto_renew
+            and order.status == "active"
+            and order.period_end <= today
+        ):
+            invoice = await pending_invoice(uow, order) or await _create(uow, customer, order, seller, None)
+            if await paying.from_balance_if_covered(uow, customer, invoice, None):
+                audit.record(uow, "order.auto_renewed", None, f"order:{order.id}", invoice=invoice.id)
+                run.renewed.append(order.id)
+            else:
+                await notify_shortfall(uow, customer, "order", order.id, order.period_end, invoice)
+                run.short.append(order.id)
+        await uow.commit()  # also when another worker renewed it meanwhile: the lock is released
+    await _run_due_domains(uow, seller, today, run)
+    return run
+
+
+async def _next(uow: UnitOfWork, query: Select[int, int]) -> Row[int, int] | None:
+    """The first (id, customer id) of a due item after the last one handled."""
+    return (await uow.session.execute(query.order_by(query.selected_columns[0]).limit(1))).first()
+
+
+async def _run_due_domains(uow: UnitOfWork, seller: Seller, today: dt.date, run: RenewalRun) -> None:
+    due = (Domain.auto_renew.is_(True), Domain.expires_on <= today)
+    last_id = 0
+    while found := await _next(uow, select(Domain.id, Domain.customer_id).where(*due, Domain.id > last_id)):
+        last_id = found.id
+        await ledger.lock(uow, found.customer_id)
+        domain = await uow.session.scalar(
+            select(Domain).where(Domain.id == found.id).execution_options(populate_existing=True)
+        )
+        customer = await uow.session.get(Customer, found.customer_id)
+        if domain is not None and customer is not None and domain.auto_renew and domain.expires_on <= today:
+            start = domain.expires_on
+            invoice = await domains.renewal_invoice(uow, customer, domain, seller, None)
+            if await paying.from_balance_if_covered(uow, customer, invoice, None):
+                audit.record(uow, "domain.auto_renewed", None, f"domain:{domain.id}", invoice=invoice.id)
+                run.domains_renewed.append(domain.id)
+            else:
+                await notify_shortfall(uow, customer, "domain", domain.id, start, invoice)
+                run.domains_short.append(domain.id)
         await uow.commit()
 
 
 async def notify_shortfall(
-    uow: UnitOfWork, customer: Customer, order: Order, invoice: Invoice, balance: Money
+    uow: UnitOfWork, customer: Customer, item: str, ref_id: int, start: dt.date, invoice: Invoice
 ) -> None:
-    """Record, once per period, that the balance misses ``total - balance`` to renew the order."""
+    """Record, once per item and period, that the balance misses ``total - balance`` to renew an
+    order or a domain (``item``) whose period starts on ``start``."""
+    balance = await ledger.balance(uow, customer)
     missing = invoice.total_minor - balance.minor
+    # Orders keep the key they always had, so that notices already recorded still count.
+    key = f"renewal-shortfall:{ref_id}" if item == "order" else f"renewal-shortfall:{item}:{ref_id}"
     values = {
         "customer_id": customer.id,
         "kind": "renewal_shortfall",
-        "key": f"renewal-shortfall:{order.id}:{order.period_end.isoformat()}",
+        "key": f"{key}:{start.isoformat()}",
         "params": {
-            "order_id": order.id,
+            "item": item,
+            "ref_id": ref_id,
             "invoice_id": invoice.id,
             "currency": invoice.currency,
             "total_minor": invoice.total_minor,
@@ -183,7 +213,7 @@ async def notify_shortfall(
     result = await uow.session.execute(insert(BillingNotice).values(**values).on_conflict_do_nothing())
     if result.rowcount:  # type: ignore[attr-defined]
         audit.record(
-            uow, "order.renewal_short", None, f"order:{order.id}", invoice=invoice.id, missing=missing
+            uow, f"{item}.renewal_short", None, f"{item}:{ref_id}", invoice=invoice.id, missing=missing
         )
 
 

@@ -152,7 +152,10 @@ async def _notice(
     if notice is None:
         return None
     inv = await facts.invoice(uow, customer, notice.params["invoice_id"])
-    r = await renewal_costs.renewal(uow, customer, "order", notice.params["order_id"], seller)
+    # Notices recorded before domains renewed automatically name only an order.
+    item = notice.params.get("item", "order")
+    ref_id = int(notice.params.get("ref_id") or notice.params["order_id"])
+    r = await renewal_costs.renewal(uow, customer, item, ref_id, seller)
     if inv is None or inv.status != "unpaid" or r is None:
         return None
     cost = Money(inv.total_minor, inv.currency)

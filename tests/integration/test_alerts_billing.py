@@ -3,10 +3,12 @@ pay-as-you-use charges in the low-balance forecast. Under a frozen clock, on SQL
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, select
 
 from bot import bootstrap, demo
 from bot.alerts.dispatch import AlertSender
@@ -18,7 +20,7 @@ from services import clock, ledger, metering, renewals
 from services.alerts import finders
 from services.drivers.log_mail import LogMailer
 from services.money import Money
-from storage.models import Alert, BillingNotice, Customer, Order
+from storage.models import Alert, BillingNotice, Customer, Domain, Invoice, LedgerEntry, Order
 from storage.uow import Database
 from tests.fakes.alert_senders import RecordingSender
 from tests.support.chat import Chat
@@ -142,3 +144,69 @@ async def test_usage_alone_can_run_the_balance_short(seeded: Dispatcher) -> None
         await _alerts(dispatcher, sender, settings).run_pass()
     [told] = [t for t in sender.texts("alice") if "expected to be charged" in t]
     assert "Pay-as-you-use charges until" in told and "Order #" not in told
+
+
+async def _auto_renew_domain(db: Database) -> Domain:
+    async with db.uow() as uow:
+        domain = await uow.session.scalar(
+            select(Domain).where(Domain.customer_id == 1, Domain.auto_renew.is_(True))
+        )
+        assert domain is not None
+        return domain
+
+
+async def test_a_domain_set_to_renew_automatically_is_renewed_once_on_its_expiry_date(
+    seeded: Dispatcher,
+) -> None:
+    """What the renewal alerts promise: on the expiry date the billing job pays one more year from
+    the balance, once, however many workers run at that moment."""
+    db, seller = seeded.db, seeded.seller
+    domain = await _auto_renew_domain(db)
+    expires = domain.expires_on
+    await _set_balance(seeded, 10_000_000)  # covers the orders renewed on the same pass too
+    with clock.frozen(dt.datetime.combine(expires - dt.timedelta(days=1), dt.time(10), dt.UTC)):
+        async with db.uow() as uow:
+            assert (await renewals.run_due(uow, seller)).domains_renewed == []
+
+    async def worker() -> renewals.RenewalRun:
+        async with db.uow() as uow:
+            return await renewals.run_due(uow, seller)
+
+    with clock.frozen(dt.datetime.combine(expires, dt.time(10), dt.UTC)):
+        runs = await asyncio.gather(*(worker() for _ in range(3)))
+        assert sum(run.domains_renewed.count(domain.id) for run in runs) == 1
+        assert domain.id not in (await worker()).domains_renewed
+    renewed = await _auto_renew_domain(db)
+    assert renewed.expires_on == expires + relativedelta(years=1)
+    async with db.uow() as uow:
+        invoice = await uow.session.scalar(
+            select(Invoice).where(Invoice.renewal_key == f"domain:{domain.id}:{expires.isoformat()}")
+        )
+        assert invoice is not None and invoice.status == "paid"
+        charges = await uow.session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.invoice_id == invoice.id)
+        )
+        assert charges == 1
+
+
+async def test_a_domain_renewal_the_balance_does_not_cover_is_told_once(seeded: Dispatcher) -> None:
+    dispatcher, db, settings = seeded, seeded.db, seeded.settings
+    domain = await _auto_renew_domain(db)
+    with clock.frozen(dt.datetime.combine(domain.expires_on, dt.time(10), dt.UTC)):
+        await _set_balance(dispatcher, 0)
+        for _ in range(2):
+            async with db.uow() as uow:
+                assert domain.id in (await renewals.run_due(uow, dispatcher.seller)).domains_short
+        await finders.scan(db, settings, dispatcher.seller)
+        sender = RecordingSender()
+        await _alerts(dispatcher, sender, settings).run_pass()
+    async with db.uow() as uow:
+        notices = (await uow.session.scalars(select(BillingNotice))).all()
+    assert [
+        n.customer_id for n in notices if n.params["item"] == "domain" and n.params["ref_id"] == domain.id
+    ] == [1]
+    [told] = [
+        s.reply for s in sender.sent if "did not go through" in s.reply.text and domain.name in s.reply.text
+    ]
+    assert "/pay/" in told.text
+    assert (await _auto_renew_domain(db)).expires_on == domain.expires_on
