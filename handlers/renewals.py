@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from bot.core import formatting
 from bot.core.i18n import gettext as _
+from bot.core.registry import fold
 from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import breakdown_text, confirmation, first_number, keyword
-from services import orders, renewal_costs, renewals
+from services import domains, orders, renewal_costs, renewals
 from services.audit import Actor
 from services.errors import N_, InvalidState
 from services.invoices import Seller
@@ -96,6 +97,18 @@ class SetAutoRenew:
     on: bool
 
 
+@dataclass(frozen=True)
+class SetDomainAutoRenew:
+    """Turning a domain's auto-renew on or off."""
+
+    domain_id: int
+    on: bool
+
+
+# ``settings domain NAME on|off``: the word that names a domain, in every language (folded).
+DOMAIN_WORDS = frozenset({"domain", "domaine", "alanadi"})
+
+
 @router.command(
     "settings",
     aliases={
@@ -104,19 +117,22 @@ class SetAutoRenew:
         "id": ("pengaturan",),
         "tr": ("ayarlar",),
     },
-    summary=N_("auto-renew of each order, on or off"),
-    usage=N_("[ORDER on|off]"),
+    summary=N_("auto-renew of each order and domain, on or off"),
+    usage=N_("[ORDER on|off] or [domain NAME on|off]"),
     capability="settings",
     bare="read",
-    confirms=SetAutoRenew,
+    confirms=(SetAutoRenew, SetDomainAutoRenew),
 )
 async def settings_(
     uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller
 ) -> Reply:
+    if args and fold(args[0]) in DOMAIN_WORDS:
+        return await _domain_auto_renew_preview(uow, customer, actor, args[1:], seller)
     if args:
         return await _auto_renew_preview(uow, customer, actor, args, seller)
     rows = await orders.listing(uow, customer.id)
-    if not rows:
+    names = await domains.listing(uow, customer.id)
+    if not rows and not names:
         return Reply(_("You have no orders."))
     lines = [
         _(
@@ -135,6 +151,17 @@ async def settings_(
         label = _("#{id}: turn off") if order.auto_renew else _("#{id}: turn on")
         switch = "off" if order.auto_renew else "on"
         buttons.append([Button(label.format(id=order.id), command=f"settings {order.id} {switch}")])
+    for domain in names:
+        state = _("auto-renew on") if domain.auto_renew else _("auto-renew off")
+        lines.append(
+            _("{domain} · until {end} · {state}").format(
+                domain=domain.name, end=formatting.date(domain.expires_on), state=state
+            )
+        )
+        label = _("{domain}: turn off") if domain.auto_renew else _("{domain}: turn on")
+        switch = "off" if domain.auto_renew else "on"
+        command = f"settings domain {domain.name} {switch}"
+        buttons.append([Button(label.format(domain=domain.name), command=command)])
     return Reply("\n".join(lines), buttons=buttons)
 
 
@@ -175,3 +202,43 @@ async def confirm_settings(uow: UnitOfWork, actor: Actor, action: SetAutoRenew) 
     if order.auto_renew:
         return Reply(_("Auto-renew is now on for order #{id}.").format(id=order.id))
     return Reply(_("Auto-renew is now off for order #{id}.").format(id=order.id))
+
+
+async def _domain_auto_renew_preview(
+    uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller
+) -> Reply:
+    switch = keyword(args, SWITCH_WORDS, "")
+    names = [a for a in args if fold(a) not in SWITCH_WORDS["on"] | SWITCH_WORDS["off"]]
+    if not switch or len(names) != 1:
+        raise UsageError()
+    domain = await domains.find(uow, names[0], actor)
+    on = switch == "on"
+    if on == domain.auto_renew:
+        return Reply(
+            (
+                _("Auto-renew is already on for {domain}.")
+                if on
+                else _("Auto-renew is already off for {domain}.")
+            ).format(domain=domain.name)
+        )
+    if on:
+        cost = await renewal_costs.of_domain(uow, customer, seller, domain)
+        text = _(
+            "Turn auto-renew on for {domain}? On {date} one more year ({total}) will be paid from your "
+            "balance if it covers the whole amount; if it does not, you will be told what is missing."
+        ).format(
+            domain=domain.name, date=formatting.date(domain.expires_on), total=formatting.money(cost.amount)
+        )
+    else:
+        text = _(
+            "Turn auto-renew off for {domain}? You will then need to renew it yourself before {date}."
+        ).format(domain=domain.name, date=formatting.date(domain.expires_on))
+    return confirmation(text, _("Confirm"), SetDomainAutoRenew(domain.id, on))
+
+
+@router.confirmer(SetDomainAutoRenew)
+async def confirm_domain_settings(uow: UnitOfWork, actor: Actor, action: SetDomainAutoRenew) -> Reply:
+    domain = await domains.set_auto_renew(uow, action.domain_id, action.on, actor)
+    if domain.auto_renew:
+        return Reply(_("Auto-renew is now on for {domain}.").format(domain=domain.name))
+    return Reply(_("Auto-renew is now off for {domain}.").format(domain=domain.name))

@@ -92,3 +92,16 @@ async def renewal_invoice(
     return await invoices.create(
         uow, customer, renewal_costs.domain_lines(domain), seller, actor, supply_date=start
     )
+
+
+async def set_auto_renew(uow: UnitOfWork, domain_id: int, on: bool, actor: Actor) -> Domain:
+    """Whether the billing job renews the domain on its expiry date (from the balance, whole amount)."""
+    domain = await uow.session.scalar(
+        select(Domain).where(Domain.id == domain_id, Domain.customer_id == actor.customer_id)
+    )
+    if domain is None:
+        raise NotFound()
+    domain.auto_renew = on
+    audit.record(uow, "domain.auto_renew", actor, f"domain:{domain.id}", on=on)
+    await uow.commit()
+    return domain
