@@ -159,9 +159,10 @@ class App:
 
 
 def assemble(settings: Settings, db: Database, chat: Dispatcher) -> App:
-    """The process around a dispatcher: its payment notifier, and one limiter for the pay pages,
-    the link-code attempts and the adapters' pacing (their keys differ)."""
-    return App(settings, db, chat, OutboxNotifier(), limiter(settings))
+    """The process around a dispatcher: its payment notifier, and the dispatcher's limiter, shared
+    by the pay pages, the link-code attempts and the adapters' pacing (their keys differ), so a
+    process holds one connection pool to the rate-limit storage and one view of its outages."""
+    return App(settings, db, chat, OutboxNotifier(), chat.limiter)
 
 
 async def open_app(settings: Settings, seed_demo: bool = False) -> App:

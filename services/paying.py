@@ -155,9 +155,9 @@ async def from_balance_if_covered(
     uow: UnitOfWork, customer: Customer, invoice: Invoice, actor: Actor | None
 ) -> bool:
     """Pay ``invoice`` from the balance when the balance covers all of it (never a part): what
-    auto-renew and a renewal confirmed in chat do. The customer's row is locked before the balance
-    is read, and the debit itself refuses to go below zero."""
-    await ledger.lock(uow, customer.id)
+    auto-renew and a renewal confirmed in chat do. Callers hold the customer's row (``ledger.lock``)
+    since before they read the item, so the balance read here is the one the debit sees; the
+    debit itself still refuses to go below zero."""
     if invoice.status != "unpaid" or (await ledger.balance(uow, customer)).minor < invoice.total_minor:
         return False
     await mark_paid(uow, invoice, "balance", actor, floor="covered")

@@ -116,7 +116,7 @@ class Dispatcher:
         self.pay_links = pay_links
         self.seller = seller
         self._limit = parse(settings.rate_limit)
-        self._limiter = limiter
+        self.limiter = limiter  # shared with the rest of the process (see bootstrap.assemble)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """One transaction per update where the database allows it: the update id's claim, what
@@ -135,7 +135,7 @@ class Dispatcher:
         with update_scope(incoming.platform, incoming.update_id) as scope:
             try:
                 sender = f"{incoming.platform}:{incoming.workspace}:{incoming.user_id}"
-                allowed = await self._limiter.hit(self._limit, sender)
+                allowed = await self.limiter.hit(self._limit, sender)
                 try:
                     try:
                         return await self._handle(incoming, allowed, outcome, scope)
