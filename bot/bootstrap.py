@@ -1,7 +1,7 @@
 """The composition root: the one place that builds a process from its settings.
 
 settings -> database (migrated; demo data if asked) -> a driver for every port, picked by name in
-the settings (``MAIL_DRIVER``, ``SERVER_DRIVER``; Stripe when ``STRIPE_API_KEY`` is set) -> the
+the settings (``MAIL_DRIVER``, ``SERVER_DRIVER``, ``DNS_DRIVER``, ``REGISTRAR_DRIVER``; Stripe when ``STRIPE_API_KEY`` is set) -> the
 commands -> the chat dispatcher -> the adapters -> the web app, the alerts worker or the shell.
 
 Nothing else constructs a driver, a port implementation, a limiter, a pacer, an adapter or a
@@ -40,12 +40,12 @@ from bot.lifecycle import Health, supervised
 from bot.payments_web import Payments
 from bot.web import Site, make_web_app
 from handlers import ROUTERS
-from services.drivers.inventory import InventoryDriver
+from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
 from services.drivers.stripe_checkout import StripeCheckout
 from services.invoices import Seller
 from services.paying import PayLinks
-from services.ports import CardCheckout, Mailer, Notifier, ServerDriver
+from services.ports import CardCheckout, DnsDriver, Drivers, Mailer, Notifier, Registrar, ServerDriver
 from storage.db import make_engine, migrate
 from storage.models import Customer
 from storage.uow import Database
@@ -59,6 +59,12 @@ MAILERS: dict[str, Callable[[Settings], Mailer]] = {
 }
 SERVER_DRIVERS: dict[str, Callable[[Settings], ServerDriver]] = {
     "inventory": lambda settings: InventoryDriver(),
+}
+DNS_DRIVERS: dict[str, Callable[[Settings], DnsDriver]] = {
+    "inventory": lambda settings: InventoryDns(),
+}
+REGISTRARS: dict[str, Callable[[Settings], Registrar]] = {
+    "inventory": lambda settings: InventoryRegistrar(),
 }
 
 
@@ -75,6 +81,31 @@ def mail_driver(settings: Settings) -> Mailer:
 
 def server_driver(settings: Settings) -> ServerDriver:
     return _pick("SERVER_DRIVER", settings.server_driver, SERVER_DRIVERS, settings)
+
+
+def dns_driver(settings: Settings) -> DnsDriver:
+    return _pick("DNS_DRIVER", settings.dns_driver, DNS_DRIVERS, settings)
+
+
+def registrar_driver(settings: Settings) -> Registrar:
+    return _pick("REGISTRAR_DRIVER", settings.registrar_driver, REGISTRARS, settings)
+
+
+def drivers(
+    settings: Settings,
+    *,
+    mail: Mailer | None = None,
+    servers: ServerDriver | None = None,
+    dns: DnsDriver | None = None,
+    registrar: Registrar | None = None,
+) -> Drivers:
+    """A driver for every port, as the settings pick them; tests pass fakes for any of them."""
+    return Drivers(
+        mail=mail if mail is not None else mail_driver(settings),
+        servers=servers if servers is not None else server_driver(settings),
+        dns=dns if dns is not None else dns_driver(settings),
+        registrar=registrar if registrar is not None else registrar_driver(settings),
+    )
 
 
 def card_checkout(settings: Settings) -> CardCheckout | None:
@@ -117,6 +148,8 @@ def dispatcher(
     *,
     mailer: Mailer | None = None,
     servers: ServerDriver | None = None,
+    dns: DnsDriver | None = None,
+    registrar: Registrar | None = None,
     commands: Registry | None = None,
     metrics: Metrics | None = None,
 ) -> Dispatcher:
@@ -126,8 +159,7 @@ def dispatcher(
         settings,
         commands=commands if commands is not None else all_commands(),
         seller=seller(settings),
-        mailer=mailer if mailer is not None else mail_driver(settings),
-        servers=servers if servers is not None else server_driver(settings),
+        drivers=drivers(settings, mail=mailer, servers=servers, dns=dns, registrar=registrar),
         limiter=limiter(settings),
         metrics=metrics if metrics is not None else Metrics(),
         documents=Renderer(),

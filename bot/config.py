@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Drivers behind the ports, by name (see bot/bootstrap.py); the defaults need no configuration.
     mail_driver: str = "log"
     server_driver: str = "inventory"
+    dns_driver: str = "inventory"
+    registrar_driver: str = "inventory"
 
     # Payments: the pay page offers bank transfer always and Stripe Checkout when a key is set.
     pay_page_rate_limit: str = "30/minute"

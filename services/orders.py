@@ -59,9 +59,7 @@ async def reboot(uow: UnitOfWork, server_id: int, actor: Actor, driver: ServerDr
         )
     server.power_state = "rebooting"
     await uow.flush()
-    server.power_state = await driver.power_cycle(
-        ServerRef(server.id, server.hostname, server.ip, server.mac)
-    )
+    server.power_state = await driver.reboot(ServerRef(server.id, server.hostname, server.ip, server.mac))
     server.last_boot_at = clock.now()
     audit.record(uow, "server.reboot", actor, f"server:{server.id}", hostname=server.hostname)
     await uow.commit()

@@ -7,6 +7,7 @@ The drivers live in ``services.drivers``; ``bot.bootstrap`` picks one per port f
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,18 +30,189 @@ class Mailer(Protocol):
 
 @dataclass(frozen=True)
 class ServerRef:
-    """The machine a server driver acts on, as the inventory knows it."""
+    """The machine a server driver acts on, as the inventory knows it. ``node`` and ``vm_id`` are
+    the driver's own reference (a Proxmox VE node and VM id); the inventory driver needs neither."""
 
     id: int
     hostname: str
     ip: str
     mac: str
+    node: str = ""
+    vm_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What the machine reports now. ``power_state``: ``running``, ``stopped`` or ``suspended``
+    (blocked by the provider); sizes are what the machine has, not what the plan says."""
+
+    power_state: str
+    cpus: int | None = None
+    memory_mb: int | None = None
+    disk_gb: int | None = None
+    uptime_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class ServerNetwork:
+    """The addresses of a machine as its configuration (and guest agent, where there is one) say."""
+
+    ipv4: str
+    netmask: str
+    gateway: str
+    mac: str
+    ipv6: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OsTemplate:
+    """An operating system a server can be reinstalled with; ``id`` is the driver's name for it."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class LoginDetails:
+    """How to log in to a freshly installed machine: shown once, in a private chat only."""
+
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ConsoleLink:
+    """A one-time console (noVNC / IP-KVM) address, valid until ``expires_at`` (UTC)."""
+
+    url: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TrafficSample:
+    """Bytes in and out of a machine during ``seconds`` starting at ``at`` (UTC)."""
+
+    at: dt.datetime
+    seconds: int
+    bytes_in: int
+    bytes_out: int
+
+
+class ServerError(Exception):
+    """The machine or its manager refused or failed (locked, timed out, unreachable); ``reason``
+    is a short English text for the log and the audit, never shown as is to a customer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ServerDriver(Protocol):
-    async def power_cycle(self, server: ServerRef) -> str:
+    """The machines behind the customers' servers. Every change waits until the machine has done
+    it (or raises ``ServerError``); the service records the outcome in the inventory."""
+
+    async def status(self, server: ServerRef) -> ServerStatus | None:
+        """What the machine reports, or None where the inventory is the machine."""
+        ...
+
+    async def network(self, server: ServerRef) -> ServerNetwork | None:
+        """The machine's addresses, or None where only the inventory knows them."""
+        ...
+
+    async def start(self, server: ServerRef) -> str: ...
+
+    async def stop(self, server: ServerRef) -> str:
+        """A clean shutdown (ACPI), forced off after the driver's timeout."""
+        ...
+
+    async def reboot(self, server: ServerRef) -> str:
         """Cycle the machine's power; returns its power state afterwards (``running``)."""
         ...
+
+    async def templates(self, server: ServerRef) -> list[OsTemplate]: ...
+
+    async def reinstall(self, server: ServerRef, template: OsTemplate) -> LoginDetails:
+        """Wipe the disk and install ``template``; returns the new login."""
+        ...
+
+    async def console(self, server: ServerRef) -> ConsoleLink: ...
+
+    async def suspend(self, server: ServerRef) -> None:
+        """Block the machine for non-payment (stopped and not startable by the customer)."""
+        ...
+
+    async def unsuspend(self, server: ServerRef) -> None: ...
+
+    async def terminate(self, server: ServerRef) -> None:
+        """Destroy the machine for good."""
+        ...
+
+    async def traffic(self, server: ServerRef, since: dt.datetime) -> list[TrafficSample] | None:
+        """Samples since ``since``, or None where the driver keeps none (the inventory's stored
+        samples are used then)."""
+        ...
+
+
+class DnsError(Exception):
+    """The DNS server refused or failed; ``reason`` is for the log, not for the customer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DnsDriver(Protocol):
+    """The provider's authoritative DNS, for the reverse (PTR) records of its addresses."""
+
+    async def ptr(self, ip: str) -> str | None:
+        """The PTR hostname of ``ip`` (without the final dot), or None."""
+        ...
+
+    async def set_ptr(self, ip: str, hostname: str) -> None:
+        """Replace the PTR of ``ip``; ``DnsError`` when no zone holds it."""
+        ...
+
+    async def resolves_to(self, hostname: str, ip: str) -> bool:
+        """Forward confirmation: ``hostname`` has an A/AAAA record equal to ``ip``."""
+        ...
+
+
+@dataclass(frozen=True)
+class DomainRef:
+    """A domain as the registrar knows it."""
+
+    name: str
+    expires_on: dt.date
+
+
+class RegistrarError(Exception):
+    """The registrar refused or failed; ``reason`` is for the log, not for the customer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Registrar(Protocol):
+    """The registry's side of a domain: a renewal paid here is carried out there."""
+
+    async def renew(self, domain: DomainRef, years: int) -> dt.date:
+        """Extend the registration; returns the new expiry date the registry reports."""
+        ...
+
+    async def expiry(self, domain: DomainRef) -> dt.date:
+        """The expiry date the registry holds now."""
+        ...
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """One driver per outside system, built once by ``bot.bootstrap`` from the settings."""
+
+    mail: Mailer
+    servers: ServerDriver
+    dns: DnsDriver
+    registrar: Registrar
 
 
 @dataclass(frozen=True)

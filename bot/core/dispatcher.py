@@ -40,7 +40,7 @@ from services import audit, channels
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
 from services.paying import PayLinks
-from services.ports import Mailer, ServerDriver
+from services.ports import Drivers
 from services.records import Conversation, Customer, Database, UnitOfWork, connection_lost
 
 log = logging.getLogger("hostbot.dispatch")
@@ -99,8 +99,7 @@ class Dispatcher:
         *,
         commands: Registry,
         seller: Seller,
-        mailer: Mailer,
-        servers: ServerDriver,
+        drivers: Drivers,
         limiter: Limiter,
         metrics: Metrics,
         documents: DocumentRenderer,
@@ -109,8 +108,7 @@ class Dispatcher:
         self.db = db
         self.settings = settings
         self.metrics = metrics
-        self.mailer = mailer
-        self.servers = servers
+        self.drivers = drivers
         self.registry = commands
         self.documents = documents
         self.pay_links = pay_links
@@ -347,8 +345,10 @@ class Dispatcher:
             "identity": ctx.identity,
             "actor": ctx.actor if ctx.customer else None,
             "seller": self.seller,
-            "mailer": self.mailer,
-            "servers": self.servers,
+            "mailer": self.drivers.mail,
+            "servers": self.drivers.servers,
+            "dns": self.drivers.dns,
+            "registrar": self.drivers.registrar,
             "registry": self.registry,
             "documents": self.documents,
             "pay_links": self.pay_links,

@@ -39,13 +39,13 @@ BUILT_AT_THE_ROOT = {
 }
 
 
-class RecordingServers:
+class RecordingServers(InventoryDriver):
     """A server driver that remembers what it was asked to cycle."""
 
     def __init__(self) -> None:
         self.cycled: list[ServerRef] = []
 
-    async def power_cycle(self, server: ServerRef) -> str:
+    async def reboot(self, server: ServerRef) -> str:
         self.cycled.append(server)
         return "running"
 
@@ -80,7 +80,7 @@ async def test_a_new_driver_is_one_line_in_its_table(
     outbox = LogMailer()
     monkeypatch.setitem(bootstrap.MAILERS, "smtp", lambda settings: outbox)
     dispatcher = bootstrap.dispatcher(db, settings.model_copy(update={"mail_driver": "smtp"}))
-    assert dispatcher.mailer is outbox
+    assert dispatcher.drivers.mail is outbox
 
 
 async def test_a_server_driver_gets_a_plain_reference_not_a_row(
