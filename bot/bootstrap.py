@@ -40,8 +40,10 @@ from bot.lifecycle import Health, supervised
 from bot.payments_web import Payments
 from bot.web import Site, make_web_app
 from handlers import ROUTERS
+from services.drivers.forward import ForwardResolver
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
+from services.drivers.powerdns import PowerDns
 from services.drivers.stripe_checkout import StripeCheckout
 from services.invoices import Seller
 from services.paying import PayLinks
@@ -61,7 +63,13 @@ SERVER_DRIVERS: dict[str, Callable[[Settings], ServerDriver]] = {
     "inventory": lambda settings: InventoryDriver(),
 }
 DNS_DRIVERS: dict[str, Callable[[Settings], DnsDriver]] = {
-    "inventory": lambda settings: InventoryDns(),
+    "inventory": lambda settings: InventoryDns(ForwardResolver(settings.dns_resolver)),
+    "powerdns": lambda settings: PowerDns(
+        settings.powerdns_api_url,
+        settings.powerdns_api_key,
+        ForwardResolver(settings.dns_resolver),
+        settings.powerdns_server_id,
+    ),
 }
 REGISTRARS: dict[str, Callable[[Settings], Registrar]] = {
     "inventory": lambda settings: InventoryRegistrar(),

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     stripe_api_base: str = "https://api.stripe.com"
     stripe_webhook_secret: str = ""
 
+    # Reverse DNS (DNS_DRIVER=powerdns): a PowerDNS Authoritative server's HTTP API (README, "Reverse DNS").
+    powerdns_api_url: str = ""
+    powerdns_api_key: str = ""
+    powerdns_server_id: str = "localhost"
+    # Where the forward confirmation of a PTR is looked up: empty for the system's resolver,
+    # "host" or "host:port" for one server, "none" to not check.
+    dns_resolver: str = ""
+
     # Telegram (see README "Telegram"): polling unless a webhook URL is set.
     telegram_bot_token: str = ""
     telegram_bot_username: str = ""

@@ -161,19 +161,28 @@ class DnsError(Exception):
         self.reason = reason
 
 
+class NoReverseZone(DnsError):
+    """None of the DNS server's zones holds the address: its reverse DNS is kept elsewhere."""
+
+
 class DnsDriver(Protocol):
-    """The provider's authoritative DNS, for the reverse (PTR) records of its addresses."""
+    """The provider's authoritative DNS, for the reverse (PTR) records of its addresses, and a
+    resolver for the forward confirmation (the PTR's hostname resolves back to the address)."""
 
     async def ptr(self, ip: str) -> str | None:
-        """The PTR hostname of ``ip`` (without the final dot), or None."""
+        """The PTR hostname of ``ip`` (without the final dot), "" when there is none, or None where
+        the inventory is the zone (the server's record holds the PTR); ``NoReverseZone`` when no
+        zone holds the address."""
         ...
 
     async def set_ptr(self, ip: str, hostname: str) -> None:
-        """Replace the PTR of ``ip``; ``DnsError`` when no zone holds it."""
+        """Replace the PTR of ``ip`` with ``hostname`` (an ASCII name without the final dot);
+        ``NoReverseZone`` when no zone holds it."""
         ...
 
-    async def resolves_to(self, hostname: str, ip: str) -> bool:
-        """Forward confirmation: ``hostname`` has an A/AAAA record equal to ``ip``."""
+    async def resolves_to(self, hostname: str, ip: str) -> bool | None:
+        """Forward confirmation: whether ``hostname`` has an A/AAAA record equal to ``ip``, or None
+        when no resolver answered (it could not be checked)."""
         ...
 
 

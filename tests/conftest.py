@@ -20,6 +20,7 @@ from services.drivers.log_mail import LogMailer
 from storage.db import make_engine, migrate
 from storage.models import Base
 from storage.uow import Database
+from tests.support import powerdns as pdns
 from tests.support.chat import Chat
 
 PG_ADMIN = os.environ.get("HOSTBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -74,7 +75,9 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, rate_limit="1000/minute", _env_file=None)  # type: ignore[call-arg]
+    # No lookup leaves the machine: forward confirmations are "not checked" unless a test points
+    # DNS_RESOLVER at its PowerDNS server.
+    return Settings(database_url=database_url, rate_limit="1000/minute", dns_resolver="none", _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -106,3 +109,20 @@ async def alice(dispatcher: Dispatcher) -> Chat:
 async def budi(dispatcher: Dispatcher) -> Chat:
     """Owner of customer 2 (PT Maju Jaya, Indonesia, IDR)."""
     return await Chat.linked(dispatcher, "budi", customer_id=2)
+
+
+@pytest.fixture(scope="session")
+def powerdns_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pdns.PowerDnsServer]:
+    """One real PowerDNS Authoritative server for the session (skipped where none is installed)."""
+    reason = pdns.missing()
+    if reason is not None:
+        pytest.skip(reason)
+    with pdns.running(tmp_path_factory.mktemp("powerdns")) as server:
+        yield server
+
+
+@pytest.fixture
+def powerdns(powerdns_server: pdns.PowerDnsServer) -> Iterator[pdns.PowerDnsServer]:
+    """The session's PowerDNS server, without the zones a test created once it is done."""
+    yield powerdns_server
+    powerdns_server.delete_zones()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from services.drivers.forward import ForwardResolver
 from services.ports import (
     ConsoleLink,
     DomainRef,
@@ -68,7 +69,11 @@ class InventoryDriver:
 
 
 class InventoryDns:
-    """Reverse DNS kept in the inventory (the service stores the PTR on the server's record)."""
+    """Reverse DNS kept in the inventory: the service stores the PTR on the server's record (for
+    a provider whose DNS is run by hand from it). The forward confirmation is a real lookup."""
+
+    def __init__(self, forward: ForwardResolver) -> None:
+        self._forward = forward
 
     async def ptr(self, ip: str) -> str | None:
         return None
@@ -76,8 +81,8 @@ class InventoryDns:
     async def set_ptr(self, ip: str, hostname: str) -> None:
         return None
 
-    async def resolves_to(self, hostname: str, ip: str) -> bool:
-        return False
+    async def resolves_to(self, hostname: str, ip: str) -> bool | None:
+        return await self._forward.resolves_to(hostname, ip)
 
 
 class InventoryRegistrar:
