@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from services import audit, clock
 from services.access import owned
@@ -33,7 +33,8 @@ async def servers_of(uow: UnitOfWork, order: Order) -> Sequence[Server]:
 
 
 async def find_server(uow: UnitOfWork, ref: str, actor: Actor) -> Server:
-    """A server by hostname or number, scoped to the actor; someone else's looks missing (audited)."""
+    """A server by hostname, IP address or number, scoped to the actor; someone else's looks
+    missing (audited)."""
     ref = ref.strip().lower()
     if is_digits(ref):
         server_id = parse_id(ref)
@@ -41,7 +42,9 @@ async def find_server(uow: UnitOfWork, ref: str, actor: Actor) -> Server:
             raise NotFound()
         return await owned(uow, Server, server_id, actor)
     server = await uow.session.scalar(
-        select(Server).where(Server.customer_id == actor.customer_id, Server.hostname == ref)
+        select(Server).where(
+            Server.customer_id == actor.customer_id, or_(Server.hostname == ref, Server.ip == ref)
+        )
     )
     if server is None:
         raise NotFound()
