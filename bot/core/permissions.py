@@ -14,7 +14,7 @@ MATRIX: dict[str, str] = {
     "read": "guest",  # balance, invoices and their PDFs, orders, domains, tickets, usage, alerts shown
     "tickets": "member",  # open a ticket
     "language": "member",  # one's own language, unlinking one's own chat
-    "settings": "admin",  # alerts, quiet hours, threshold, auto-renew, the account's language
+    "settings": "admin",  # alerts, quiet hours, threshold, auto-renew, the account's language, reverse DNS
     "money": "admin",  # pay links, paying, renewing, extending, top-ups, quotes, plan changes
     "destructive": "admin",  # rebooting a server, deleting an invoice
     "linking": "owner",  # sharing a chat with everyone in it, or stopping
