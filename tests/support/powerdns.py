@@ -15,12 +15,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dns.asyncresolver
+import dns.resolver
 
 PDNS_SERVER = shutil.which("pdns_server") or (
     "/usr/sbin/pdns_server" if Path("/usr/sbin/pdns_server").exists() else None
@@ -150,7 +151,7 @@ def running(directory: Path) -> Iterator[PowerDnsServer]:
     assert PDNS_SERVER is not None
     directory.mkdir(parents=True, exist_ok=True)
     schema = next(s for s in SCHEMAS if s.exists())
-    with sqlite3.connect(directory / "pdns.sqlite3") as db:
+    with closing(sqlite3.connect(directory / "pdns.sqlite3")) as db:
         db.executescript(schema.read_text())
     dns_port, api_port = _free_port(), _free_port()
     (directory / "pdns.conf").write_text(_config(directory, dns_port, api_port))
