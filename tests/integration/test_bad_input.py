@@ -32,7 +32,7 @@ async def _counts(dispatcher: Dispatcher) -> tuple[int, ...]:
     ("text", "expected"),
     [
         ("frobnicate", "I don't know that command"),
-        ("balanse", "Did you mean /balance?"),
+        ("balanzse", "Did you mean /balance?"),
         ("invoice abc", "Usage: /invoice NUMBER"),
         ("order", "Usage: /order NUMBER"),
         ("reboot", "Usage: /reboot SERVER"),
