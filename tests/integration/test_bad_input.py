@@ -39,7 +39,6 @@ async def _counts(dispatcher: Dispatcher) -> tuple[int, ...]:
         ("pay -3", "Usage: /pay NUMBER"),
         ("pay 99999999999999999999", "Not found"),
         ("invoice ²", "Usage: /invoice NUMBER"),
-        ("renew", "Usage: /renew DOMAIN"),
         ("language klingon", "Usage: /language [en|fr|id|tr]"),
         ("   ", "Type help"),
         ("x" * 5000, "too long"),
