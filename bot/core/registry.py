@@ -119,6 +119,8 @@ class Registry:
         raw = text.strip().split()
         if not raw:
             return None
+        if raw[0].startswith("/") and "_" in raw[0]:  # a menu command: "/destek_paketi"
+            raw = [*raw[0].split("@")[0].split("_"), *raw[1:]]
         head = fold(raw[0]).lstrip("/").split("@")[0]
         for size in (2, 1):
             if size == 2 and len(raw) < 2:
