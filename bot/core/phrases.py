@@ -27,7 +27,7 @@ _FILLER_WORDS = (
     "combien ai a en et s il y qu que quoi me m sur faire merci vous nous tu elle ils elles ce cela ca t"
     # Indonesian
     " saya aku kami lihat tampilkan tolong cek mohon berapa ingin mau dong ya apa yang untuk bisa "
-    "minta coba sih nih deh kah bagaimana gimana punya ada"
+    "minta coba sih nih deh kah bagaimana gimana punya ada saja"
     # Turkish
     " benim bizim goster lutfen bir ne kadar nedir bana mi mu istiyorum isterim hangi var neler "
     "nasil ben biz musun misin miyim"
@@ -128,16 +128,9 @@ class PhraseBook:
         return folded in FILLERS or self.is_object(folded)
 
     def trim(self, args: Sequence[str]) -> list[str]:
-        """``args`` without the fillers before the first word that means something, and none at
-        all when only fillers and object nouns are left: "reboot my server" has no arguments,
-        "pay my invoice HB2026-00014" keeps "invoice HB2026-00014" (nouns can be keywords of a
-        command's syntax, such as "settings domain NAME on")."""
-        if all(self.noise(a) for a in args):
-            return []
-        start = 0
-        while fold(args[start]) in FILLERS:
-            start += 1
-        return list(args[start:])
+        """No arguments when only fillers and object nouns were given ("reboot my server");
+        otherwise ``args`` as typed: a filler may be a real argument ("vat DE", "de" in French)."""
+        return [] if all(self.noise(a) for a in args) else list(args)
 
     def pairs(self) -> list[Phrase]:
         """The two-word phrases without arguments: these are as good as an alias ("mulai ulang"

@@ -10,7 +10,7 @@ from tests.support.chat import Chat
 async def test_pay_my_invoice_offers_the_unpaid_ones(alice: Chat) -> None:
     alice.language = "fr"
     ask = await alice.say("je veux régler ma facture")
-    assert ask.text == "Quelle facture voulez-vous payer ?"
+    assert ask.text == "Quelle facture voulez-vous payer\u202f?"
     labels = [b.label for b in ask.all_buttons()]
     assert labels and all(label.startswith("Payer ") for label in labels)
     link = await alice.press(labels[0], ask)

@@ -1,4 +1,4 @@
-"""Every catalog entry uses the glossary's word for each product term its English text contains."""
+"""Catalog style: the glossary's word for each product term, and French typography."""
 
 from __future__ import annotations
 
@@ -58,3 +58,19 @@ def test_the_glossary_covers_the_terms_the_issue_names() -> None:
     assert {"invoice", "balance", "order", "plan", "ticket", "top-up", "renewal", "reverse charge"} <= set(
         glossary()
     )
+
+
+def test_french_typography() -> None:
+    """A no-break space before : ; ? ! and inside « », and one apostrophe (’) throughout."""
+    with (LOCALES / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f)
+    wrong = []
+    for message in catalog:
+        text = _texts(message.string)
+        if not message.id:
+            continue
+        if re.search(r"(?<![\u00a0\u202f])[;:?!](?=\s|$)", text):
+            wrong.append(text[:80])
+        if "'" in text or "« " in text or " »" in text:
+            wrong.append(text[:80])
+    assert not wrong, "\n".join(wrong)
