@@ -40,6 +40,7 @@ from bot.lifecycle import Health, supervised
 from bot.payments_web import Payments
 from bot.web import Site, make_web_app
 from handlers import ROUTERS
+from handlers.vocabulary import OBJECTS, PHRASES
 from services.drivers.forward import ForwardResolver
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
@@ -143,7 +144,7 @@ def pay_links(settings: Settings) -> PayLinks:
 def all_commands() -> Registry:
     """Every command, button, confirmation and form: the routers of ``handlers``, checked together
     (a confirmation without its command, a misspelt name, fail here, at start-up)."""
-    return Registry.from_routers(*ROUTERS)
+    return Registry.from_routers(*ROUTERS, phrases=PHRASES, objects=OBJECTS)
 
 
 def limiter(settings: Settings) -> Limiter:

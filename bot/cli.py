@@ -19,7 +19,8 @@ from bot.alerts import worker as alerts_worker
 from bot.bootstrap import App, open_app
 from bot.config import Settings, get_settings
 from bot.core import logs
-from bot.core.i18n import normalize
+from bot.core.i18n import choose, normalize, use_locale
+from bot.core.i18n import gettext as _
 from bot.lifecycle import Stop
 from services import clock, housekeeping, linking, metering, plans, renewals
 from services.alerts import outbox
@@ -60,7 +61,8 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
         await link_local_user(app.dispatcher, user, customer.id)
         lang = normalize(args.lang) or normalize(os.environ.get("LANG"))
         if sys.stdin.isatty():
-            print(f"hostbot — {customer.name}. Type help; Ctrl-D to quit.\n")
+            with use_locale(choose(None, customer.language, lang, settings.default_language)):
+                print(_("hostbot — {name}. Type help; Ctrl-D to quit.").format(name=customer.name) + "\n")
         await bootstrap.shell(app, user, lang).run(stop=stop)
         return 0
     finally:

@@ -37,7 +37,7 @@ KIND_WORDS = {
 }
 ON = frozenset({"on", "oui", "activer", "nyala", "aktif", "ac"})
 OFF = frozenset({"off", "non", "desactiver", "mati", "nonaktif", "kapat"})
-QUIET = frozenset({"quiet", "silence", "calme", "tenang", "sessiz"})
+QUIET = frozenset({"quiet", "silence", "calme", "tenang", "senyap", "sessiz"})
 THRESHOLD = frozenset({"threshold", "seuil", "batas", "esik"})
 
 

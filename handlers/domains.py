@@ -11,7 +11,7 @@ from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
 from bot.core.router import Router
-from bot.core.types import Button, Reply, UsageError
+from bot.core.types import Button, Reply
 from handlers.common import confirmation
 from services import clock, domains
 from services.audit import Actor
@@ -68,7 +68,7 @@ class RenewDomain:
 )
 async def renew(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[str], seller: Seller) -> Reply:
     if not args:
-        raise UsageError()
+        return await _which_to_renew(uow, customer)
     domain = await domains.find(uow, args[0], actor)
     quote = await domains.quote(uow, customer, domain, seller)
     text = _("Renew {domain} for one year for {price} (VAT included). New expiry date: {date}.").format(
@@ -105,3 +105,20 @@ async def confirm_renew(
         ).format(number=invoice.number, amount=total, domain=domain.name),
         buttons=[[Button(_("Pay"), command=f"pay {invoice.id}")]],
     )
+
+
+async def _which_to_renew(uow: UnitOfWork, customer: Customer) -> Reply:
+    """ "Renew my domain" without a name: the domains to choose from, soonest expiry first."""
+    owned = sorted(await domains.listing(uow, customer.id), key=lambda d: d.expires_on)
+    if not owned:
+        return Reply(_("You have no domains."))
+    buttons = [
+        [
+            Button(
+                _("{domain} (expires {date})").format(domain=d.name, date=formatting.date(d.expires_on)),
+                command=f"renew {d.name}",
+            )
+        ]
+        for d in owned
+    ]
+    return Reply(_("Which domain do you want to renew?"), buttons=buttons)

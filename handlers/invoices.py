@@ -130,6 +130,8 @@ async def pay(
     pay_links: paying.PayLinks,
     documents: DocumentRenderer,
 ) -> Reply:
+    if not args:
+        return await _which_to_pay(uow, customer)
     inv = await named(uow, args, actor)
     link = await paying.open_pay_link(uow, inv, pay_links)
     total = formatting.amount(inv.total_minor, inv.currency)
@@ -185,3 +187,24 @@ async def confirm_pay_from_balance(uow: UnitOfWork, actor: Actor, action: PayFro
     inv = await invoices.get(uow, action.invoice_id, actor)
     await paying.pay_from_balance(uow, inv, actor)
     return Reply(_("Invoice {number} is paid. Thank you!").format(number=inv.number))
+
+
+async def _which_to_pay(uow: UnitOfWork, customer: Customer) -> Reply:
+    """ "Pay my invoice" without a number: the unpaid invoices to choose from."""
+    unpaid, count = await invoices.listing(uow, customer.id, "unpaid")
+    if not unpaid:
+        return Reply(_("You have no unpaid invoices."))
+    buttons = [
+        [
+            Button(
+                _("Pay {number} ({total})").format(
+                    number=inv.number, total=formatting.amount(inv.total_minor, inv.currency)
+                ),
+                command=f"pay {inv.number}",
+            )
+        ]
+        for inv in unpaid
+    ]
+    if count > len(unpaid):
+        buttons.append([Button(_("All unpaid invoices"), command="invoices unpaid")])
+    return Reply(_("Which invoice do you want to pay?"), buttons=buttons)

@@ -113,7 +113,10 @@ class ChatIdentity(Base):
     user_id: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     role: Mapped[str] = mapped_column(String(10), default="owner")
+    # ``language``: what this user chose in chat; ``platform_language``: what their app is set to
+    # (Telegram's language_code, Slack's locale), refreshed by every update they send.
     language: Mapped[str | None] = mapped_column(String(8))
+    platform_language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -51,7 +51,7 @@ from bot.core.limiting import Limiter
 from bot.core.logs import update_scope
 from bot.core.metrics import Metrics
 from bot.core.pacing import Pacer
-from bot.core.registry import Registry
+from bot.core.registry import Registry, fold
 from bot.core.types import Incoming, Reply
 from bot.lifecycle import supervise
 
@@ -207,14 +207,21 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+def menu_name(alias: str) -> str:
+    """An alias as Telegram accepts a command: folded to ASCII, words joined by ``_``
+    ("destek paketi" -> ``destek_paketi``; the registry reads ``_`` as a space)."""
+    return fold(alias).replace(" ", "_")
+
+
 def bot_commands(registry: Registry, lang: str) -> list[BotCommand]:
-    """The command menu in one language: its alias (when Telegram accepts it) and summary."""
+    """The command menu in one language: every command, under its alias in that language, with
+    its summary."""
     with use_locale(lang):
-        return [
-            BotCommand(cmd.alias_for(lang), _(cmd.summary))
-            for cmd in registry.visible()
-            if COMMAND_NAME.fullmatch(cmd.alias_for(lang))
-        ]
+        menu = [BotCommand(menu_name(cmd.alias_for(lang)), _(cmd.summary)) for cmd in registry.visible()]
+    wrong = [c.command for c in menu if not COMMAND_NAME.fullmatch(c.command)]
+    if wrong:
+        raise ValueError(f"not valid as Telegram commands in {lang}: {', '.join(wrong)}")
+    return menu
 
 
 def deep_link(username: str, code: str) -> str:

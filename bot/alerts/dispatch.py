@@ -22,7 +22,7 @@ from bot.alerts import messages
 from bot.alerts.senders import RetryAfter, Sender
 from bot.config import Settings
 from bot.core.dispatcher import seal
-from bot.core.i18n import use_locale
+from bot.core.i18n import choose, use_locale
 from bot.core.types import Reply
 from bot.lifecycle import Stop
 from services import alert_prefs, clock, renewals
@@ -134,7 +134,10 @@ class AlertSender:
             for chat in chats:
                 if chat.id in done:
                     continue
-                with use_locale(customer.language or chat.language or self.settings.default_language):
+                lang = choose(
+                    chat.language, customer.language, chat.platform_language, self.settings.default_language
+                )
+                with use_locale(lang):
                     reply = draft()
                 seal(uow, chat.id, reply, self.settings)
                 todo.append((chat, reply))

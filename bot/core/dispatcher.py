@@ -27,7 +27,7 @@ from bot.core import chat_state, formatting
 from bot.core.context import Context
 from bot.core.documents import DocumentRenderer
 from bot.core.forms import Form, Invalid
-from bot.core.i18n import current, normalize, use_locale
+from bot.core.i18n import choose, current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
 from bot.core.logs import UpdateScope, update_scope
@@ -258,11 +258,14 @@ class Dispatcher:
                 # A channel shared by a team: whoever is in it reads that account as a guest, and
                 # only people linked to it individually act with their own role.
                 customer, role = bound, "guest"
-        lang = (
-            identity.language
-            or (customer.language if customer else None)
-            or normalize(incoming.language)
-            or self.settings.default_language
+        platform = normalize(incoming.language)
+        if platform is not None and identity.platform_language != platform:
+            identity.platform_language = platform  # for the alerts sent to this chat later
+        lang = choose(
+            identity.language,
+            customer.language if customer else None,
+            platform or identity.platform_language,
+            self.settings.default_language,
         )
         return who, customer, role, lang
 

@@ -47,6 +47,12 @@ def normalize(code: str | None) -> str | None:
     return base if base in LANGUAGES else None
 
 
+def choose(chosen: str | None, account: str | None, platform: str | None, default: str) -> str:
+    """The one rule for the language of a message, a reply or one the bot starts: what the chat
+    user chose, else the account's saved choice, else their platform's language, else the default."""
+    return chosen or account or platform or default
+
+
 def current() -> str:
     return _locale.get()
 

@@ -1,47 +1,24 @@
 """The assembled registry: the routers a bot is built from; matching turns a line into (command, args).
 
 Every alias works in every language; ``help`` shows each command under the current language's
-first alias. Plain sentences ("what is my balance?", "open a ticket") are matched by dropping
-filler words and looking for an alias anywhere in what is left.
+first alias. Plain sentences ("what is my balance?", "bakiyem ne kadar?", "open a ticket") are
+understood through ``bot.core.phrases``: the aliases and the vocabulary's phrases, with each
+language's endings allowed for.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
-import unicodedata
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.forms import Form
+from bot.core.phrases import Phrase, PhraseBook, fold
 from bot.core.router import Command, Confirmation, Handler, InvalidAction, Router, field_types, load
 from bot.core.types import Reply
 
 __all__ = ["Command", "Confirmation", "Handler", "InvalidAction", "Registry", "Router", "fold", "inject"]
-
-
-# Words that carry no meaning for matching (English, French, Indonesian, Turkish; accents folded).
-_FILLER_WORDS = (
-    "a an the my me please pls show see list what whats is are i want to can you get check view of for "
-    "mon ma mes le la les un une voir afficher montre montrez moi svp stp quel quelle est de du des je veux "
-    "saya lihat tampilkan tolong cek mohon berapa ingin mau dong "
-    "benim goster lutfen bir ne kadar nedir bana"
-)
-FILLERS = frozenset(_FILLER_WORDS.split())
-
-_PUNCT = re.compile(r"[^\w.@:/-]+")
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form used for matching ("Ödeme" -> "odeme", "İ" -> "i")."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    # Turkish dotless ı has no decomposition: fold it by hand so "yardım" finds "yardim".
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("ı", "i")
-
-
-def words(text: str) -> list[str]:
-    return [w.strip(".:-/") or w for w in _PUNCT.sub(" ", text).split()]
 
 
 @dataclass
@@ -52,13 +29,22 @@ class Registry:
     confirmations: dict[str, Confirmation] = field(default_factory=dict)
     forms: dict[str, Form] = field(default_factory=dict)
     _index: dict[tuple[str, ...], Command] = field(default_factory=dict)
+    book: PhraseBook = field(default_factory=lambda: PhraseBook(()))
 
     @classmethod
-    def from_routers(cls, *routers: Router) -> Registry:
+    def from_routers(
+        cls,
+        *routers: Router,
+        phrases: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
+        objects: Iterable[str] = (),
+    ) -> Registry:
         """Assemble the routers, refusing at start-up what would fail later: a command or form
         declared twice, an alias naming two commands, a confirmation that is not a frozen dataclass of JSON-able fields, one not
         offered by exactly one command, one without a confirmer or with two, two confirmations of
-        the same name."""
+        the same name, a phrase for a command that does not exist.
+
+        ``phrases``: per command and language, more ways of asking for it than its aliases
+        (``"owe => unpaid"``); ``objects``: the nouns that only name what a command acts on."""
         registry = cls()
         offered: dict[type[Any], str] = {}
         for router in routers:
@@ -86,7 +72,23 @@ class Registry:
         missing = [a.__qualname__ for a in offered if a.__name__ not in registry.confirmations]
         if missing:
             raise ValueError(f"confirmations without a confirmer: {', '.join(sorted(missing))}")
+        registry.book = PhraseBook(registry._phrases(phrases or {}), objects)
+        for pair in registry.book.pairs():
+            registry._index.setdefault(pair.words, registry.commands[pair.command])
         return registry
+
+    def _phrases(self, extra: Mapping[str, Mapping[str, Iterable[str]]]) -> list[Phrase]:
+        unknown = sorted(set(extra) - set(self.commands))
+        if unknown:
+            raise ValueError(f"phrases for unknown commands: {', '.join(unknown)}")
+        said = [(c.name, a) for c in self.commands.values() for names in c.aliases.values() for a in names]
+        said += [
+            (name, text)
+            for name, by_language in extra.items()
+            for texts in by_language.values()
+            for text in texts
+        ]
+        return [Phrase.parse(name, text) for name, text in said]
 
     def _add(self, command: Command) -> None:
         if command.name in self.commands:
@@ -112,24 +114,24 @@ class Registry:
         return found, load(found.cls, stored.get("params"))
 
     def match(self, text: str) -> tuple[Command, list[str]] | None:
-        """Exact syntax first (``/invoice 12``, ``facture 12``), then plain words."""
+        """Exact syntax first (``/invoice 12``, ``facture 12``; arguments that only name the object,
+        as in "reboot my server", are no arguments), then plain words."""
         raw = text.strip().split()
         if not raw:
             return None
+        if raw[0].startswith("/") and "_" in raw[0]:  # a menu command: "/destek_paketi"
+            raw = [*raw[0].split("@")[0].split("_"), *raw[1:]]
         head = fold(raw[0]).lstrip("/").split("@")[0]
         for size in (2, 1):
             if size == 2 and len(raw) < 2:
                 continue
             key = (head, *[fold(w) for w in raw[1:size]])
             if key in self._index:
-                return self._index[key], raw[size:]
-        tokens = [w for w in words(fold(text)) if w not in FILLERS]
-        for i in range(len(tokens)):
-            for size in (2, 1):
-                key = tuple(tokens[i : i + size])
-                if len(key) == size and key in self._index:
-                    return self._index[key], tokens[:i] + tokens[i + size :]
-        return None
+                return self._index[key], self.book.trim(raw[size:])
+        understood = self.book.understand(text)
+        if understood is None:
+            return None
+        return self.commands[understood.command], understood.args
 
     def visible(self) -> list[Command]:
         """In declaration order: the routers' order, then each router's."""

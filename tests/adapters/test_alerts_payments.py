@@ -111,7 +111,7 @@ async def test_paid_invoice_is_told_on_every_linked_chat_in_the_customer_languag
     with use_locale("fr"):
         told = _("Invoice {number} is paid. Thank you!").format(number=inv.number)
     assert told in message.params["text"]
-    assert f"Votre facture en PDF : /facture {inv.number} pdf" in message.params["text"]
+    assert f"Votre facture en PDF\xa0: /facture {inv.number} pdf" in message.params["text"]
     assert recording.texts("alice") == [message.params["text"]]
     assert await _dispatch(site, senders) == 0  # told once
 

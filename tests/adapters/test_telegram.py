@@ -459,6 +459,12 @@ async def test_command_menu_in_four_languages(tg: Telegram, dispatcher: Dispatch
     assert {"saldo", "tagihan"} <= names["id"]
     assert {"bakiye", "faturalar"} <= names["tr"]
     assert all(c["description"] for cmds in menus.values() for c in cmds)
+    everything = len(dispatcher.registry.visible())
+    assert {len(cmds) for cmds in menus.values()} == {everything}  # none left out
+    assert {"support_package", "delete_invoice"} <= names["en"] and "destek_paketi" in names["tr"]
+    for name in ("support_package", "destek_paketi", "supprimer_facture"):
+        found = dispatcher.registry.match(f"/{name}@hostbot")
+        assert found is not None and found[0].name in {"supportpackage", "deleteinvoice"}
 
 
 async def test_webhook_is_registered_with_the_secret(fake: FakeTelegramAPI, tg: Telegram) -> None:

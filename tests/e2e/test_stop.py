@@ -170,3 +170,27 @@ async def test_shell_with_piped_input_leaves_quietly_on_sigint(tmp_path: Path) -
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_the_shell_greets_in_the_language_asked_for(tmp_path: Path) -> None:
+    master, slave = os.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot.cli", "shell", "--lang", "tr"),
+        cwd=ROOT,
+        env=env(tmp_path),
+        stdin=slave,
+        stdout=slave,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_controlling_terminal,
+    )
+    os.close(slave)
+    try:
+        seen = await _read_until(master, b"you> ")
+        assert "yardım yazın; çıkmak için Ctrl-D".encode() in seen
+        os.write(master, b"\x04")
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        os.close(master)

@@ -14,7 +14,7 @@ from bot.core.dispatcher import Dispatcher
 from services import clock, invoices
 from services.alerts import finders
 from services.audit import Actor
-from storage.models import Alert, AlertDelivery, Customer, TicketMessage
+from storage.models import Alert, AlertDelivery, ChatIdentity, Customer, TicketMessage
 from tests.fakes.alert_senders import RecordingSender
 from tests.support.chat import Chat
 
@@ -171,3 +171,31 @@ async def test_alert_buttons_work_for_the_chat_they_were_sent_to(dispatcher: Dis
     assert "Pages take 5 seconds" in (await alice.press_key(ticket.all_buttons()[0].key)).text
     budi = await Chat.linked(dispatcher, "budi", customer_id=2)
     assert "Not found" in (await budi.press_key(overdue.all_buttons()[0].key)).text
+
+
+async def test_alerts_speak_the_language_of_the_users_app_when_nobody_chose_one(
+    dispatcher: Dispatcher, alice: Chat
+) -> None:
+    """A chat user whose app is in French, on an account without a saved language, gets the alerts
+    the bot starts in French, like the replies; the app's language is refreshed by each update."""
+    async with dispatcher.db.uow() as uow:
+        customer = await uow.session.get(Customer, 1)
+        assert customer is not None
+        customer.language = None
+        await uow.commit()
+    alice.language = "fr-FR"
+    assert (await alice.say("balance")).text.startswith("Votre solde")
+    sender = RecordingSender()
+    await _scan(dispatcher)
+    await _alerts(dispatcher, sender).run_pass()
+    texts = [s.reply.text for s in sender.sent]
+    assert texts and not [t for t in texts if "expires" in t or "Order" in t], texts
+    assert any("expire" in t for t in texts)
+
+    alice.language = "tr"
+    await alice.say("balance")
+    async with dispatcher.db.uow() as uow:
+        [identity] = (
+            await uow.session.scalars(select(ChatIdentity).where(ChatIdentity.user_id == "alice"))
+        ).all()
+    assert identity.platform_language == "tr" and identity.language is None

@@ -80,7 +80,7 @@ async def test_indonesian_amount_with_thousands_dots(dispatcher: Dispatcher, bud
     for answer in ("PT Maju Jaya Digital", "Jl. Sudirman No. 45", "10210", "Jakarta", "ID", "none"):
         preview = await budi.say(answer)
     assert shown in preview.text
-    done = await budi.press("Terbitkan invoice", preview)
+    done = await budi.press("Terbitkan tagihan", preview)
     assert shown in done.text
     async with dispatcher.db.uow() as uow:
         topup_invoice = await uow.session.scalar(
