@@ -41,6 +41,7 @@ from bot.payments_web import Payments
 from bot.web import Site, make_web_app
 from handlers import ROUTERS
 from handlers.vocabulary import OBJECTS, PHRASES
+from services.action_runner import ActionRunner
 from services.drivers.forward import ForwardResolver
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
@@ -151,6 +152,11 @@ def limiter(settings: Settings) -> Limiter:
     return Limiter(settings.rate_limit_storage)
 
 
+def action_runner(db: Database, settings: Settings, drivers_: Drivers) -> ActionRunner:
+    """What carries out the outside calls a commit decided, with this process's drivers."""
+    return ActionRunner(db, drivers_, settings)
+
+
 def dispatcher(
     db: Database,
     settings: Settings,
@@ -163,16 +169,18 @@ def dispatcher(
     metrics: Metrics | None = None,
 ) -> Dispatcher:
     """The chat dispatcher with the drivers the settings pick; tests pass fakes for any of them."""
+    picked = drivers(settings, mail=mailer, servers=servers, dns=dns, registrar=registrar)
     return Dispatcher(
         db,
         settings,
         commands=commands if commands is not None else all_commands(),
         seller=seller(settings),
-        drivers=drivers(settings, mail=mailer, servers=servers, dns=dns, registrar=registrar),
+        drivers=picked,
         limiter=limiter(settings),
         metrics=metrics if metrics is not None else Metrics(),
         documents=Renderer(),
         pay_links=pay_links(settings),
+        actions=action_runner(db, settings, picked),
     )
 
 
@@ -194,6 +202,11 @@ class App:
     @property
     def seller(self) -> Seller:
         return self.dispatcher.seller
+
+    @property
+    def actions(self) -> ActionRunner:
+        """The process's runner of pending actions (the dispatcher's, with the same drivers)."""
+        return self.dispatcher.actions
 
     async def close(self) -> None:
         await self.db.close()
@@ -251,6 +264,7 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
         notifier or app.notifier,
         app.limiter,
         parse(settings.pay_page_rate_limit),
+        app.actions,
     )
     return make_web_app(
         Site(settings, app.db, app.metrics),

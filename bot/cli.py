@@ -1,4 +1,4 @@
-"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts."""
+"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts, actions."""
 
 from __future__ import annotations
 
@@ -22,7 +22,16 @@ from bot.core import logs
 from bot.core.i18n import choose, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.lifecycle import Stop
-from services import clock, housekeeping, linking, metering, plans, renewals
+from services import (
+    clock,
+    housekeeping,
+    linking,
+    metering,
+    pending_actions,
+    plans,
+    renewals,
+    service_lifecycle,
+)
 from services.alerts import outbox
 from services.errors import NotFound
 from services.hourly_billing import HOUR, hour_start
@@ -127,6 +136,15 @@ async def hourly(app: App) -> None:
         len(run.renewed),
         len(run.short),
     )
+    # After the renewals, so that an order renewed this hour is not suspended.
+    steps = await service_lifecycle.run(app.db, app.settings)
+    log.info(
+        "lifecycle: %d orders suspended, %d terminated, %d steps announced",
+        steps.suspended,
+        steps.terminated,
+        steps.announced,
+    )
+    log.info("actions: %d carried out or tried", await app.actions.run_due())
     async with app.db.uow() as uow:
         removed = await housekeeping.purge(uow)
     log.info("housekeeping removed %d expired rows", removed)
@@ -139,6 +157,17 @@ async def _hourly_forever(app: App, stop: Stop) -> None:
         await hourly(app)
         now = clock.now()
         await stop.first(asyncio.sleep((hour_start(now) + HOUR - now).total_seconds() + 1))
+
+
+async def _actions_forever(app: App, stop: Stop) -> None:
+    """Every ``actions_interval_seconds``: the pending actions a process left (it crashed, or the
+    outside system failed and the backoff is over). A pass that has begun is finished."""
+    while not stop.is_set():
+        try:
+            await app.actions.run_due()
+        except Exception:
+            log.exception("pending actions pass failed")
+        await stop.first(asyncio.sleep(app.settings.actions_interval_seconds))
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -157,6 +186,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 await asyncio.gather(
                     _hourly_forever(app, stop),
+                    _actions_forever(app, stop),
                     alerts_worker.run_forever(app.db, settings, seller, alerts, stop=stop),
                 )
     finally:
@@ -191,6 +221,31 @@ async def cmd_alerts_status(settings: Settings, args: argparse.Namespace) -> int
         for alert in dead:
             print(
                 f"  #{alert.id} {alert.key} (customer {alert.customer_id}, {alert.attempts} attempts): {alert.last_error}"
+            )
+        return 0
+    finally:
+        await app.close()
+
+
+async def cmd_actions(settings: Settings, args: argparse.Namespace) -> int:
+    """``status``: counts per state, then the actions that failed (for good, or waiting for their
+    next attempt) with their last error; ``retry ID``: a failed action back in the queue."""
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            if args.actions_command == "retry":
+                if not await pending_actions.retry(uow, args.id):
+                    print(f"no failed action #{args.id}", file=sys.stderr)
+                    return 2
+                print(f"action #{args.id} is due again")
+                return 0
+            counts = await pending_actions.counts(uow)
+            troubled = await pending_actions.troubled(uow)
+        print("  ".join(f"{state}: {n}" for state, n in counts.items()))
+        for action in troubled:
+            print(
+                f"  #{action.id} {action.state} {action.kind} {action.target} (customer {action.customer_id},"
+                f" {action.attempts} attempts): {action.last_error}"
             )
         return 0
     finally:
@@ -270,6 +325,17 @@ def parser() -> argparse.ArgumentParser:
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
     status = alerts_sub.add_parser("status", help="alerts per state, and the dead letters")
     status.set_defaults(func=cmd_alerts_status)
+
+    actions = sub.add_parser(
+        "actions", help="calls to servers and the registrar decided by payments and the lifecycle"
+    )
+    actions_sub = actions.add_subparsers(dest="actions_command", required=True)
+    actions_sub.add_parser("status", help="actions per state, and those that failed").set_defaults(
+        func=cmd_actions
+    )
+    retry = actions_sub.add_parser("retry", help="put a failed action back in the queue")
+    retry.add_argument("id", type=int)
+    retry.set_defaults(func=cmd_actions)
     return p
 
 

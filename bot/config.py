@@ -99,6 +99,22 @@ class Settings(BaseSettings):
     alerts_max_attempts: int = 5
     alerts_backoff_seconds: int = 60
 
+    # Service lifecycle (services/service_lifecycle.py): an order whose renewal is unpaid is suspended
+    # this many days after its due date (the end of its paid period), terminated this many days after
+    # it, and told so on each of the listed days before each step.
+    lifecycle_suspend_days: int = 2
+    lifecycle_terminate_days: int = 14
+    lifecycle_suspend_notice_days: list[int] = [2]
+    lifecycle_terminate_notice_days: list[int] = [7, 1]
+
+    # Calls to outside systems decided by a commit (services/pending_actions.py): retried by the
+    # worker every interval, with backoff doubling from the first delay (at most 6 hours), until the
+    # last attempt; a claim lasts the lease.
+    actions_interval_seconds: int = 60
+    actions_max_attempts: int = 8
+    actions_backoff_seconds: int = 60
+    actions_lease_seconds: int = 900
+
     # On SIGTERM/SIGINT: how long work in hand (alerts being sent, HTTP requests) may take to finish.
     stop_grace_seconds: int = 10
 

@@ -23,7 +23,8 @@ from bot.core import formatting
 from bot.core.i18n import LANGUAGES, current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
-from services import invoices, payments
+from services import invoices, payments, pending_actions
+from services.action_runner import ActionRunner
 from services.ports import CardCheckout, InvalidEvent, Notifier
 from services.records import Customer, Database, Invoice
 
@@ -56,7 +57,8 @@ templates.globals["_"] = _
 @dataclass
 class Payments:
     """What the pay routes need: the database, the card driver (None: bank transfer only), the
-    notifier and the rate limiter of the pages (``bot.bootstrap`` builds them)."""
+    notifier, the rate limiter of the pages and the runner that carries out what a payment decided
+    (``bot.bootstrap`` builds them)."""
 
     settings: Settings
     db: Database
@@ -64,6 +66,7 @@ class Payments:
     notifier: Notifier
     limiter: Limiter
     limit: RateLimitItem
+    actions: ActionRunner
 
 
 PAYMENTS_KEY = web.AppKey("payments", Payments)
@@ -290,4 +293,6 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "invalid signature"}, status=400)
     async with payments_.db.uow() as uow:
         outcome = await payments.apply_event(uow, event, "stripe", payments_.notifier)
+        decided = pending_actions.committed(uow)
+    await payments_.actions.carry_out(decided)  # a suspended server back, a domain renewed, at once
     return web.json_response({"received": True, "outcome": outcome.status})

@@ -26,6 +26,7 @@ LABELS = {
     "active": N_("active"),
     "new": N_("new"),
     "suspended": N_("suspended"),
+    "terminated": N_("terminated"),
     "running": N_("running"),
     "rebooting": N_("rebooting"),
     "stopped": N_("stopped"),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import insert
 
 from storage.models import AuditEntry
 from storage.uow import UnitOfWork
@@ -26,6 +29,21 @@ def record(
     **detail: Any,
 ) -> None:
     uow.session.add(_entry(action, actor, target, outcome, detail))
+
+
+async def record_all(
+    uow: UnitOfWork, action: str, rows: Sequence[tuple[int, str, dict[str, Any]]], outcome: str = "ok"
+) -> None:
+    """One row per (customer id, target, detail) in one statement: what a job did to many accounts
+    at once, each row under the account it touched (no chat identity: the system acted)."""
+    if rows:
+        await uow.session.execute(
+            insert(AuditEntry),
+            [
+                {"action": action, "customer_id": c, "target": t, "outcome": outcome, "detail": d}
+                for c, t, d in rows
+            ],
+        )
 
 
 def defer(

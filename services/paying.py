@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from services import audit, clock, invoices, ledger, plans
+from services import audit, clock, invoices, ledger, pending_actions, plans, service_lifecycle
 from services.audit import Actor
 from services.errors import N_, InvalidState
 from services.invoices import RENEWAL_ITEMS
@@ -66,22 +66,42 @@ async def _apply_effects(uow: UnitOfWork, invoice: Invoice, actor: Actor | None)
 
 async def _renew(uow: UnitOfWork, effect: str, ref_id: int, start: dt.date, end: dt.date) -> bool:
     """Move the order's period or the domain's expiry from ``start`` to ``end``, in one conditional
-    UPDATE that matches only while the item still ends on ``start``: a period is bought once."""
+    UPDATE that matches only while the item still ends on ``start``: a period is bought once.
+
+    What that sets off outside is decided here and carried out after the commit: a suspended
+    order's servers are unsuspended, a domain's year is renewed at the registrar. A terminated
+    order is over: its invoices were cancelled, and nothing brings it back."""
     if effect == "order_renewal":
-        moved = await uow.session.scalar(
-            update(Order)
-            .where(Order.id == ref_id, Order.period_end == start)
-            .values(period_start=start, period_end=end, status="active")
-            .returning(Order.id)
-        )
-    else:
-        moved = await uow.session.scalar(
+        was = await uow.session.scalar(select(Order.status).where(Order.id == ref_id))
+        moved = (
+            await uow.session.execute(
+                update(Order)
+                .where(Order.id == ref_id, Order.period_end == start, Order.status != "terminated")
+                .values(period_start=start, period_end=end, status="active")
+                .returning(Order.customer_id)
+            )
+        ).first()
+        if moved is not None and was == "suspended":
+            await service_lifecycle.resume(uow, ref_id, moved.customer_id, start)
+        return moved is not None
+    renewed = (
+        await uow.session.execute(
             update(Domain)
             .where(Domain.id == ref_id, Domain.expires_on == start)
             .values(expires_on=end)
-            .returning(Domain.id)
+            .returning(Domain.customer_id)
         )
-    return moved is not None
+    ).first()
+    if renewed is not None:
+        await pending_actions.enqueue(
+            uow,
+            f"renew:domain:{ref_id}:{start.isoformat()}",
+            renewed.customer_id,
+            "renew_domain",
+            f"domain:{ref_id}",
+            {"start": start.isoformat(), "end": end.isoformat()},
+        )
+    return renewed is not None
 
 
 async def _claim(uow: UnitOfWork, invoice: Invoice) -> None:

@@ -43,8 +43,7 @@ class RenewalPreview:
 
 
 async def preview(uow: UnitOfWork, customer: Customer, order: Order, seller: Seller) -> RenewalPreview:
-    if order.status == "cancelled":
-        raise InvalidState(N_("Order #{id} is cancelled and cannot be extended."), id=order.id)
+    _extendable(order)
     start, end = renewal_costs.order_period(order)
     lines = renewal_costs.order_lines(order)
     return RenewalPreview(
@@ -56,6 +55,13 @@ async def preview(uow: UnitOfWork, customer: Customer, order: Order, seller: Sel
         await ledger.balance(uow, customer),
         await pending_invoice(uow, order),
     )
+
+
+def _extendable(order: Order) -> None:
+    if order.status == "cancelled":
+        raise InvalidState(N_("Order #{id} is cancelled and cannot be extended."), id=order.id)
+    if order.status == "terminated":
+        raise InvalidState(N_("Order #{id} was terminated and cannot be extended."), id=order.id)
 
 
 async def extend(
@@ -74,6 +80,7 @@ async def extend(
     await owned(uow, Order, order_id, actor)
     await ledger.lock(uow, customer.id)
     order = await _fresh(uow, order_id)
+    _extendable(order)
     if start is not None and order.period_end != start:
         raise InvalidState(N_("Order #{id} was already extended."), id=order.id)
     existing = await pending_invoice(uow, order)
@@ -133,7 +140,9 @@ async def run_due(uow: UnitOfWork, seller: Seller) -> RenewalRun:
     """
     run = RenewalRun([], [])
     today = clock.today()
-    due = (Order.auto_renew.is_(True), Order.status == "active", Order.period_end <= today)
+    # A suspended order is renewed too: paying its renewal brings it back (``service_lifecycle``).
+    renewable = ("active", "suspended")
+    due = (Order.auto_renew.is_(True), Order.status.in_(renewable), Order.period_end <= today)
     last_id = 0
     while found := await _next(uow, select(Order.id, Order.customer_id).where(*due, Order.id > last_id)):
         last_id = found.id
@@ -143,7 +152,7 @@ async def run_due(uow: UnitOfWork, seller: Seller) -> RenewalRun:
         if (
             customer is not None
             and order.auto_renew
-            and order.status == "active"
+            and order.status in renewable
             and order.period_end <= today
         ):
             invoice = await pending_invoice(uow, order) or await _create(uow, customer, order, seller, None)

@@ -164,7 +164,12 @@ class Addon(Base):
 
 
 class Order(Base):
+    """A service the customer rents. ``status``: ``active``; ``suspended`` and then ``terminated``
+    when its renewal stays unpaid after ``period_end`` (``services.service_lifecycle``); ``cancelled``."""
+
     __tablename__ = "orders"
+    # The lifecycle steps look orders up by status and the end of their paid period.
+    __table_args__ = (Index("ix_orders_status_period_end", "status", "period_end"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -326,6 +331,8 @@ class Domain(Base):
     renewal_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The expiry the registrar reported after the last renewal carried out there (None: none yet).
+    registry_expires_on: Mapped[dt.date | None] = mapped_column()
 
 
 class Server(Base):
@@ -581,3 +588,34 @@ class AlertSettings(Base):
     quiet_start: Mapped[str | None] = mapped_column(String(5))
     quiet_end: Mapped[str | None] = mapped_column(String(5))
     low_balance_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PendingAction(Base):
+    """A call to an outside system that a committed transaction decided: suspend, unsuspend or
+    terminate a server, renew a domain at the registrar (``kind``). It is carried out after the
+    commit, right away by the process that committed it and else by the worker, so a crash in
+    between loses nothing; ``key`` makes deciding it twice harmless.
+
+    ``state``: ``pending`` (due from ``not_before``), ``running`` (claimed by ``claimed_by`` until
+    ``claimed_until``; after that any worker may take it again), ``done`` (``result`` says what the
+    outside system answered) or ``failed`` (given up after the last attempt, ``last_error`` says
+    why; an operator puts it back with ``hostbot actions retry``). Actions on one ``target``
+    (``server:5``, ``domain:3``) are carried out in the order they were decided."""
+
+    __tablename__ = "pending_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(150), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(40), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[dt.datetime | None] = mapped_column()

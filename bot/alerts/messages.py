@@ -16,7 +16,7 @@ from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
 from bot.core.types import Button, Reply
-from services import alert_prefs, invoices, ledger, renewal_costs
+from services import alert_prefs, invoices, ledger, renewal_costs, service_lifecycle
 from services.alerts import facts
 from services.invoices import Seller
 from services.money import Money
@@ -70,7 +70,7 @@ async def _renewal(
 
     def draft() -> Reply:
         amount = formatting.money(r.cost)
-        lines = [_expiry(r, today)]
+        lines = [formatting.sentence(_expiry(r, today))]
         buttons: list[list[Button]] = []
         if r.auto and balance >= r.cost:
             lines.append(
@@ -261,6 +261,79 @@ async def _payment(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft |
     return draft
 
 
+def _lifecycle_text(step: str, standing: service_lifecycle.Standing, today: dt.date) -> str:
+    order = standing.order
+    service = _("Order #{id} ({plan})").format(id=order.id, plan=order.plan.name)
+    due = formatting.date(order.period_end)
+    if step == "suspend":
+        left = (standing.suspend_on - today).days
+        if left <= 0:
+            return _("{service} was due on {due} and is unpaid: it will be suspended today.").format(
+                service=service, due=due
+            )
+        return ngettext(
+            "{service} was due on {due} and is unpaid: it will be suspended in {n} day, on {date}.",
+            "{service} was due on {due} and is unpaid: it will be suspended in {n} days, on {date}.",
+            left,
+        ).format(service=service, due=due, n=left, date=formatting.date(standing.suspend_on))
+    if step == "suspended":
+        return _(
+            "{service} is suspended: its renewal, due on {due}, is unpaid. Once it is paid, the service "
+            "is back at once; unpaid, it will be terminated on {date}."
+        ).format(service=service, due=due, date=formatting.date(standing.terminate_on))
+    if step == "terminate":
+        left = (standing.terminate_on - today).days
+        if left <= 0:
+            return _(
+                "{service} will be terminated today because its renewal, due on {due}, is unpaid: its "
+                "servers and their data will be deleted."
+            ).format(service=service, due=due)
+        return ngettext(
+            "{service} will be terminated in {n} day, on {date}, because its renewal, due on {due}, is "
+            "unpaid: its servers and their data will be deleted.",
+            "{service} will be terminated in {n} days, on {date}, because its renewal, due on {due}, is "
+            "unpaid: its servers and their data will be deleted.",
+            left,
+        ).format(service=service, due=due, n=left, date=formatting.date(standing.terminate_on))
+    return _(
+        "{service} was terminated: its renewal, due on {due}, was not paid. Its servers are deleted."
+    ).format(service=service, due=due)
+
+
+async def _lifecycle(uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings) -> Draft | None:
+    """A step of an unpaid order's lifecycle, ahead or done (``services.service_lifecycle``), with
+    what brings the order back while it still can be: its renewal invoice to pay, or a renewal."""
+    p = alert.params
+    step = str(p["step"])
+    standing = await service_lifecycle.standing(uow, customer, int(p["order"]), step, str(p["due"]), settings)
+    if standing is None:
+        return None
+    today = facts.local_today(customer)
+    inv = standing.invoice if step != "terminated" else None
+    link = None
+    if inv is not None:
+        link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
+
+    def draft() -> Reply:
+        lines = [formatting.sentence(_lifecycle_text(step, standing, today))]
+        buttons: list[list[Button]] = []
+        if inv is not None and link is not None:
+            amount = formatting.amount(inv.total_minor, inv.currency)
+            lines.append(
+                _("To keep this order, pay invoice {number} ({amount}).").format(
+                    number=inv.number, amount=amount
+                )
+            )
+            lines.append(_pay_line(link))
+            buttons.append([Button(_("Pay"), command=f"pay {inv.id}")])
+        elif step != "terminated":
+            lines.append(_("To keep this order, renew it."))
+            buttons.append(_button(_("Renew"), f"extend {standing.order.id}"))
+        return Reply("\n".join(lines), buttons=buttons, private=True)
+
+    return draft
+
+
 async def compose(
     uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
 ) -> Draft | None:
@@ -279,4 +352,6 @@ async def compose(
         return await _reply(uow, alert, customer)
     if alert.kind in ("invoice_paid", "payment_credited"):
         return await _payment(uow, alert, customer)
+    if alert.kind == service_lifecycle.KIND:
+        return await _lifecycle(uow, alert, customer, settings)
     raise ValueError(f"unknown alert kind {alert.kind!r}")

@@ -36,7 +36,8 @@ from bot.core.permissions import allows
 from bot.core.registry import Registry, fold, inject
 from bot.core.router import InvalidAction, dump
 from bot.core.types import Incoming, Reply, Submission, UsageError
-from services import audit, channels
+from services import audit, channels, pending_actions
+from services.action_runner import ActionRunner
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
 from services.paying import PayLinks
@@ -90,7 +91,8 @@ def log_failure(err: BaseException) -> None:
 class Dispatcher:
     """Everything it works with is handed in (``bot.bootstrap`` builds it): the drivers the
     handlers may name, the seller printed on invoices, the document renderer, the pay-link policy,
-    the inbound rate limiter and the commands."""
+    the inbound rate limiter, the commands, and the runner that carries out what an update decided
+    for outside systems (a payment unsuspends a server, renews a domain) once it is committed."""
 
     def __init__(
         self,
@@ -104,6 +106,7 @@ class Dispatcher:
         metrics: Metrics,
         documents: DocumentRenderer,
         pay_links: PayLinks,
+        actions: ActionRunner,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -113,6 +116,7 @@ class Dispatcher:
         self.documents = documents
         self.pay_links = pay_links
         self.seller = seller
+        self.actions = actions
         self._limit = parse(settings.rate_limit)
         self.limiter = limiter  # shared with the rest of the process (see bootstrap.assemble)
 
@@ -218,7 +222,9 @@ class Dispatcher:
                 reply.language = lang
                 seal(uow, identity_id, reply, self.settings)
                 await uow.commit()
-                return [reply]
+                decided = pending_actions.committed(uow)
+        await self.actions.carry_out(decided)  # the servers and domains a payment changed, now
+        return [reply]
 
     @staticmethod
     async def _claim(uow: UnitOfWork, incoming: Incoming) -> bool:

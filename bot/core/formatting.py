@@ -30,6 +30,12 @@ from services.errors import DomainError
 from services.money import Money, Written, exponent
 
 
+def sentence(text: str) -> str:
+    """A sentence that begins with a value made for the middle of one ("la commande #3 (VPS M)"
+    in French) starts with a capital all the same."""
+    return text[:1].upper() + text[1:]
+
+
 def money(value: Money, exact: bool = False) -> str:
     """``exact`` keeps every stored decimal CLDR would round away (a preview of what was typed)."""
     return _amount(value.minor, value.currency, current(), exact)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -50,6 +50,43 @@ async def add(uow: UnitOfWork, key: str, customer_id: int, kind: str, params: di
         .on_conflict_do_nothing(index_elements=["key"])
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_selected(uow: UnitOfWork, rows: Select[Any]) -> list[tuple[int, int, str]]:
+    """Insert one alert per row of ``rows`` — (key, customer id, kind, params) — in one statement,
+    skipping keys that exist: the set-based ``add`` of a rule that finds many at once. Returns (id,
+    customer id, key) of the new ones; does not commit."""
+    now = clock.now()
+    table = Alert.__table__.c
+    key = rows.selected_columns[0]
+    source = rows.add_columns(
+        literal("pending"),
+        literal(0),
+        literal(now, table.not_before.type),
+        literal(""),
+        literal(now, table.created_at.type),
+    ).where(~exists().where(Alert.key == key))  # a key found again costs no insert (nor a sequence number)
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Alert)
+        .from_select(
+            [
+                "key",
+                "customer_id",
+                "kind",
+                "params",
+                "state",
+                "attempts",
+                "not_before",
+                "last_error",
+                "created_at",
+            ],
+            source,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Alert.id, Alert.customer_id, Alert.key)
+    )
+    return [(int(i), int(c), str(k)) for i, c, k in (await uow.session.execute(statement)).all()]
 
 
 def _claimable(now: dt.datetime) -> Any:

@@ -1,6 +1,6 @@
 """the language of each chat user's platform, kept on the identity for the messages the bot starts
 
-Revision ID: 0015
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01 03:00:00
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-01 03:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
