@@ -7,6 +7,10 @@ at once. ``RetryAfter`` is waited out and the same message sent again (not a fai
 error makes the attempt fail: the alert goes back to pending with exponential backoff, and to the
 ``dead`` state after ``alerts_max_attempts``.
 
+``desk`` alerts (a customer's ticket news, for the provider's support desk) go to the ``Desk``
+instead of the customer's chats, in the order the desk needs: a ticket's message waits, without
+counting an attempt, until the ticket itself is on the desk.
+
 The one duplicate no outbox can prevent: the platform accepted a message and the process died
 before the delivery row was committed; the next worker sends it again.
 """
@@ -17,18 +21,21 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from bot.alerts import messages
-from bot.alerts.senders import RetryAfter, Sender
+from bot.alerts.senders import Desk, RetryAfter, Sender
 from bot.config import Settings
 from bot.core.dispatcher import seal
 from bot.core.i18n import use_locale
 from bot.core.types import Reply
 from bot.lifecycle import Stop
 from services import alert_prefs, clock, renewals
+from services import desk as support
 from services.alerts import outbox
+from services.errors import NotFound
 from services.invoices import Seller
-from services.records import ChatIdentity, Database
+from services.records import Alert, ChatIdentity, Customer, Database, UnitOfWork
 
 log = logging.getLogger("hostbot.alerts")
 
@@ -39,7 +46,8 @@ MAX_RETRY_AFTER = 20  # 429s in a row for one message before the attempt counts 
 
 class AlertSender:
     """Sends the outbox: one worker's sending side (the chat ``Dispatcher`` answers messages; this
-    one speaks first). ``worker`` is the lease owner name written on claimed rows."""
+    one speaks first). ``worker`` is the lease owner name written on claimed rows; ``desk`` takes
+    the ``desk`` alerts (None: no support desk in this process, they fail)."""
 
     def __init__(
         self,
@@ -48,12 +56,14 @@ class AlertSender:
         seller: Seller,
         senders: Mapping[str, Sender],
         sleep: Sleep = asyncio.sleep,
+        desk: Desk | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.seller = seller
         self.senders = senders
         self.sleep = sleep
+        self.desk = desk
         self.worker = outbox.worker_id()
 
     async def run_pass(self, stop: Stop | None = None) -> int:
@@ -112,33 +122,52 @@ class AlertSender:
             customer = await outbox.addressee(uow, alert) if alert else None
             if alert is None or customer is None:
                 return
-            prefs = await alert_prefs.get(uow, customer.id)
-            if alert.kind in (prefs.muted or []):
-                await self._finish(alert_id, state="dropped", last_error="turned off by the customer")
-                return
-            held = alert_prefs.quiet_until(prefs, customer.timezone, clock.now())
-            if held is not None:
-                await self._finish(alert_id, state="pending", not_before=held)
-                return
-            chats = await outbox.recipients(uow, customer.id)
-            if not chats:
-                await self._finish(alert_id, state="dropped", last_error="no linked chat")
-                return
-            draft = await messages.compose(uow, alert, customer, self.settings, self.seller)
-            if draft is None:
-                await self._finish(alert_id, state="dropped", last_error="no longer applies")
-                return
-            notice = alert.params.get("notice")
-            done = await outbox.delivered_to(uow, alert_id)
-            todo: list[tuple[ChatIdentity, Reply]] = []
-            for chat in chats:
-                if chat.id in done:
-                    continue
-                with use_locale(customer.language or chat.language or self.settings.default_language):
-                    reply = draft()
-                seal(uow, chat.id, reply, self.settings)
-                todo.append((chat, reply))
-            await uow.commit()  # the button keys and pay link exist before anyone can press them
+            if alert.kind == "desk":
+                desk_news: dict[str, Any] | None = dict(alert.params)
+            else:
+                desk_news, todo = None, await self._compose(uow, alert, customer)
+                notice = alert.params.get("notice")
+        if desk_news is not None:
+            await self._to_desk(alert_id, desk_news)
+        elif todo is not None:
+            await self._send_all(alert_id, todo, notice)
+
+    async def _compose(
+        self, uow: UnitOfWork, alert: Alert, customer: Customer
+    ) -> list[tuple[ChatIdentity, Reply]] | None:
+        """The alert for each linked chat that has not had it yet, its buttons sealed and committed;
+        None when it was settled here (dropped, or held until the customer's quiet hours end)."""
+        alert_id = alert.id
+        prefs = await alert_prefs.get(uow, customer.id)
+        if alert.kind in (prefs.muted or []):
+            await self._finish(alert_id, state="dropped", last_error="turned off by the customer")
+            return None
+        held = alert_prefs.quiet_until(prefs, customer.timezone, clock.now())
+        if held is not None:
+            await self._finish(alert_id, state="pending", not_before=held)
+            return None
+        chats = await outbox.recipients(uow, customer.id)
+        if not chats:
+            await self._finish(alert_id, state="dropped", last_error="no linked chat")
+            return None
+        draft = await messages.compose(uow, alert, customer, self.settings, self.seller)
+        if draft is None:
+            await self._finish(alert_id, state="dropped", last_error="no longer applies")
+            return None
+        done = await outbox.delivered_to(uow, alert_id)
+        todo: list[tuple[ChatIdentity, Reply]] = []
+        for chat in chats:
+            if chat.id in done:
+                continue
+            with use_locale(customer.language or chat.language or self.settings.default_language):
+                reply = draft()
+            seal(uow, chat.id, reply, self.settings)
+            todo.append((chat, reply))
+        await uow.commit()  # the button keys and pay link exist before anyone can press them
+        return todo
+
+    async def _send_all(self, alert_id: int, todo: list[tuple[ChatIdentity, Reply]], notice: Any) -> None:
+        """Send to each chat, recording each delivery at once; settle the alert."""
         errors = []
         for chat, reply in todo:
             try:
@@ -158,6 +187,39 @@ class AlertSender:
         if notice is not None:
             async with self.db.uow() as uow:
                 await renewals.notice_delivered(uow, notice)
+
+    async def _to_desk(self, alert_id: int, params: dict[str, Any]) -> None:
+        """Post a customer's ticket news to the support desk; the ticket itself first."""
+        if self.desk is None:
+            raise LookupError("no support desk in this process (SLACK_SUPPORT_CHANNEL)")
+        event = str(params["event"])
+        async with self.db.uow() as uow:
+            try:
+                ticket = await support.view(uow, int(params["ticket"]))
+            except NotFound:
+                ticket = None
+            opened = await outbox.state_of(uow, f"desk:{params['ticket']}:opened")
+            if not await outbox.extend(uow, alert_id, self.worker, self.settings.alerts_lease_seconds):
+                return
+        if ticket is None:
+            await self._finish(alert_id, state="dropped", last_error="no longer applies")
+            return
+        if event == "opened":
+            if ticket.thread is None:
+                thread = await self.desk.post_ticket(ticket)
+                async with self.db.uow() as uow:
+                    await support.attach_thread(uow, ticket.id, thread)
+        elif ticket.thread is None and opened in ("pending", "sending"):
+            later = clock.now() + dt.timedelta(seconds=self.settings.alerts_backoff_seconds)
+            await self._finish(alert_id, state="pending", not_before=later)
+            return
+        elif ticket.thread is None:
+            raise RuntimeError(f"ticket {ticket.id} is not on the desk ({opened or 'never posted'})")
+        else:
+            message = params.get("message")
+            news = ticket.message(message if isinstance(message, int) else None)
+            await self.desk.post_event(ticket, event, news)
+        await self._finish(alert_id, state="sent", sent_at=clock.now(), last_error="")
 
     async def _send(self, alert_id: int, chat: ChatIdentity, reply: Reply) -> str:
         sender = self.senders.get(chat.platform)
