@@ -202,7 +202,9 @@ class SlackAdapter:
         """Finish the work already acknowledged (the socket is closed first, by ``supervise``)."""
         await self.drain()
 
-    def own_channel(self, channel: str, on_message: Callable[[dict[str, Any]], Coroutine[Any, Any, None]]) -> None:
+    def own_channel(
+        self, channel: str, on_message: Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+    ) -> None:
         """Hand every person's message in ``channel`` (threads included) to ``on_message`` instead
         of the chat (the support desk owns its channel); run after ``ack()`` like all work."""
         self._channels[channel] = on_message
