@@ -18,6 +18,7 @@ before the delivery row was committed; the next worker sends it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -33,6 +34,7 @@ from bot.lifecycle import Stop
 from services import alert_prefs, clock, renewals
 from services import desk as support
 from services.alerts import outbox
+from services.desk import DeskTicket
 from services.errors import NotFound
 from services.invoices import Seller
 from services.records import Alert, ChatIdentity, Customer, Database, UnitOfWork
@@ -64,6 +66,7 @@ class AlertSender:
         self.senders = senders
         self.sleep = sleep
         self.desk = desk
+        self._headers: dict[int, asyncio.Event] = {}
         self.worker = outbox.worker_id()
 
     async def run_pass(self, stop: Stop | None = None) -> int:
@@ -91,6 +94,7 @@ class AlertSender:
             running |= {asyncio.create_task(self.handle(i)) for i in ids}
             handled += len(ids)
             if not running:
+                self._headers.clear()  # nothing waits on them any more
                 return handled
             if ids and len(running) < limit:
                 continue  # more may be due: fill the free slots first
@@ -188,33 +192,63 @@ class AlertSender:
             async with self.db.uow() as uow:
                 await renewals.notice_delivered(uow, notice)
 
-    async def _to_desk(self, alert_id: int, params: dict[str, Any]) -> None:
-        """Post a customer's ticket news to the support desk; the ticket itself first."""
-        if self.desk is None:
-            raise LookupError("no support desk in this process (SLACK_SUPPORT_CHANNEL)")
-        event = str(params["event"])
+    def _header(self, ticket_id: int) -> asyncio.Event:
+        """Set once this sender has tried to post the ticket (``desk:N:opened``) in this pass."""
+        return self._headers.setdefault(ticket_id, asyncio.Event())
+
+    async def _desk_view(
+        self, alert_id: int, ticket_id: int
+    ) -> tuple[DeskTicket | None, tuple[str, str | None] | None]:
+        """The ticket as the desk shows it and the state of its ``opened`` alert; the lease renewed."""
         async with self.db.uow() as uow:
             try:
-                ticket = await support.view(uow, int(params["ticket"]))
+                ticket: DeskTicket | None = await support.view(uow, ticket_id)
             except NotFound:
                 ticket = None
-            opened = await outbox.state_of(uow, f"desk:{params['ticket']}:opened")
+            opened = await outbox.state_of(uow, f"desk:{ticket_id}:opened")
             if not await outbox.extend(uow, alert_id, self.worker, self.settings.alerts_lease_seconds):
-                return
+                raise _LostClaim()
+        return ticket, opened
+
+    async def _to_desk(self, alert_id: int, params: dict[str, Any]) -> None:
+        """Post a customer's ticket news to the support desk, the ticket itself first: news of a
+        ticket not posted yet waits for this sender's post of it, or (posted elsewhere, or not
+        claimed yet) goes back to pending without counting an attempt; after the post failed for
+        good, it fails too."""
+        if self.desk is None:
+            raise LookupError("no support desk in this process (SLACK_SUPPORT_CHANNEL)")
+        event, ticket_id = str(params["event"]), int(params["ticket"])
+        try:
+            ticket, opened = await self._desk_view(alert_id, ticket_id)
+            if (
+                ticket is not None
+                and ticket.thread is None
+                and event != "opened"
+                and opened == ("sending", self.worker)
+            ):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._header(ticket_id).wait(), self.settings.alerts_lease_seconds)
+                ticket, opened = await self._desk_view(alert_id, ticket_id)
+        except _LostClaim:
+            return
         if ticket is None:
             await self._finish(alert_id, state="dropped", last_error="no longer applies")
             return
         if event == "opened":
-            if ticket.thread is None:
-                thread = await self.desk.post_ticket(ticket)
-                async with self.db.uow() as uow:
-                    await support.attach_thread(uow, ticket.id, thread)
-        elif ticket.thread is None and opened in ("pending", "sending"):
+            try:
+                if ticket.thread is None:
+                    thread = await self.desk.post_ticket(ticket)
+                    async with self.db.uow() as uow:
+                        await support.attach_thread(uow, ticket.id, thread)
+            finally:
+                self._header(ticket_id).set()
+        elif ticket.thread is None and opened is not None and opened[0] in ("pending", "sending"):
             later = clock.now() + dt.timedelta(seconds=self.settings.alerts_backoff_seconds)
             await self._finish(alert_id, state="pending", not_before=later)
             return
         elif ticket.thread is None:
-            raise RuntimeError(f"ticket {ticket.id} is not on the desk ({opened or 'never posted'})")
+            state = opened[0] if opened else "never posted"
+            raise RuntimeError(f"ticket {ticket.id} is not on the desk ({state})")
         else:
             message = params.get("message")
             news = ticket.message(message if isinstance(message, int) else None)

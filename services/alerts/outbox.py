@@ -182,10 +182,10 @@ async def requeue(uow: UnitOfWork, ids: Sequence[int] | None = None) -> list[int
     return requeued
 
 
-async def state_of(uow: UnitOfWork, key: str) -> str | None:
-    """The state of the alert with ``key``, None when there is none."""
-    state: str | None = await uow.session.scalar(select(Alert.state).where(Alert.key == key))
-    return state
+async def state_of(uow: UnitOfWork, key: str) -> tuple[str, str | None] | None:
+    """The state of the alert with ``key`` and the worker that holds it, None when there is none."""
+    row = (await uow.session.execute(select(Alert.state, Alert.claimed_by).where(Alert.key == key))).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 @dataclass(frozen=True)

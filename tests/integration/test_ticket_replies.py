@@ -185,7 +185,7 @@ async def test_customer_news_goes_to_the_desk_when_there_is_one(dispatcher: Disp
     await alice.say("close 1")
     await alice.press("Close ticket")
     kinds = await _alerts(dispatcher)
-    assert [k for k, kind in kinds if kind == "desk"][0] == "desk:1:opened"
+    assert next(k for k, kind in kinds if kind == "desk") == "desk:1:opened"
     assert any(k.startswith("desk:1:message:") for k, _ in kinds)
     assert any(k.startswith("desk:1:closed:") for k, _ in kinds)
     # Without a desk process, its alerts fail (and end as dead letters), the customer's do not.
