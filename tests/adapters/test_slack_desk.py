@@ -27,11 +27,12 @@ from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import gettext as _
 from bot.core.i18n import use_locale
+from services import chat_records, linking
 from services.drivers.log_mail import LogMailer
-from storage.models import Customer, Ticket, TicketMessage
+from storage.models import AlertDelivery, ChatIdentity, Customer, Ticket, TicketMessage
 from tests.fakes.slack_api import Call, FakeSlackAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.support.slack_client import SECRET, SlackUser
+from tests.support.slack_client import SECRET, TEAM, SlackUser
 from tests.support.telegram_driver import Telegram, telegram_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -229,3 +230,43 @@ def test_text_between_slack_and_the_customer() -> None:
         "see the page (https://x.example) or https://y.example <3"
     )
     assert plain("hi <@U123>") == "hi <@U123>"
+
+
+async def test_customer_on_slack_answers_in_the_alert_thread(desk: Desk) -> None:
+    """A customer linked on Slack gets the staff reply in a direct message and answers in its thread."""
+    async with desk.app.db.uow() as uow:
+        ident = await chat_records.identity(uow, "slack", TEAM, "UCUSTOMER")
+        await linking.redeem(uow, ident, await linking.issue_code(uow, 1, "slack", "owner"))
+    ticket_id = await _open_ticket_on_telegram(desk)
+    await desk.send_alerts()
+    thread = (await desk.ticket(ticket_id)).desk_thread
+    assert thread is not None
+    await desk.user(STAFF).event(_thread_reply("1700000200.000001", thread, "Can you send the bounce?"))
+    await desk.send_alerts()
+    [dm] = [c for c in desk.slack.of("chat.postMessage") if c.args.get("channel") == "UCUSTOMER"]
+    assert "Can you send the bounce?" in dm.text
+    async with desk.app.db.uow() as uow:
+        [delivered] = (
+            await uow.session.scalars(
+                select(AlertDelivery.message_id)
+                .join(ChatIdentity, ChatIdentity.id == AlertDelivery.identity_id)
+                .where(ChatIdentity.user_id == "UCUSTOMER")
+            )
+        ).all()
+    customer = desk.user("UCUSTOMER")
+    await customer.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D_DM",
+            "text": "Here it is",
+            "thread_ts": delivered,
+        }
+    )
+    async with desk.app.db.uow() as uow:
+        last = await uow.session.scalar(
+            select(TicketMessage)
+            .where(TicketMessage.ticket_id == ticket_id)
+            .order_by(TicketMessage.id.desc())
+        )
+    assert last is not None and (last.author, last.body) == ("customer", "Here it is")
