@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from services import audit, clock, tickets
@@ -144,13 +144,6 @@ async def listing(
         query.order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
     )
     return [await _view(uow, t) for t in rows.all()]
-
-
-async def count(uow: UnitOfWork, status: str | None = None) -> int:
-    query = select(func.count()).select_from(Ticket)
-    if status is not None:
-        query = query.where(Ticket.status == status)
-    return int(await uow.session.scalar(query) or 0)
 
 
 def _mark_read(ticket: Ticket) -> None:

@@ -178,11 +178,8 @@ async def close_once(uow: UnitOfWork, ticket: Ticket, now: dt.datetime) -> bool:
     return True
 
 
-TICKET_ALERTS = ("ticket", "ticket_closed")
-
-
 async def answered(uow: UnitOfWork, identity_id: int, message_id: str) -> int | None:
-    """The ticket whose alert (a support reply, a closing) was delivered to this chat as platform
+    """The ticket whose alert (a support reply, a closing: kind ``ticket``) was delivered to this chat as platform
     message ``message_id``: what a customer answers by replying to that message. None otherwise."""
     params = await uow.session.scalar(
         select(Alert.params)
@@ -190,7 +187,7 @@ async def answered(uow: UnitOfWork, identity_id: int, message_id: str) -> int | 
         .where(
             AlertDelivery.identity_id == identity_id,
             AlertDelivery.message_id == message_id,
-            Alert.kind.in_(TICKET_ALERTS),
+            Alert.kind == "ticket",
         )
         .limit(1)
     )
