@@ -25,10 +25,11 @@ from limits import parse
 from bot import demo
 from bot.adapters.shell import Shell
 from bot.adapters.slack import SLACK_KEY, SlackAdapter
+from bot.adapters.slack_desk import SlackDesk
 from bot.adapters.telegram import TELEGRAM, TelegramAdapter
 from bot.alerts.dispatch import AlertSender, Sleep
 from bot.alerts.notifier import OutboxNotifier
-from bot.alerts.senders import LogSender, Sender, SlackSender, TelegramSender
+from bot.alerts.senders import Desk, LogSender, Sender, SlackSender, TelegramSender
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.limiting import Limiter
@@ -142,6 +143,13 @@ def pay_links(settings: Settings) -> PayLinks:
     return PayLinks(settings.public_base_url, settings.pay_link_ttl_days)
 
 
+def outbox_notifier(settings: Settings) -> OutboxNotifier:
+    """Payment notices and ticket events into the alerts outbox; the customer's ticket news goes to
+    the support desk when one is configured (``SLACK_SUPPORT_CHANNEL`` with ``SLACK_BOT_TOKEN``)."""
+    desk = bool(settings.slack_support_channel and settings.slack_bot_token)
+    return OutboxNotifier(desk=desk, replies=settings.alerts_ticket_replies)
+
+
 def all_commands() -> Registry:
     """Every command, button, confirmation and form: the routers of ``handlers``, checked together
     (a confirmation without its command, a misspelt name, fail here, at start-up)."""
@@ -181,6 +189,7 @@ def dispatcher(
         documents=Renderer(),
         pay_links=pay_links(settings),
         actions=action_runner(db, settings, picked),
+        ticket_events=outbox_notifier(settings),
     )
 
 
@@ -213,10 +222,14 @@ class App:
 
 
 def assemble(settings: Settings, db: Database, chat: Dispatcher) -> App:
-    """The process around a dispatcher: its payment notifier, and the dispatcher's limiter, shared
-    by the pay pages, the link-code attempts and the adapters' pacing (their keys differ), so a
-    process holds one connection pool to the rate-limit storage and one view of its outages."""
-    return App(settings, db, chat, OutboxNotifier(), chat.limiter)
+    """The process around a dispatcher: one outbox notifier for its payment notices and its ticket
+    events (the dispatcher's too), which wakes this process's alert sender; and the dispatcher's
+    limiter, shared by the pay pages, the link-code attempts and the adapters' pacing (their keys
+    differ), so a process holds one connection pool to the rate-limit storage and one view of its
+    outages."""
+    notifier = outbox_notifier(settings)
+    chat.ticket_events = notifier
+    return App(settings, db, chat, notifier, chat.limiter)
 
 
 async def open_app(settings: Settings, seed_demo: bool = False) -> App:
@@ -247,6 +260,13 @@ def slack_adapter(app: App) -> SlackAdapter:
     return SlackAdapter(app.dispatcher, settings, pacer, app.metrics)
 
 
+def support_desk(settings: Settings, slack: SlackAdapter | None) -> SlackDesk | None:
+    """The support desk in the provider's Slack channel, when one is configured."""
+    if slack is None or not settings.slack_support_channel:
+        return None
+    return SlackDesk(slack, settings.slack_support_channel, settings.default_language)
+
+
 def shell(app: App, user_id: str, language: str | None) -> Shell:
     return Shell(app.dispatcher, user_id, language)
 
@@ -266,11 +286,15 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
         parse(settings.pay_page_rate_limit),
         app.actions,
     )
+    slack = slack_adapter(app) if settings.slack_bot_token else None
+    desk = support_desk(settings, slack)
+    if desk is not None:  # staff answer in the support channel's threads
+        desk.listen(app.db, app.dispatcher.drivers.mail, app.notifier)
     return make_web_app(
         Site(settings, app.db, app.metrics),
         payments,
         telegram_adapter(app) if settings.telegram_bot_token else None,
-        slack_adapter(app) if settings.slack_bot_token else None,
+        slack,
     )
 
 
@@ -312,5 +336,8 @@ async def connected_senders(app: App) -> AsyncIterator[dict[str, Sender]]:
 
 
 def alert_sender(app: App, through: Mapping[str, Sender], sleep: Sleep = asyncio.sleep) -> AlertSender:
-    """The outbox's sender for this process."""
-    return AlertSender(app.db, app.settings, app.seller, through, sleep)
+    """The outbox's sender for this process; the support desk posts through the Slack sender's
+    adapter (the one that serves Slack in ``hostbot run``)."""
+    slack = through.get("slack")
+    desk: Desk | None = support_desk(app.settings, slack.adapter) if isinstance(slack, SlackSender) else None
+    return AlertSender(app.db, app.settings, app.seller, through, sleep, desk=desk)

@@ -1,4 +1,4 @@
-"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts, actions."""
+"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts, actions, payments."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import or_, select
@@ -18,11 +19,13 @@ from bot.adapters.shell import link_local_user
 from bot.alerts import worker as alerts_worker
 from bot.bootstrap import App, open_app
 from bot.config import Settings, get_settings
-from bot.core import logs
+from bot.core import formatting, logs
 from bot.core.i18n import choose, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.lifecycle import Stop
 from services import (
+    bank_statements,
+    bank_transfers,
     clock,
     housekeeping,
     linking,
@@ -209,13 +212,23 @@ async def cmd_meter(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_alerts_status(settings: Settings, args: argparse.Namespace) -> int:
-    """Counts per state, then the dead letters with their last error (what an operator acts on)."""
+    """Counts per state, what is waiting (next due first), then the dead letters with their last
+    error: what an operator acts on (``hostbot alerts requeue``)."""
     app = await open_app(settings)
     try:
         async with app.db.uow() as uow:
             counts = await outbox.counts(uow)
+            waiting = await outbox.waiting(uow)
             dead = await outbox.dead_letters(uow)
         print("  ".join(f"{state}: {n}" for state, n in counts.items()))
+        if waiting:
+            print("waiting:")
+        for alert in waiting:
+            error = f": {alert.last_error}" if alert.last_error else ""
+            print(
+                f"  #{alert.id} {alert.key} ({alert.kind}, customer {alert.customer_id}, {alert.state}, "
+                f"due {alert.not_before:%Y-%m-%d %H:%M:%S} UTC, {alert.attempts} attempts){error}"
+            )
         if dead:
             print("dead letters:")
         for alert in dead:
@@ -250,6 +263,82 @@ async def cmd_actions(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await app.close()
+
+
+async def cmd_alerts_requeue(settings: Settings, args: argparse.Namespace) -> int:
+    """Dead letters back to pending (all, or those named), sent by the next worker round."""
+    if not args.all and not args.ids:
+        print("name the dead letters to requeue (their #ids), or --all", file=sys.stderr)
+        return 2
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            requeued = await outbox.requeue(uow, None if args.all else args.ids)
+        print(
+            f"requeued {len(requeued)} dead letters"
+            + (f": {', '.join(f'#{i}' for i in requeued)}" if requeued else "")
+        )
+        return 0
+    finally:
+        await app.close()
+
+
+def _transfer_line(outcome: bank_transfers.Outcome) -> str:
+    t = outcome.transfer
+    amount = formatting.amount(t.amount.minor, t.amount.currency)
+    booked = f" {t.booked_on:%Y-%m-%d}" if t.booked_on else ""
+    return f"{t.bank_ref}{booked} {amount} from {t.payer or '?'} ({t.reference or 'no reference'})"
+
+
+async def cmd_payments_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Apply a camt.053 statement's credits, each once; list what was paid, credited, already
+    applied, and what could not be matched (nothing changed for those)."""
+    try:
+        statement = bank_statements.parse(await asyncio.to_thread(Path(args.statement).read_bytes))
+    except OSError as err:
+        print(f"cannot read {args.statement}: {err.strerror}", file=sys.stderr)
+        return 2
+    except bank_statements.StatementError as err:
+        print(f"{args.statement}: {err}", file=sys.stderr)
+        return 2
+    ours = settings.bank_iban.replace(" ", "").upper()
+    if statement.account.replace(" ", "").upper() != ours:
+        print(
+            f"{args.statement} is a statement of {statement.account}, not of BANK_IBAN {ours}",
+            file=sys.stderr,
+        )
+        return 2
+    app = await open_app(settings)
+    try:
+        outcomes = []
+        for transfer in statement.transfers:
+            async with app.db.uow() as uow:
+                outcomes.append(
+                    await bank_transfers.record(uow, transfer, app.notifier, settings.bank_reference)
+                )
+    finally:
+        await app.close()
+    with use_locale("en"):
+        for outcome in outcomes:
+            if outcome.status == "paid":
+                print(f"paid      {outcome.invoice}: {_transfer_line(outcome)}")
+            elif outcome.status == "credited":
+                print(
+                    f"credited  to customer {outcome.customer_id}'s balance ({outcome.invoice}: {outcome.reason}): "
+                    f"{_transfer_line(outcome)}"
+                )
+            elif outcome.status == "duplicate":
+                print(f"already   applied before: {_transfer_line(outcome)}")
+        unmatched = [o for o in outcomes if o.status == "unmatched"]
+        if unmatched:
+            print(f"not matched ({len(unmatched)}), nothing changed:")
+        for outcome in unmatched:
+            print(f"  {_transfer_line(outcome)}: {outcome.reason}")
+    if statement.skipped:
+        print(f"skipped ({len(statement.skipped)}):")
+    for skipped in statement.skipped:
+        print(f"  {skipped.ref}: {skipped.reason}")
+    return 0
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -323,7 +412,7 @@ def parser() -> argparse.ArgumentParser:
 
     alerts = sub.add_parser("alerts", help="the proactive alerts outbox")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
-    status = alerts_sub.add_parser("status", help="alerts per state, and the dead letters")
+    status = alerts_sub.add_parser("status", help="alerts per state, what is waiting, and the dead letters")
     status.set_defaults(func=cmd_alerts_status)
 
     actions = sub.add_parser(
@@ -336,6 +425,20 @@ def parser() -> argparse.ArgumentParser:
     retry = actions_sub.add_parser("retry", help="put a failed action back in the queue")
     retry.add_argument("id", type=int)
     retry.set_defaults(func=cmd_actions)
+    requeue = alerts_sub.add_parser(
+        "requeue", help="send dead letters again (with a fresh count of attempts)"
+    )
+    requeue.add_argument("ids", nargs="*", type=int, help="the dead letters' ids (#N in alerts status)")
+    requeue.add_argument("--all", action="store_true", help="every dead letter")
+    requeue.set_defaults(func=cmd_alerts_requeue)
+
+    payments = sub.add_parser("payments", help="payments received outside the chat")
+    payments_sub = payments.add_subparsers(dest="payments_command", required=True)
+    statement = payments_sub.add_parser(
+        "import", help="apply the credits of a bank statement (ISO 20022 camt.053), each once"
+    )
+    statement.add_argument("statement", help="the camt.053 XML file")
+    statement.set_defaults(func=cmd_payments_import)
     return p
 
 

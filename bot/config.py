@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     slack_command: str = "/hosting"
     slack_pace_per_channel: str = "1/second"
     slack_locale_cache_seconds: int = 3600
+    # The support desk (README "Support desk in Slack"): the id of the provider's own channel where
+    # each new ticket is posted and staff answer in its thread (empty: no desk).
+    slack_support_channel: str = ""
+
+    # A customer may reopen a closed ticket by replying to it for this many days after it was closed.
+    ticket_reopen_days: int = 14
 
     # Proactive alerts (bot/alerts). Each rule is off when its list is empty or its horizon is 0.
     alerts_in_run: bool = True

@@ -1,21 +1,26 @@
-"""Support tickets: list, read, and the new-ticket form (department, importance, order, subject, message)."""
+"""Support tickets: list, read, the new-ticket form (department, importance, order, subject,
+message), replying (which reopens a ticket closed not long ago) and closing."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from bot.core import formatting
 from bot.core.context import Context
 from bot.core.forms import Data, Form, Invalid, Step
 from bot.core.i18n import gettext as _
+from bot.core.i18n import ngettext
 from bot.core.registry import fold
 from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
-from handlers.common import filter_row, first_number, keyword, label
+from handlers.common import confirmation, filter_row, first_number, is_id, keyword, label
 from services import orders, tickets
 from services.audit import Actor
 from services.errors import N_, NotFound
-from services.ports import Mailer
+from services.ports import Mailer, TicketEvents
 from services.records import Customer, UnitOfWork
 
 router = Router()
@@ -95,7 +100,97 @@ async def show_ticket(uow: UnitOfWork, actor: Actor, customer: Customer, args: l
     for message in ticket.messages:
         who = _("You") if message.author == "customer" else _("Support")
         lines.append(f"\n{who} · {formatting.datetime(message.created_at)}\n{message.body}")
-    return Reply("\n".join(lines))
+    lines.append("\n" + _("To answer: reply {id} followed by your text.").format(id=ticket.id))
+    buttons = []
+    if ticket.status == "open":
+        buttons.append([Button(_("Close ticket"), command=f"close {ticket.id}")])
+    return Reply("\n".join(lines), buttons=buttons)
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _after_number(line: str) -> str:
+    """What follows the first id of the command line, as typed (line breaks kept)."""
+    for word in _WORD.finditer(line):
+        if is_id(word.group()):
+            return line[word.end() :].strip()
+    return ""
+
+
+@router.command(
+    "reply",
+    aliases={
+        "en": ("reply", "answer"),
+        "fr": ("repondre", "reponse"),
+        "id": ("balas", "balastiket"),
+        "tr": ("yanitla", "cevapla"),
+    },
+    summary=N_("answer one of your tickets (a closed one reopens if it was closed recently)"),
+    usage=N_("NUMBER TEXT"),
+    capability="tickets",
+)
+async def reply(
+    ctx: Context, uow: UnitOfWork, actor: Actor, args: list[str], ticket_events: TicketEvents
+) -> Reply:
+    ticket_id = first_number(args)
+    body = _after_number(ctx.line)
+    if not body:
+        raise UsageError()
+    if len(body) > tickets.MAX_BODY:
+        return Reply(
+            _("The message is too long (at most {limit} characters).").format(limit=tickets.MAX_BODY)
+        )
+    window = dt.timedelta(days=ctx.settings.ticket_reopen_days)
+    ticket, reopened = await tickets.reply(uow, ticket_id, body, actor, ticket_events, window)
+    if reopened:
+        text = _("Ticket #{id} is open again and your message was added. We will answer here.")
+    else:
+        text = _("Your message was added to ticket #{id}. We will answer here.")
+    return Reply(
+        text.format(id=ticket.id), buttons=[[Button(_("Show ticket"), command=f"ticket {ticket.id}")]]
+    )
+
+
+@dataclass(frozen=True)
+class CloseTicket:
+    ticket_id: int
+
+
+@router.command(
+    "closeticket",
+    aliases={
+        "en": ("close", "close ticket"),
+        "fr": ("fermer", "fermer ticket", "cloturer"),
+        "id": ("tutup", "tutup tiket", "tutuptiket"),
+        "tr": ("kapat", "talep kapat", "talebi kapat"),
+    },
+    summary=N_("close one of your tickets when your question is answered"),
+    usage=N_("NUMBER"),
+    capability="tickets",
+    confirms=CloseTicket,
+)
+async def close_ticket(uow: UnitOfWork, actor: Actor, ctx: Context, args: list[str]) -> Reply:
+    ticket = await tickets.get(uow, first_number(args), actor)
+    if ticket.status == "closed":
+        return Reply(_("Ticket #{id} is already closed.").format(id=ticket.id))
+    days = ctx.settings.ticket_reopen_days
+    question = _("Close ticket #{id} ({subject})?").format(id=ticket.id, subject=ticket.subject)
+    if days > 0:
+        question += "\n" + ngettext(
+            "You can reopen it by replying to it within {n} day.",
+            "You can reopen it by replying to it within {n} days.",
+            days,
+        ).format(n=days)
+    return confirmation(question, _("Close ticket"), CloseTicket(ticket.id))
+
+
+@router.confirmer(CloseTicket)
+async def confirm_close(
+    uow: UnitOfWork, actor: Actor, action: CloseTicket, ticket_events: TicketEvents
+) -> Reply:
+    ticket = await tickets.close(uow, action.ticket_id, actor, ticket_events)
+    return Reply(_("Ticket #{id} is closed.").format(id=ticket.id))
 
 
 async def _department(answer: str, ctx: Context, data: Data) -> str:
@@ -146,7 +241,12 @@ async def _message(answer: str, ctx: Context, data: Data) -> str:
 
 
 async def _open_ticket(
-    uow: UnitOfWork, customer: Customer, actor: Actor, mailer: Mailer, data: dict[str, Any]
+    uow: UnitOfWork,
+    customer: Customer,
+    actor: Actor,
+    mailer: Mailer,
+    ticket_events: TicketEvents,
+    data: dict[str, Any],
 ) -> Reply:
     ticket, copied_to = await tickets.create(
         uow,
@@ -158,6 +258,7 @@ async def _open_ticket(
         data["message"],
         actor,
         mailer,
+        ticket_events,
     )
     return Reply(
         _("Ticket #{id} is open. We will answer here and by e-mail to {email}.").format(

@@ -289,3 +289,30 @@ class CardCheckout(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """Something happened on a ticket that the other side must hear about.
+
+    By the customer (``by="customer"``): ``opened``, ``message``, ``closed``, ``reopened`` (the
+    support desk hears of them). By the staff (``by="staff"``): ``replied`` and ``closed`` (the
+    customer hears of them). ``message_id`` is the message the event carries, if any; ``at`` tells
+    two events of the same kind on one ticket apart (closed, reopened, closed again)."""
+
+    ticket_id: int
+    customer_id: int
+    kind: str
+    by: str
+    at: dt.datetime
+    message_id: int | None = None
+
+
+class TicketEvents(Protocol):
+    """Passes ticket events on: to the provider's support desk and to the customer's chats (the
+    alerts outbox does it in production: ``bot.alerts.notifier``).
+
+    Called inside the transaction that changes the ticket, so that the event and the change are
+    committed together or not at all."""
+
+    async def publish(self, uow: UnitOfWork, event: TicketEvent) -> None: ...

@@ -1,16 +1,24 @@
-"""Support tickets: department, importance, linked order, messages, read flags, a copy by mail."""
+"""Support tickets as the customer sees them: department, importance, linked order, messages,
+read flags, a copy by mail; replying, closing and reopening. What the staff do is ``services.desk``.
+
+Every change is published as a ``TicketEvent`` in its own transaction, so the support desk hears
+of a new ticket or message exactly when it is committed.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services import audit, clock
 from services.access import owned
 from services.audit import Actor
-from services.ports import Mailer, MailMessage
-from storage.models import Customer, CustomerEmail, Order, Ticket, TicketMessage
+from services.errors import N_, InvalidState
+from services.ports import Mailer, MailMessage, TicketEvent, TicketEvents
+from storage.models import Alert, AlertDelivery, Customer, CustomerEmail, Order, Ticket, TicketMessage
 from storage.uow import UnitOfWork
 
 DEPARTMENTS = ("technical", "financial")
@@ -39,6 +47,11 @@ def unread_count(ticket: Ticket) -> int:
     return sum(1 for m in ticket.messages if m.author == "staff" and not m.is_read)
 
 
+async def get(uow: UnitOfWork, ticket_id: int, actor: Actor) -> Ticket:
+    """The actor's ticket, read flags untouched."""
+    return await owned(uow, Ticket, ticket_id, actor)
+
+
 async def read(uow: UnitOfWork, ticket_id: int, actor: Actor) -> Ticket:
     """The ticket with its messages; the staff replies it shows become read."""
     ticket = await owned(uow, Ticket, ticket_id, actor)
@@ -59,8 +72,10 @@ async def create(
     body: str,
     actor: Actor,
     mailer: Mailer,
+    events: TicketEvents | None = None,
 ) -> tuple[Ticket, str]:
-    """The new ticket, and the address its copy was mailed to."""
+    """The new ticket, and the address its copy was mailed to. Its first message is unread for the
+    staff until one of them answers or reads it."""
     if department not in DEPARTMENTS or importance not in IMPORTANCE:
         raise ValueError("unknown department or importance")
     if order_id is not None:
@@ -74,18 +89,21 @@ async def create(
         subject=subject[:MAX_SUBJECT],
         created_at=now,
         updated_at=now,
-        messages=[TicketMessage(author="customer", body=body[:MAX_BODY], is_read=True, created_at=now)],
+        messages=[TicketMessage(author="customer", body=body[:MAX_BODY], is_read=False, created_at=now)],
     )
     uow.session.add(ticket)
     await uow.flush()
     audit.record(uow, "ticket.create", actor, f"ticket:{ticket.id}")
+    if events is not None:
+        opened = TicketEvent(ticket.id, customer.id, "opened", "customer", now, ticket.messages[0].id)
+        await events.publish(uow, opened)
     await uow.commit()
-    copied_to = await _copy_address(uow, customer, department)
+    copied_to = await copy_address(uow, customer, department)
     await mailer.send(MailMessage(copied_to, f"[#{ticket.id}] {ticket.subject}", body))
     return ticket, copied_to
 
 
-async def _copy_address(uow: UnitOfWork, customer: Customer, department: str) -> str:
+async def copy_address(uow: UnitOfWork, customer: Customer, department: str) -> str:
     """Ticket copies go to the alternative mailbox for that purpose, else the main address."""
     purpose = "billing" if department == "financial" else "technical"
     alternative = await uow.session.scalar(
@@ -94,3 +112,84 @@ async def _copy_address(uow: UnitOfWork, customer: Customer, department: str) ->
         )
     )
     return alternative or customer.email
+
+
+def reopenable(ticket: Ticket, window: dt.timedelta, now: dt.datetime) -> bool:
+    """A closed ticket may be reopened by a reply until ``window`` after it was closed."""
+    closed_at = ticket.closed_at or ticket.updated_at
+    return ticket.status == "closed" and now - closed_at <= window
+
+
+async def reply(
+    uow: UnitOfWork, ticket_id: int, body: str, actor: Actor, events: TicketEvents, window: dt.timedelta
+) -> tuple[Ticket, bool]:
+    """Add the customer's message to their ticket and commit; returns the ticket and whether the
+    reply reopened it. A ticket closed longer than ``window`` ago is refused: a new one is needed."""
+    ticket = await owned(uow, Ticket, ticket_id, actor)
+    body = body.strip()
+    if not body:
+        raise InvalidState(N_("Write your message after the ticket number."))
+    now = clock.now()
+    reopened = ticket.status == "closed"
+    if reopened and not reopenable(ticket, window, now):
+        raise InvalidState(
+            N_("Ticket #{id} was closed too long ago to be reopened. Please open a new ticket."),
+            id=ticket.id,
+        )
+    message = TicketMessage(author="customer", body=body[:MAX_BODY], is_read=False, created_at=now)
+    ticket.messages.append(message)
+    ticket.updated_at = now
+    if reopened:
+        ticket.status, ticket.closed_at = "open", None
+    await uow.flush()
+    audit.record(uow, "ticket.reopen" if reopened else "ticket.reply", actor, f"ticket:{ticket.id}")
+    kind = "reopened" if reopened else "message"
+    await events.publish(uow, TicketEvent(ticket.id, ticket.customer_id, kind, "customer", now, message.id))
+    await uow.commit()
+    return ticket, reopened
+
+
+async def close(uow: UnitOfWork, ticket_id: int, actor: Actor, events: TicketEvents) -> Ticket:
+    """The customer closes their open ticket; committed, and the desk is told."""
+    ticket = await owned(uow, Ticket, ticket_id, actor)
+    now = clock.now()
+    if not await close_once(uow, ticket, now):
+        raise InvalidState(N_("Ticket #{id} is already closed."), id=ticket.id)
+    audit.record(uow, "ticket.close", actor, f"ticket:{ticket.id}")
+    await events.publish(uow, TicketEvent(ticket.id, ticket.customer_id, "closed", "customer", now))
+    await uow.commit()
+    return ticket
+
+
+async def close_once(uow: UnitOfWork, ticket: Ticket, now: dt.datetime) -> bool:
+    """``open`` → ``closed`` in one conditional UPDATE: of two closings at the same moment (the
+    customer and the staff, two staff members), one gets True and the other False."""
+    closed = await uow.session.scalar(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == "open")
+        .values(status="closed", closed_at=now, updated_at=now)
+        .returning(Ticket.id)
+        .execution_options(synchronize_session=False)
+    )
+    if closed is None:
+        return False
+    for name, value in (("status", "closed"), ("closed_at", now), ("updated_at", now)):
+        set_committed_value(ticket, name, value)
+    return True
+
+
+async def answered(uow: UnitOfWork, identity_id: int, message_id: str) -> int | None:
+    """The ticket whose alert (a support reply, a closing: kind ``ticket``) was delivered to this chat as platform
+    message ``message_id``: what a customer answers by replying to that message. None otherwise."""
+    params = await uow.session.scalar(
+        select(Alert.params)
+        .join(AlertDelivery, AlertDelivery.alert_id == Alert.id)
+        .where(
+            AlertDelivery.identity_id == identity_id,
+            AlertDelivery.message_id == message_id,
+            Alert.kind == "ticket",
+        )
+        .limit(1)
+    )
+    ticket = params.get("ticket") if isinstance(params, dict) else None
+    return ticket if isinstance(ticket, int) else None

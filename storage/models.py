@@ -306,12 +306,24 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(10), default="open")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The staff member who took it (``slack:U123``, or a name given through the admin API).
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    # The ticket's message in the provider's support channel (its Slack ts), whose thread holds the
+    # conversation; None until the desk has posted it.
+    desk_thread: Mapped[str | None] = mapped_column(String(40))
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
 
     messages: Mapped[list[TicketMessage]] = relationship(lazy="selectin", order_by="TicketMessage.id")
 
 
 class TicketMessage(Base):
+    """One message of a ticket. ``author`` is ``customer`` or ``staff``; ``is_read``: the other side
+    has read it (the customer a staff reply, the staff a customer's message). ``staff`` names the
+    staff member who wrote it; ``external_id`` the platform message it came from (``slack:C1:ts``),
+    so that a redelivered event adds nothing."""
+
     __tablename__ = "ticket_messages"
+    __table_args__ = (UniqueConstraint("external_id", name="uq_ticket_messages_external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
@@ -319,6 +331,8 @@ class TicketMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    staff: Mapped[str | None] = mapped_column(String(100))
+    external_id: Mapped[str | None] = mapped_column(String(120))
 
 
 class Domain(Base):

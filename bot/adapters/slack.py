@@ -20,7 +20,7 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +131,7 @@ class SlackAdapter:
         self.socket: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._locales: dict[str, tuple[str | None, float]] = {}
+        self._channels: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, None]]] = {}
         self._listen()
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -201,6 +202,18 @@ class SlackAdapter:
         """Finish the work already acknowledged (the socket is closed first, by ``supervise``)."""
         await self.drain()
 
+    def own_channel(
+        self, channel: str, on_message: Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Hand every person's message in ``channel`` (threads included) to ``on_message`` instead
+        of the chat (the support desk owns its channel); run after ``ack()`` like all work."""
+        self._channels[channel] = on_message
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the ``ack()`` (for listeners added beside the adapter's own); ``drain()``
+        waits for it."""
+        self._spawn(work)
+
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._guarded(work))
         self._tasks.add(task)
@@ -269,17 +282,22 @@ class SlackAdapter:
             await self._run(incoming, where)
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        """Direct messages only; in channels the bot answers mentions."""
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        """Direct messages, and the messages of a channel someone owns (``own_channel``); in other
+        channels the bot answers mentions. An answer in the thread of one of the bot's messages
+        says which (``Incoming.reply_to``)."""
+        if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast"):
             return
-        self._spawn(
-            self._message(
-                event, body.get("team_id", ""), body.get("event_id"), Where(event["user"], event["channel"])
-            )
-        )
+        owner = self._channels.get(event.get("channel", ""))
+        if owner is not None:
+            self._spawn(owner(event))
+            return
+        if event.get("channel_type") != "im" or event.get("subtype"):
+            return
+        where = Where(event["user"], event["channel"])
+        self._spawn(self._message(event, body.get("team_id", ""), body.get("event_id"), where))
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("bot_id"):
+        if event.get("bot_id") or event.get("channel", "") in self._channels:
             return
         channel = event["channel"]
         where = Where(event["user"], channel, is_group(channel), thread_ts=event.get("thread_ts"))
@@ -287,7 +305,15 @@ class SlackAdapter:
 
     async def _message(self, event: dict[str, Any], team: str, event_id: str | None, where: Where) -> None:
         text = _MENTION.sub("", event.get("text") or "").strip() or "help"
-        incoming = await self._incoming(team, where.user, where.channel, text=text, update_id=event_id)
+        thread = event.get("thread_ts")
+        incoming = await self._incoming(
+            team,
+            where.user,
+            where.channel,
+            text=text,
+            update_id=event_id,
+            reply_to=thread if thread and thread != event.get("ts") else None,
+        )
         await self._run(incoming, where)
 
     async def _on_home(self, event: dict[str, Any], body: dict[str, Any]) -> None:

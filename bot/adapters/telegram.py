@@ -157,7 +157,9 @@ def to_incoming(update: Update) -> Incoming | None:
     if update.callback_query is not None:
         return Incoming(action_key=update.callback_query.data or "", **common)
     if update.message is not None:
-        return Incoming(text=update.message.text, **common)
+        answered = update.message.reply_to_message
+        reply_to = str(answered.message_id) if answered is not None else None
+        return Incoming(text=update.message.text, reply_to=reply_to, **common)
     return None
 
 

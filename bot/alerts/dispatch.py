@@ -7,6 +7,10 @@ at once. ``RetryAfter`` is waited out and the same message sent again (not a fai
 error makes the attempt fail: the alert goes back to pending with exponential backoff, and to the
 ``dead`` state after ``alerts_max_attempts``.
 
+``desk`` alerts (a customer's ticket news, for the provider's support desk) go to the ``Desk``
+instead of the customer's chats, in the order the desk needs: a ticket's message waits, without
+counting an attempt, until the ticket itself is on the desk.
+
 The one duplicate no outbox can prevent: the platform accepted a message and the process died
 before the delivery row was committed; the next worker sends it again.
 """
@@ -14,21 +18,26 @@ before the delivery row was committed; the next worker sends it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from bot.alerts import messages
-from bot.alerts.senders import RetryAfter, Sender
+from bot.alerts.senders import Desk, RetryAfter, Sender
 from bot.config import Settings
 from bot.core.dispatcher import seal
 from bot.core.i18n import choose, use_locale
 from bot.core.types import Reply
 from bot.lifecycle import Stop
 from services import alert_prefs, clock, renewals
+from services import desk as support
 from services.alerts import outbox
+from services.desk import DeskTicket
+from services.errors import NotFound
 from services.invoices import Seller
-from services.records import ChatIdentity, Database
+from services.records import Alert, ChatIdentity, Customer, Database, UnitOfWork
 
 log = logging.getLogger("hostbot.alerts")
 
@@ -39,7 +48,8 @@ MAX_RETRY_AFTER = 20  # 429s in a row for one message before the attempt counts 
 
 class AlertSender:
     """Sends the outbox: one worker's sending side (the chat ``Dispatcher`` answers messages; this
-    one speaks first). ``worker`` is the lease owner name written on claimed rows."""
+    one speaks first). ``worker`` is the lease owner name written on claimed rows; ``desk`` takes
+    the ``desk`` alerts (None: no support desk in this process, they fail)."""
 
     def __init__(
         self,
@@ -48,12 +58,15 @@ class AlertSender:
         seller: Seller,
         senders: Mapping[str, Sender],
         sleep: Sleep = asyncio.sleep,
+        desk: Desk | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.seller = seller
         self.senders = senders
         self.sleep = sleep
+        self.desk = desk
+        self._headers: dict[int, asyncio.Event] = {}
         self.worker = outbox.worker_id()
 
     async def run_pass(self, stop: Stop | None = None) -> int:
@@ -81,6 +94,7 @@ class AlertSender:
             running |= {asyncio.create_task(self.handle(i)) for i in ids}
             handled += len(ids)
             if not running:
+                self._headers.clear()  # nothing waits on them any more
                 return handled
             if ids and len(running) < limit:
                 continue  # more may be due: fill the free slots first
@@ -112,36 +126,55 @@ class AlertSender:
             customer = await outbox.addressee(uow, alert) if alert else None
             if alert is None or customer is None:
                 return
-            prefs = await alert_prefs.get(uow, customer.id)
-            if alert.kind in (prefs.muted or []):
-                await self._finish(alert_id, state="dropped", last_error="turned off by the customer")
-                return
-            held = alert_prefs.quiet_until(prefs, customer.timezone, clock.now())
-            if held is not None:
-                await self._finish(alert_id, state="pending", not_before=held)
-                return
-            chats = await outbox.recipients(uow, customer.id)
-            if not chats:
-                await self._finish(alert_id, state="dropped", last_error="no linked chat")
-                return
-            draft = await messages.compose(uow, alert, customer, self.settings, self.seller)
-            if draft is None:
-                await self._finish(alert_id, state="dropped", last_error="no longer applies")
-                return
-            notice = alert.params.get("notice")
-            done = await outbox.delivered_to(uow, alert_id)
-            todo: list[tuple[ChatIdentity, Reply]] = []
-            for chat in chats:
-                if chat.id in done:
-                    continue
-                lang = choose(
-                    chat.language, customer.language, chat.platform_language, self.settings.default_language
-                )
-                with use_locale(lang):
-                    reply = draft()
-                seal(uow, chat.id, reply, self.settings)
-                todo.append((chat, reply))
-            await uow.commit()  # the button keys and pay link exist before anyone can press them
+            if alert.kind == "desk":
+                desk_news: dict[str, Any] | None = dict(alert.params)
+            else:
+                desk_news, todo = None, await self._compose(uow, alert, customer)
+                notice = alert.params.get("notice")
+        if desk_news is not None:
+            await self._to_desk(alert_id, desk_news)
+        elif todo is not None:
+            await self._send_all(alert_id, todo, notice)
+
+    async def _compose(
+        self, uow: UnitOfWork, alert: Alert, customer: Customer
+    ) -> list[tuple[ChatIdentity, Reply]] | None:
+        """The alert for each linked chat that has not had it yet, its buttons sealed and committed;
+        None when it was settled here (dropped, or held until the customer's quiet hours end)."""
+        alert_id = alert.id
+        prefs = await alert_prefs.get(uow, customer.id)
+        if alert.kind in (prefs.muted or []):
+            await self._finish(alert_id, state="dropped", last_error="turned off by the customer")
+            return None
+        held = alert_prefs.quiet_until(prefs, customer.timezone, clock.now())
+        if held is not None:
+            await self._finish(alert_id, state="pending", not_before=held)
+            return None
+        chats = await outbox.recipients(uow, customer.id)
+        if not chats:
+            await self._finish(alert_id, state="dropped", last_error="no linked chat")
+            return None
+        draft = await messages.compose(uow, alert, customer, self.settings, self.seller)
+        if draft is None:
+            await self._finish(alert_id, state="dropped", last_error="no longer applies")
+            return None
+        done = await outbox.delivered_to(uow, alert_id)
+        todo: list[tuple[ChatIdentity, Reply]] = []
+        for chat in chats:
+            if chat.id in done:
+                continue
+            lang = choose(
+                chat.language, customer.language, chat.platform_language, self.settings.default_language
+            )
+            with use_locale(lang):
+                reply = draft()
+            seal(uow, chat.id, reply, self.settings)
+            todo.append((chat, reply))
+        await uow.commit()  # the button keys and pay link exist before anyone can press them
+        return todo
+
+    async def _send_all(self, alert_id: int, todo: list[tuple[ChatIdentity, Reply]], notice: Any) -> None:
+        """Send to each chat, recording each delivery at once; settle the alert."""
         errors = []
         for chat, reply in todo:
             try:
@@ -161,6 +194,69 @@ class AlertSender:
         if notice is not None:
             async with self.db.uow() as uow:
                 await renewals.notice_delivered(uow, notice)
+
+    def _header(self, ticket_id: int) -> asyncio.Event:
+        """Set once this sender has tried to post the ticket (``desk:N:opened``) in this pass."""
+        return self._headers.setdefault(ticket_id, asyncio.Event())
+
+    async def _desk_view(
+        self, alert_id: int, ticket_id: int
+    ) -> tuple[DeskTicket | None, tuple[str, str | None] | None]:
+        """The ticket as the desk shows it and the state of its ``opened`` alert; the lease renewed."""
+        async with self.db.uow() as uow:
+            try:
+                ticket: DeskTicket | None = await support.view(uow, ticket_id)
+            except NotFound:
+                ticket = None
+            opened = await outbox.state_of(uow, f"desk:{ticket_id}:opened")
+            if not await outbox.extend(uow, alert_id, self.worker, self.settings.alerts_lease_seconds):
+                raise _LostClaim()
+        return ticket, opened
+
+    async def _to_desk(self, alert_id: int, params: dict[str, Any]) -> None:
+        """Post a customer's ticket news to the support desk, the ticket itself first: news of a
+        ticket not posted yet waits for this sender's post of it, or (posted elsewhere, or not
+        claimed yet) goes back to pending without counting an attempt; after the post failed for
+        good, it fails too."""
+        if self.desk is None:
+            raise LookupError("no support desk in this process (SLACK_SUPPORT_CHANNEL)")
+        event, ticket_id = str(params["event"]), int(params["ticket"])
+        try:
+            ticket, opened = await self._desk_view(alert_id, ticket_id)
+            if (
+                ticket is not None
+                and ticket.thread is None
+                and event != "opened"
+                and opened == ("sending", self.worker)
+            ):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._header(ticket_id).wait(), self.settings.alerts_lease_seconds)
+                ticket, opened = await self._desk_view(alert_id, ticket_id)
+        except _LostClaim:
+            return
+        if ticket is None:
+            await self._finish(alert_id, state="dropped", last_error="no longer applies")
+            return
+        if event == "opened":
+            try:
+                if ticket.thread is None:
+                    thread = await self.desk.post_ticket(ticket)
+                    async with self.db.uow() as uow:
+                        await support.attach_thread(uow, ticket.id, thread)
+            finally:
+                self._header(ticket_id).set()
+        elif ticket.thread is None and opened is not None and opened[0] in ("pending", "sending"):
+            later = clock.now() + dt.timedelta(seconds=self.settings.alerts_backoff_seconds)
+            await self._finish(alert_id, state="pending", not_before=later)
+            return
+        elif ticket.thread is None:
+            state = opened[0] if opened else "never posted"
+            raise RuntimeError(f"ticket {ticket.id} is not on the desk ({state})")
+        else:
+            message = params.get("message")
+            news = ticket.message(message if isinstance(message, int) else None)
+            await self.desk.post_event(ticket, event, news)
+        await self._finish(alert_id, state="sent", sent_at=clock.now(), last_error="")
 
     async def _send(self, alert_id: int, chat: ChatIdentity, reply: Reply) -> str:
         sender = self.senders.get(chat.platform)

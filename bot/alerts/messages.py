@@ -224,6 +224,16 @@ async def _overdue(uow: UnitOfWork, alert: Alert, customer: Customer, settings: 
     return draft
 
 
+def _ticket_buttons(ticket_id: int) -> list[list[Button]]:
+    return [[Button(_("Open ticket"), command=f"ticket {ticket_id}")]]
+
+
+def _answer_hint(ticket_id: int) -> str:
+    return _("To answer, reply to this message or send: reply {id} followed by your text.").format(
+        id=ticket_id
+    )
+
+
 async def _reply(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | None:
     reply = await facts.unread_reply(uow, customer, alert.params["ticket"], alert.params["message"])
     if reply is None:
@@ -232,10 +242,29 @@ async def _reply(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | N
     excerpt = message.body if len(message.body) <= 300 else message.body[:299] + "…"
 
     def draft() -> Reply:
-        head = _("Support replied on ticket #{id} ({subject}):").format(id=ticket.id, subject=ticket.subject)
-        return Reply(
-            f"{head}\n{excerpt}", buttons=[[Button(_("Open ticket"), command=f"ticket {ticket.id}")]]
-        )
+        head = _("Support replied to ticket #{id} ({subject}):").format(id=ticket.id, subject=ticket.subject)
+        return Reply(f"{head}\n{excerpt}\n\n{_answer_hint(ticket.id)}", buttons=_ticket_buttons(ticket.id))
+
+    return draft
+
+
+async def _closed(uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings) -> Draft | None:
+    """Support closed the ticket (``services.desk.close``); gone once the customer reopened it."""
+    ticket = await facts.ticket(uow, customer, alert.params["ticket"])
+    if ticket is None or ticket.status != "closed":
+        return None
+    days = settings.ticket_reopen_days
+
+    def draft() -> Reply:
+        head = _("Support closed ticket #{id} ({subject}).").format(id=ticket.id, subject=ticket.subject)
+        if days <= 0:
+            return Reply(head, buttons=_ticket_buttons(ticket.id))
+        reopen = ngettext(
+            "If you still need help, reply to it within {n} day to reopen it.",
+            "If you still need help, reply to it within {n} days to reopen it.",
+            days,
+        ).format(n=days)
+        return Reply(f"{head}\n{reopen}", buttons=_ticket_buttons(ticket.id))
 
     return draft
 
@@ -348,6 +377,8 @@ async def compose(
         return await _threshold(uow, alert, customer)
     if alert.kind == "overdue":
         return await _overdue(uow, alert, customer, settings)
+    if alert.kind == "ticket" and "closed" in alert.params:
+        return await _closed(uow, alert, customer, settings)
     if alert.kind == "ticket":
         return await _reply(uow, alert, customer)
     if alert.kind in ("invoice_paid", "payment_credited"):

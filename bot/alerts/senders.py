@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from bot.adapters.slack import SlackAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.core.types import Reply
+from services.desk import DeskMessage, DeskTicket
 from services.records import ChatIdentity
 
 log = logging.getLogger("hostbot.alerts.send")
@@ -41,6 +42,17 @@ class RetryAfter(Exception):
 
 class Sender(Protocol):
     async def send(self, identity: ChatIdentity, reply: Reply) -> str: ...
+
+
+class Desk(Protocol):
+    """Where the customer's ticket events go on the provider's side (the support channel in Slack:
+    ``bot.adapters.slack_desk``). ``post_ticket`` posts a new ticket and returns where its
+    conversation continues (the thread); ``post_event`` adds a message, a closing or a reopening
+    to that thread. Errors are failed attempts, as for a ``Sender``."""
+
+    async def post_ticket(self, ticket: DeskTicket) -> str: ...
+
+    async def post_event(self, ticket: DeskTicket, event: str, message: DeskMessage | None) -> None: ...
 
 
 class LogSender:

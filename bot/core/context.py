@@ -27,6 +27,7 @@ class Context:
     role: str = "guest"  # see bot.core.permissions
     form: Conversation | None = None  # the open form as read with the identity
     args: list[str] = field(default_factory=list)
+    line: str = ""  # the command line as typed, for a handler that takes free text after its arguments
     command: str | None = None  # the command run, for the metrics
 
     @property

@@ -36,19 +36,26 @@ from bot.core.permissions import allows
 from bot.core.registry import Registry, fold, inject
 from bot.core.router import InvalidAction, dump
 from bot.core.types import Incoming, Reply, Submission, UsageError
-from services import audit, channels, pending_actions
+from services import audit, channels, pending_actions, tickets
 from services.action_runner import ActionRunner
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
 from services.paying import PayLinks
-from services.ports import Drivers
+from services.ports import Drivers, TicketEvents
 from services.records import Conversation, Customer, Database, UnitOfWork, connection_lost
 
 log = logging.getLogger("hostbot.dispatch")
 
 CANCEL_WORDS = frozenset({"cancel", "annuler", "batal", "iptal", "/cancel"})
 # Column sizes of what identifies a sender (ChatIdentity, ProcessedUpdate): longer is no real id.
-ID_LIMITS = {"platform": 20, "workspace": 64, "user_id": 64, "chat_id": 64, "update_id": 100}
+ID_LIMITS = {
+    "platform": 20,
+    "workspace": 64,
+    "user_id": 64,
+    "chat_id": 64,
+    "update_id": 100,
+    "reply_to": 100,
+}
 FAILED = N_("Something went wrong on our side and nothing was changed. Please try again.")
 
 
@@ -75,6 +82,7 @@ def addressable(incoming: Incoming) -> bool:
             (incoming.user_id, ID_LIMITS["user_id"]),
             (incoming.chat_id, ID_LIMITS["chat_id"]),
             (incoming.update_id, ID_LIMITS["update_id"]),
+            (incoming.reply_to, ID_LIMITS["reply_to"]),
         )
     ) and bool(incoming.user_id)
 
@@ -91,8 +99,9 @@ def log_failure(err: BaseException) -> None:
 class Dispatcher:
     """Everything it works with is handed in (``bot.bootstrap`` builds it): the drivers the
     handlers may name, the seller printed on invoices, the document renderer, the pay-link policy,
-    the inbound rate limiter, the commands, and the runner that carries out what an update decided
-    for outside systems (a payment unsuspends a server, renews a domain) once it is committed."""
+    the inbound rate limiter, the commands, where ticket events go, and the runner that carries out
+    what an update decided for outside systems (a payment unsuspends a server, renews a domain) once
+    it is committed."""
 
     def __init__(
         self,
@@ -107,6 +116,7 @@ class Dispatcher:
         documents: DocumentRenderer,
         pay_links: PayLinks,
         actions: ActionRunner,
+        ticket_events: TicketEvents,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -117,6 +127,7 @@ class Dispatcher:
         self.pay_links = pay_links
         self.seller = seller
         self.actions = actions
+        self.ticket_events = ticket_events
         self._limit = parse(settings.rate_limit)
         self.limiter = limiter  # shared with the rest of the process (see bootstrap.assemble)
 
@@ -304,6 +315,10 @@ class Dispatcher:
             if not text.startswith("/") or fold(text) in CANCEL_WORDS:
                 return await self._answer_form(ctx, text)
             await ctx.close_form()
+        if incoming.reply_to is not None and ctx.customer is not None and not text.startswith("/"):
+            ticket = await tickets.answered(ctx.uow, ctx.identity.id, incoming.reply_to)
+            if ticket is not None:  # an answer to a support reply: added to its ticket
+                return await self.run_line(ctx, f"reply {ticket} {text}")
         return await self.run_line(ctx, text)
 
     async def run_line(self, ctx: Context, text: str) -> Reply:
@@ -312,6 +327,7 @@ class Dispatcher:
             return self._unknown(text)
         command, args = found
         ctx.args = args
+        ctx.line = text
         ctx.command = command.name
         denied = await self._check_access(ctx, "command", command.name, bare=not args)
         if denied is not None:
@@ -361,6 +377,7 @@ class Dispatcher:
             "registry": self.registry,
             "documents": self.documents,
             "pay_links": self.pay_links,
+            "ticket_events": self.ticket_events,
             **extra,
         }
 

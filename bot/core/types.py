@@ -23,7 +23,8 @@ class Incoming:
     ``view``: not a message but a screen being refreshed (Slack's App Home): ``text`` runs as a
     command and a form the user has open elsewhere stays open. ``linked_only``: say nothing to a
     user who is not linked (Telegram groups, where strangers must not make the bot talk).
-    ``submission``: a form sent whole from a dialog instead of ``text``."""
+    ``submission``: a form sent whole from a dialog instead of ``text``. ``reply_to``: the platform's
+    id of the bot's message this one answers (a reply on Telegram, a thread in Slack)."""
 
     platform: str
     user_id: str
@@ -37,6 +38,7 @@ class Incoming:
     view: bool = False
     linked_only: bool = False
     submission: Submission | None = None
+    reply_to: str | None = None
 
 
 class Confirmable(Protocol):

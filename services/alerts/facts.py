@@ -36,6 +36,12 @@ async def invoice(uow: UnitOfWork, customer: Customer, invoice_id: int) -> Invoi
     return row if row is not None and row.customer_id == customer.id else None
 
 
+async def ticket(uow: UnitOfWork, customer: Customer, ticket_id: int) -> Ticket | None:
+    """The customer's ticket, None when gone or someone else's."""
+    row = await uow.session.get(Ticket, ticket_id)
+    return row if row is not None and row.customer_id == customer.id else None
+
+
 async def unread_reply(
     uow: UnitOfWork, customer: Customer, ticket_id: int, message_id: int
 ) -> tuple[Ticket, TicketMessage] | None:

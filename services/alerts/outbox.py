@@ -189,6 +189,42 @@ async def dead_letters(uow: UnitOfWork, limit: int = 50) -> Sequence[Alert]:
     return rows.all()
 
 
+async def waiting(uow: UnitOfWork, limit: int = 50) -> Sequence[Alert]:
+    """Alerts not sent yet (pending, or being sent), the next due first: what an operator sees
+    waiting, with when each is due and why the last attempt failed."""
+    rows = await uow.session.scalars(
+        select(Alert)
+        .where(Alert.state.in_(("pending", "sending")))
+        .order_by(Alert.not_before, Alert.id)
+        .limit(limit)
+    )
+    return rows.all()
+
+
+async def requeue(uow: UnitOfWork, ids: Sequence[int] | None = None) -> list[int]:
+    """Dead letters back to pending, due at once with a fresh count of attempts (all of them, or
+    those of ``ids``); commits and returns the ids requeued. An alert that is not dead is left
+    alone, so requeueing twice sends nothing twice."""
+    query = (
+        update(Alert)
+        .where(Alert.state == "dead")
+        .values(state="pending", attempts=0, not_before=clock.now(), claimed_by=None, claimed_until=None)
+        .returning(Alert.id)
+        .execution_options(synchronize_session=False)
+    )
+    if ids is not None:
+        query = query.where(Alert.id.in_(list(ids)))
+    requeued = sorted((await uow.session.scalars(query)).all())
+    await uow.commit()
+    return requeued
+
+
+async def state_of(uow: UnitOfWork, key: str) -> tuple[str, str | None] | None:
+    """The state of the alert with ``key`` and the worker that holds it, None when there is none."""
+    row = (await uow.session.execute(select(Alert.state, Alert.claimed_by).where(Alert.key == key))).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 @dataclass(frozen=True)
 class Depth:
     """Alerts per state, and when the oldest one due but not yet sent was due (None: none is)."""

@@ -52,6 +52,9 @@ class FakeSlackAPI:
     team: str = "T0001"
     bot_user: str = "UBOT"
     locales: dict[str, str] = field(default_factory=dict)
+    # conversations.members: the members of each channel, served ``page_size`` at a time.
+    members: dict[str, list[str]] = field(default_factory=dict)
+    page_size: int = 100
     calls: list[Call] = field(default_factory=list)
     url: str = ""
     _throttled: dict[str, list[int]] = field(default_factory=dict)
@@ -193,6 +196,16 @@ class FakeSlackAPI:
             return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
         if method == "files.completeUploadExternal":
             return {"ok": True, "files": [{"id": "F"}]}
+        if method == "conversations.members":
+            everyone = self.members.get(str(args.get("channel")), [])
+            start = int(args.get("cursor") or 0)
+            end = start + self.page_size
+            following = str(end) if end < len(everyone) else ""
+            return {
+                "ok": True,
+                "members": everyone[start:end],
+                "response_metadata": {"next_cursor": following},
+            }
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{args.get('users')}"}}
         return {"ok": True}
