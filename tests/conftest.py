@@ -74,7 +74,9 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, rate_limit="1000/minute", _env_file=None)  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        database_url=database_url, rate_limit="1000/minute", secret_key="test-secret-key", _env_file=None
+    )
 
 
 @pytest.fixture

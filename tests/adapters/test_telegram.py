@@ -366,6 +366,27 @@ async def test_pay_links_go_to_the_private_chat_never_the_group(tg: Telegram, di
     assert "press Start" in texts(group) and "http" not in texts(group)
 
 
+async def test_login_details_and_a_new_password_reach_the_private_chat_only(
+    tg: Telegram, dispatcher: Dispatcher
+) -> None:
+    """Asked in a group, what opens a server (the password a reinstall sets, the login, a console
+    link) goes to the asker's private chat; the group reads only where to look."""
+    await tg.link(dispatcher.db, ALICE)
+    await tg.say(ALICE, "/reinstall web-1 debian-12", chat=GROUP)
+    calls = await tg.say(ALICE, "web-1", chat=GROUP)
+    private = texts([c for c in calls if c.chat_id == ALICE])
+    group = texts([c for c in calls if c.chat_id == GROUP])
+    assert "reinstalled with Debian 12" in private and "password: " in private
+    password = private.split("password: ")[1].split()[0]
+    assert "private message" in group and password not in group
+    for line in ("/login web-1", "/console web-1"):
+        calls = await tg.say(ALICE, line, chat=GROUP)
+        group = texts([c for c in calls if c.chat_id == GROUP])
+        assert "private message" in group and password not in group and "http" not in group, line
+        assert texts([c for c in calls if c.chat_id == ALICE]), line
+    assert password in texts(await tg.say(ALICE, "/login web-1"))
+
+
 # -- who may do what ------------------------------------------------------------------------------
 
 
