@@ -171,6 +171,7 @@ async def test_every_command(tg: Telegram, dispatcher: Dispatcher) -> None:
         "/orders": "Your orders",
         "/order 1": "Server web-1",
         "/reboot web-1": "Reboot web-1",
+        "/server web-1": "Configuration: 2 vCPUs",
         "/domains": "Your domains",
         "/tickets": "Open tickets",
         "/tickets closed": "Closed tickets",
@@ -186,7 +187,7 @@ async def test_every_command(tg: Telegram, dispatcher: Dispatcher) -> None:
         domain = await uow.session.scalar(select(Domain.name).where(Domain.customer_id == 1).limit(1))
     assert "Department" in texts(await tg.say(ALICE, f"/ticket {ticket}"))
     assert "for one year" in texts(await tg.say(ALICE, f"/renew {domain}"))
-    assert "Usage: /reboot" in texts(await tg.say(ALICE, "/reboot"))
+    assert "Which server?" in texts(await tg.say(ALICE, "/reboot"))  # the account's servers as buttons
     assert "I don't know that command" in texts(await tg.say(ALICE, "/frobnicate"))
 
 
