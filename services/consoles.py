@@ -93,9 +93,12 @@ async def target(uow: UnitOfWork, claims: Claims, pattern: str) -> tuple[str, in
     server = await uow.session.get(Server, claims.server_id)
     if server is None:
         raise BadToken("no such server")
-    address = pattern.format(
-        ip=server.ip, hostname=server.hostname, node=server.node, vm_id=server.vm_id or ""
-    )
+    try:
+        address = pattern.format(
+            ip=server.ip, hostname=server.hostname, node=server.node, vm_id=server.vm_id or ""
+        )
+    except (KeyError, IndexError, ValueError):
+        raise BadToken(f"INVENTORY_CONSOLE_TARGET has an unknown placeholder: {pattern!r}") from None
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise BadToken(f"INVENTORY_CONSOLE_TARGET gives no host:port ({address!r})")

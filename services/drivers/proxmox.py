@@ -103,6 +103,12 @@ class ProxmoxDriver:
             verify_ssl=verify,
             timeout=REQUEST_SECONDS,
         )
+        try:
+            console_url.format(url="", node="", vmid="", port="", ticket="")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "PROXMOX_CONSOLE_URL may hold {url}, {node}, {vmid}, {port} and {ticket} only"
+            ) from None
         self._url = f"https://{parts.netloc}"
         self._task_timeout = task_timeout
         self._poll = poll_seconds
