@@ -14,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from aiohttp import web
@@ -47,6 +50,7 @@ from services.drivers.forward import ForwardResolver
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
 from services.drivers.powerdns import PowerDns
+from services.drivers.proxmox import ProxmoxDriver, tls_verify
 from services.drivers.stripe_checkout import StripeCheckout
 from services.invoices import Seller
 from services.paying import PayLinks
@@ -63,7 +67,19 @@ MAILERS: dict[str, Callable[[Settings], Mailer]] = {
     "log": lambda settings: LogMailer(),
 }
 SERVER_DRIVERS: dict[str, Callable[[Settings], ServerDriver]] = {
-    "inventory": lambda settings: InventoryDriver(),
+    "inventory": lambda settings: InventoryDriver(
+        settings.secret_key, settings.inventory_console_url, settings.console_ttl_seconds
+    ),
+    "proxmox": lambda settings: ProxmoxDriver(
+        settings.proxmox_url,
+        settings.proxmox_token_id,
+        settings.proxmox_token_secret,
+        tls_verify(settings.proxmox_verify_tls),
+        task_timeout=settings.proxmox_task_timeout_seconds,
+        poll_seconds=settings.proxmox_poll_seconds,
+        console_url=settings.proxmox_console_url,
+        console_ttl=settings.console_ttl_seconds,
+    ),
 }
 DNS_DRIVERS: dict[str, Callable[[Settings], DnsDriver]] = {
     "inventory": lambda settings: InventoryDns(ForwardResolver(settings.dns_resolver)),
@@ -232,15 +248,31 @@ def assemble(settings: Settings, db: Database, chat: Dispatcher) -> App:
     return App(settings, db, chat, notifier, chat.limiter)
 
 
+def with_secret(settings: Settings) -> Settings:
+    """The settings with a ``SECRET_KEY``: the configured one, else the one kept in
+    ``SECRET_KEY_FILE``, created (random, readable by this user only) the first time."""
+    if settings.secret_key:
+        return settings
+    path = Path(settings.secret_key_file)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(32))
+            log.warning("SECRET_KEY is not set: created %s (set SECRET_KEY, the same on every replica)", path)
+    return settings.model_copy(update={"secret_key": path.read_text().strip()})
+
+
 async def open_app(settings: Settings, seed_demo: bool = False) -> App:
     """Create and migrate the database on first use; seed demo data into an empty one if asked."""
+    settings = with_secret(settings)
     db = Database(make_engine(settings.database_url))
     await migrate(db.engine)
     chat = dispatcher(db, settings)
     if seed_demo:
         async with db.uow() as uow:
             if await uow.session.scalar(Customer.__table__.select().limit(1)) is None:
-                await demo.seed(uow, chat.seller)
+                await demo.seed(uow, chat.seller, settings.secret_key)
                 log.info("demo data created")
     return assemble(settings, db, chat)
 

@@ -45,6 +45,33 @@ class Settings(BaseSettings):
     dns_driver: str = "inventory"
     registrar_driver: str = "inventory"
 
+    # Secrets kept by the bot (servers' login details, console links) are sealed with keys derived
+    # from SECRET_KEY: the same on every replica. Empty: a random key is created once in
+    # SECRET_KEY_FILE and read from there afterwards (one machine, the demo).
+    secret_key: str = ""
+    secret_key_file: str = "hostbot.secret"
+
+    # Servers (README "Servers and DNS"). A console link works once, for this long.
+    console_ttl_seconds: int = 120
+    # SERVER_DRIVER=inventory: the provider's noVNC page ({token}: the one-time token its websockify
+    # redeems at PUBLIC_BASE_URL/console/<token>) and the VNC or IP-KVM address it connects to.
+    inventory_console_url: str = (
+        "https://console.example.net/vnc.html?autoconnect=true&path=websockify%3Ftoken%3D{token}"
+    )
+    inventory_console_target: str = "{ip}:5900"
+    # SERVER_DRIVER=proxmox: the API with a token (Datacenter > Permissions > API Tokens).
+    proxmox_url: str = ""
+    proxmox_token_id: str = ""  # user@realm!tokenname
+    proxmox_token_secret: str = ""
+    # "true", "false" (a self-signed certificate, not recommended), or the path of a CA bundle.
+    proxmox_verify_tls: str = "true"
+    proxmox_task_timeout_seconds: int = 600
+    proxmox_poll_seconds: float = 1.0
+    # The console page that opens Proxmox's vncwebsocket with the ticket vncproxy returns.
+    proxmox_console_url: str = (
+        "{url}/?console=kvm&novnc=1&node={node}&vmid={vmid}&port={port}&vncticket={ticket}"
+    )
+
     # Payments: the pay page offers bank transfer always and Stripe Checkout when a key is set.
     pay_page_rate_limit: str = "30/minute"
     bank_account_holder: str = "Hostbot Hosting B.V."

@@ -5,6 +5,7 @@ the business layer."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import insert
 
-from services import clock, invoices, paying
+from services import clock, invoices, paying, sealing
 from services.hourly_billing import HOUR, Month, hour_start
 from services.invoices import LineSpec, Seller
 from storage.models import (
@@ -47,6 +48,8 @@ PLANS = [
     ("mail-business", "Mail Business", "mail", 2, {"EUR": 800, "IDR": 12000000, "TRY": 27900}),
     ("mail-pro", "Mail Pro", "mail", 3, {"EUR": 1500, "IDR": 22500000, "TRY": 52500}),
 ]
+# What each server plan's machine has: vCPUs, memory (MB), disk (GB).
+SIZES = {"vps-s": (1, 2048, 40), "vps-m": (2, 4096, 80), "dedicated": (4, 32768, 960)}
 ADDONS = [
     ("bandwidth", "Premium bandwidth", {"EUR": 500, "IDR": 7500000, "TRY": 17500}),
     ("storage", "Extra storage 100 GB", {"EUR": 300, "IDR": 4500000, "TRY": 10500}),
@@ -108,8 +111,9 @@ CUSTOMERS = [
 ]
 
 
-async def seed(uow: UnitOfWork, seller: Seller) -> list[Customer]:
-    """Fill an empty database with demo customers; dates are relative to today."""
+async def seed(uow: UnitOfWork, seller: Seller, secret: str = "") -> list[Customer]:
+    """Fill an empty database with demo customers; dates are relative to today. With ``secret``
+    (the ``SECRET_KEY``) each server also gets login details, sealed with it."""
     today = clock.today()
     plans: dict[tuple[str, str], Plan] = {}
     for code, name, kind, rank, prices in PLANS:
@@ -151,7 +155,7 @@ async def seed(uow: UnitOfWork, seller: Seller) -> list[Customer]:
             customer.emails = [CustomerEmail(purpose="billing", email=spec.billing_email)]
         uow.session.add(customer)
         await uow.flush()
-        await _account(uow, customer, n, plans, seller, today)
+        await _account(uow, customer, n, plans, seller, today, secret)
         await _subscriptions(uow, customer, plans, addons, today)
         made.append(customer)
     await _reseller(uow, made[0])
@@ -166,6 +170,7 @@ async def _account(
     plans: dict[tuple[str, str], Plan],
     seller: Seller,
     today: dt.date,
+    secret: str,
 ) -> None:
     cur = customer.currency
     small, medium = plans["vps-s", cur], plans["vps-m", cur]
@@ -190,7 +195,8 @@ async def _account(
     )
     uow.session.add_all([web, db])
     await uow.flush()
-    for i, (order, name, os) in enumerate([(web, "web-1", "Debian 12"), (db, "db-1", "Ubuntu 24.04")]):
+    machines = [(web, "web-1", "Debian 12", SIZES["vps-m"]), (db, "db-1", "Ubuntu 24.04", SIZES["vps-s"])]
+    for i, (order, name, os, (cpus, memory_mb, disk_gb)) in enumerate(machines):
         uow.session.add(
             Server(
                 customer_id=customer.id,
@@ -202,6 +208,14 @@ async def _account(
                 gateway="203.0.113.1",
                 mac=f"52:54:00:{n:02x}:00:{i:02x}",
                 reverse_dns=f"{name}.customer{n}.example",
+                node="pve1",
+                vm_id=100 + n * 10 + i,
+                cpus=cpus,
+                memory_mb=memory_mb,
+                disk_gb=disk_gb,
+                ipv6=f"2001:db8:{n}::10/64" if i == 0 else "",
+                login_user="root" if secret else "",
+                login_secret=sealing.seal(secret, secrets.token_urlsafe(12)) if secret else None,
             )
         )
     # Money in: a top-up paid by bank transfer, so the balance starts positive.

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import payments_web
+from bot import console_web, payments_web
 from bot.adapters import slack, telegram
 from bot.config import Settings
 from bot.core.limiting import storage_state
@@ -90,6 +90,7 @@ def make_web_app(
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
     payments_web.setup(web_app, payments)
+    console_web.setup(web_app, site.settings, site.db)
     if telegram_adapter is not None:
         telegram.setup(web_app, telegram_adapter)
     if slack_adapter is not None:

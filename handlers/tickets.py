@@ -163,7 +163,7 @@ class CloseTicket:
         "en": ("close", "close ticket"),
         "fr": ("fermer", "fermer ticket", "cloturer"),
         "id": ("tutup", "tutup tiket", "tutuptiket"),
-        "tr": ("kapat", "talep kapat", "talebi kapat"),
+        "tr": ("talebi kapat", "talep kapat"),
     },
     summary=N_("close one of your tickets when your question is answered"),
     usage=N_("NUMBER"),

@@ -25,6 +25,7 @@ from storage.models import (
     InvoiceLine,
     Order,
     Plan,
+    Server,
 )
 from storage.uow import Database, UnitOfWork, again_if_dropped
 
@@ -43,6 +44,7 @@ __all__ = [
     "InvoiceLine",
     "Order",
     "Plan",
+    "Server",
     "UnitOfWork",
     "again_if_dropped",
     "connection_lost",

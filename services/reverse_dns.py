@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from services import audit, hostnames
+from services import audit, hostnames, servers
 from services.access import owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
-from services.orders import find_server
 from services.ports import DnsDriver, DnsError, NoReverseZone
 from storage.models import Server
 from storage.uow import UnitOfWork
@@ -69,8 +68,11 @@ class Change:
 
 
 def addresses(server: Server) -> list[str]:
-    """The addresses of a server, as its record holds them."""
-    return [server.ip] if server.ip else []
+    """The addresses of a server, as its record holds them (IPv6 stored with its prefix)."""
+    found = [server.ip] if server.ip else []
+    if server.ipv6:
+        found.append(server.ipv6.partition("/")[0])
+    return found
 
 
 async def listing(uow: UnitOfWork, customer_id: int, dns: DnsDriver) -> list[ServerPtrs]:
@@ -82,8 +84,8 @@ async def listing(uow: UnitOfWork, customer_id: int, dns: DnsDriver) -> list[Ser
 
 
 async def lookup(uow: UnitOfWork, ref: str, actor: Actor, dns: DnsDriver) -> ServerPtrs:
-    """One of the account's servers (by hostname, IP or number), with each PTR forward-checked."""
-    server = await find_server(uow, ref, actor)
+    """One of the account's servers (by hostname, IP or order number), with each PTR forward-checked."""
+    server = await servers.one(uow, ref, actor)
     return await _answered(server, dns, check=True)
 
 
@@ -91,7 +93,7 @@ async def preview(uow: UnitOfWork, ref: str, actor: Actor, text: str, dns: DnsDr
     """What setting ``text`` as the PTR of every address of the server would change; the name is
     checked here (``hostnames.InvalidHostname``) so that only a valid one is ever confirmed."""
     hostname = hostnames.parse(text)
-    server = await find_server(uow, ref, actor)
+    server = await servers.one(uow, ref, actor)
     current = await _answered(server, dns, check=False)
     for address in current.addresses:
         if not address.managed:

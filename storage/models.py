@@ -365,6 +365,17 @@ class Server(Base):
     mac: Mapped[str] = mapped_column(String(17))
     reverse_dns: Mapped[str] = mapped_column(String(253), default="")
     last_boot_at: Mapped[dt.datetime | None] = mapped_column()
+    # The server driver's reference to the machine (a Proxmox VE node and VM id; none in the inventory).
+    node: Mapped[str] = mapped_column(String(63), default="", server_default="")
+    vm_id: Mapped[int | None] = mapped_column()
+    # What the machine has (the plan's configuration), as the inventory records it.
+    cpus: Mapped[int | None] = mapped_column()
+    memory_mb: Mapped[int | None] = mapped_column()
+    disk_gb: Mapped[int | None] = mapped_column()
+    ipv6: Mapped[str] = mapped_column(String(64), default="", server_default="")  # "2001:db8::10/64"
+    # The login of the last install; the password sealed with SECRET_KEY (services.sealing).
+    login_user: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    login_secret: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):

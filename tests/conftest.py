@@ -77,7 +77,13 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 def settings(database_url: str) -> Settings:
     # No lookup leaves the machine: forward confirmations are "not checked" unless a test points
     # DNS_RESOLVER at its PowerDNS server.
-    return Settings(database_url=database_url, rate_limit="1000/minute", dns_resolver="none", _env_file=None)  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        database_url=database_url,
+        rate_limit="1000/minute",
+        secret_key="test-secret-key",
+        dns_resolver="none",
+        _env_file=None,
+    )
 
 
 @pytest.fixture

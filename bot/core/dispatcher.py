@@ -391,7 +391,7 @@ class Dispatcher:
         """One typed or pressed answer to the open form: the next question, the same one again
         with what was wrong, or the form's finish once every step is answered."""
         row = await self._live(ctx, chat_state.conversation(ctx.uow, ctx.identity.id))
-        form = self.registry.forms.get(row.name) if row is not None else None
+        form = self.registry.open_form(row.name) if row is not None else None
         step = form.step(row.step) if form is not None and row is not None else None
         if form is None or step is None or row is None:
             return Reply(_("This form is no longer open. Start again with the command."))

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import (
     NumberPattern,
     format_currency,
@@ -24,6 +24,7 @@ from babel.numbers import (
     format_percent,
     get_currency_precision,
 )
+from babel.units import format_unit
 
 from bot.core.i18n import current, gettext
 from services.errors import DomainError
@@ -82,6 +83,16 @@ def _date(value: dt.date, locale: str) -> str:
 
 def datetime(value: dt.datetime, tz: str = "UTC") -> str:
     return format_datetime(value, "medium", tzinfo=ZoneInfo(tz), locale=current())
+
+
+def duration(seconds: int) -> str:
+    """A span such as "2 minutes" in the current language."""
+    return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.5, locale=current())
+
+
+def data_size(value: float, unit: str) -> str:
+    """A size such as "4 GB" ("4 Go" in French); ``unit``: megabyte, gigabyte or terabyte."""
+    return format_unit(value, f"digital-{unit}", length="short", locale=current())
 
 
 def percent(rate: Decimal) -> str:

@@ -42,6 +42,11 @@ PATTERNS: Final = (
     (re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+"), MASK),
     # Stripe secret and restricted keys, webhook signing secrets.
     (re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9]+"), MASK),
+    # A console link opens a server's screen until it is used; Proxmox VNC tickets and passwords.
+    (re.compile(rf"(console{_SLASH})[A-Za-z0-9_.-]{{20,}}"), rf"\g<1>{MASK}"),
+    (re.compile(r"((?:token|vncticket)(?:=|%3[Dd]))[A-Za-z0-9_.%:/+=-]{20,}"), rf"\g<1>{MASK}"),
+    (re.compile(r"(cipassword['\"]?\s*[:=]\s*['\"]?)[^'\"\s,&}]+"), rf"\g<1>{MASK}"),
+    (re.compile(r"(PVEAPIToken=[^=\s]+=)[^\s'\",]+"), rf"\g<1>{MASK}"),
     # A Slack response_url lets anyone post to the conversation for half an hour.
     (re.compile(rf"(hooks\.slack\.com{_SLASH})[^\s'\",}}]+"), rf"\g<1>{MASK}"),
 )
@@ -58,6 +63,8 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.stripe_api_key,
         settings.stripe_webhook_secret,
         settings.metrics_token,
+        settings.secret_key,
+        settings.proxmox_token_secret,
     ]
     with suppress(ValueError):  # the database URL's password, as the driver receives it
         found.append(unquote(urlsplit(settings.database_url).password or ""))

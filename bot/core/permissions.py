@@ -16,7 +16,8 @@ MATRIX: dict[str, str] = {
     "language": "member",  # one's own language, unlinking one's own chat
     "settings": "admin",  # alerts, quiet hours, threshold, auto-renew, the account's language, reverse DNS
     "money": "admin",  # pay links, paying, renewing, extending, top-ups, quotes, plan changes
-    "destructive": "admin",  # rebooting a server, deleting an invoice
+    "destructive": "admin",  # deleting an invoice
+    "servers": "admin",  # starting, stopping, rebooting, reinstalling a server; its console and login
     "linking": "owner",  # sharing a chat with everyone in it, or stopping
 }
 CAPABILITIES = frozenset(MATRIX)

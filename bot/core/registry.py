@@ -28,6 +28,7 @@ class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
     confirmations: dict[str, Confirmation] = field(default_factory=dict)
     forms: dict[str, Form] = field(default_factory=dict)
+    follow_ups: dict[str, Form] = field(default_factory=dict)
     _index: dict[tuple[str, ...], Command] = field(default_factory=dict)
     book: PhraseBook = field(default_factory=lambda: PhraseBook(()))
 
@@ -96,6 +97,8 @@ class Registry:
         self.commands[command.name] = command
         if command.form is not None:
             self.forms[command.name] = command.form
+        if command.follow_up is not None:
+            self.follow_ups[command.name] = command.follow_up
         keys = {tuple(fold(alias).split()) for names in command.aliases.values() for alias in names}
         for key in keys | {(fold(command.name),)}:
             taken = self._index.get(key)
@@ -132,6 +135,10 @@ class Registry:
         if understood is None:
             return None
         return self.commands[understood.command], understood.args
+
+    def open_form(self, name: str) -> Form | None:
+        """The form an open conversation named: one started by its command, or a command's follow-up."""
+        return self.forms.get(name) or self.follow_ups.get(name)
 
     def visible(self) -> list[Command]:
         """In declaration order: the routers' order, then each router's."""

@@ -40,6 +40,7 @@ class Command:
     bare: str | None = None
     confirms: tuple[type[Any], ...] = ()
     form: Form | None = None
+    follow_up: Form | None = None
 
     def alias_for(self, lang: str) -> str:
         return (self.aliases.get(lang) or self.aliases["en"])[0]
@@ -82,16 +83,34 @@ class Router:
         needs_account: bool = True,
         bare: str | None = None,
         confirms: type[Any] | tuple[type[Any], ...] = (),
+        follow_up: Form | None = None,
     ) -> Callable[[Handler], Handler]:
         """``capability``: what using the command needs (``bot.core.permissions``); ``bare``: what it
         needs without arguments, when that only shows something; ``confirms``: the confirmation
-        dataclasses the command offers (each needs the command's capability when pressed)."""
+        dataclasses the command offers (each needs the command's capability when pressed);
+        ``follow_up``: a form named like the command that the handler opens itself
+        (``ctx.open_form``) to read what the user types next, such as a typed confirmation. Each
+        answer needs the command's capability; it is never started by name nor shown as a dialog."""
         _check_capabilities(name, capability, bare)
         classes = confirms if isinstance(confirms, tuple) else (confirms,)
+        if follow_up is not None and follow_up.name != name:
+            raise ValueError(f"the follow-up form of {name} must be named {name!r}")
 
         def record(func: Handler) -> Handler:
             self.commands.append(
-                Command(name, func, aliases, summary, usage, capability, needs_account, bare, classes)
+                Command(
+                    name,
+                    func,
+                    aliases,
+                    summary,
+                    usage,
+                    capability,
+                    needs_account,
+                    bare,
+                    classes,
+                    None,
+                    follow_up,
+                )
             )
             return func
 

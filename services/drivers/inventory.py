@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from services import clock, consoles, sealing
 from services.drivers.forward import ForwardResolver
 from services.ports import (
     ConsoleLink,
     DomainRef,
     LoginDetails,
     OsTemplate,
+    ServerError,
     ServerNetwork,
     ServerRef,
     ServerStatus,
@@ -29,7 +31,15 @@ TEMPLATES = (
 
 
 class InventoryDriver:
-    """Servers whose only record is the inventory: state changes succeed at once."""
+    """Servers whose only record is the inventory: state changes succeed at once, a reinstall
+    hands out a fresh root password, and the console is a one-time link to the provider's noVNC
+    page (``services.consoles``: signed with ``secret``, valid ``console_ttl`` seconds; ``console_url``
+    holds ``{token}``)."""
+
+    def __init__(self, secret: str = "", console_url: str = "", console_ttl: int = 120) -> None:
+        self._secret = secret
+        self._console_url = console_url
+        self._console_ttl = console_ttl
 
     async def status(self, server: ServerRef) -> ServerStatus | None:
         return None
@@ -53,7 +63,14 @@ class InventoryDriver:
         return LoginDetails("root", secrets.token_urlsafe(12))
 
     async def console(self, server: ServerRef) -> ConsoleLink:
-        raise NotImplementedError("the inventory console arrives with the server commands")
+        if not self._console_url:
+            raise ServerError("INVENTORY_CONSOLE_URL is not set")
+        expires = clock.now() + dt.timedelta(seconds=self._console_ttl)
+        try:
+            token = consoles.issue(self._secret, server.id, expires)
+        except sealing.NoSecret:
+            raise ServerError("SECRET_KEY is not set") from None
+        return ConsoleLink(self._console_url.replace("{token}", token), expires)
 
     async def suspend(self, server: ServerRef) -> None:
         return None

@@ -171,6 +171,7 @@ async def test_every_command(tg: Telegram, dispatcher: Dispatcher) -> None:
         "/orders": "Your orders",
         "/order 1": "Server web-1",
         "/reboot web-1": "Reboot web-1",
+        "/server web-1": "Configuration: 2 vCPUs",
         "/domains": "Your domains",
         "/tickets": "Open tickets",
         "/tickets closed": "Closed tickets",
@@ -186,7 +187,7 @@ async def test_every_command(tg: Telegram, dispatcher: Dispatcher) -> None:
         domain = await uow.session.scalar(select(Domain.name).where(Domain.customer_id == 1).limit(1))
     assert "Department" in texts(await tg.say(ALICE, f"/ticket {ticket}"))
     assert "for one year" in texts(await tg.say(ALICE, f"/renew {domain}"))
-    assert "Usage: /reboot" in texts(await tg.say(ALICE, "/reboot"))
+    assert "Which server?" in texts(await tg.say(ALICE, "/reboot"))  # the account's servers as buttons
     assert "I don't know that command" in texts(await tg.say(ALICE, "/frobnicate"))
 
 
@@ -364,6 +365,27 @@ async def test_pay_links_go_to_the_private_chat_never_the_group(tg: Telegram, di
     calls = await tg.say(ALICE, "/pay 3", chat=GROUP)
     group = [c for c in calls if c.chat_id == GROUP and c.status == 200]
     assert "press Start" in texts(group) and "http" not in texts(group)
+
+
+async def test_login_details_and_a_new_password_reach_the_private_chat_only(
+    tg: Telegram, dispatcher: Dispatcher
+) -> None:
+    """Asked in a group, what opens a server (the password a reinstall sets, the login, a console
+    link) goes to the asker's private chat; the group reads only where to look."""
+    await tg.link(dispatcher.db, ALICE)
+    await tg.say(ALICE, "/reinstall web-1 debian-12", chat=GROUP)
+    calls = await tg.say(ALICE, "web-1", chat=GROUP)
+    private = texts([c for c in calls if c.chat_id == ALICE])
+    group = texts([c for c in calls if c.chat_id == GROUP])
+    assert "reinstalled with Debian 12" in private and "password: " in private
+    password = private.split("password: ")[1].split()[0]
+    assert "private message" in group and password not in group
+    for line in ("/login web-1", "/console web-1"):
+        calls = await tg.say(ALICE, line, chat=GROUP)
+        group = texts([c for c in calls if c.chat_id == GROUP])
+        assert "private message" in group and password not in group and "http" not in group, line
+        assert texts([c for c in calls if c.chat_id == ALICE]), line
+    assert password in texts(await tg.say(ALICE, "/login web-1"))
 
 
 # -- who may do what ------------------------------------------------------------------------------

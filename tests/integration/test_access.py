@@ -35,7 +35,7 @@ async def _first_id(dispatcher: Dispatcher, model: type, customer_id: int) -> in
         (Order, "order {}"),
         (Ticket, "ticket {}"),
         (Invoice, "pay {}"),
-        (Server, "reboot {}"),
+        (Order, "reboot {}"),
     ],
 )
 async def test_foreign_record_looks_like_a_missing_one(
@@ -125,7 +125,8 @@ def round_trips(db: Database) -> Iterator[list[str]]:
         (Order, "order {}", "999999"),
         (Ticket, "ticket {}", "999999"),
         (Invoice, "pay {}", "999999"),
-        (Server, "reboot {}", "999999"),
+        (Order, "reboot {}", "999999"),
+        (Server, "server {}", "198.51.100.1"),
         (Domain, "renew {}", "nosuch.example"),
     ],
 )
@@ -136,7 +137,15 @@ async def test_someone_elses_record_takes_the_same_round_trips_as_a_missing_one(
     the same commits, for someone else's record as for one that does not exist."""
     async with dispatcher.db.uow() as uow:
         row = await uow.session.scalar(select(model).where(model.customer_id == 2).limit(1))
-    foreign = row.name if model is Domain else row.number if "-" in missing else row.id
+    foreign = (
+        row.name
+        if model is Domain
+        else row.ip
+        if model is Server
+        else row.number
+        if "-" in missing
+        else row.id
+    )
     await alice.say(command.format(missing))  # warm up
     with round_trips(dispatcher.db) as for_missing:
         assert "Not found" in (await alice.say(command.format(missing))).text

@@ -35,7 +35,7 @@ async def _counts(dispatcher: Dispatcher) -> tuple[int, ...]:
         ("balanzse", "Did you mean /balance?"),
         ("invoice abc", "Usage: /invoice NUMBER"),
         ("order", "Usage: /order NUMBER"),
-        ("reboot", "Usage: /reboot SERVER"),
+        ("reboot", "Which server?"),  # without a name: the account's servers as buttons
         ("pay -3", "Usage: /pay NUMBER"),
         ("pay 99999999999999999999", "Not found"),
         ("invoice ²", "Usage: /invoice NUMBER"),

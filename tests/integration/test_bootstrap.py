@@ -143,3 +143,13 @@ def test_nothing_but_bootstrap_builds_a_driver_or_a_part() -> None:
     ]
     outside = [hit for path in sources if path.name != "bootstrap.py" for hit in _constructed(path, names)]
     assert outside == []
+
+
+def test_without_a_secret_key_one_is_created_once_and_kept(tmp_path: Path) -> None:
+    settings = Settings(secret_key_file=str(tmp_path / "hostbot.secret"), _env_file=None)  # type: ignore[call-arg]
+    first = bootstrap.with_secret(settings)
+    assert len(first.secret_key) >= 32
+    assert (tmp_path / "hostbot.secret").stat().st_mode & 0o777 == 0o600
+    assert bootstrap.with_secret(settings).secret_key == first.secret_key
+    configured = settings.model_copy(update={"secret_key": "from-the-environment"})
+    assert bootstrap.with_secret(configured).secret_key == "from-the-environment"

@@ -4,6 +4,8 @@ PowerDNS server that also answers the forward confirmation."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from sqlalchemy import select
 
@@ -14,6 +16,7 @@ from tests.support.chat import Chat
 from tests.support.powerdns import PowerDnsServer
 
 REVERSE_ZONE = "113.0.203.in-addr.arpa."
+REVERSE_ZONE_V6 = "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
 FORWARD_ZONE = "customer1.example."
 
 
@@ -41,6 +44,7 @@ async def test_lists_the_ptr_of_each_of_the_accounts_servers(alice: Chat) -> Non
         "Reverse DNS of your servers:",
         "db-1 · 203.0.113.11 → db-1.customer1.example",
         "web-1 · 203.0.113.10 → web-1.customer1.example",
+        "web-1 · 2001:db8:1::10 → web-1.customer1.example",  # the inventory holds one name per server
     ]
 
 
@@ -51,6 +55,8 @@ async def test_one_server_by_name_or_address(alice: Chat) -> None:
         "203.0.113.10 → web-1.customer1.example",
         # The tests' settings look nothing up (DNS_RESOLVER=none).
         "Whether web-1.customer1.example resolves to 203.0.113.10 could not be checked right now.",
+        "2001:db8:1::10 → web-1.customer1.example",
+        "Whether web-1.customer1.example resolves to 2001:db8:1::10 could not be checked right now.",
         "To change it, send: /rdns web-1 mail.example.com",
     ]
     assert (await alice.say("ptr 203.0.113.11")).text.splitlines()[:2] == [
@@ -64,6 +70,7 @@ async def test_set_after_confirmation_recorded_and_audited(dispatcher: Dispatche
     assert preview.text.splitlines() == [
         "Change the reverse DNS of web-1?",
         "203.0.113.10: web-1.customer1.example → mail.exämple.com",
+        "2001:db8:1::10: web-1.customer1.example → mail.exämple.com",
     ]
     assert (await server_record(dispatcher, 1, "web-1")).reverse_dns == "web-1.customer1.example"
     assert await rdns_audit(dispatcher) == []
@@ -73,12 +80,16 @@ async def test_set_after_confirmation_recorded_and_audited(dispatcher: Dispatche
     assert done.text.splitlines() == [
         "The reverse DNS of web-1 is now mail.exämple.com.",
         "Whether mail.exämple.com resolves to 203.0.113.10 could not be checked right now.",
+        "Whether mail.exämple.com resolves to 2001:db8:1::10 could not be checked right now.",
     ]
     server = await server_record(dispatcher, 1, "web-1")
     assert server.reverse_dns == "mail.xn--exmple-cua.com"
     [entry] = await rdns_audit(dispatcher)
     assert (entry.customer_id, entry.target, entry.outcome) == (1, f"server:{server.id}", "ok")
-    assert entry.detail["old"] == {"203.0.113.10": "web-1.customer1.example"}
+    assert entry.detail["old"] == {
+        "203.0.113.10": "web-1.customer1.example",
+        "2001:db8:1::10": "web-1.customer1.example",
+    }
     assert entry.detail["new"] == "mail.xn--exmple-cua.com"
     assert "→ mail.exämple.com" in (await alice.say("rdns web-1")).text
     # The confirmation was used up.
@@ -134,7 +145,7 @@ async def test_only_the_accounts_own_servers(dispatcher: Dispatcher, alice: Chat
     assert "Not found" in missing
     assert (await alice.say("rdns 203.0.113.20 mail.example.com")).text == missing  # Budi's web-1
     foreign = await server_record(dispatcher, 2, "web-1")
-    assert (await alice.say(f"rdns {foreign.id} mail.example.com")).text == missing
+    assert (await alice.say(f"rdns {foreign.order_id} mail.example.com")).text == missing  # an order number
     assert (await alice.say("rdns 203.0.113.20")).text == missing
     assert "203.0.113.2" not in (await alice.say("rdns")).text
     # Alice's own web-1 is hers, Budi's is his.
@@ -166,11 +177,14 @@ async def test_in_french(alice: Chat) -> None:
 def zones(powerdns: PowerDnsServer) -> PowerDnsServer:
     """The demo's 203.0.113.0/24 and the forward zone of customer 1's names."""
     powerdns.create_zone(REVERSE_ZONE)
+    powerdns.create_zone(REVERSE_ZONE_V6)
     powerdns.create_zone(
         FORWARD_ZONE,
         {
             ("web-1.customer1.example.", "A"): ["203.0.113.10"],
+            ("web-1.customer1.example.", "AAAA"): ["2001:db8:1::10"],
             ("mail.customer1.example.", "A"): ["203.0.113.10"],
+            ("mail.customer1.example.", "AAAA"): ["2001:db8:1::10"],
             ("elsewhere.customer1.example.", "A"): ["198.51.100.5"],
         },
     )
@@ -197,6 +211,7 @@ async def test_powerdns_set_and_confirmed_forward(
     assert (await chat.say("rdns")).text.splitlines()[1:] == [
         "db-1 · 203.0.113.11 → not set",
         "web-1 · 203.0.113.10 → not set",
+        "web-1 · 2001:db8:1::10 → not set",
     ]
     preview = await chat.say("rdns web-1 mail.customer1.example")
     assert preview.text.splitlines()[1] == "203.0.113.10: not set → mail.customer1.example"
@@ -206,8 +221,11 @@ async def test_powerdns_set_and_confirmed_forward(
     assert done.text.splitlines() == [
         "The reverse DNS of web-1 is now mail.customer1.example.",
         "mail.customer1.example resolves to 203.0.113.10: the forward confirmation is complete.",
+        "mail.customer1.example resolves to 2001:db8:1::10: the forward confirmation is complete.",
     ]
     assert await zones.query("10.113.0.203.in-addr.arpa.", "PTR") == ["mail.customer1.example."]
+    v6 = ipaddress.ip_address("2001:db8:1::10").reverse_pointer + "."
+    assert await zones.query(v6, "PTR") == ["mail.customer1.example."]
     assert (await server_record(dispatcher, 1, "web-1")).reverse_dns == "mail.customer1.example"
     assert (await chat.say("rdns web-1")).text.splitlines()[1:3] == [
         "203.0.113.10 → mail.customer1.example",

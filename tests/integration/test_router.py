@@ -297,4 +297,7 @@ def test_every_router_of_the_bot_assembles() -> None:
     assert registry.confirmations["Reboot"].command == "reboot"
     assert registry.confirmations["TopUp"].command == "topup"
     assert set(registry.forms) == {"newticket", "topup"}
-    assert servers.router.confirmers[0][0] is Reboot
+    assert Reboot in [action for action, _ in servers.router.confirmers]
+    assert set(registry.follow_ups) == {"reinstall"}  # a typed confirmation, never a dialog
+    with pytest.raises(ValueError, match="must be named"):
+        Router().command("wipe", aliases={"en": ("wipe",)}, summary="", follow_up=servers.WIPE)

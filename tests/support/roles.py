@@ -21,6 +21,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "settings": frozenset({"admin", "owner"}),
     "money": frozenset({"admin", "owner"}),
     "destructive": frozenset({"admin", "owner"}),
+    "servers": frozenset({"admin", "owner"}),
     "linking": frozenset({"owner"}),
 }
 
@@ -44,7 +45,8 @@ CASES = (
     Case("settings", "alerts", "alerts quiet 00:00 23:59", ("Quiet hours: 00:00",)),
     Case("settings", "alerts", "alerts threshold 999999", ("Warn me when the balance falls below",)),
     Case("money", "paybalance", "paybalance 3", ("from your balance",)),
-    Case("destructive", "reboot", "reboot web-1", ("Reboot web-1",)),
+    Case("servers", "reboot", "reboot web-1", ("Reboot web-1",)),
+    Case("servers", "login", "login web-1", ("Login details of web-1", "no login details on file for web-1")),
     Case(
         "linking",
         "sharechannel",

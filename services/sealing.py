@@ -1,0 +1,49 @@
+"""Secrets the bot keeps (a server's login password) and links it signs (consoles), each with its own
+key derived from the one ``SECRET_KEY``: a leaked console key opens no password.
+
+Passwords are sealed with Fernet (AES-128-CBC and HMAC-SHA256, from ``cryptography``); the keys
+come from HKDF-SHA256 over the secret with a label per use. Nothing here logs what it seals.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+LOGIN_DETAILS = b"hostbot login details"
+CONSOLE_LINKS = b"hostbot console links"
+
+
+class NoSecret(Exception):
+    """No ``SECRET_KEY`` is configured: nothing can be sealed or signed."""
+
+
+class Unreadable(Exception):
+    """A sealed value that this key did not seal (the key changed, or the value was altered)."""
+
+
+def derive(secret: str, label: bytes) -> bytes:
+    """32 bytes for one use (``label``) of the secret."""
+    if not secret:
+        raise NoSecret()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret.encode())
+
+
+def _fernet(secret: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derive(secret, LOGIN_DETAILS)))
+
+
+def seal(secret: str, text: str) -> str:
+    """``text`` encrypted and authenticated under the secret's login-details key."""
+    return _fernet(secret).encrypt(text.encode()).decode()
+
+
+def unseal(secret: str, token: str) -> str:
+    """What ``seal`` sealed; ``Unreadable`` when another key sealed it or it was altered."""
+    try:
+        return _fernet(secret).decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise Unreadable() from None
