@@ -21,10 +21,13 @@ from storage.models import (
     ChatIdentity,
     Conversation,
     Customer,
+    Domain,
     Invoice,
     InvoiceLine,
+    MeteredResource,
     Order,
     Plan,
+    Server,
 )
 from storage.uow import Database, UnitOfWork, again_if_dropped
 
@@ -39,10 +42,13 @@ __all__ = [
     "Customer",
     "Database",
     "DatabaseError",
+    "Domain",
     "Invoice",
     "InvoiceLine",
+    "MeteredResource",
     "Order",
     "Plan",
+    "Server",
     "UnitOfWork",
     "again_if_dropped",
     "connection_lost",
