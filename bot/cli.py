@@ -40,11 +40,11 @@ log = logging.getLogger("hostbot")
 
 
 async def find_customer(app: App, ref: str | None) -> Customer:
-    """A customer by id, e-mail or part of the name; the first one when ``ref`` is None."""
+    """A customer by id, external id, e-mail or part of the name; the first one when ``ref`` is None."""
     async with app.db.uow() as uow:
         query = select(Customer).order_by(Customer.id)
         if ref is not None:
-            conditions = [Customer.email == ref, Customer.name.ilike(f"%{ref}%")]
+            conditions = [Customer.email == ref, Customer.external_id == ref, Customer.name.ilike(f"%{ref}%")]
             if (customer_id := parse_id(ref)) is not None:
                 conditions.append(Customer.id == customer_id)
             query = query.where(or_(*conditions))
@@ -353,7 +353,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     shell = sub.add_parser("shell", help="chat with the bot in the terminal")
     shell.add_argument("--lang", help="your language: en, fr, id or tr")
-    shell.add_argument("--customer", help="talk as this customer (id, e-mail or name)")
+    shell.add_argument("--customer", help="talk as this customer (id, external id, e-mail or name)")
     shell.add_argument("--no-demo", action="store_true", help="do not create demo data in an empty database")
     shell.set_defaults(func=cmd_shell)
     run = sub.add_parser("run", help="serve the web app (health check, webhooks) on $PORT")
@@ -365,7 +365,7 @@ def parser() -> argparse.ArgumentParser:
     migrate.add_argument("--demo", action="store_true", help="also create demo data in an empty database")
     migrate.set_defaults(func=cmd_migrate)
     link = sub.add_parser("link-code", help="one-time code that links a chat user to a customer")
-    link.add_argument("customer", help="customer id, e-mail or name")
+    link.add_argument("customer", help="customer id, external id, e-mail or name")
     link.add_argument("--platform", default="telegram", choices=["telegram", "slack", "shell"])
     link.add_argument("--role", default="owner", choices=["owner", "admin", "member"])
     link.set_defaults(func=cmd_link_code)

@@ -90,6 +90,7 @@ METERED_RESOURCES = routes_of(
     ),
     "A reseller's hosting accounts, add-ons and service packs, billed by the hour: a panel creates them, "
     "changes their package (PUT with another product) and deletes them.",
+    operation="resource",
 )
 
 
@@ -102,7 +103,7 @@ async def _deleted(call: Call, key: Key) -> Out:
 
 def _deletions(routes: Routes) -> Routes:
     @routes.delete("/metered-resources/{id}", "Delete a metered resource", returns=MeteredResourceView)
-    async def delete_metered_resource(call: Call, id: int) -> Out:
+    async def delete_resource(call: Call, id: int) -> Out:
         """Billed up to this hour, no longer after; deleting it again changes nothing."""
         return await _deleted(call, Key(id=id))
 
@@ -111,7 +112,7 @@ def _deletions(routes: Routes) -> Routes:
         "Delete a metered resource by external id",
         returns=MeteredResourceView,
     )
-    async def delete_metered_resource_by_external_id(call: Call, external_id: str) -> Out:
+    async def delete_resource_by_external_id(call: Call, external_id: str) -> Out:
         """Billed up to this hour, no longer after; deleting it again changes nothing."""
         return await _deleted(call, Key(external_id=external_id))
 

@@ -85,13 +85,13 @@ async def _adjustment(call: Call, written: Written[Any]) -> Out:
 
 
 @ADJUSTMENTS.get("/balance-adjustments", "List balance adjustments", returns=Page[AdjustmentView])
-async def list_balance_adjustments(call: Call, query: ByCustomer) -> Out:
+async def list_adjustments(call: Call, query: ByCustomer) -> Out:
     items, after = await billing.adjustment_listing(call.uow, query)
     return Out(Page[AdjustmentView](items=items, next=call.next_link(after)))
 
 
 @ADJUSTMENTS.post("/balance-adjustments", "Adjust a balance", returns=AdjustmentView, scope="money")
-async def create_balance_adjustment(call: Call, body: AdjustmentDoc) -> Out:
+async def create_adjustment(call: Call, body: AdjustmentDoc) -> Out:
     """Posted to the ledger with its reason; it may take the balance below zero."""
     return await _adjustment(call, await billing.adjust(call.uow, body, Key(), call.staff))
 
@@ -102,7 +102,7 @@ async def create_balance_adjustment(call: Call, body: AdjustmentDoc) -> Out:
     returns=AdjustmentView,
     scope="money",
 )
-async def put_balance_adjustment_by_external_id(call: Call, external_id: str, body: AdjustmentDoc) -> Out:
+async def put_adjustment_by_external_id(call: Call, external_id: str, body: AdjustmentDoc) -> Out:
     """201 when posted; 200 when it was posted already; 409 when this external id was posted otherwise."""
     return await _adjustment(
         call, await billing.adjust(call.uow, body, Key(external_id=external_id), call.staff)

@@ -32,10 +32,11 @@ class Record(Generic[Row]):
     customer_of: Callable[[Row], int]
 
 
-def routes_of(record: Record[Any], description: str) -> Routes:
+def routes_of(record: Record[Any], description: str, operation: str | None = None) -> Routes:
+    """The routes; their operation ids name ``operation`` (default: the record's name)."""
     routes = Routes(record.plural, description)
     base, name, page = f"/{record.plural}", record.name, Page[record.view]  # type: ignore[name-defined]
-    op = name.replace(" ", "_")
+    op = operation or name.replace(" ", "_")
 
     async def view(call: Call, row: Any) -> BaseModel:
         [one] = await record.views(call.uow, [row])

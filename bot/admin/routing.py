@@ -19,6 +19,7 @@ from services.invoices import Seller
 from services.records import UnitOfWork
 
 BASE = "/admin/api/v1"
+OPERATION_ID_MAX = 36  # the audit row's action is ``api.<operation id>``, 40 characters at most
 
 # The path parameters routes may use, and what each must be.
 PATH_PARAMS: dict[str, TypeAdapter[Any]] = {
@@ -142,6 +143,8 @@ class Routes:
             unknown = [p for p in params if p not in PATH_PARAMS or p not in hints]
             if unknown:
                 raise TypeError(f"{handler.__name__}: path parameters {unknown} are not declared")
+            if len(handler.__name__) > OPERATION_ID_MAX:
+                raise TypeError(f"{handler.__name__}: an operation id fits the audit's action (api.ID)")
             self.routes.append(
                 Route(
                     method,

@@ -236,7 +236,7 @@ def invoice_view(row: Invoice, owner_ref: Ref) -> InvoiceView:
         supply_date=row.supply_date,
         due_date=row.due_date,
         subtotal_minor=row.subtotal_minor,
-        vat_rate=row.vat_rate,
+        vat_rate=row.vat_rate.quantize(Decimal("0.01")),  # as stored (NUMERIC(5, 2)), before a reload too
         vat_minor=row.vat_minor,
         total_minor=row.total_minor,
         reverse_charge=row.reverse_charge,

@@ -139,7 +139,7 @@ async def apply(uow: UnitOfWork, bundle: Bundle, *, commit: bool = True) -> Repo
     ]
     for section, entries, put in steps:
         for entry in entries:
-            savepoint = await uow.session.begin_nested()
+            savepoint = await uow.savepoint()
             try:
                 change = await put(entry)
                 await uow.flush()

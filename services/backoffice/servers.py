@@ -33,11 +33,13 @@ from services.backoffice.common import (
 from storage.models import Order, Server
 from storage.uow import UnitOfWork
 
-Hostname = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+Hostname = Annotated[
+    str, StringConstraints(to_lower=True, pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+]
 Address = IPv4Address | IPv6Address
-Mac = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")]
+Mac = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
 DnsName = Annotated[
-    str, StringConstraints(to_lower=True, max_length=253, pattern=r"^([a-z0-9_.-]*[a-z0-9])?$")
+    str, StringConstraints(to_lower=True, max_length=253, pattern=r"^([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
 ]
 
 
