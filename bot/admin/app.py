@@ -17,7 +17,7 @@ from bot.admin import openapi
 from bot.admin.problems import Problem, body_errors, invalid, parameter_errors
 from bot.admin.routing import BASE, PATH_PARAMS, Call, Out, Route
 from services.backoffice import tokens
-from services.backoffice.common import Conflict, Invalid, Missing, note, settle
+from services.backoffice.common import Conflict, Invalid, Missing, as_conflict, note, settle
 from services.errors import DomainError, NotFound
 from services.invoices import Seller
 from services.records import Database, connection_lost
@@ -116,6 +116,7 @@ def _outcome(status: int) -> str:
 def _problem(err: Exception) -> Problem:
     if isinstance(err, Problem):
         return err
+    err = as_conflict(err) or err
     if isinstance(err, Invalid):
         return invalid(
             [{"field": err.field, "pointer": "#/" + err.field.replace(".", "/"), "detail": err.detail}]

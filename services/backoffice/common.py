@@ -70,7 +70,6 @@ Minor = Annotated[
     int, Field(ge=0, le=MINOR_MAX, description="An amount in minor units of the currency (cents).")
 ]
 SignedMinor = Annotated[int, Field(ge=-MINOR_MAX, le=MINOR_MAX)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
@@ -238,13 +237,22 @@ def stays_with(row_customer_id: int, customer: Customer, kind: str) -> None:
         raise Invalid("customer", f"this {kind} belongs to customer {row_customer_id}; it cannot move")
 
 
+RACED = "The write conflicts with another record (a key that must be unique); try again."
+
+
+def as_conflict(err: Exception) -> Conflict | None:
+    """A unique key two writers took at the same moment (two syncs putting one external id): the
+    second is refused as a conflict, which a retry resolves."""
+    return Conflict(RACED) if isinstance(err, IntegrityError) else None
+
+
 async def settle(uow: UnitOfWork) -> None:
-    """Write what is pending now, so that a unique key two writers took at once is refused here."""
+    """Write what is pending now, so that a conflict shows before the answer is sent."""
     try:
         await uow.flush()
     except IntegrityError as err:
         await uow.rollback()
-        raise Conflict("The write conflicts with another record (a key that must be unique).") from err
+        raise Conflict(RACED) from err
 
 
 # -- outcome of a write, pages, audit ---------------------------------------------------------

@@ -3,6 +3,7 @@ does: a whole customer is created through it, then that customer talks to the bo
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -292,6 +293,22 @@ async def test_problem_details(api: AdminApi, writer: str, empty: Dispatcher) ->
     assert (
         await api.call("POST", "/customers", writer, data=b"{}", headers={"Content-Type": "text/plain"})
     ).status == 415
+    async with empty.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+async def test_two_syncs_putting_one_external_id_at_once(
+    api: AdminApi, writer: str, empty: Dispatcher
+) -> None:
+    """Whichever comes second finds the first (200) or, racing it, is told to try again (409): never
+    two customers, never a 500."""
+    answers = await asyncio.gather(
+        *(
+            api.call("PUT", "/customers/external/race", writer, {**CUSTOMER, "name": f"Racer {n}"})
+            for n in range(2)
+        )
+    )
+    assert sorted(a.status for a in answers) in ([200, 201], [201, 409])
     async with empty.db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Customer)) == 1
 

@@ -100,3 +100,10 @@ async def test_an_existing_record_is_updated_by_the_file(db: Database) -> None:
     changed = [(line.section, line.name) for line in report.lines if line.status != "unchanged"]
     assert changed == [("customers", "whmcs-client-1043")]
     assert report.lines[6].status == "updated"
+
+
+async def test_a_dry_run_writes_nothing(db: Database) -> None:
+    async with db.uow() as uow:
+        report = await bundle.apply(uow, example(), commit=False)
+    assert report.count("created") == 16 and report.refused == []
+    assert await _count(db, Customer) == 0
