@@ -357,7 +357,7 @@ class Server(Base):
     reverse_dns: Mapped[str] = mapped_column(String(253), default="")
     last_boot_at: Mapped[dt.datetime | None] = mapped_column()
     # The driver's reference to the machine: a Proxmox VE node and VM id (empty for the inventory).
-    node: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    node: Mapped[str] = mapped_column(String(63), default="", server_default="")
     vm_id: Mapped[int | None] = mapped_column(Integer)
     external_id: Mapped[str | None] = mapped_column(String(100))
 

@@ -3,6 +3,7 @@ JSON schemas (JSON Schema 2020-12, which OpenAPI 3.1 uses as is): nothing is wri
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -64,7 +65,7 @@ SCOPES = {
 Schemas = dict[tuple[Any, JsonSchemaMode], JsonSchemaValue]
 
 
-def document(routes: list[Route] | tuple[Route, ...] | Any) -> dict[str, Any]:
+def document(routes: Sequence[Route]) -> dict[str, Any]:
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for route in routes:
         if route.body is not None:
@@ -107,11 +108,11 @@ def document(routes: list[Route] | tuple[Route, ...] | Any) -> dict[str, Any]:
     }
 
 
-def _tags(routes: Any) -> list[dict[str, str]]:
+def _tags(routes: Sequence[Route]) -> list[dict[str, str]]:
     seen: dict[str, str] = {}
     for route in routes:
-        seen.setdefault(route.tag, route.tag)
-    return [{"name": tag} for tag in seen]
+        seen.setdefault(route.tag, route.tag_description)
+    return [{"name": tag, "description": about} for tag, about in seen.items()]
 
 
 def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:

@@ -93,6 +93,7 @@ class Route:
     summary: str
     scope: Scope
     tag: str
+    tag_description: str
     handler: Handler
     body: type[BaseModel] | None
     query: type[BaseModel] | None
@@ -152,6 +153,7 @@ class Routes:
                     summary,
                     scope,
                     self.tag,
+                    self.description,
                     handler,
                     body or hints.get("body"),
                     query or hints.get("query"),

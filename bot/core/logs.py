@@ -42,6 +42,8 @@ PATTERNS: Final = (
     (re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+"), MASK),
     # Stripe secret and restricted keys, webhook signing secrets.
     (re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9]+"), MASK),
+    # Admin API bearer tokens (hostbot admin token create).
+    (re.compile(r"\bhbt_[A-Za-z0-9_-]+"), MASK),
     # A Slack response_url lets anyone post to the conversation for half an hour.
     (re.compile(rf"(hooks\.slack\.com{_SLASH})[^\s'\",}}]+"), rf"\g<1>{MASK}"),
 )

@@ -58,7 +58,7 @@ class ServerDoc(Document):
     mac: Mac
     reverse_dns: DnsName = ""
     power_state: Literal["running", "stopped", "suspended"] = "running"
-    node: Annotated[str, Field(max_length=64)] = ""
+    node: Annotated[str, Field(max_length=63)] = ""
     vm_id: int | None = Field(None, ge=1, le=999_999_999)
 
 

@@ -46,7 +46,7 @@ def _server_reference() -> None:
     """The driver's reference to a server's machine (Proxmox node and VM id). The same two columns
     may come from the Proxmox migration: whichever is applied second must not add them again."""
     with op.batch_alter_table("servers", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("node", sa.String(length=64), server_default="", nullable=False))
+        batch_op.add_column(sa.Column("node", sa.String(length=63), server_default="", nullable=False))
         batch_op.add_column(sa.Column("vm_id", sa.Integer(), nullable=True))
 
 
