@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import delete, exists, or_, select
 
-from services import clock, vat
+from services import clock, topup
 from services.backoffice.common import (
     Conflict,
     Country,
@@ -31,6 +31,7 @@ from services.backoffice.common import (
     noted,
     page,
 )
+from services.topup import InvalidTaxId
 from storage.models import Customer, CustomerEmail, Domain, Invoice, LedgerEntry, Order
 from storage.uow import UnitOfWork
 
@@ -62,7 +63,8 @@ class CustomerDoc(Document):
     country: Country
     is_business: bool = False
     vat_id: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
-        None, description="checked (format and checksum) for EU countries"
+        None,
+        description="VAT or tax id, checked (format and checksum) where python-stdnum knows the country's",
     )
     address: Address = Address()
     timezone: TimeZone = "UTC"
@@ -71,12 +73,14 @@ class CustomerDoc(Document):
     @field_validator("vat_id")
     @classmethod
     def _vat_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Checked and written as the chat's billing form does (an EU id with its country prefix)."""
         country = info.data.get("country")
-        if value is None or not isinstance(country, str) or not vat.in_eu(country, clock.today()):
+        if value is None or not isinstance(country, str):
             return value
-        if not vat.valid_vat_id(value, country):
-            raise ValueError(f"not a valid VAT id of {country}")
-        return value
+        try:
+            return topup.parse_tax_id(value, country)
+        except InvalidTaxId:
+            raise ValueError(f"not a valid tax id of {country}") from None
 
     @model_validator(mode="after")
     def _distinct_mailboxes(self) -> CustomerDoc:
