@@ -23,6 +23,7 @@ from services.invoices import Seller
 from services.records import Database, connection_lost
 
 log = logging.getLogger("hostbot.admin")
+TARGET_MAX = 100  # the audit row's target column; the whole path is in its detail
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ async def _call(
             uow,
             call.staff,
             f"api.{operation}",
-            call.target or request.path,
+            (call.target or request.path)[:TARGET_MAX],
             call.customer_id,
             outcome=_outcome(response.status),
             method=request.method,

@@ -215,18 +215,20 @@ async def test_every_call_is_in_the_audit_log(
     await api.call("POST", "/balance-adjustments", writer, {})
     await api.call("GET", "/nothing-here", writer)
     await api.call("POST", "/customers", writer, {"name": ""})
+    await api.call("GET", "/customers/external/" + "x" * 100 + "/" + "y" * 100, writer)
     made = api.calls
     rows = [a for a in await _audit(empty.db) if a.action.startswith("api.")]
     assert len(rows) == made
-    seen = [(r.detail["method"], r.detail["path"], r.detail["status"], r.outcome) for r in rows[-5:]]
+    seen = [(r.detail["method"], r.detail["path"][:40], r.detail["status"], r.outcome) for r in rows[-6:]]
     assert seen == [
         ("GET", "/admin/api/v1/customers", 401, "denied"),
         ("GET", "/admin/api/v1/customers/999", 404, "missing"),
         ("POST", "/admin/api/v1/balance-adjustments", 403, "denied"),
         ("GET", "/admin/api/v1/nothing-here", 404, "missing"),
         ("POST", "/admin/api/v1/customers", 422, "refused"),
+        ("GET", "/admin/api/v1/customers/external/xxxxxxx", 404, "missing"),
     ]
-    assert {r.detail.get("staff") for r in rows[:-5]} == {"token:sync"}
+    assert {r.detail.get("staff") for r in rows[:-6]} == {"token:sync"}
     put_customer = next(r for r in rows if r.action == "api.put_customer_by_external_id")
     assert put_customer.customer_id is not None and put_customer.detail["change"] == "created"
     # The API reads the same log: every call so far (its own row is written after it answers).
