@@ -337,7 +337,7 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     app = await open_app(settings)
     try:
         async with app.db.uow() as uow:
-            document = (await bundle.export(uow)).model_dump(mode="json", by_alias=True, exclude={"schema_"})
+            document = await bundle.export(uow)
     finally:
         await app.close()
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"

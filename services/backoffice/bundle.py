@@ -7,7 +7,7 @@ adjustments."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -165,9 +165,11 @@ async def _change(written: Awaitable[Any]) -> str:
     return str((await written).change)
 
 
-async def export(uow: UnitOfWork) -> Bundle:
-    """Every record the file can hold, with its hostbot ``id`` beside its ``external_id``: imported
-    again into the same database, it changes nothing."""
+async def export(uow: UnitOfWork) -> dict[str, Any]:
+    """Every record the file can hold, as the file's JSON, with each record's hostbot ``id`` beside
+    its ``external_id``: imported again into the same database, it changes nothing. Written from
+    what is stored, without validating it again: an export never fails; an import says what it
+    refuses."""
     plans, _ = await catalogue.plans(uow)
     addons, _ = await catalogue.addons(uow)
     metered, _ = await catalogue.metered_products(uow)
@@ -186,30 +188,27 @@ async def export(uow: UnitOfWork) -> Bundle:
             select(LedgerEntry).where(LedgerEntry.kind == ADJUSTMENT).order_by(LedgerEntry.id)
         )
     ).all()
-    return Bundle(
-        plans=plans,
-        addons=addons,
-        metered_products=metered,
-        customers=[_entry(CustomerEntry, v) for v in await customers.views(uow, people)],
-        orders=[_entry(OrderEntry, v) for v in await orders.views(uow, order_rows)],
-        servers=[_entry(ServerEntry, _settled(v)) for v in await servers.views(uow, server_rows)],
-        domains=[_entry(DomainEntry, v) for v in await domains.views(uow, domain_rows)],
-        metered_resources=[
-            _entry(MeteredResourceEntry, resources.view(r, ref_of(by_id[r.customer_id])))
-            for r in resource_rows
-        ],
-        balance_adjustments=[
-            _entry(AdjustmentEntry, v) for v in await billing.adjustment_views(uow, adjustments)
-        ],
-    )
+    sections: list[tuple[str, type[BaseModel], Sequence[BaseModel]]] = [
+        ("plans", PlanDoc, plans),
+        ("addons", AddonDoc, addons),
+        ("metered_products", MeteredProductDoc, metered),
+        ("customers", CustomerEntry, await customers.views(uow, people)),
+        ("orders", OrderEntry, await orders.views(uow, order_rows)),
+        ("servers", ServerEntry, [_settled(v) for v in await servers.views(uow, server_rows)]),
+        ("domains", DomainEntry, await domains.views(uow, domain_rows)),
+        (
+            "metered_resources",
+            MeteredResourceEntry,
+            [resources.view(r, ref_of(by_id[r.customer_id])) for r in resource_rows],
+        ),
+        ("balance_adjustments", AdjustmentEntry, await billing.adjustment_views(uow, adjustments)),
+    ]
+    document: dict[str, Any] = {"version": 1}
+    for section, entry, views in sections:
+        document[section] = [v.model_dump(mode="json", include=set(entry.model_fields)) for v in views]
+    return document
 
 
 def _settled(view: servers.ServerView) -> servers.ServerView:
     """A server caught mid-reboot is exported as the running server it is about to be again."""
     return view.model_copy(update={"power_state": "running"}) if view.power_state == "rebooting" else view
-
-
-def _entry(model: type[Any], view: BaseModel) -> Any:
-    """The entry of an import file that ``view`` reads as: its fields the entry has."""
-    data = view.model_dump(include=set(model.model_fields))
-    return model.model_validate(data)

@@ -51,7 +51,7 @@ class OrderDoc(Document):
     period_start: dt.date
     period_end: dt.date
     auto_renew: bool = False
-    status: Literal["active", "suspended", "cancelled"] = "active"
+    status: Literal["active", "suspended", "cancelled", "terminated"] = "active"
     addons: Annotated[list[OrderAddonDoc], Field(max_length=50)] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -69,6 +69,7 @@ class OrderEntry(OrderDoc):
 
 class OrderView(OrderDoc):
     id: int
+    status: str  # type: ignore[assignment]  # as stored, whatever the lifecycle set
     currency: str
     price_minor: Minor
     created_at: dt.datetime

@@ -63,7 +63,7 @@ async def test_importing_twice_changes_nothing(db: Database) -> None:
     async with db.uow() as uow:
         exported = await bundle.export(uow)
     async with db.uow() as uow:
-        round_trip = await bundle.apply(uow, exported)
+        round_trip = await bundle.apply(uow, Bundle.model_validate(exported))
     assert {line.status for line in round_trip.lines} == {"unchanged"}
     async with db.uow() as uow:
         assert (await bundle.export(uow)) == exported
