@@ -25,11 +25,12 @@ from typing import TypeVar
 from aiohttp import web
 from limits import parse
 
-from bot import demo
+from bot import admin, demo
 from bot.adapters.shell import Shell
 from bot.adapters.slack import SLACK_KEY, SlackAdapter
 from bot.adapters.slack_desk import SlackDesk
 from bot.adapters.telegram import TELEGRAM, TelegramAdapter
+from bot.admin.app import Admin
 from bot.alerts.dispatch import AlertSender, Sleep
 from bot.alerts.notifier import OutboxNotifier
 from bot.alerts.senders import Desk, LogSender, Sender, SlackSender, TelegramSender
@@ -304,8 +305,8 @@ def shell(app: App, user_id: str, language: str | None) -> Shell:
 
 
 def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
-    """The web app of ``hostbot run``: pay pages with the card driver the settings pick, and each
-    platform whose token is set. Payment notices go to ``notifier`` (by default the app's)."""
+    """The web app of ``hostbot run``: pay pages with the card driver the settings pick, the admin
+    API, and each platform whose token is set. Payment notices go to ``notifier`` (by default the app's)."""
     settings = app.settings
     if settings.slack_bot_token and not settings.slack_app_token and not settings.slack_signing_secret:
         raise ValueError("SLACK_SIGNING_SECRET is required to receive Slack events over HTTP")
@@ -327,7 +328,13 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
         payments,
         telegram_adapter(app) if settings.telegram_bot_token else None,
         slack,
+        admin_api(app),
     )
+
+
+def admin_api(app: App) -> Admin:
+    """The admin API's routes (``bot.admin.ROUTES``) on the app's database and seller."""
+    return Admin(app.db, app.seller, admin.ROUTES)
 
 
 # -- alerts -------------------------------------------------------------------------------------

@@ -1,15 +1,19 @@
-"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts, actions, payments."""
+"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts, actions,
+payments, admin tokens, import and export."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import ValidationError
 from sqlalchemy import or_, select
 from telegram.error import TelegramError
 
@@ -36,6 +40,8 @@ from services import (
     service_lifecycle,
 )
 from services.alerts import outbox
+from services.backoffice import bundle, tokens
+from services.backoffice.common import Conflict, Missing
 from services.errors import NotFound
 from services.hourly_billing import HOUR, hour_start
 from services.ids import parse_id
@@ -45,11 +51,11 @@ log = logging.getLogger("hostbot")
 
 
 async def find_customer(app: App, ref: str | None) -> Customer:
-    """A customer by id, e-mail or part of the name; the first one when ``ref`` is None."""
+    """A customer by id, external id, e-mail or part of the name; the first one when ``ref`` is None."""
     async with app.db.uow() as uow:
         query = select(Customer).order_by(Customer.id)
         if ref is not None:
-            conditions = [Customer.email == ref, Customer.name.ilike(f"%{ref}%")]
+            conditions = [Customer.email == ref, Customer.external_id == ref, Customer.name.ilike(f"%{ref}%")]
             if (customer_id := parse_id(ref)) is not None:
                 conditions.append(Customer.id == customer_id)
             query = query.where(or_(*conditions))
@@ -64,14 +70,15 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
     stop = Stop().install()
     app = await open_app(settings, seed_demo=not args.no_demo)
     try:
+        lang = normalize(args.lang) or normalize(os.environ.get("LANG"))
         try:
             customer = await find_customer(app, args.customer)
         except NotFound:
-            print("No such customer. Run without --no-demo to create the demo data.", file=sys.stderr)
+            with use_locale(lang or "en"):
+                print(await _no_customer(app, args.customer), file=sys.stderr)
             return 2
         user = f"local-{customer.id}"
         await link_local_user(app.dispatcher, user, customer.id)
-        lang = normalize(args.lang) or normalize(os.environ.get("LANG"))
         if sys.stdin.isatty():
             with use_locale(choose(None, customer.language, lang, settings.default_language)):
                 print(_("hostbot — {name}. Type help; Ctrl-D to quit.").format(name=customer.name) + "\n")
@@ -79,6 +86,22 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await app.close()
+
+
+async def _no_customer(app: App, ref: str | None) -> str:
+    """Why the shell cannot start: no customer matches, or there is none yet (then how to make one)."""
+    async with app.db.uow() as uow:
+        empty = await uow.session.scalar(select(Customer.id).limit(1)) is None
+    if not empty:
+        return _("No customer matches {ref}.").format(ref=ref)
+    return _(
+        "There is no customer yet. Import yours from a file (see examples/import.json):\n"
+        "  hostbot import customers.json\n"
+        "or create the first one through the admin API (see /admin/api/v1/openapi.json):\n"
+        "  hostbot admin token create setup --scope write\n"
+        "  POST /admin/api/v1/customers\n"
+        "or try the bot on demo data: hostbot shell (without --no-demo)."
+    )
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -381,12 +404,100 @@ async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
         await app.close()
 
 
+async def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    """Admin API tokens: the secret is printed once, at creation; only its hash is kept."""
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            if args.token_command == "create":
+                secret, token = await tokens.create(uow, args.name, args.scope or ["read"])
+                print(f"token {token.name} ({', '.join(token.scopes)}): {secret}")
+                print("It is shown this once. Send it as: Authorization: Bearer <token>")
+            elif args.token_command == "revoke":
+                token = await tokens.revoke(uow, args.name)
+                print(f"token {token.name} is revoked")
+            else:
+                for token in await tokens.listing(uow):
+                    state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
+                    print(
+                        f"{token.name}  {','.join(token.scopes)}  created {token.created_at:%Y-%m-%d %H:%M}  {state}"
+                    )
+        return 0
+    except (Conflict, Missing) as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    finally:
+        await app.close()
+
+
+def token_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
+        raise argparse.ArgumentTypeError("letters, digits, dot, dash and underscore; at most 64")
+    return text
+
+
+def _read(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Apply a file all or nothing and say what became of each record (exit 1: nothing written)."""
+    if args.schema:
+        print(json.dumps(bundle.Bundle.model_json_schema(by_alias=True), indent=2, ensure_ascii=False))
+        return 0
+    if args.file is None:
+        print("give the file to import (or --schema)", file=sys.stderr)
+        return 2
+    try:
+        text = sys.stdin.read() if args.file == "-" else await asyncio.to_thread(_read, args.file)
+        found = bundle.Bundle.model_validate_json(text)
+    except OSError as err:
+        print(f"cannot read {args.file}: {err.strerror}", file=sys.stderr)
+        return 2
+    except ValidationError as err:
+        for e in err.errors(include_url=False):
+            print(f"refused {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}")
+        print("Nothing was imported: the file does not follow the schema (hostbot import --schema).")
+        return 1
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            report = await bundle.apply(uow, found, commit=not args.dry_run)
+    finally:
+        await app.close()
+    for line in report.lines:
+        print(f"{line.status:<9} {line.section} {line.name}" + (f": {line.why}" if line.why else ""))
+    counts = ", ".join(f"{s} {report.count(s)}" for s in ("created", "updated", "unchanged", "refused"))
+    if report.refused:
+        print(f"{counts}. Nothing was imported: a file is applied all or nothing.")
+        return 1
+    print(f"{counts}." + (" Dry run: nothing was written." if args.dry_run else ""))
+    return 0
+
+
+async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Every customer, the catalogue, orders, servers, domains, resources and adjustments, in the
+    import file's shape."""
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            document = await bundle.export(uow)
+    finally:
+        await app.close()
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if args.file in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        await asyncio.to_thread(Path(args.file).write_text, text, encoding="utf-8")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hostbot", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     shell = sub.add_parser("shell", help="chat with the bot in the terminal")
     shell.add_argument("--lang", help="your language: en, fr, id or tr")
-    shell.add_argument("--customer", help="talk as this customer (id, e-mail or name)")
+    shell.add_argument("--customer", help="talk as this customer (id, external id, e-mail or name)")
     shell.add_argument("--no-demo", action="store_true", help="do not create demo data in an empty database")
     shell.set_defaults(func=cmd_shell)
     run = sub.add_parser("run", help="serve the web app (health check, webhooks) on $PORT")
@@ -398,7 +509,7 @@ def parser() -> argparse.ArgumentParser:
     migrate.add_argument("--demo", action="store_true", help="also create demo data in an empty database")
     migrate.set_defaults(func=cmd_migrate)
     link = sub.add_parser("link-code", help="one-time code that links a chat user to a customer")
-    link.add_argument("customer", help="customer id, e-mail or name")
+    link.add_argument("customer", help="customer id, external id, e-mail or name")
     link.add_argument("--platform", default="telegram", choices=["telegram", "slack", "shell"])
     link.add_argument("--role", default="owner", choices=["owner", "admin", "member"])
     link.set_defaults(func=cmd_link_code)
@@ -439,13 +550,38 @@ def parser() -> argparse.ArgumentParser:
     )
     statement.add_argument("statement", help="the camt.053 XML file")
     statement.set_defaults(func=cmd_payments_import)
+    admin = sub.add_parser("admin", help="the admin API")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    token = admin_sub.add_parser("token", help="bearer tokens of the admin API")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="a new token, printed once")
+    create.add_argument("name", type=token_name, help="who or what uses it (e.g. whmcs-sync)")
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=tokens.SCOPES,
+        help="read (default), write, money; repeat for several",
+    )
+    revoke = token_sub.add_parser("revoke", help="refuse a token from now on")
+    revoke.add_argument("name", type=token_name)
+    token_sub.add_parser("list", help="every token, its scopes and state")
+    token.set_defaults(func=cmd_token)
+
+    imports = sub.add_parser("import", help="create or update records from a JSON file, all or nothing")
+    imports.add_argument("file", nargs="?", help="the file (- for standard input); see examples/import.json")
+    imports.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    imports.add_argument("--schema", action="store_true", help="print the file's JSON schema")
+    imports.set_defaults(func=cmd_import)
+    export = sub.add_parser("export", help="write every record as an import file")
+    export.add_argument("file", nargs="?", help="where to write (default: standard output)")
+    export.set_defaults(func=cmd_export)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = get_settings()
-    logs.setup(settings, "WARNING" if args.command == "shell" else "INFO")
+    logs.setup(settings, "WARNING" if args.command in ("shell", "import", "export", "admin") else "INFO")
     code: int = asyncio.run(args.func(settings, args))
     return code
 

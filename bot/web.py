@@ -1,5 +1,5 @@
-"""The one aiohttp application: health check, metrics, pay pages, and each configured platform
-adapter's ``setup(web_app, adapter)`` mounts its webhook (or starts its own connection).
+"""The one aiohttp application: health check, metrics, pay pages, the admin API, and each configured
+platform adapter's ``setup(web_app, adapter)`` mounts its webhook (or starts its own connection).
 
 It is handed built parts (``bot.bootstrap.web_app`` builds them from the settings)."""
 
@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot import console_web, payments_web
 from bot.adapters import slack, telegram
+from bot.admin import app as admin_api
 from bot.config import Settings
 from bot.core.limiting import storage_state
 from bot.core.metrics import CONTENT_TYPE, Metrics
@@ -82,8 +83,10 @@ def make_web_app(
     payments: payments_web.Payments,
     telegram_adapter: telegram.TelegramAdapter | None = None,
     slack_adapter: slack.SlackAdapter | None = None,
+    admin: admin_api.Admin | None = None,
 ) -> web.Application:
-    """The routes of ``site`` and ``payments``, and each platform whose adapter is given."""
+    """The routes of ``site`` and ``payments``, each platform whose adapter is given, and the admin
+    API when given."""
     web_app = web.Application(client_max_size=1024 * 1024, middlewares=[reconnect])
     web_app[APP_KEY] = site
     web_app[HEALTH] = Health()
@@ -95,4 +98,6 @@ def make_web_app(
         telegram.setup(web_app, telegram_adapter)
     if slack_adapter is not None:
         slack.setup(web_app, slack_adapter)
+    if admin is not None:
+        admin_api.setup(web_app, admin)
     return web_app

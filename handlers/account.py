@@ -26,6 +26,7 @@ MOVEMENTS = {
     "topup": N_("Top-up"),
     "refund": N_("Refund"),
     "adjustment": N_("Adjustment"),
+    "credit_note": N_("Credit note"),
 }
 
 

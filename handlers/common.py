@@ -21,6 +21,8 @@ LABELS = {
     "unpaid": N_("unpaid"),
     "paid": N_("paid"),
     "cancelled": N_("cancelled"),
+    # TRANSLATORS: a credit note's status: its amount went to the customer's balance
+    "credited": N_("credited to the balance"),
     "draft": N_("quote"),
     "accepted": N_("accepted"),
     "active": N_("active"),

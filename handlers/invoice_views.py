@@ -51,7 +51,8 @@ def invoice_text(inv: Invoice) -> str:
     def money(minor: int) -> str:
         return formatting.amount(minor, inv.currency)
 
-    heading = _("Quote {number} — {status}") if inv.kind == "quote" else _("Invoice {number} — {status}")
+    headings = {"quote": _("Quote {number} — {status}"), "credit": _("Credit note {number} — {status}")}
+    heading = headings.get(inv.kind, _("Invoice {number} — {status}"))
     lines = [
         heading.format(number=inv.number, status=label(inv.status)),
         _("Issued {issued}, due {due}").format(

@@ -93,16 +93,18 @@ async def show_invoice(
     buttons = []
     if inv.status == "unpaid":
         buttons.append([Button(_("Pay"), command=f"pay {inv.id}")])
-    if inv.status == "paid" or inv.kind == "quote":
+    if inv.status in ("paid", "credited") or inv.kind == "quote":
         buttons.append([Button(_("PDF"), command=f"invoice {inv.id} pdf")])
     buttons.append([Button(_("All invoices"), command="invoices all")])
     return Reply(invoice_text(inv), buttons=buttons)
 
 
 def invoice_document(inv: Invoice, documents: DocumentRenderer) -> Reply:
-    """The PDF exists for what is final: a paid invoice, or a quote."""
+    """The PDF exists for what is final: a paid invoice, a quote, or a credit note."""
     if inv.kind == "quote":
         text = _("Quote {number} as a PDF.").format(number=inv.number)
+    elif inv.kind == "credit":
+        text = _("Credit note {number} as a PDF.").format(number=inv.number)
     elif inv.status == "paid":
         text = _("Invoice {number} as a PDF.").format(number=inv.number)
     else:

@@ -14,10 +14,12 @@ from storage.uow import UnitOfWork
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: the account they act for and the chat identity they act through."""
+    """Who is acting: the account they act for and the chat identity they act through; ``staff``
+    names the provider's side when staff act on the account (an admin API token, ``import``)."""
 
     customer_id: int
     identity_id: int | None = None
+    staff: str | None = None
 
 
 def record(
@@ -59,6 +61,8 @@ def defer(
 
 
 def _entry(action: str, actor: Actor | None, target: str, outcome: str, detail: dict[str, Any]) -> AuditEntry:
+    if actor is not None and actor.staff is not None:
+        detail = {"staff": actor.staff, **detail}
     return AuditEntry(
         action=action,
         customer_id=actor.customer_id if actor else None,

@@ -212,11 +212,7 @@ async def delete(uow: UnitOfWork, invoice_id: int, actor: Actor) -> Invoice:
     await uow.session.refresh(invoice, ["status"])
     await check_deletable(uow, invoice)
     invoice.status = "cancelled"
-    await uow.session.execute(
-        update(OrderChange)
-        .where(OrderChange.invoice_id == invoice.id, OrderChange.status == "awaiting_payment")
-        .values(status="cancelled")
-    )
+    await drop_waiting_changes(uow, invoice)
     audit.record(
         uow,
         "invoice.delete",
@@ -227,6 +223,15 @@ async def delete(uow: UnitOfWork, invoice_id: int, actor: Actor) -> Invoice:
     )
     await uow.commit()
     return invoice
+
+
+async def drop_waiting_changes(uow: UnitOfWork, invoice: Invoice) -> None:
+    """A cancelled invoice's upgrade (which waited for it to be paid) is cancelled with it."""
+    await uow.session.execute(
+        update(OrderChange)
+        .where(OrderChange.invoice_id == invoice.id, OrderChange.status == "awaiting_payment")
+        .values(status="cancelled")
+    )
 
 
 def _hash(token: str) -> str:

@@ -63,6 +63,7 @@ class Base(DeclarativeBase):
 
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = (Index("uq_customers_external_id", "external_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -81,6 +82,9 @@ class Customer(Base):
     # statement that checks the overdraft limit: the database decides every debit, atomically.
     balance_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The provider's own key for the record (its billing system's id), unique per table; the admin
+    # API and ``hostbot import`` find the record again by it, so a sync can run repeatedly.
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
     # Read only for ticket copies; every update reads its customer, so loading these eagerly would
     # cost every update a query.
@@ -169,7 +173,10 @@ class Order(Base):
 
     __tablename__ = "orders"
     # The lifecycle steps look orders up by status and the end of their paid period.
-    __table_args__ = (Index("ix_orders_status_period_end", "status", "period_end"),)
+    __table_args__ = (
+        Index("ix_orders_status_period_end", "status", "period_end"),
+        Index("uq_orders_external_id", "external_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -182,6 +189,7 @@ class Order(Base):
     auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(12), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
     plan: Mapped[Plan] = relationship(lazy="joined")
     addons: Mapped[list[OrderAddon]] = relationship(lazy="selectin")
@@ -219,6 +227,7 @@ class Invoice(Base):
             sqlite_where=text("status != 'cancelled'"),
             postgresql_where=text("status != 'cancelled'"),
         ),
+        Index("uq_invoices_external_id", "external_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -245,6 +254,9 @@ class Invoice(Base):
     renewal_key: Mapped[str | None] = mapped_column(String(60))
     paid_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    # A credit note's invoice: the one it credits (``kind`` ``credit``); NULL for every other invoice.
+    credits_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         lazy="selectin", order_by="InvoiceLine.id", cascade="all, delete-orphan"
@@ -337,6 +349,7 @@ class TicketMessage(Base):
 
 class Domain(Base):
     __tablename__ = "domains"
+    __table_args__ = (Index("uq_domains_external_id", "external_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -347,11 +360,15 @@ class Domain(Base):
     auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
     # The expiry the registrar reported after the last renewal carried out there (None: none yet).
     registry_expires_on: Mapped[dt.date | None] = mapped_column()
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class Server(Base):
     __tablename__ = "servers"
-    __table_args__ = (UniqueConstraint("customer_id", "hostname"),)
+    __table_args__ = (
+        UniqueConstraint("customer_id", "hostname"),
+        Index("uq_servers_external_id", "external_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -376,6 +393,7 @@ class Server(Base):
     # The login of the last install; the password sealed with SECRET_KEY (services.sealing).
     login_user: Mapped[str] = mapped_column(String(32), default="", server_default="")
     login_secret: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class AuditEntry(Base):
@@ -519,6 +537,7 @@ class MeteredResource(Base):
     """A reseller's hosting account, add-on or service pack, billed for the hours it exists."""
 
     __tablename__ = "metered_resources"
+    __table_args__ = (Index("uq_metered_resources_external_id", "external_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -527,6 +546,7 @@ class MeteredResource(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("metered_products.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[dt.datetime | None] = mapped_column()
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
     product: Mapped[MeteredProduct] = relationship(lazy="joined")
 
@@ -644,3 +664,17 @@ class PendingAction(Base):
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     done_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class ApiToken(Base):
+    """A bearer token of the admin API (``hostbot admin token create``): only its SHA-256 is kept.
+    ``scopes`` is a list of ``read``, ``write``, ``money``; a revoked token stays listed."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()

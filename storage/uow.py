@@ -9,7 +9,7 @@ from typing import Self, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 log = logging.getLogger("hostbot.db")
 T = TypeVar("T")
@@ -82,6 +82,16 @@ class UnitOfWork:
             self._deferred = []
         await self.session.commit()
         self.commits += 1
+
+    async def savepoint(self) -> AsyncSessionTransaction:
+        """A SAVEPOINT in this transaction: rolled back alone, or released into the transaction.
+
+        pysqlite opens a transaction only before a write, so on SQLite a SAVEPOINT sent first would
+        be the transaction itself, and releasing it would commit. A write that changes nothing
+        opens the transaction first."""
+        if self.dialect == "sqlite":
+            await self.session.execute(text("UPDATE invoice_series SET next_seq = next_seq WHERE 1 = 0"))
+        return await self.session.begin_nested()
 
     async def ping(self) -> None:
         """A round trip to the server: raises when the database does not answer."""

@@ -47,6 +47,8 @@ PATTERNS: Final = (
     (re.compile(r"((?:token|vncticket)(?:=|%3[Dd]))[A-Za-z0-9_.%:/+=-]{20,}"), rf"\g<1>{MASK}"),
     (re.compile(r"(cipassword['\"]?\s*[:=]\s*['\"]?)[^'\"\s,&}]+"), rf"\g<1>{MASK}"),
     (re.compile(r"(PVEAPIToken=[^=\s]+=)[^\s'\",]+"), rf"\g<1>{MASK}"),
+    # Admin API bearer tokens (hostbot admin token create).
+    (re.compile(r"\bhbt_[A-Za-z0-9_-]+"), MASK),
     # A Slack response_url lets anyone post to the conversation for half an hour.
     (re.compile(rf"(hooks\.slack\.com{_SLASH})[^\s'\",}}]+"), rf"\g<1>{MASK}"),
 )

@@ -28,7 +28,7 @@ GREY = (90, 90, 90)
 
 def invoice_pdf(inv: Invoice) -> bytes:
     quote = inv.kind == "quote"
-    title = _("Quote") if quote else _("Invoice")
+    title = _("Quote") if quote else _("Credit note") if inv.kind == "credit" else _("Invoice")
     pdf = FPDF(format="A4")
     pdf.add_font(FAMILY, "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font(FAMILY, "B", str(FONTS / "DejaVuSans-Bold.ttf"))

@@ -367,12 +367,13 @@ async def test_metrics_and_json_logs_of_the_web_process(tmp_path: Path) -> None:
         '{"url": "https:\\/\\/bot.example\\/pay\\/Qm9vZm9vYmFyYmF6cXV4MTIzNDU2"}',
         "Referer: https://bot.example/pay%2FQm9vZm9vYmFyYmF6cXV4MTIzNDU2",
         "GET https://api.telegram.org/bot123456:AAE-xyz_0123456789abcdef/getMe",
+        "Authorization: Bearer hbt_Zd6upymEpjXzI3-rP7hnkdM_V_dWtsMSOfO1ZmTPngY",
     ],
 )
 def test_credential_shapes_are_redacted_whatever_configured(line: str) -> None:
     redacted = Redactor().redact(line)
     assert MASK in redacted
-    for shape in ("AbCdEfGh12", "Zyx987", "abcdef", "abc123", "Restricted", "Qm9vZm9v", "AAE-xyz"):
+    for shape in ("AbCdEfGh12", "Zyx987", "abcdef", "abc123", "Restricted", "Qm9vZm9v", "AAE-xyz", "Zd6upym"):
         assert shape not in redacted
 
 

@@ -63,7 +63,18 @@ def test_reboot_conversation_and_dates(tmp_path: Path) -> None:
     assert format_date(dt.date.today() + dt.timedelta(days=5), "medium", locale="tr") in out
 
 
-def test_no_demo_on_an_empty_database(tmp_path: Path) -> None:
-    done = hostbot(tmp_path, "shell", "--no-demo")
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("en", "There is no customer yet"), ("fr", "Il n’y a encore aucun client"), ("tr", "Henüz müşteri yok")],
+)
+def test_no_demo_on_an_empty_database_says_how_to_start(tmp_path: Path, lang: str, words: str) -> None:
+    done = hostbot(tmp_path, "shell", "--no-demo", "--lang", lang)
     assert done.returncode == 2
-    assert "No such customer" in done.stderr
+    assert words in done.stderr
+    assert "hostbot import" in done.stderr and "hostbot admin token create" in done.stderr
+
+
+def test_no_such_customer(tmp_path: Path) -> None:
+    done = hostbot(tmp_path, "shell", "--customer", "nobody-at-all")
+    assert done.returncode == 2
+    assert "No customer matches nobody-at-all." in done.stderr
