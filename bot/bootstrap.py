@@ -40,6 +40,7 @@ from bot.lifecycle import Health, supervised
 from bot.payments_web import Payments
 from bot.web import Site, make_web_app
 from handlers import ROUTERS
+from services import networks
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
 from services.drivers.stripe_checkout import StripeCheckout
@@ -242,6 +243,7 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
         notifier or app.notifier,
         app.limiter,
         parse(settings.pay_page_rate_limit),
+        networks.networks_of(settings.trusted_proxies),
     )
     return make_web_app(
         Site(settings, app.db, app.metrics),

@@ -10,6 +10,8 @@ from handlers import (
     alerts,
     billing,
     channels,
+    contact,
+    currency,
     domains,
     invoices,
     mail,
@@ -17,6 +19,7 @@ from handlers import (
     overview,
     plans,
     renewals,
+    security,
     servers,
     tickets,
     topup,
@@ -40,6 +43,9 @@ ROUTERS: tuple[Router, ...] = (
     tickets.router,
     topup.router,
     usage.router,
+    currency.router,
+    contact.router,
+    security.router,
 )
 
 __all__ = ["ROUTERS"]

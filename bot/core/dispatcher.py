@@ -23,7 +23,8 @@ from typing import Any
 from limits import parse
 
 from bot.config import Settings
-from bot.core import chat_state, formatting
+from bot.core import chat_state, code_word_gate, formatting
+from bot.core.code_word_gate import Gate, Pending
 from bot.core.context import Context
 from bot.core.documents import DocumentRenderer
 from bot.core.forms import Form, Invalid
@@ -36,7 +37,7 @@ from bot.core.permissions import allows
 from bot.core.registry import Registry, fold, inject
 from bot.core.router import InvalidAction, dump
 from bot.core.types import Incoming, Reply, Submission, UsageError
-from services import audit, channels
+from services import audit, channels, sessions
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
 from services.paying import PayLinks
@@ -115,6 +116,7 @@ class Dispatcher:
         self.seller = seller
         self._limit = parse(settings.rate_limit)
         self.limiter = limiter  # shared with the rest of the process (see bootstrap.assemble)
+        self.gate = Gate(settings)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """One transaction per update where the database allows it: the update id's claim, what
@@ -187,6 +189,7 @@ class Dispatcher:
             who, customer, role, lang = await self._who(uow, incoming)
             identity = who.identity
             identity_id = identity.id
+            sessions.seen(identity)
             scope.account = customer.id if customer else None
             if customer is None and incoming.linked_only:
                 await uow.commit()  # keeps the claim: this update is done
@@ -297,7 +300,8 @@ class Dispatcher:
             await ctx.close_form()
         return await self.run_line(ctx, text)
 
-    async def run_line(self, ctx: Context, text: str) -> Reply:
+    async def run_line(self, ctx: Context, text: str, unlocked: bool = False) -> Reply:
+        """``unlocked``: the code word was given for this very line (``code_word_gate``)."""
         found = self.registry.match(text)
         if found is None:
             return self._unknown(text)
@@ -307,6 +311,10 @@ class Dispatcher:
         denied = await self._check_access(ctx, "command", command.name, bare=not args)
         if denied is not None:
             return denied
+        if not unlocked and not command.confirms and not (command.bare is not None and not args):
+            asked = await self.gate.ask(ctx, command, Pending(command.name, line=text))
+            if asked is not None:
+                return asked
         if command.form is not None:
             return await self._start_form(ctx, command.form)
         assert command.func is not None  # a command is a function or a form (bot.core.router)
@@ -365,6 +373,8 @@ class Dispatcher:
         """One typed or pressed answer to the open form: the next question, the same one again
         with what was wrong, or the form's finish once every step is answered."""
         row = await self._live(ctx, chat_state.conversation(ctx.uow, ctx.identity.id))
+        if row is not None and row.name == code_word_gate.NAME:
+            return await self._answer_gate(ctx, row, answer)
         form = self.registry.forms.get(row.name) if row is not None else None
         step = form.step(row.step) if form is not None and row is not None else None
         if form is None or step is None or row is None:
@@ -393,6 +403,42 @@ class Dispatcher:
         if step.echo is not None:
             reply.text = f"{step.echo(data[step.name], ctx)}\n{reply.text}"
         return reply
+
+    async def _answer_gate(self, ctx: Context, row: Conversation, answer: str) -> Reply:
+        """The code word for a sensitive action waiting for it: carry the action out when it is
+        right, as if confirmed (or typed) now, with the sender's role checked again."""
+        if fold(answer) in CANCEL_WORDS:
+            await ctx.close_form()
+            return Reply(_("Cancelled. Nothing was changed."))
+        if ctx.customer is None:
+            await ctx.close_form()
+            return Reply(link_instructions(ctx.start_command()))
+        outcome = await self.gate.answer(ctx, row, answer)
+        if isinstance(outcome, Reply):
+            return outcome
+        ctx.command = outcome.command
+        if outcome.line is not None:
+            return await self.run_line(ctx, outcome.line, unlocked=True)
+        return await self._confirm(ctx, outcome.confirm, unlocked=True)
+
+    async def _confirm(self, ctx: Context, payload: Any, unlocked: bool) -> Reply:
+        """Carry out a stored confirmation for the sender, who may (still) do so, once the code
+        word its command may need is given (``unlocked``: it was, for this very confirmation)."""
+        try:
+            confirmation, action = self.registry.action(payload)
+        except InvalidAction as err:
+            log.warning("refused a stored confirmation: %s", err)
+            return Reply(_("This button has expired. Please ask again."))
+        ctx.command = confirmation.command
+        denied = await self._check_access(ctx, "confirm", confirmation.command)
+        if denied is not None:
+            return denied
+        if not unlocked:
+            command = self.registry.commands[confirmation.command]
+            asked = await self.gate.ask(ctx, command, Pending(command.name, confirm=payload))
+            if asked is not None:
+                return asked
+        return await inject(confirmation.func, self._deps(ctx, action=action))
 
     @staticmethod
     async def _live(ctx: Context, opening: Awaitable[chat_state.Open]) -> Conversation | None:
@@ -458,16 +504,7 @@ class Dispatcher:
         if press.kind == "cancel":
             return Reply(_("Cancelled. Nothing was changed."), replace=True)
         if press.kind == "confirm":
-            try:
-                confirmation, action = self.registry.action(payload)
-            except InvalidAction as err:
-                log.warning("refused a stored confirmation: %s", err)
-                return Reply(_("This button has expired. Please ask again."))
-            ctx.command = confirmation.command
-            denied = await self._check_access(ctx, "confirm", confirmation.command)
-            if denied is not None:
-                return denied
-            result = await inject(confirmation.func, self._deps(ctx, action=action))
+            result = await self._confirm(ctx, payload, unlocked=False)
             result.replace = True
             return result
         if "answer" in payload:

@@ -40,6 +40,7 @@ class Command:
     bare: str | None = None
     confirms: tuple[type[Any], ...] = ()
     form: Form | None = None
+    sensitive: bool = False
 
     def alias_for(self, lang: str) -> str:
         return (self.aliases.get(lang) or self.aliases["en"])[0]
@@ -82,16 +83,31 @@ class Router:
         needs_account: bool = True,
         bare: str | None = None,
         confirms: type[Any] | tuple[type[Any], ...] = (),
+        sensitive: bool = False,
     ) -> Callable[[Handler], Handler]:
         """``capability``: what using the command needs (``bot.core.permissions``); ``bare``: what it
         needs without arguments, when that only shows something; ``confirms``: the confirmation
-        dataclasses the command offers (each needs the command's capability when pressed)."""
+        dataclasses the command offers (each needs the command's capability when pressed);
+        ``sensitive``: the account's code word is asked for first, when it has one: before a
+        confirmation is carried out, or, for a command that offers none, before it runs (not for a
+        bare look)."""
         _check_capabilities(name, capability, bare)
         classes = confirms if isinstance(confirms, tuple) else (confirms,)
 
         def record(func: Handler) -> Handler:
             self.commands.append(
-                Command(name, func, aliases, summary, usage, capability, needs_account, bare, classes)
+                Command(
+                    name,
+                    func,
+                    aliases,
+                    summary,
+                    usage,
+                    capability,
+                    needs_account,
+                    bare,
+                    classes,
+                    sensitive=sensitive,
+                )
             )
             return func
 
@@ -116,13 +132,27 @@ class Router:
         capability: str = "read",
         needs_account: bool = True,
         confirms: type[Any] | tuple[type[Any], ...] = (),
+        sensitive: bool = False,
     ) -> None:
         """The command ``form.name`` that starts the form; every answer needs its capability, and
-        so do the confirmations its finish offers (``confirms``)."""
+        so do the confirmations its finish offers (``confirms``). ``sensitive``: as for a command
+        (a form that offers no confirmation asks for the code word before it starts)."""
         _check_capabilities(form.name, capability, None)
         classes = confirms if isinstance(confirms, tuple) else (confirms,)
         self.commands.append(
-            Command(form.name, None, aliases, summary, "", capability, needs_account, None, classes, form)
+            Command(
+                form.name,
+                None,
+                aliases,
+                summary,
+                "",
+                capability,
+                needs_account,
+                None,
+                classes,
+                form,
+                sensitive,
+            )
         )
 
 

@@ -296,5 +296,5 @@ def test_every_router_of_the_bot_assembles() -> None:
     registry = Registry.from_routers(*ROUTERS)
     assert registry.confirmations["Reboot"].command == "reboot"
     assert registry.confirmations["TopUp"].command == "topup"
-    assert set(registry.forms) == {"newticket", "topup"}
+    assert set(registry.forms) == {"newticket", "topup", "changecontact"}
     assert servers.router.confirmers[0][0] is Reboot
