@@ -100,9 +100,9 @@ def _code_word_status(guard: codeword.Guard, customer: Customer, registry: Regis
     "codeword",
     aliases={
         "en": ("codeword", "code word"),
-        "fr": ("motcode", "mot code", "mot de code"),
-        "id": ("katasandi", "kata sandi", "katakode"),
-        "tr": ("parola", "guvenlikkelimesi"),
+        "fr": ("motsecret", "mot secret"),
+        "id": ("katarahasia", "kata rahasia"),
+        "tr": ("gizlikelime", "gizli kelime"),
     },
     summary=N_("the code word I ask for before the most sensitive actions: set, change or remove it"),
     usage=N_("[set WORD | off]"),

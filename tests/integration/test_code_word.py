@@ -157,10 +157,11 @@ async def test_only_admins_set_it_and_it_has_a_length(dispatcher: Dispatcher, al
 async def test_french_words_and_prompts(alice: Chat) -> None:
     alice.language = "fr"
     await alice.say("langue fr")
-    preview = await alice.say("motcode definir Héron bleu 42")
-    assert "Faire de ce mot votre mot de code" in preview.text
-    await alice.press("Définir le mot de code", preview)
+    preview = await alice.say("motsecret définir Héron bleu 42")
+    assert "Faire de ce mot le mot secret de votre compte" in preview.text
+    await alice.press("Définir le mot secret", preview)
     preview = await alice.say("supprimer facture 3")
     asked = await alice.press("Supprimer", preview)
-    assert "protégé par le mot de code" in asked.text
-    assert "n’est pas le mot de code" in (await alice.say("autre chose")).text
+    assert "protégée par le mot secret de votre compte" in asked.text
+    assert "Ce n’est pas le mot secret" in (await alice.say("autre chose")).text
+    assert "est supprimée" in (await alice.say("HÉRON BLEU 42")).text
