@@ -454,13 +454,17 @@ class Dispatcher:
         the form is finished once. Without values, only whether the dialog may open (a reply that
         ``opens_form``: yes)."""
         command = self.registry.commands.get(submission.form)
-        form = command.form if command is not None else None
-        if form is None:
+        if command is None or command.form is None:
             return Reply(_("This form is no longer open. Start again with the command."))
+        form = command.form
         ctx.command = form.name
         denied = await self._check_access(ctx, "command", form.name)  # as starting it in the chat
         if denied is not None:
             return denied
+        if not command.confirms:  # a sensitive form is then asked for in the chat, once the word is given
+            asked = await self.gate.ask(ctx, command, Pending(command.name, line=command.name))
+            if asked is not None:
+                return asked
         if submission.values is None:
             return Reply("", opens_form=True)
         errors = {

@@ -44,7 +44,9 @@ async def test_networks_from_the_chat(dispatcher: Dispatcher, alice: Chat) -> No
     member = await Chat.linked(dispatcher, "mia", customer_id=1, role="member")
     assert "does not allow" in (await member.say("networks add 192.0.2.0/24")).text
     async with dispatcher.db.uow() as uow:
-        actions = list(await uow.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("networks.%"))))
+        actions = list(
+            await uow.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("networks.%")))
+        )
     assert actions == ["networks.add", "networks.add", "networks.remove", "networks.remove"]
 
 
@@ -65,10 +67,14 @@ async def test_pay_page_only_from_allowed_networks(site: PaySite, alice: Chat) -
     assert (await site.client.get(other)).status == 200
     async with site.dispatcher.db.uow() as uow:
         denied = list(await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "pay.page")))
-    assert [(e.customer_id, e.outcome, e.detail["address"]) for e in denied] == [(1, "denied", "127.0.0.1")] * 3
+    assert [(e.customer_id, e.outcome, e.detail["address"]) for e in denied] == [
+        (1, "denied", "127.0.0.1")
+    ] * 3
 
 
-async def test_behind_a_trusted_proxy_the_forwarded_address_counts(dispatcher: Dispatcher, alice: Chat) -> None:
+async def test_behind_a_trusted_proxy_the_forwarded_address_counts(
+    dispatcher: Dispatcher, alice: Chat
+) -> None:
     dispatcher.settings.trusted_proxies = "127.0.0.1/32, ::1/128"
     await _allow(alice, "203.0.113.0/24")
     async with pay_site(dispatcher) as site:

@@ -47,7 +47,9 @@ def commands() -> Registry:
 
 async def _audit(dispatcher: Dispatcher, action: str) -> list[AuditEntry]:
     async with dispatcher.db.uow() as uow:
-        rows = await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))
+        rows = await uow.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        )
         return list(rows.all())
 
 

@@ -105,7 +105,9 @@ async def test_top_up_address_is_the_invoices_and_the_account_change_is_offered(
     assert "Postal code: 75011 → 75007" in done.text and "VAT id: " not in done.text
     async with dispatcher.db.uow() as uow:
         invoice = await uow.session.scalar(
-            select(Invoice).where(Invoice.kind == "topup", Invoice.status == "unpaid", Invoice.customer_id == 1)
+            select(Invoice).where(
+                Invoice.kind == "topup", Invoice.status == "unpaid", Invoice.customer_id == 1
+            )
         )
         assert invoice is not None and invoice.buyer["name"] == "Atelier Lumière SAS"
     assert (await _customer(dispatcher)).name == "Atelier Lumière SARL"

@@ -48,7 +48,9 @@ async def _settle(dispatcher: Dispatcher, customer_id: int) -> None:
             await paying.mark_paid(uow, invoice, "bank", None)
         left = await ledger.balance(uow, customer)
         if left.minor:
-            await ledger.post(uow, customer, Money(-left.minor, left.currency), "refund", "test", None, floor="none")
+            await ledger.post(
+                uow, customer, Money(-left.minor, left.currency), "refund", "test", None, floor="none"
+            )
         await uow.commit()
 
 
@@ -88,7 +90,7 @@ async def test_change_once_settled_reprices_what_is_billed_next(dispatcher: Disp
         )
         assert web is not None
     assert f"• VPS M (order #{web.id}): {_eur('19.90')} → {_try('699.00')}" in text
-    assert f"• Extra mailbox (order #" in text and f"{_eur('2.00')} → {_try('70.00')}" in text
+    assert "• Extra mailbox (order #" in text and f"{_eur('2.00')} → {_try('70.00')}" in text
     assert f"• devries.example: {_eur('12.00')} → {_try('420.00')}" in text
     assert "low-balance alert threshold is in EUR, so it is cleared" in text
     assert "now billed in TRY" in (await jan.press("Change currency", preview)).text
@@ -99,9 +101,7 @@ async def test_change_once_settled_reprices_what_is_billed_next(dispatcher: Disp
         orders = list(await uow.session.scalars(select(Order).where(Order.customer_id == JAN)))
         assert {(o.currency, o.plan.currency) for o in orders} == {("TRY", "TRY")}
         assert {o.price_minor for o in orders if o.plan.code == "vps-m"} == {69900}
-        addons = await uow.session.scalars(
-            select(OrderAddon).join(Order).where(Order.customer_id == JAN)
-        )
+        addons = await uow.session.scalars(select(OrderAddon).join(Order).where(Order.customer_id == JAN))
         assert {a.addon.currency for a in addons} == {"TRY"}
         domains = await uow.session.scalars(select(Domain).where(Domain.customer_id == JAN))
         assert {(d.currency, d.renewal_minor) for d in domains} == {("TRY", 42000)}
@@ -113,7 +113,9 @@ async def test_change_once_settled_reprices_what_is_billed_next(dispatcher: Disp
 
     assert _try("0.00") in (await jan.say("balance")).text
     extend = await jan.say(f"extend {web.id}")
-    assert f"VPS M #{web.id}" in extend.text and f": {_try('699.00')}" in extend.text and "€" not in extend.text
+    assert (
+        f"VPS M #{web.id}" in extend.text and f": {_try('699.00')}" in extend.text and "€" not in extend.text
+    )
     await jan.press("Create invoice", extend)
     _id, currency, total, status = (await _invoices(dispatcher, JAN))[-1]
     assert (currency, status) == ("TRY", "unpaid")
@@ -123,9 +125,10 @@ async def test_change_once_settled_reprices_what_is_billed_next(dispatcher: Disp
 async def test_refusals_say_why(dispatcher: Dispatcher, alice: Chat) -> None:
     jan = await Chat.linked(dispatcher, "jan", customer_id=JAN)
     await _settle(dispatcher, 1)
-    assert "pay-as-you-use packages are billed at the end of each month in EUR" in (
-        await alice.say("currency IDR")
-    ).text
+    assert (
+        "pay-as-you-use packages are billed at the end of each month in EUR"
+        in (await alice.say("currency IDR")).text
+    )
 
     await _settle(dispatcher, JAN)
     async with dispatcher.db.uow() as uow:
@@ -133,7 +136,14 @@ async def test_refusals_say_why(dispatcher: Dispatcher, alice: Chat) -> None:
         await uow.commit()
     assert "Renewing devries-shop.example has no price in TRY" in (await jan.say("currency TRY")).text
     async with dispatcher.db.uow() as uow:
-        legacy = Plan(code="legacy", name="Legacy VPS", kind="server", currency="EUR", monthly_minor=500, yearly_minor=5000)
+        legacy = Plan(
+            code="legacy",
+            name="Legacy VPS",
+            kind="server",
+            currency="EUR",
+            monthly_minor=500,
+            yearly_minor=5000,
+        )
         uow.session.add(legacy)
         await uow.flush()
         web = await uow.session.scalar(select(Order).where(Order.customer_id == JAN).order_by(Order.id))

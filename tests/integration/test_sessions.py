@@ -35,7 +35,10 @@ async def test_lists_every_chat_with_role_and_times(dispatcher: Dispatcher, alic
     me, other = await _identity(dispatcher, "alice"), await _identity(dispatcher, "bob")
     lines = listing.text.splitlines()
     assert lines[0] == "Chats linked to the account of Atelier Lumière SARL:"
-    assert any(line.startswith(f"{me.id} · test user alice · owner · linked ") and "(this chat)" in line for line in lines)
+    assert any(
+        line.startswith(f"{me.id} · test user alice · owner · linked ") and "(this chat)" in line
+        for line in lines
+    )
     assert any(line.startswith(f"{other.id} · test user bob · admin · linked ") for line in lines)
     assert "budi" not in listing.text  # another account's chat
     assert listing.private
@@ -75,7 +78,9 @@ async def test_who_may_revoke_whom(dispatcher: Dispatcher, alice: Chat, budi: Ch
     assert "Only an owner can revoke an owner's chat" in (await bob.say(f"sessions revoke {alice_id}")).text
     assert "does not allow" in (await mia.say("sessions")).text
     # Another account's chat looks like a missing one, and the attempt is audited.
-    assert (await alice.say(f"sessions revoke {budi_id}")).text == (await alice.say("sessions revoke 99999")).text
+    assert (await alice.say(f"sessions revoke {budi_id}")).text == (
+        await alice.say("sessions revoke 99999")
+    ).text
     denied = [e for e in await _audit(dispatcher, "access") if e.outcome == "denied"]
     assert [e.target for e in denied] == [f"chatidentity:{budi_id}"]
     assert (await _identity(dispatcher, "budi")).customer_id == 2

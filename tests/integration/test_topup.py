@@ -64,7 +64,10 @@ async def test_topup_form_preview_confirm_and_credit_when_paid(dispatcher: Dispa
         assert inv.buyer["postal_code"] == "75007" and inv.buyer["vat_id"] == "FR40303265045"
         # The billing address is the invoice's only: the account keeps its own.
         customer = await uow.session.get(Customer, 1)
-        assert customer is not None and (customer.name, customer.postal_code) == ("Atelier Lumière SARL", "75011")
+        assert customer is not None and (customer.name, customer.postal_code) == (
+            "Atelier Lumière SARL",
+            "75011",
+        )
         await paying.mark_paid(uow, inv, "card", Actor(1))
         await uow.commit()
     assert await _balance(dispatcher, 1) == before + Money(5050, "EUR")
