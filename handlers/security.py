@@ -171,7 +171,7 @@ def _platform(code: str) -> str:
     return _("terminal") if code == "shell" else PLATFORMS.get(code, code)
 
 
-def _when(moment: dt.datetime | None, customer: Customer) -> str:
+def _seen(moment: dt.datetime | None, customer: Customer) -> str:
     return formatting.datetime(moment, customer.timezone) if moment is not None else _("never")
 
 
@@ -183,15 +183,15 @@ def _chat_line(chat: sessions.LinkedChat, customer: Customer, own: int) -> str:
             ref=chat.ref,
             platform=_platform(chat.platform),
             who=chat.who,
-            since=_when(chat.linked_at, customer),
+            since=formatting.datetime(chat.linked_at, customer.timezone),
         )
     line = _("{ref} · {platform} user {who} · {role} · linked {linked} · last seen {seen}").format(
         ref=chat.ref,
         platform=_platform(chat.platform),
         who=chat.who,
         role=_(ROLE_NAMES.get(chat.role, chat.role)),
-        linked=_when(chat.linked_at, customer),
-        seen=_when(chat.last_seen_at, customer),
+        linked=formatting.datetime(chat.linked_at, customer.timezone),
+        seen=_seen(chat.last_seen_at, customer),
     )
     return f"{line} " + _("(this chat)") if chat.ref == own else line
 

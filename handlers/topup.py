@@ -1,7 +1,7 @@
 """Balance top-up: amount, then the billing address step by step, a preview, and a confirmation.
 
 The billing address goes on that invoice only; when it differs from the account's, the chat offers
-to ask for the account's change by ticket (``handlers.contact``)."""
+to ask for the account's change by ticket (as ``changecontact`` does)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ class LinkedChat:
     platform: str
     who: str
     role: str
-    linked_at: dt.datetime | None
+    linked_at: dt.datetime
     last_seen_at: dt.datetime | None
 
 
@@ -53,9 +53,12 @@ async def listing(uow: UnitOfWork, customer_id: int) -> Sequence[LinkedChat]:
         .where(ChannelBinding.customer_id == customer_id)
         .order_by(ChannelBinding.created_at.desc(), ChannelBinding.id)
     )
+    # A chat linked without a code (an import, a script) has no linked_at: when it was first known.
     return [
         *(
-            LinkedChat(False, p.id, p.platform, p.user_id, p.role, p.linked_at, p.last_seen_at)
+            LinkedChat(
+                False, p.id, p.platform, p.user_id, p.role, p.linked_at or p.created_at, p.last_seen_at
+            )
             for p in people
         ),
         *(LinkedChat(True, c.id, c.platform, c.chat_id, "guest", c.created_at, None) for c in channels),

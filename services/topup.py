@@ -1,8 +1,9 @@
 """Balance top-up: an amount and the billing address make a top-up invoice.
 
 The billing address is printed on that invoice only: the account's contact data change only through
-a ticket (``services.contact_changes``), which the chat offers when they differ. The balance is credited only when that invoice is paid (``paying.mark_paid`` posts the ledger
-entry for kind ``topup``). A top-up is a prepayment: VAT is charged on the invoices the balance
+a ticket (``services.contact_changes``), which the chat offers when they differ. The balance is
+credited only when that invoice is paid (``paying.mark_paid`` posts the ledger entry for kind
+``topup``). A top-up is a prepayment: VAT is charged on the invoices the balance
 later pays, so the top-up invoice itself carries none.
 """
 
