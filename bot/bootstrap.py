@@ -46,6 +46,7 @@ from bot.payments_web import Payments
 from bot.web import Site, make_web_app
 from handlers import ROUTERS
 from handlers.vocabulary import OBJECTS, PHRASES
+from services import networks
 from services.action_runner import ActionRunner
 from services.drivers.forward import ForwardResolver
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
@@ -318,6 +319,7 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
         app.limiter,
         parse(settings.pay_page_rate_limit),
         app.actions,
+        networks.networks_of(settings.trusted_proxies),
     )
     slack = slack_adapter(app) if settings.slack_bot_token else None
     desk = support_desk(settings, slack)

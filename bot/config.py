@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     stripe_api_key: str = ""
     stripe_api_base: str = "https://api.stripe.com"
     stripe_webhook_secret: str = ""
+    # Comma-separated networks of the reverse proxies in front of the web app: only a request from
+    # one of them has its client address read from X-Forwarded-For (allowed networks, rate limits).
+    trusted_proxies: str = ""
+
+    # The account's code word (see README "Settings and security"): wrong answers in a row that
+    # lock what it protects, and for how long.
+    code_word_attempts: int = 5
+    code_word_lock_minutes: int = 15
 
     # Reverse DNS (DNS_DRIVER=powerdns): a PowerDNS Authoritative server's HTTP API (README, "Reverse DNS").
     powerdns_api_url: str = ""

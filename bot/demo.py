@@ -21,6 +21,7 @@ from storage.models import (
     Customer,
     CustomerEmail,
     Domain,
+    DomainPrice,
     MeteredProduct,
     MeteredResource,
     MeterSnapshot,
@@ -55,6 +56,9 @@ ADDONS = [
     ("storage", "Extra storage 100 GB", {"EUR": 300, "IDR": 4500000, "TRY": 10500}),
     ("mailbox", "Extra mailbox", {"EUR": 100, "IDR": 1500000, "TRY": 3500}),
 ]
+
+# A year's renewal of a domain ending in .example, per currency (the demo domains all end so).
+DOMAIN_PRICES = {"EUR": 1200, "IDR": 18000000, "TRY": 42000}
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ async def seed(uow: UnitOfWork, seller: Seller, secret: str = "") -> list[Custom
             addon = Addon(code=code, name=name, currency=currency, monthly_minor=monthly)
             uow.session.add(addon)
             addons[code, currency] = addon
+    for currency, minor in DOMAIN_PRICES.items():
+        uow.session.add(DomainPrice(tld="example", currency=currency, renewal_minor=minor))
     await uow.flush()
 
     made = []
@@ -268,7 +274,7 @@ async def _account(
         supply_date=web.period_end,
     )
     slug = customer.email.split("@")[1].split(".")[0]
-    domain_price = {"EUR": 1200, "IDR": 18000000, "TRY": 42000}[cur]
+    domain_price = DOMAIN_PRICES[cur]
     uow.session.add_all(
         [
             Domain(

@@ -2,7 +2,9 @@
 
 ``/pay/<token>`` shows the one invoice the token opens (no login), in the customer's language or
 the one picked on the page, with bank-transfer instructions and, when Stripe is configured, a card
-button that goes through Stripe Checkout. ``/stripe/webhook`` takes Stripe's signed events; when an
+button that goes through Stripe Checkout. An account that allows only some networks
+(``services.networks``) has its pages refused to anyone else; the client's address is the peer's,
+or X-Forwarded-For's when the peer is a trusted proxy (``TRUSTED_PROXIES``). ``/stripe/webhook`` takes Stripe's signed events; when an
 money lands the customer is told in chat through the ``Notifier`` port (the alerts outbox).
 """
 
@@ -23,8 +25,9 @@ from bot.core import formatting
 from bot.core.i18n import LANGUAGES, current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
-from services import invoices, payments, pending_actions
+from services import audit, invoices, networks, payments, pending_actions
 from services.action_runner import ActionRunner
+from services.audit import Actor
 from services.ports import CardCheckout, InvalidEvent, Notifier
 from services.records import Customer, Database, Invoice
 
@@ -57,8 +60,9 @@ templates.globals["_"] = _
 @dataclass
 class Payments:
     """What the pay routes need: the database, the card driver (None: bank transfer only), the
-    notifier, the rate limiter of the pages and the runner that carries out what a payment decided
-    (``bot.bootstrap`` builds them)."""
+    notifier, the rate limiter of the pages, the runner that carries out what a payment decided
+    for outside systems, and the proxies whose X-Forwarded-For is believed (``bot.bootstrap``
+    builds them)."""
 
     settings: Settings
     db: Database
@@ -67,6 +71,7 @@ class Payments:
     limiter: Limiter
     limit: RateLimitItem
     actions: ActionRunner
+    trusted_proxies: tuple[networks.Network, ...] = ()
 
 
 PAYMENTS_KEY = web.AppKey("payments", Payments)
@@ -137,15 +142,42 @@ def _language(request: web.Request, customer: Customer | None, default: str) -> 
     )
 
 
+def _client(request: web.Request) -> str | None:
+    """The address the request comes from (behind the trusted proxies)."""
+    trusted = request.app[PAYMENTS_KEY].trusted_proxies
+    return networks.client_address(request.remote, request.headers.getall("X-Forwarded-For", []), trusted)
+
+
 async def _allowed(request: web.Request) -> bool:
     payments_ = request.app[PAYMENTS_KEY]
-    return await payments_.limiter.hit(payments_.limit, f"pay:{request.remote}")
+    return await payments_.limiter.hit(payments_.limit, f"pay:{_client(request)}")
 
 
-async def _open(request: web.Request) -> tuple[Invoice, Customer] | None:
-    """The unpaid invoice the token opens and its customer, or None for a dead or unknown token."""
+@dataclass(frozen=True)
+class _Opened:
+    """What a live token opens; ``reachable``: the request comes from a network the account allows."""
+
+    invoice: Invoice
+    customer: Customer
+    reachable: bool
+
+
+async def _open(request: web.Request) -> _Opened | None:
+    """The unpaid invoice the token opens and its customer, or None for a dead or unknown token.
+    A request from a network the account does not allow is audited."""
     async with request.app[PAYMENTS_KEY].db.uow() as uow:
-        return await invoices.open_by_token(uow, request.match_info["token"])
+        found = await invoices.open_by_token(uow, request.match_info["token"])
+        if found is None:
+            return None
+        invoice, customer = found
+        client = _client(request)
+        reachable = await networks.allows(uow, customer.id, client)
+        if not reachable:
+            audit.record(
+                uow, "pay.page", Actor(customer.id), f"invoice:{invoice.id}", outcome="denied", address=client
+            )
+            await uow.commit()
+        return _Opened(invoice, customer, reachable)
 
 
 def _refused(lang: str) -> web.Response:
@@ -155,6 +187,19 @@ def _refused(lang: str) -> web.Response:
             429,
             title=_("Too many requests"),
             message=_("Too many requests from your connection. Please wait a minute and try again."),
+        )
+
+
+def _not_from_here(lang: str) -> web.Response:
+    with use_locale(lang):
+        return _page(
+            "message.html",
+            403,
+            title=_("Not from this network"),
+            message=_(
+                "This account accepts its payment pages only from the networks it allows. Open the "
+                "link from one of them, or change the list in the chat with: networks"
+            ),
         )
 
 
@@ -184,10 +229,11 @@ async def pay_page(request: web.Request) -> web.Response:
     found = await _open(request)
     if found is None:
         return _gone(_language(request, None, settings.default_language))
-    invoice, customer = found
-    lang = _language(request, customer, settings.default_language)
+    lang = _language(request, found.customer, settings.default_language)
+    if not found.reachable:
+        return _not_from_here(lang)
     with use_locale(lang):
-        view = _view(invoice, settings, payments_.card is not None)
+        view = _view(found.invoice, settings, payments_.card is not None)
         return _page("pay.html", action=f"{request.path}/card", **view)
 
 
@@ -241,7 +287,9 @@ async def pay_by_card(request: web.Request) -> web.Response:
     found = await _open(request)
     if found is None or payments_.card is None:
         return _gone(picked)
-    invoice, _customer = found
+    if not found.reachable:
+        return _not_from_here(picked)
+    invoice = found.invoice
     base = settings.public_base_url.rstrip("/")
     pay_url = f"{base}/pay/{request.match_info['token']}?{urlencode({'lang': picked})}"
     with use_locale(picked):

@@ -10,6 +10,8 @@ from handlers import (
     alerts,
     billing,
     channels,
+    contact,
+    currency,
     domains,
     invoices,
     mail,
@@ -18,6 +20,7 @@ from handlers import (
     plans,
     rdns,
     renewals,
+    security,
     servers,
     tickets,
     topup,
@@ -42,6 +45,9 @@ ROUTERS: tuple[Router, ...] = (
     tickets.router,
     topup.router,
     usage.router,
+    currency.router,
+    contact.router,
+    security.router,
 )
 
 __all__ = ["ROUTERS"]

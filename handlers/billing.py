@@ -147,6 +147,7 @@ class DeleteInvoice:
     usage=N_("NUMBER"),
     capability="destructive",
     confirms=DeleteInvoice,
+    sensitive=True,
 )
 async def delete_invoice(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
     inv = await named(uow, args, actor)

@@ -6,7 +6,10 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
+from babel import Locale
+
 from bot.core import formatting
+from bot.core.i18n import current
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold
 from bot.core.types import Button, Confirmable, Reply, UsageError
@@ -43,6 +46,11 @@ LABELS = {
     "monthly": N_("monthly"),
     "yearly": N_("yearly"),
 }
+
+
+def country_name(code: str) -> str:
+    """A country's name in the current language (its ISO 3166 code when Babel has none)."""
+    return str(Locale.parse(current()).territories.get(code, code))
 
 
 def label(code: str) -> str:

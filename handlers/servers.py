@@ -312,6 +312,7 @@ def _template(offered: list[OsTemplate], words: list[str]) -> OsTemplate | None:
     usage=N_("SERVER [SYSTEM]"),
     capability="servers",
     follow_up=WIPE,
+    sensitive=True,
 )
 async def reinstall(
     ctx: Context, uow: UnitOfWork, actor: Actor, args: list[str], servers: ServerDriver
@@ -350,6 +351,7 @@ async def reinstall(
     summary=N_("a one-time console link to a server (sent privately)"),
     usage=N_("SERVER"),
     capability="servers",
+    sensitive=True,
 )
 async def console(uow: UnitOfWork, actor: Actor, args: list[str], servers: ServerDriver) -> Reply:
     target = await _target(uow, actor, args, "console")
@@ -375,6 +377,7 @@ async def console(uow: UnitOfWork, actor: Actor, args: list[str], servers: Serve
     summary=N_("a server's login details (sent privately)"),
     usage=N_("SERVER"),
     capability="servers",
+    sensitive=True,
 )
 async def login(ctx: Context, uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
     target = await _target(uow, actor, args, "login")

@@ -1,11 +1,12 @@
-"""Balance top-up: amount, then the billing address step by step, a preview, and a confirmation."""
+"""Balance top-up: amount, then the billing address step by step, a preview, and a confirmation.
+
+The billing address goes on that invoice only; when it differs from the account's, the chat offers
+to ask for the account's change by ticket (as ``changecontact`` does)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
-from babel import Locale
 
 from bot.core import formatting
 from bot.core.context import Context
@@ -15,7 +16,8 @@ from bot.core.i18n import gettext as _
 from bot.core.registry import fold
 from bot.core.router import Router
 from bot.core.types import Button, Reply
-from handlers.common import confirmation
+from handlers.common import confirmation, country_name
+from handlers.contact_views import ContactChange, changes_text
 from handlers.invoice_views import invoice_text
 from services import topup
 from services.audit import Actor
@@ -27,10 +29,6 @@ from services.records import Customer, UnitOfWork
 router = Router()
 
 NO_TAX_ID = frozenset({"none", "no", "aucun", "non", "tidak", "tidak ada", "yok", "-"})
-
-
-def country_name(code: str) -> str:
-    return str(Locale.parse(current()).territories.get(code, code))
 
 
 def _current_value(customer: Customer, step: str) -> str | None:
@@ -103,6 +101,9 @@ async def _preview(customer: Customer, data: dict[str, Any]) -> Reply:
         city=billing["city"],
         country=country_name(billing["country"]),
         tax_id=billing["tax_id"] or _("none"),
+    )
+    text += "\n" + _(
+        "These details are printed on this invoice only: your account's contact data stay as they are."
     )
     preview = confirmation(text, _("Issue invoice"), TopUp(amount.minor, amount.currency, billing))
     preview.private = True
@@ -194,8 +195,14 @@ async def confirm_topup(
     billing = topup.validate(action.billing)
     amount = Money(action.amount_minor, action.currency)
     invoice = await topup.request(uow, customer, amount, billing, seller, actor)
-    text = _("Top-up invoice issued. Your balance is credited when it is paid.")
-    return Reply(
-        f"{text}\n\n{invoice_text(invoice)}",
-        buttons=[[Button(_("Pay"), command=f"pay {invoice.id}")]],
-    )
+    lines = [_("Top-up invoice issued. Your balance is credited when it is paid."), "", invoice_text(invoice)]
+    buttons = [[Button(_("Pay"), command=f"pay {invoice.id}")]]
+    changes = billing.differences(customer)
+    if changes:
+        lines += [
+            "",
+            _("Your account has other contact data. Ask us to change them too (a Financial ticket)?"),
+            *changes_text(customer, changes),
+        ]
+        buttons.append([Button(_("Ask to update my account"), confirm=ContactChange(changes))])
+    return Reply("\n".join(lines), buttons=buttons)

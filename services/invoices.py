@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -84,7 +84,10 @@ async def create(
     kind: str = "invoice",
     order_id: int | None = None,
     supply_date: dt.date | None = None,
+    buyer: Mapping[str, str] | None = None,
 ) -> Invoice:
+    """``buyer``: the billing address printed on this invoice instead of the account's (a top-up's,
+    given for that invoice only: ``services.topup``); VAT is still decided on the account's data."""
     today = clock.today()
     supply = supply_date or today
     decision = vat.decide(customer.country, customer.is_business, customer.vat_id, seller.country, supply)
@@ -112,14 +115,7 @@ async def create(
         reverse_charge=decision.reverse_charge,
         order_id=order_id,
         renewal_key=renews[0] if renews and kind == "invoice" else None,
-        buyer={
-            "name": customer.name,
-            "address": customer.address_line,
-            "postal_code": customer.postal_code,
-            "city": customer.city,
-            "country": customer.country,
-            "vat_id": customer.vat_id or "",
-        },
+        buyer=dict(buyer) if buyer is not None else account_buyer(customer),
         seller={
             "name": seller.name,
             "address": seller.address,
@@ -145,6 +141,18 @@ async def create(
     await uow.flush()
     audit.record(uow, f"{kind}.create", actor, f"invoice:{invoice.id}", total=invoice.total_minor)
     return invoice
+
+
+def account_buyer(customer: Customer) -> dict[str, str]:
+    """The account's billing address as an invoice prints it."""
+    return {
+        "name": customer.name,
+        "address": customer.address_line,
+        "postal_code": customer.postal_code,
+        "city": customer.city,
+        "country": customer.country,
+        "vat_id": customer.vat_id or "",
+    }
 
 
 RENEWAL_ITEMS = {"order_renewal": "order", "domain_renewal": "domain"}

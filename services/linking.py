@@ -90,8 +90,7 @@ async def redeem_key(uow: UnitOfWork, ident: ChatIdentity, key: str) -> Customer
         audit.record(uow, "link", None, f"identity:{ident.id}", outcome="denied")
         await uow.commit()
         raise LinkFailed()
-    ident.customer_id = row.customer_id
-    ident.role = row.role
+    attach(ident, row.customer_id, row.role)
     customer = await uow.session.get(Customer, row.customer_id)
     assert customer is not None
     audit.record(uow, "link", Actor(customer.id, ident.id), f"identity:{ident.id}", platform=ident.platform)
@@ -99,11 +98,23 @@ async def redeem_key(uow: UnitOfWork, ident: ChatIdentity, key: str) -> Customer
     return customer
 
 
+def attach(ident: ChatIdentity, customer_id: int, role: str) -> None:
+    """Link ``ident`` to the account with ``role``, noting when (``sessions`` shows it)."""
+    ident.customer_id = customer_id
+    ident.role = role
+    ident.linked_at = clock.now()
+
+
+def detach(ident: ChatIdentity) -> None:
+    ident.customer_id = None
+    ident.linked_at = None
+
+
 async def unlink(uow: UnitOfWork, ident: ChatIdentity) -> None:
     if ident.customer_id is None:
         return
     audit.record(uow, "unlink", Actor(ident.customer_id, ident.id), f"identity:{ident.id}")
-    ident.customer_id = None
+    detach(ident)
     await uow.commit()
 
 

@@ -358,3 +358,22 @@ async def due(uow: UnitOfWork) -> list[tuple[int, Month]]:
         )
     )
     return [(c, m) for c, m in wanted if _key(c, m) not in done]
+
+
+async def billing_open(uow: UnitOfWork, customer: Customer) -> bool:
+    """Whether hours of the customer's packages are recorded in their currency and not invoiced
+    yet: a package that exists, or one deleted in a month whose usage invoice is still to come."""
+    tz = ZoneInfo(customer.timezone)
+    month = Month.of(clock.now(), tz)
+    previous = month.previous()
+    closed = await uow.session.get(IdempotencyKey, _key(customer.id, previous)) is not None
+    since = (month if closed else previous).bounds(tz)[0]
+    found = await uow.session.scalar(
+        select(MeteredResource.id)
+        .where(
+            MeteredResource.customer_id == customer.id,
+            or_(MeteredResource.deleted_at.is_(None), MeteredResource.deleted_at > since),
+        )
+        .limit(1)
+    )
+    return found is not None

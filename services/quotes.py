@@ -75,8 +75,18 @@ async def get(uow: UnitOfWork, quote_id: int, actor: Actor) -> Invoice:
 async def convert(
     uow: UnitOfWork, customer: Customer, quote_id: int, seller: Seller, actor: Actor
 ) -> Invoice:
-    """Turn an open quote into an invoice with the same lines and prices."""
+    """Turn an open quote into an invoice with the same lines and prices (in the quote's currency,
+    so not once the account's currency has changed)."""
     quote = await get(uow, quote_id, actor)
+    if quote.currency != customer.currency:
+        raise InvalidState(
+            N_(
+                "Quote {number} is in {currency}, and your account is now billed in {account}: ask for a new one."
+            ),
+            number=quote.number,
+            currency=quote.currency,
+            account=customer.currency,
+        )
     changes: list[OrderChange] = []
     for line in quote.lines:
         if line.effect == "order_renewal" and line.ref_id is not None:

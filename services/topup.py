@@ -1,7 +1,9 @@
 """Balance top-up: an amount and the billing address make a top-up invoice.
 
-The balance is credited only when that invoice is paid (``paying.mark_paid`` posts the ledger
-entry for kind ``topup``). A top-up is a prepayment: VAT is charged on the invoices the balance
+The billing address is printed on that invoice only: the account's contact data change only through
+a ticket (``services.contact_changes``), which the chat offers when they differ. The balance is
+credited only when that invoice is paid (``paying.mark_paid`` posts the ledger entry for kind
+``topup``). A top-up is a prepayment: VAT is charged on the invoices the balance
 later pays, so the top-up invoice itself carries none.
 """
 
@@ -15,7 +17,7 @@ from typing import Any
 from babel import Locale
 from stdnum import get_cc_module
 
-from services import audit, clock, invoices, vat
+from services import clock, invoices, vat
 from services.audit import Actor
 from services.errors import N_, DomainError
 from services.invoices import LineSpec, Seller
@@ -56,6 +58,32 @@ class BillingDetails:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def buyer(self) -> dict[str, str]:
+        """As an invoice prints its buyer (``invoices.account_buyer``)."""
+        return {
+            "name": self.name,
+            "address": self.address,
+            "postal_code": self.postal_code,
+            "city": self.city,
+            "country": self.country,
+            "vat_id": self.tax_id or "",
+        }
+
+    def differences(self, customer: Customer) -> dict[str, str]:
+        """What these details would change on the account, by ``contact_changes`` field."""
+        on_file = {
+            "name": (customer.name, self.name),
+            "address": (customer.address_line, self.address),
+            "postal_code": (customer.postal_code, self.postal_code),
+            "city": (customer.city, self.city),
+            "country": (customer.country, self.country),
+            "tax_id": (customer.vat_id or "", self.tax_id or ""),
+        }
+        changed = {key: new for key, (old, new) in on_file.items() if old != new}
+        if changed.keys() & {"address", "postal_code", "city"}:  # an address is asked for whole
+            changed.update(address=self.address, postal_code=self.postal_code, city=self.city)
+        return changed
 
 
 def parse_amount(text: str, currency: str, lang: str) -> Money:
@@ -138,17 +166,10 @@ async def request(
     seller: Seller,
     actor: Actor,
 ) -> Invoice:
-    """Save the billing details on the customer and issue the unpaid top-up invoice."""
+    """Issue the unpaid top-up invoice to ``billing`` (on this invoice only; the account's own
+    details stay as they are)."""
     if amount.currency != customer.currency or not 0 < amount.minor < MAX_MINOR:
         raise InvalidAmount(customer.currency)
-    customer.name = billing.name
-    customer.address_line = billing.address
-    customer.postal_code = billing.postal_code
-    customer.city = billing.city
-    customer.country = billing.country
-    customer.vat_id = billing.tax_id
-    customer.is_business = billing.tax_id is not None
-    audit.record(uow, "customer.billing", actor, f"customer:{customer.id}", **billing.as_dict())
     invoice = await invoices.create(
         uow,
         customer,
@@ -156,6 +177,7 @@ async def request(
         seller,
         actor,
         kind="topup",
+        buyer=billing.buyer(),
     )
     invoice.vat_rate = Decimal(0)
     invoice.vat_minor = 0

@@ -122,6 +122,10 @@ class ChatIdentity(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     platform_language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When it was linked to its account (``services.linking``), and when it last wrote (moved by the
+    # dispatcher at most once a minute, so that a chatty user costs no write per message).
+    linked_at: Mapped[dt.datetime | None] = mapped_column()
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class LedgerEntry(Base):
@@ -678,3 +682,31 @@ class ApiToken(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class AccountSecurity(Base):
+    """An account's security settings: the code word asked before sensitive actions (only its scrypt
+    hash, with the count of wrong answers and the lock they lead to) and the networks its pay pages
+    may be opened from (CIDR strings; empty: anywhere)."""
+
+    __tablename__ = "account_security"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    code_word_hash: Mapped[str | None] = mapped_column(String(200))
+    code_word_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    code_word_locked_until: Mapped[dt.datetime | None] = mapped_column()
+    allowed_networks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DomainPrice(Base):
+    """The provider's yearly renewal price of a domain ending (``example``, ``co.uk``) in one
+    currency: what a domain renews at once its account changes currency."""
+
+    __tablename__ = "domain_prices"
+    __table_args__ = (UniqueConstraint("tld", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tld: Mapped[str] = mapped_column(String(63))
+    currency: Mapped[str] = mapped_column(String(3))
+    renewal_minor: Mapped[int] = mapped_column(BigInteger)

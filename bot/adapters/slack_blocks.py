@@ -178,7 +178,8 @@ def _field(step: Step) -> Block:
         if step.choices
         else _text(step.multiline, step.hint)
     )
-    return _input(step.name, _(step.label), element, optional=step.optional)
+    # A step asked only for some answers (``when``) is left empty for the others.
+    return _input(step.name, _(step.label), element, optional=step.optional or step.when is not None)
 
 
 def modal(form: Form, origin: Origin) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from typing import Any
 from limits import parse
 
 from bot.config import Settings
-from bot.core import chat_state, formatting
+from bot.core import chat_state, code_word_gate, formatting
+from bot.core.code_word_gate import Gate, Pending
 from bot.core.context import Context
 from bot.core.documents import DocumentRenderer
 from bot.core.forms import Form, Invalid
@@ -36,7 +37,7 @@ from bot.core.permissions import allows
 from bot.core.registry import Registry, fold, inject
 from bot.core.router import InvalidAction, dump
 from bot.core.types import Incoming, Reply, Submission, UsageError
-from services import audit, channels, pending_actions, tickets
+from services import audit, channels, pending_actions, sessions, tickets
 from services.action_runner import ActionRunner
 from services.errors import N_, DomainError, PermissionDenied
 from services.invoices import Seller
@@ -130,6 +131,7 @@ class Dispatcher:
         self.ticket_events = ticket_events
         self._limit = parse(settings.rate_limit)
         self.limiter = limiter  # shared with the rest of the process (see bootstrap.assemble)
+        self.gate = Gate(settings)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """One transaction per update where the database allows it: the update id's claim, what
@@ -202,6 +204,7 @@ class Dispatcher:
             who, customer, role, lang = await self._who(uow, incoming)
             identity = who.identity
             identity_id = identity.id
+            sessions.seen(identity)
             scope.account = customer.id if customer else None
             if customer is None and incoming.linked_only:
                 await uow.commit()  # keeps the claim: this update is done
@@ -321,7 +324,8 @@ class Dispatcher:
                 return await self.run_line(ctx, f"reply {ticket} {text}")
         return await self.run_line(ctx, text)
 
-    async def run_line(self, ctx: Context, text: str) -> Reply:
+    async def run_line(self, ctx: Context, text: str, unlocked: bool = False) -> Reply:
+        """``unlocked``: the code word was given for this very line (``code_word_gate``)."""
         found = self.registry.match(text)
         if found is None:
             return self._unknown(text)
@@ -332,6 +336,10 @@ class Dispatcher:
         denied = await self._check_access(ctx, "command", command.name, bare=not args)
         if denied is not None:
             return denied
+        if not unlocked and not command.confirms and not (command.bare is not None and not args):
+            asked = await self.gate.ask(ctx, command, Pending(command.name, line=text))
+            if asked is not None:
+                return asked
         if command.form is not None:
             return await self._start_form(ctx, command.form)
         assert command.func is not None  # a command is a function or a form (bot.core.router)
@@ -391,6 +399,8 @@ class Dispatcher:
         """One typed or pressed answer to the open form: the next question, the same one again
         with what was wrong, or the form's finish once every step is answered."""
         row = await self._live(ctx, chat_state.conversation(ctx.uow, ctx.identity.id))
+        if row is not None and row.name == code_word_gate.NAME:
+            return await self._answer_gate(ctx, row, answer)
         form = self.registry.open_form(row.name) if row is not None else None
         step = form.step(row.step) if form is not None and row is not None else None
         if form is None or step is None or row is None:
@@ -420,6 +430,42 @@ class Dispatcher:
             reply.text = f"{step.echo(data[step.name], ctx)}\n{reply.text}"
         return reply
 
+    async def _answer_gate(self, ctx: Context, row: Conversation, answer: str) -> Reply:
+        """The code word for a sensitive action waiting for it: carry the action out when it is
+        right, as if confirmed (or typed) now, with the sender's role checked again."""
+        if fold(answer) in CANCEL_WORDS:
+            await ctx.close_form()
+            return Reply(_("Cancelled. Nothing was changed."))
+        if ctx.customer is None:
+            await ctx.close_form()
+            return Reply(link_instructions(ctx.start_command()))
+        outcome = await self.gate.answer(ctx, row, answer)
+        if isinstance(outcome, Reply):
+            return outcome
+        ctx.command = outcome.command
+        if outcome.line is not None:
+            return await self.run_line(ctx, outcome.line, unlocked=True)
+        return await self._confirm(ctx, outcome.confirm, unlocked=True)
+
+    async def _confirm(self, ctx: Context, payload: Any, unlocked: bool) -> Reply:
+        """Carry out a stored confirmation for the sender, who may (still) do so, once the code
+        word its command may need is given (``unlocked``: it was, for this very confirmation)."""
+        try:
+            confirmation, action = self.registry.action(payload)
+        except InvalidAction as err:
+            log.warning("refused a stored confirmation: %s", err)
+            return Reply(_("This button has expired. Please ask again."))
+        ctx.command = confirmation.command
+        denied = await self._check_access(ctx, "confirm", confirmation.command)
+        if denied is not None:
+            return denied
+        if not unlocked:
+            command = self.registry.commands[confirmation.command]
+            asked = await self.gate.ask(ctx, command, Pending(command.name, confirm=payload))
+            if asked is not None:
+                return asked
+        return await inject(confirmation.func, self._deps(ctx, action=action))
+
     @staticmethod
     async def _live(ctx: Context, opening: Awaitable[chat_state.Open]) -> Conversation | None:
         """The open form; an expired one closed is committed at once (closed whatever follows)."""
@@ -434,13 +480,17 @@ class Dispatcher:
         the form is finished once. Without values, only whether the dialog may open (a reply that
         ``opens_form``: yes)."""
         command = self.registry.commands.get(submission.form)
-        form = command.form if command is not None else None
-        if form is None:
+        if command is None or command.form is None:
             return Reply(_("This form is no longer open. Start again with the command."))
+        form = command.form
         ctx.command = form.name
         denied = await self._check_access(ctx, "command", form.name)  # as starting it in the chat
         if denied is not None:
             return denied
+        if not command.confirms:  # a sensitive form is then asked for in the chat, once the word is given
+            asked = await self.gate.ask(ctx, command, Pending(command.name, line=command.name))
+            if asked is not None:
+                return asked
         if submission.values is None:
             return Reply("", opens_form=True)
         errors = {
@@ -484,16 +534,7 @@ class Dispatcher:
         if press.kind == "cancel":
             return Reply(_("Cancelled. Nothing was changed."), replace=True)
         if press.kind == "confirm":
-            try:
-                confirmation, action = self.registry.action(payload)
-            except InvalidAction as err:
-                log.warning("refused a stored confirmation: %s", err)
-                return Reply(_("This button has expired. Please ask again."))
-            ctx.command = confirmation.command
-            denied = await self._check_access(ctx, "confirm", confirmation.command)
-            if denied is not None:
-                return denied
-            result = await inject(confirmation.func, self._deps(ctx, action=action))
+            result = await self._confirm(ctx, payload, unlocked=False)
             result.replace = True
             return result
         if "answer" in payload:

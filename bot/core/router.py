@@ -41,6 +41,7 @@ class Command:
     confirms: tuple[type[Any], ...] = ()
     form: Form | None = None
     follow_up: Form | None = None
+    sensitive: bool = False
 
     def alias_for(self, lang: str) -> str:
         return (self.aliases.get(lang) or self.aliases["en"])[0]
@@ -84,13 +85,17 @@ class Router:
         bare: str | None = None,
         confirms: type[Any] | tuple[type[Any], ...] = (),
         follow_up: Form | None = None,
+        sensitive: bool = False,
     ) -> Callable[[Handler], Handler]:
         """``capability``: what using the command needs (``bot.core.permissions``); ``bare``: what it
         needs without arguments, when that only shows something; ``confirms``: the confirmation
         dataclasses the command offers (each needs the command's capability when pressed);
         ``follow_up``: a form named like the command that the handler opens itself
         (``ctx.open_form``) to read what the user types next, such as a typed confirmation. Each
-        answer needs the command's capability; it is never started by name nor shown as a dialog."""
+        answer needs the command's capability; it is never started by name nor shown as a dialog.
+        ``sensitive``: the account's code word is asked for first, when it has one: before a
+        confirmation is carried out, or, for a command that offers none, before it runs (not for a
+        bare look)."""
         _check_capabilities(name, capability, bare)
         classes = confirms if isinstance(confirms, tuple) else (confirms,)
         if follow_up is not None and follow_up.name != name:
@@ -110,6 +115,7 @@ class Router:
                     classes,
                     None,
                     follow_up,
+                    sensitive=sensitive,
                 )
             )
             return func
@@ -135,13 +141,27 @@ class Router:
         capability: str = "read",
         needs_account: bool = True,
         confirms: type[Any] | tuple[type[Any], ...] = (),
+        sensitive: bool = False,
     ) -> None:
         """The command ``form.name`` that starts the form; every answer needs its capability, and
-        so do the confirmations its finish offers (``confirms``)."""
+        so do the confirmations its finish offers (``confirms``). ``sensitive``: as for a command
+        (a form that offers no confirmation asks for the code word before it starts)."""
         _check_capabilities(form.name, capability, None)
         classes = confirms if isinstance(confirms, tuple) else (confirms,)
         self.commands.append(
-            Command(form.name, None, aliases, summary, "", capability, needs_account, None, classes, form)
+            Command(
+                form.name,
+                None,
+                aliases,
+                summary,
+                "",
+                capability,
+                needs_account,
+                None,
+                classes,
+                form,
+                sensitive=sensitive,
+            )
         )
 
 

@@ -375,6 +375,24 @@ async def test_top_up_modal_preview_and_confirmation(
         assert count == 1
 
 
+async def test_contact_change_modal_asks_only_what_applies(
+    web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
+) -> None:
+    """Steps asked only for some answers are optional fields: the e-mail alone is enough."""
+    ana = await linked(dispatcher, web, api, "UANA")
+    await ana.command("changecontact", trigger=True)
+    view = last(api, "views.open").view()
+    optional = {b["block_id"]: b["optional"] for b in view["blocks"] if b["type"] == "input"}
+    assert optional["what"] is False and optional["email"] is True and optional["city"] is True
+    response = await ana.submit(view, {"what": "email", "email": "not-an-address"})
+    assert (await response.json())["errors"].keys() == {"email"}
+    await ana.submit(view, {"what": "email", "email": "hello@lumiere.example"})
+    preview = last(api, "chat.postMessage")
+    assert "Main e-mail: contact@atelier-lumiere.example → hello@lumiere.example" in preview.text
+    await ana.press(preview.buttons()["Open ticket"], channel="DUANA")
+    assert "is open" in last(api, "chat.update").text
+
+
 async def test_member_may_not_open_the_top_up_modal(
     web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, dispatcher: Dispatcher
 ) -> None:

@@ -296,7 +296,7 @@ def test_every_router_of_the_bot_assembles() -> None:
     registry = Registry.from_routers(*ROUTERS)
     assert registry.confirmations["Reboot"].command == "reboot"
     assert registry.confirmations["TopUp"].command == "topup"
-    assert set(registry.forms) == {"newticket", "topup"}
+    assert set(registry.forms) == {"newticket", "topup", "changecontact"}
     assert Reboot in [action for action, _ in servers.router.confirmers]
     assert set(registry.follow_ups) == {"reinstall"}  # a typed confirmation, never a dialog
     with pytest.raises(ValueError, match="must be named"):

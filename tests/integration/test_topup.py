@@ -61,8 +61,13 @@ async def test_topup_form_preview_confirm_and_credit_when_paid(dispatcher: Dispa
         (inv,) = [await uow.session.get_one(Invoice, i) for i in await _topups(dispatcher)]
         assert inv.total_minor == 5050 and inv.vat_minor == 0
         assert inv.buyer["address"] == "3 quai Voltaire" and inv.buyer["name"] == "Atelier Lumière SAS"
+        assert inv.buyer["postal_code"] == "75007" and inv.buyer["vat_id"] == "FR40303265045"
+        # The billing address is the invoice's only: the account keeps its own.
         customer = await uow.session.get(Customer, 1)
-        assert customer is not None and customer.postal_code == "75007" and customer.vat_id == "FR40303265045"
+        assert customer is not None and (customer.name, customer.postal_code) == (
+            "Atelier Lumière SARL",
+            "75011",
+        )
         await paying.mark_paid(uow, inv, "card", Actor(1))
         await uow.commit()
     assert await _balance(dispatcher, 1) == before + Money(5050, "EUR")
