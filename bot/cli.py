@@ -1,4 +1,4 @@
-"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts."""
+"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts, traffic."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import or_, select
@@ -21,7 +22,7 @@ from bot.config import Settings, get_settings
 from bot.core import logs
 from bot.core.i18n import normalize
 from bot.lifecycle import Stop
-from services import clock, housekeeping, linking, metering, plans, renewals
+from services import clock, housekeeping, linking, metering, plans, renewals, traffic, traffic_import
 from services.alerts import outbox
 from services.errors import NotFound
 from services.hourly_billing import HOUR, hour_start
@@ -128,6 +129,23 @@ async def hourly(app: App) -> None:
     async with app.db.uow() as uow:
         removed = await housekeeping.purge(uow)
     log.info("housekeeping removed %d expired rows", removed)
+    async with app.db.uow() as uow:
+        merged = await traffic.downsample(uow)
+    log.info("traffic: %d rows merged into longer intervals or expired", merged)
+
+
+async def record_traffic(app: App) -> None:
+    async with app.db.uow() as uow:
+        written = await traffic.record(uow, app.dispatcher.drivers.servers)
+    log.info("traffic: %d intervals recorded from the server driver", written)
+
+
+async def _traffic_forever(app: App, stop: Stop) -> None:
+    """Every ``traffic_interval_seconds``: the driver keeps its samples for a while (Proxmox VE an
+    hour at one a minute), so a pass that is late loses nothing."""
+    while not stop.is_set():
+        await record_traffic(app)
+        await stop.first(asyncio.sleep(app.settings.traffic_interval_seconds))
 
 
 async def _hourly_forever(app: App, stop: Stop) -> None:
@@ -140,7 +158,8 @@ async def _hourly_forever(app: App, stop: Stop) -> None:
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    """The hourly jobs, and alerts every ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass of each.
+    """The hourly jobs, traffic every ``TRAFFIC_INTERVAL_SECONDS`` and alerts every
+    ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass of each.
     On SIGTERM/SIGINT: finish the hourly pass in hand, hand back the alerts in hand, exit 0."""
     stop = Stop().install()
     app = await open_app(settings)
@@ -151,10 +170,13 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             if args.once:
                 await hourly(app)
                 if not stop.is_set():
+                    await record_traffic(app)
+                if not stop.is_set():
                     await alerts_worker.run_once(app.db, settings, seller, alerts, stop)
             else:
                 await asyncio.gather(
                     _hourly_forever(app, stop),
+                    _traffic_forever(app, stop),
                     alerts_worker.run_forever(app.db, settings, seller, alerts, stop=stop),
                 )
     finally:
@@ -199,6 +221,28 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     app = await open_app(settings, seed_demo=args.demo)
     await app.close()
     print("database is up to date")
+    return 0
+
+
+async def cmd_traffic_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit status 1 when a line was refused (the good ones are stored all the same)."""
+    try:
+        text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"cannot read {args.file}: {err}", file=sys.stderr)
+        return 2
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            report = await traffic_import.import_lines(uow, text.splitlines())
+    finally:
+        await app.close()
+    print(f"stored {report.stored} samples from {args.file} ({report.buckets} intervals written)")
+    if report.refused:
+        print(f"refused {len(report.refused)} lines:", file=sys.stderr)
+        for number, reason in report.refused:
+            print(f"  line {number}: {reason}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -263,6 +307,16 @@ def parser() -> argparse.ArgumentParser:
         help="snapshot: record this hour's state; invoice: create the usage invoices of ended months",
     )
     meter.set_defaults(func=cmd_meter)
+
+    traffic_cmd = sub.add_parser("traffic", help="servers' traffic samples")
+    traffic_sub = traffic_cmd.add_subparsers(dest="traffic_command", required=True)
+    traffic_in = traffic_sub.add_parser(
+        "import",
+        help="store samples from a CSV file: server (number or hostname), timestamp (ISO 8601 with its"
+        " offset, or Unix seconds), seconds, bytes_in, bytes_out; importing a file again changes nothing",
+    )
+    traffic_in.add_argument("file", help="the CSV file (a first line naming the columns is skipped)")
+    traffic_in.set_defaults(func=cmd_traffic_import)
 
     alerts = sub.add_parser("alerts", help="the proactive alerts outbox")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     alerts_max_attempts: int = 5
     alerts_backoff_seconds: int = 60
 
+    # How often ``hostbot worker`` asks the server driver for traffic samples (services/traffic).
+    traffic_interval_seconds: int = 300
+
     # On SIGTERM/SIGINT: how long work in hand (alerts being sent, HTTP requests) may take to finish.
     stop_grace_seconds: int = 10
 

@@ -20,6 +20,7 @@ from handlers import (
     servers,
     tickets,
     topup,
+    traffic,
     usage,
 )
 
@@ -39,6 +40,7 @@ ROUTERS: tuple[Router, ...] = (
     servers.router,
     tickets.router,
     topup.router,
+    traffic.router,
     usage.router,
 )
 
