@@ -237,9 +237,9 @@ async def cmd_traffic_import(settings: Settings, args: argparse.Namespace) -> in
             report = await traffic_import.import_lines(uow, text.splitlines())
     finally:
         await app.close()
-    print(f"stored {report.stored} samples from {args.file} ({report.buckets} intervals written)")
+    print(f"{args.file}: samples stored: {report.stored}, intervals written: {report.buckets}")
     if report.refused:
-        print(f"refused {len(report.refused)} lines:", file=sys.stderr)
+        print(f"lines refused: {len(report.refused)}", file=sys.stderr)
         for number, reason in report.refused:
             print(f"  line {number}: {reason}", file=sys.stderr)
         return 1

@@ -56,7 +56,7 @@ async def _rows(db: Database) -> list[tuple[int, int, int, int, int, int]]:
                 ServerTraffic.bytes_out,
             ).order_by(ServerTraffic.server_id, ServerTraffic.start, ServerTraffic.span)
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [tuple(r) for r in rows]
 
 
 def _minutes(server_id: int, since: dt.datetime, count: int, each: int = 60) -> list[TrafficSample]:
@@ -258,12 +258,13 @@ async def test_import_command(
     good.write_text(f"\ufeff{web},2026-06-15T10:00:00Z,300,1000,2000\ndb-1,2026-06-15T10:05:00Z,300,1,2\n")
     with clock.frozen(NOW):
         assert await cmd_traffic_import(settings, argparse.Namespace(file=str(good))) == 0
-        assert "stored 2 samples" in capsys.readouterr().out
+        assert "samples stored: 2, intervals written: 2" in capsys.readouterr().out
         assert await cmd_traffic_import(settings, argparse.Namespace(file=str(good))) == 0
         bad = tmp_path / "bad.csv"
         bad.write_text("web-1,2026-06-15T10:00:00Z,300,1,1\n")
         assert await cmd_traffic_import(settings, argparse.Namespace(file=str(bad))) == 1
         out = capsys.readouterr()
-        assert "stored 0 samples" in out.out and "line 1: 2 servers are named 'web-1'" in out.err
+        assert "samples stored: 0" in out.out and "lines refused: 1" in out.err
+        assert "line 1: 2 servers are named 'web-1'" in out.err
         assert await cmd_traffic_import(settings, argparse.Namespace(file=str(tmp_path / "none.csv"))) == 2
     assert [(r[0], r[4], r[5]) for r in await _rows(db)] == [(web, 1000, 2000), (db1, 1, 2)]
