@@ -214,14 +214,16 @@ async def record(uow: UnitOfWork, driver: ServerDriver, now: dt.datetime | None 
     latest = (
         select(func.max(ServerTraffic.start)).where(ServerTraffic.server_id == Server.id).scalar_subquery()
     )
-    servers = (await uow.session.execute(select(Server, latest).order_by(Server.id))).all()
+    rows = await uow.session.execute(select(Server, latest).order_by(Server.id))
+    servers = [(server_ref(server), last) for server, last in rows]
+    await uow.rollback()  # only read so far: no transaction stays open while the driver answers
     limit = asyncio.Semaphore(ASKED_AT_ONCE)
 
-    async def ask(server: Server, last: int | None) -> list[TrafficSample] | None:
+    async def ask(server: ServerRef, last: int | None) -> list[TrafficSample] | None:
         since = moment(tiers.kept_since if last is None else max(last, tiers.kept_since))
         async with limit:
             try:
-                return await driver.traffic(server_ref(server), since)
+                return await driver.traffic(server, since)
             except ServerError as err:
                 log.warning("traffic of server %s not read: %s", server.id, err.reason)
                 return None

@@ -76,21 +76,22 @@ def _parse(number: int, cells: list[str]) -> _Line:
 
 async def _servers(uow: UnitOfWork, refs: set[str]) -> dict[str, list[int]]:
     """The servers each reference may name: by number, or every server with that hostname."""
-    ids = {ref: parse_id(ref) for ref in refs if is_digits(ref)}
-    names = refs - set(ids)
+    by_id: dict[int, list[str]] = {}
+    for ref in refs:
+        if (server_id := parse_id(ref)) is not None:
+            by_id.setdefault(server_id, []).append(ref)
+    names = {ref for ref in refs if not is_digits(ref)}
     rows = await uow.session.execute(
         select(Server.id, Server.hostname).where(
-            or_(Server.id.in_([i for i in ids.values() if i is not None]), Server.hostname.in_(sorted(names)))
+            or_(Server.id.in_(sorted(by_id)), Server.hostname.in_(sorted(names)))
         )
     )
     found: dict[str, list[int]] = {ref: [] for ref in refs}
-    by_id = {ref: server_id for ref, server_id in ids.items() if server_id is not None}
     for server_id, hostname in rows:
         if hostname in names:
             found[hostname].append(server_id)
-        for ref, wanted in by_id.items():
-            if wanted == server_id:
-                found[ref].append(server_id)
+        for ref in by_id.get(server_id, ()):
+            found[ref].append(server_id)
     return found
 
 
