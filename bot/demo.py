@@ -433,7 +433,7 @@ async def _reseller(uow: UnitOfWork, customer: Customer) -> None:
 
 # Average bytes a second (in, out) by server name, nightly backup bytes out (at 02:00 local), and a
 # size per customer: a web server sends far more than it receives, a database the other way.
-TRAFFIC_PROFILES = {"web-1": (12_000, 95_000, 3 * 10**8), "db-1": (15_000, 9_000, 12 * 10**8)}
+TRAFFIC_PROFILES = {"web-1": (10_000, 76_000, 3 * 10**8), "db-1": (12_000, 7_000, 12 * 10**8)}
 TRAFFIC_SCALE = {1: 1.0, 2: 0.6, 3: 1.4, 4: 0.3}
 
 
@@ -459,8 +459,8 @@ async def seed_traffic(uow: UnitOfWork) -> None:
     )
     buckets: traffic.Buckets = {}
     for server_id, hostname, customer_id, tz in rows:
-        mean_in, mean_out, backup = TRAFFIC_PROFILES[hostname]
-        scale = TRAFFIC_SCALE.get(customer_id, 1.0) * 0.8
+        mean_in, mean_out, backup = TRAFFIC_PROFILES.get(hostname, TRAFFIC_PROFILES["web-1"])
+        scale = TRAFFIC_SCALE.get(customer_id, 1.0)
         rng = random.Random(f"{hostname}@{customer_id}")
         offsets = _utc_offsets(ZoneInfo(tz), first, last)
         for start, span in starts:
@@ -483,12 +483,9 @@ async def seed_traffic(uow: UnitOfWork) -> None:
 
 
 def _utc_offsets(zone: ZoneInfo, first: int, last: int) -> list[int]:
-    """The zone's offset from UTC in seconds for each day from ``first``, at noon UTC."""
-    return [
-        int(
-            (
-                traffic.moment(t + traffic.DAY // 2).astimezone(zone).utcoffset() or dt.timedelta()
-            ).total_seconds()
-        )
-        for t in range(first, last + traffic.DAY, traffic.DAY)
-    ]
+    """The zone's offset from UTC in seconds for each day from ``first`` (at noon UTC)."""
+    offsets = []
+    for t in range(first, last + traffic.DAY, traffic.DAY):
+        offset = traffic.moment(t + traffic.DAY // 2).astimezone(zone).utcoffset()
+        offsets.append(int(offset.total_seconds()) if offset else 0)
+    return offsets
