@@ -1,5 +1,5 @@
 """The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts, actions,
-payments, admin tokens, import and export."""
+payments, traffic, admin tokens, import and export."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ from services import (
     plans,
     renewals,
     service_lifecycle,
+    traffic,
+    traffic_import,
 )
 from services.alerts import outbox
 from services.backoffice import bundle, tokens
@@ -174,6 +176,23 @@ async def hourly(app: App) -> None:
     async with app.db.uow() as uow:
         removed = await housekeeping.purge(uow)
     log.info("housekeeping removed %d expired rows", removed)
+    async with app.db.uow() as uow:
+        merged = await traffic.downsample(uow)
+    log.info("traffic: %d rows merged into longer intervals or expired", merged)
+
+
+async def record_traffic(app: App) -> None:
+    async with app.db.uow() as uow:
+        written = await traffic.record(uow, app.dispatcher.drivers.servers)
+    log.info("traffic: %d intervals recorded from the server driver", written)
+
+
+async def _traffic_forever(app: App, stop: Stop) -> None:
+    """Every ``traffic_interval_seconds``: the driver keeps its samples for a while (Proxmox VE an
+    hour at one a minute), so a pass that is late loses nothing."""
+    while not stop.is_set():
+        await record_traffic(app)
+        await stop.first(asyncio.sleep(app.settings.traffic_interval_seconds))
 
 
 async def _hourly_forever(app: App, stop: Stop) -> None:
@@ -197,7 +216,8 @@ async def _actions_forever(app: App, stop: Stop) -> None:
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    """The hourly jobs, and alerts every ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass of each.
+    """The hourly jobs, traffic every ``TRAFFIC_INTERVAL_SECONDS`` and alerts every
+    ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass of each.
     On SIGTERM/SIGINT: finish the hourly pass in hand, hand back the alerts in hand, exit 0."""
     stop = Stop().install()
     app = await open_app(settings)
@@ -208,11 +228,14 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             if args.once:
                 await hourly(app)
                 if not stop.is_set():
+                    await record_traffic(app)
+                if not stop.is_set():
                     await alerts_worker.run_once(app.db, settings, seller, alerts, stop)
             else:
                 await asyncio.gather(
                     _hourly_forever(app, stop),
                     _actions_forever(app, stop),
+                    _traffic_forever(app, stop),
                     alerts_worker.run_forever(app.db, settings, seller, alerts, stop=stop),
                 )
     finally:
@@ -371,6 +394,28 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_traffic_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit status 1 when a line was refused (the good ones are stored all the same)."""
+    try:
+        text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"cannot read {args.file}: {err}", file=sys.stderr)
+        return 2
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            report = await traffic_import.import_lines(uow, text.splitlines())
+    finally:
+        await app.close()
+    print(f"{args.file}: samples stored: {report.stored}, intervals written: {report.buckets}")
+    if report.refused:
+        print(f"lines refused: {len(report.refused)}", file=sys.stderr)
+        for number, reason in report.refused:
+            print(f"  line {number}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def link_instruction(settings: Settings, platform: str, code: str) -> str:
     """What the person sends, in the words of their platform (the operator passes it on)."""
     if platform == "slack":
@@ -520,6 +565,16 @@ def parser() -> argparse.ArgumentParser:
         help="snapshot: record this hour's state; invoice: create the usage invoices of ended months",
     )
     meter.set_defaults(func=cmd_meter)
+
+    traffic_cmd = sub.add_parser("traffic", help="servers' traffic samples")
+    traffic_sub = traffic_cmd.add_subparsers(dest="traffic_command", required=True)
+    traffic_in = traffic_sub.add_parser(
+        "import",
+        help="store samples from a CSV file: server (number or hostname), timestamp (ISO 8601 with its"
+        " offset, or Unix seconds), seconds, bytes_in, bytes_out; importing a file again changes nothing",
+    )
+    traffic_in.add_argument("file", help="the CSV file (a first line naming the columns is skipped)")
+    traffic_in.set_defaults(func=cmd_traffic_import)
 
     alerts = sub.add_parser("alerts", help="the proactive alerts outbox")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)

@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     actions_max_attempts: int = 8
     actions_backoff_seconds: int = 60
     actions_lease_seconds: int = 900
+    # How often ``hostbot worker`` asks the server driver for traffic samples (services/traffic).
+    traffic_interval_seconds: int = 300
 
     # On SIGTERM/SIGINT: how long work in hand (alerts being sent, HTTP requests) may take to finish.
     stop_grace_seconds: int = 10

@@ -5,15 +5,17 @@ the business layer."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+import random
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
-from services import clock, invoices, paying, sealing
+from services import clock, invoices, paying, sealing, traffic
 from services.hourly_billing import HOUR, Month, hour_start
 from services.invoices import LineSpec, Seller
 from storage.models import (
@@ -115,9 +117,12 @@ CUSTOMERS = [
 ]
 
 
-async def seed(uow: UnitOfWork, seller: Seller, secret: str = "") -> list[Customer]:
+async def seed(
+    uow: UnitOfWork, seller: Seller, secret: str = "", with_traffic: bool = True
+) -> list[Customer]:
     """Fill an empty database with demo customers; dates are relative to today. With ``secret``
-    (the ``SECRET_KEY``) each server also gets login details, sealed with it."""
+    (the ``SECRET_KEY``) each server also gets login details, sealed with it. ``with_traffic``: a
+    year of the servers' traffic too (18,000 rows: most tests leave it out, see ``seed_traffic``)."""
     today = clock.today()
     plans: dict[tuple[str, str], Plan] = {}
     for code, name, kind, rank, prices in PLANS:
@@ -165,6 +170,8 @@ async def seed(uow: UnitOfWork, seller: Seller, secret: str = "") -> list[Custom
         await _subscriptions(uow, customer, plans, addons, today)
         made.append(customer)
     await _reseller(uow, made[0])
+    if with_traffic:
+        await seed_traffic(uow)
     await uow.commit()
     return made
 
@@ -444,3 +451,63 @@ async def _reseller(uow: UnitOfWork, customer: Customer) -> None:
             hour += HOUR
     if rows:
         await uow.session.execute(insert(MeterSnapshot), rows)
+
+
+# Average bytes a second (in, out) by server name, nightly backup bytes out (at 02:00 local), and a
+# size per customer: a web server sends far more than it receives, a database the other way.
+TRAFFIC_PROFILES = {"web-1": (10_000, 76_000, 3 * 10**8), "db-1": (12_000, 7_000, 12 * 10**8)}
+TRAFFIC_SCALE = {1: 1.0, 2: 0.6, 3: 1.4, 4: 0.3}
+
+
+async def seed_traffic(uow: UnitOfWork) -> None:
+    """A year of traffic for every demo server, stored as the recorder leaves it (five minutes,
+    hours, then days): busy afternoons, quiet nights and weekends, growth over the year, noise.
+    The caller commits."""
+    now = clock.now()
+    tiers = traffic.Tiers.at(now)
+    day, hour = traffic.DAY, traffic.HOUR
+    first = max(tiers.kept_since, traffic.epoch(now - dt.timedelta(days=365)) // day * day)
+    last = tiers.now - tiers.now % traffic.FIVE_MINUTES
+    starts = []
+    t = first
+    while t < last:
+        span = tiers.span(t)
+        starts.append((t, span))
+        t += span
+    rows = await uow.session.execute(
+        select(Server.id, Server.hostname, Customer.id, Customer.timezone).join(
+            Customer, Customer.id == Server.customer_id
+        )
+    )
+    buckets: traffic.Buckets = {}
+    for server_id, hostname, customer_id, tz in rows:
+        mean_in, mean_out, backup = TRAFFIC_PROFILES.get(hostname, TRAFFIC_PROFILES["web-1"])
+        scale = TRAFFIC_SCALE.get(customer_id, 1.0)
+        rng = random.Random(f"{hostname}@{customer_id}")
+        offsets = _utc_offsets(ZoneInfo(tz), first, last)
+        for start, span in starts:
+            local = start + span // 2 + offsets[(start - first) // day]
+            # The daily curve peaks at 15:00 and its mean over a day is 1.
+            at_hour = local % day / hour
+            curve = 1.0 if span == day else 1 + 0.75 * math.cos(2 * math.pi * (at_hour - 15) / 24)
+            weekend = (local // day + 3) % 7 >= 5  # 1 January 1970 was a Thursday
+            growth = 0.7 + 0.3 * (start - first) / (last - first)
+            level = scale * curve * (0.7 if weekend else 1.12) * growth * span
+            wobble = 0.25 if span == day else 0.5
+            # The backup runs from 02:00 to 03:00: all of it in a day, its share of that hour else.
+            backup_share = min(span, hour) / hour if span == day or 2 <= at_hour < 3 else 0.0
+            buckets[server_id, start, span] = traffic.Bucket(
+                span,
+                int(mean_in * level * (1 + wobble * (rng.random() - 0.5))),
+                int(mean_out * level * (1 + wobble * (rng.random() - 0.5)) + scale * backup * backup_share),
+            )
+    await traffic.save(uow, buckets)
+
+
+def _utc_offsets(zone: ZoneInfo, first: int, last: int) -> list[int]:
+    """The zone's offset from UTC in seconds for each day from ``first`` (at noon UTC)."""
+    offsets = []
+    for t in range(first, last + traffic.DAY, traffic.DAY):
+        offset = traffic.moment(t + traffic.DAY // 2).astimezone(zone).utcoffset()
+        offsets.append(int(offset.total_seconds()) if offset else 0)
+    return offsets

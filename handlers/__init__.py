@@ -24,6 +24,7 @@ from handlers import (
     servers,
     tickets,
     topup,
+    traffic,
     usage,
 )
 
@@ -44,6 +45,7 @@ ROUTERS: tuple[Router, ...] = (
     rdns.router,
     tickets.router,
     topup.router,
+    traffic.router,
     usage.router,
     currency.router,
     contact.router,

@@ -9,7 +9,7 @@ What opens the machine (a new password, the login, a console link) is sent priva
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +18,11 @@ from bot.core.context import Context
 from bot.core.forms import Form, Step
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
-from bot.core.phrases import FILLERS, fold
+from bot.core.phrases import fold
 from bot.core.router import Router
 from bot.core.types import Button, Reply
 from handlers.common import bare, confirmation, label
+from handlers.server_views import SERVER_WORDS, named_server
 from services import clock
 from services import servers as server_ops
 from services.audit import Actor
@@ -30,27 +31,6 @@ from services.ports import OsTemplate, ServerDriver
 from services.records import Server, UnitOfWork
 
 router = Router()
-
-# Words that say "a server" rather than name one ("reboot my server", "redemarrer serveur").
-SERVER_WORDS = FILLERS | {"server", "servers", "serveur", "serveurs", "vps", "sunucu", "sunucum", "sunucuyu"}
-
-
-async def _target(uow: UnitOfWork, actor: Actor, args: list[str], command: str) -> Server | Reply:
-    """The server the arguments name, or the account's only one; with several, which one? (buttons)."""
-    name = next((bare(a) for a in args if fold(bare(a)) not in SERVER_WORDS and bare(a)), None)
-    found: Sequence[Server]
-    if name is not None:
-        found = await server_ops.named(uow, name, actor)
-    else:
-        found = await server_ops.of_customer(uow, actor.customer_id)
-    if not found:
-        return Reply(_("You have no servers."))
-    if len(found) == 1:
-        return found[0]
-    return Reply(
-        _("Which server?"),
-        buttons=[[Button(s.hostname, command=f"{command} {s.hostname}")] for s in found],
-    )
 
 
 def _rest(args: list[str]) -> list[str]:
@@ -74,7 +54,7 @@ def _rest(args: list[str]) -> list[str]:
     usage=N_("SERVER"),
 )
 async def show(uow: UnitOfWork, actor: Actor, args: list[str], servers: ServerDriver) -> Reply:
-    target = await _target(uow, actor, args, "server")
+    target = await named_server(uow, actor, args, "server")
     if isinstance(target, Reply):
         return target
     return _details(await server_ops.details(target, servers), target)
@@ -120,10 +100,10 @@ def _configuration(found: server_ops.Details) -> list[str]:
         parts.append(ngettext("{count} vCPU", "{count} vCPUs", found.cpus).format(count=found.cpus))
     if found.memory_mb:
         memory = found.memory_mb
-        size = formatting.data_size(memory // 1024, "gigabyte") if memory % 1024 == 0 else None
-        parts.append(_("{size} RAM").format(size=size or formatting.data_size(memory, "megabyte")))
+        size = formatting.capacity(memory // 1024, "gigabyte") if memory % 1024 == 0 else None
+        parts.append(_("{size} RAM").format(size=size or formatting.capacity(memory, "megabyte")))
     if found.disk_gb:
-        parts.append(_("{size} disk").format(size=formatting.data_size(found.disk_gb, "gigabyte")))
+        parts.append(_("{size} disk").format(size=formatting.capacity(found.disk_gb, "gigabyte")))
     parts.append(found.os)
     return parts
 
@@ -166,7 +146,7 @@ class Reboot:
     confirms=PowerOn,
 )
 async def power_on(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
-    target = await _target(uow, actor, args, "poweron")
+    target = await named_server(uow, actor, args, "poweron")
     if isinstance(target, Reply):
         return target
     server_ops.check(target, "start")
@@ -198,7 +178,7 @@ async def confirm_power_on(uow: UnitOfWork, actor: Actor, action: PowerOn, serve
     confirms=Stop,
 )
 async def stop(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
-    target = await _target(uow, actor, args, "stop")
+    target = await named_server(uow, actor, args, "stop")
     if isinstance(target, Reply):
         return target
     server_ops.check(target, "stop")
@@ -233,7 +213,7 @@ async def confirm_stop(uow: UnitOfWork, actor: Actor, action: Stop, servers: Ser
     confirms=Reboot,
 )
 async def reboot(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
-    target = await _target(uow, actor, args, "reboot")
+    target = await named_server(uow, actor, args, "reboot")
     if isinstance(target, Reply):
         return target
     server_ops.check(target, "reboot")
@@ -317,7 +297,7 @@ def _template(offered: list[OsTemplate], words: list[str]) -> OsTemplate | None:
 async def reinstall(
     ctx: Context, uow: UnitOfWork, actor: Actor, args: list[str], servers: ServerDriver
 ) -> Reply:
-    target = await _target(uow, actor, args, "reinstall")
+    target = await named_server(uow, actor, args, "reinstall")
     if isinstance(target, Reply):
         return target
     server_ops.check(target, "reinstall")
@@ -354,7 +334,7 @@ async def reinstall(
     sensitive=True,
 )
 async def console(uow: UnitOfWork, actor: Actor, args: list[str], servers: ServerDriver) -> Reply:
-    target = await _target(uow, actor, args, "console")
+    target = await named_server(uow, actor, args, "console")
     if isinstance(target, Reply):
         return target
     server_ops.check(target, "console")
@@ -380,7 +360,7 @@ async def console(uow: UnitOfWork, actor: Actor, args: list[str], servers: Serve
     sensitive=True,
 )
 async def login(ctx: Context, uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
-    target = await _target(uow, actor, args, "login")
+    target = await named_server(uow, actor, args, "login")
     if isinstance(target, Reply):
         return target
     found = await server_ops.login(uow, target.id, actor, ctx.settings.secret_key)

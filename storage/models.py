@@ -400,6 +400,25 @@ class Server(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
 
 
+class ServerTraffic(Base):
+    """Bytes into and out of one server during ``span`` seconds from ``start``, of which ``seconds``
+    had samples. ``start`` is UTC seconds since the epoch, a multiple of ``span``: grouping rows
+    into coarser intervals is then the same integer arithmetic on SQLite and PostgreSQL
+    (``start - start % 3600``). ``span`` grows with the row's age (``services.traffic``); it is part
+    of the key so that downsampling can write an hour's row beside the five-minute rows it sums
+    before deleting them."""
+
+    __tablename__ = "server_traffic"
+    __table_args__ = (Index("ix_server_traffic_span_start", "span", "start"),)
+
+    server_id: Mapped[int] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True)
+    start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    span: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seconds: Mapped[int] = mapped_column(Integer)
+    bytes_in: Mapped[int] = mapped_column(BigInteger)
+    bytes_out: Mapped[int] = mapped_column(BigInteger)
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 

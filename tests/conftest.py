@@ -101,7 +101,9 @@ def commands() -> Registry:
 async def dispatcher(db: Database, settings: Settings, mailer: LogMailer, commands: Registry) -> Dispatcher:
     dispatcher = bootstrap.dispatcher(db, settings, mailer=mailer, commands=commands)
     async with db.uow() as uow:
-        await demo.seed(uow, dispatcher.seller)
+        # Without the demo's year of traffic (a fifth of a second more per test): the tests that
+        # chart it add it (demo.seed_traffic).
+        await demo.seed(uow, dispatcher.seller, with_traffic=False)
     return dispatcher
 
 

@@ -427,6 +427,8 @@ class SlackAdapter:
                 channel=await self._private_channel(where),
                 filename=attachment.filename,
                 content=attachment.data,
+                title=attachment.title or attachment.filename,
+                alt_txt=attachment.title if attachment.content_type.startswith("image/") else None,
             )
 
     async def _deliver_privately(self, reply: Reply, where: Where) -> None:

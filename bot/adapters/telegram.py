@@ -473,7 +473,7 @@ class TelegramAdapter:
         for attachment in reply.attachments:
             document = InputFile(attachment.data, filename=attachment.filename)
             if attachment.content_type in ("image/png", "image/jpeg"):
-                sent = await self.bot.send_photo(chat_id, document)
+                sent = await self.bot.send_photo(chat_id, document, caption=attachment.title or None)
             else:
                 sent = await self.bot.send_document(chat_id, document, filename=attachment.filename)
             message_id = message_id or sent.message_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from services.records import Invoice
+from services.traffic import History
 
 
 class DocumentRenderer(Protocol):
@@ -15,4 +16,9 @@ class DocumentRenderer(Protocol):
 
     def qr_png(self, url: str) -> bytes:
         """A QR code of ``url`` as a PNG."""
+        ...
+
+    def traffic_png(self, history: History, title: str, tz: str) -> bytes:
+        """A chart of a server's traffic as a PNG in the current language, dates in the time zone
+        ``tz``. Slow (a tenth of a second or more) and thread-safe: call it off the event loop."""
         ...

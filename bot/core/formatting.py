@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_timedelta
+from babel.dates import format_date, format_datetime, format_skeleton, format_time, format_timedelta
 from babel.numbers import (
     NumberPattern,
     format_currency,
@@ -90,9 +90,38 @@ def duration(seconds: int) -> str:
     return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.5, locale=current())
 
 
-def data_size(value: float, unit: str) -> str:
-    """A size such as "4 GB" ("4 Go" in French); ``unit``: megabyte, gigabyte or terabyte."""
+def capacity(value: float, unit: str) -> str:
+    """A machine's size such as "4 GB" ("4 Go" in French); ``unit``: megabyte, gigabyte or terabyte."""
     return format_unit(value, f"digital-{unit}", length="short", locale=current())
+
+
+def clock_time(value: dt.datetime, tz: str = "UTC") -> str:
+    """The time of day as the locale writes it short ("3:05 PM", "15:05", "15.05")."""
+    return format_time(value, "short", tzinfo=ZoneInfo(tz), locale=current())
+
+
+def date_fields(value: dt.datetime, skeleton: str, tz: str = "UTC") -> str:
+    """The date fields a CLDR skeleton names, in the locale's order and words ("MMMd": "Mar 7",
+    "7 mars"; "MMMEd": "Sat, Mar 7", "7 Mar Cmt")."""
+    return format_skeleton(skeleton, value, tzinfo=ZoneInfo(tz), locale=current())
+
+
+# Decimal multiples, as traffic is counted; CLDR gives each locale's symbol ("Go" in French).
+_DATA_UNITS = (
+    (10**12, "digital-terabyte"),
+    (10**9, "digital-gigabyte"),
+    (10**6, "digital-megabyte"),
+    (10**3, "digital-kilobyte"),
+)
+
+
+def data_size(count: float, scale_of: float | None = None) -> str:
+    """A number of bytes in the unit that suits ``scale_of`` (by default the count itself), with
+    at most two decimals: "1.25 GB", "1,25 Go". A chart's axis passes its largest value so that
+    every label has the same unit."""
+    largest = abs(count if scale_of is None else scale_of)
+    factor, unit = next(((f, u) for f, u in _DATA_UNITS if largest >= f), (1, "digital-byte"))
+    return format_unit(count / factor, unit, length="short", format="#,##0.##", locale=current())
 
 
 def percent(rate: Decimal) -> str:

@@ -67,9 +67,14 @@ class Button:
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file sent after the reply's text; an ``image/png`` or ``image/jpeg`` one is shown as a
+    picture where the platform can. ``title``: what it shows, in words (the title and alt text
+    Slack shows, the caption of a Telegram photo)."""
+
     filename: str
     content_type: str
     data: bytes
+    title: str = ""
 
 
 @dataclass

@@ -1,10 +1,12 @@
-"""Documents a handler can attach to a reply: invoice PDFs and QR codes."""
+"""Documents a handler can attach to a reply: invoice PDFs, QR codes and traffic charts."""
 
 from __future__ import annotations
 
 from bot.documents.invoice_pdf import invoice_pdf
 from bot.documents.qr import qr_png
+from bot.documents.traffic_chart import traffic_png
 from services.records import Invoice
+from services.traffic import History
 
 
 class Renderer:
@@ -15,3 +17,6 @@ class Renderer:
 
     def qr_png(self, url: str) -> bytes:
         return qr_png(url)
+
+    def traffic_png(self, history: History, title: str, tz: str) -> bytes:
+        return traffic_png(history, title, tz)

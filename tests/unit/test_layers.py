@@ -53,6 +53,7 @@ HELPERS = {
     "handlers.__init__",
     "handlers.common",
     "handlers.contact_views",
+    "handlers.server_views",
     "handlers.invoice_views",
     "handlers.vocabulary",
 }
