@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from aiohttp import web
@@ -37,11 +37,14 @@ from bot.core.pacing import Pacer
 from bot.core.registry import Registry
 from bot.documents import Renderer
 from bot.lifecycle import Health, supervised
+from bot.mail.sender import MailSender
 from bot.payments_web import Payments
 from bot.web import Site, make_web_app
 from handlers import ROUTERS
+from services import mail_outbox
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
+from services.drivers.smtp_mail import SmtpMailer
 from services.drivers.stripe_checkout import StripeCheckout
 from services.invoices import Seller
 from services.paying import PayLinks
@@ -56,6 +59,7 @@ T = TypeVar("T")
 # The drivers of each port by the name its setting gives; the first is the default.
 MAILERS: dict[str, Callable[[Settings], Mailer]] = {
     "log": lambda settings: LogMailer(),
+    "smtp": lambda s: SmtpMailer(s.smtp_url, s.mail_from, s.smtp_timeout_seconds, s.smtp_ca_file),
 }
 SERVER_DRIVERS: dict[str, Callable[[Settings], ServerDriver]] = {
     "inventory": lambda settings: InventoryDriver(),
@@ -170,13 +174,15 @@ def dispatcher(
 @dataclass
 class App:
     """One process's parts; ``settings`` are those of the process (the adapters read theirs from
-    it). ``notifier`` writes payment notices into the outbox and wakes this process's sender."""
+    it). ``notifier`` writes payment notices into the outbox and wakes this process's sender;
+    ``mail_wake`` is set whenever a transaction of this process that wrote a mail commits."""
 
     settings: Settings
     db: Database
     dispatcher: Dispatcher
     notifier: OutboxNotifier
     limiter: Limiter
+    mail_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def metrics(self) -> Metrics:
@@ -193,8 +199,11 @@ class App:
 def assemble(settings: Settings, db: Database, chat: Dispatcher) -> App:
     """The process around a dispatcher: its payment notifier, and the dispatcher's limiter, shared
     by the pay pages, the link-code attempts and the adapters' pacing (their keys differ), so a
-    process holds one connection pool to the rate-limit storage and one view of its outages."""
-    return App(settings, db, chat, OutboxNotifier(), chat.limiter)
+    process holds one connection pool to the rate-limit storage and one view of its outages.
+    A mail written by this process wakes its mail sender once committed."""
+    app = App(settings, db, chat, OutboxNotifier(), chat.limiter)
+    mail_outbox.wake_on_commit(db, app.mail_wake.set)
+    return app
 
 
 async def open_app(settings: Settings, seed_demo: bool = False) -> App:
@@ -291,3 +300,11 @@ async def connected_senders(app: App) -> AsyncIterator[dict[str, Sender]]:
 def alert_sender(app: App, through: Mapping[str, Sender], sleep: Sleep = asyncio.sleep) -> AlertSender:
     """The outbox's sender for this process."""
     return AlertSender(app.db, app.settings, app.seller, through, sleep)
+
+
+# -- mail ---------------------------------------------------------------------------------------
+
+
+def mail_sender(app: App) -> MailSender:
+    """The mail outbox's sender for this process, through the mail driver the settings pick."""
+    return MailSender(app.db, app.settings, app.dispatcher.drivers.mail, app.dispatcher.documents)

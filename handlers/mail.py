@@ -16,7 +16,6 @@ from services.audit import Actor
 from services.errors import N_, NotFound
 from services.ids import is_digits
 from services.invoices import Seller
-from services.ports import Mailer
 from services.records import Customer, Invoice, Order, UnitOfWork
 
 router = Router()
@@ -192,7 +191,7 @@ async def confirm_upgrade(
 
 @router.confirmer(DowngradeMail)
 async def confirm_downgrade(
-    uow: UnitOfWork, customer: Customer, actor: Actor, action: DowngradeMail, mailer: Mailer
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: DowngradeMail
 ) -> Reply:
     order = await _mail_order(uow, customer)
     plan = await plans.load_plan(uow, action.plan_id)
@@ -201,7 +200,7 @@ async def confirm_downgrade(
     body = _("Please downgrade order #{id} from {old} to {new} at the due date {due}.").format(
         id=order.id, old=order.plan.name, new=plan.name, due=formatting.date(window.due)
     )
-    ticket = await mail.request_downgrade(uow, customer, order.id, plan.id, subject, body, actor, mailer)
+    ticket = await mail.request_downgrade(uow, customer, order.id, plan.id, subject, body, actor)
     return Reply(
         _("Ticket #{id} was opened for the billing team.").format(id=ticket.id),
         buttons=[[Button(_("Show ticket"), command=f"ticket {ticket.id}")]],

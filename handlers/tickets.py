@@ -15,7 +15,6 @@ from handlers.common import filter_row, first_number, keyword, label
 from services import orders, tickets
 from services.audit import Actor
 from services.errors import N_, NotFound
-from services.ports import Mailer
 from services.records import Customer, UnitOfWork
 
 router = Router()
@@ -145,9 +144,7 @@ async def _message(answer: str, ctx: Context, data: Data) -> str:
     return answer
 
 
-async def _open_ticket(
-    uow: UnitOfWork, customer: Customer, actor: Actor, mailer: Mailer, data: dict[str, Any]
-) -> Reply:
+async def _open_ticket(uow: UnitOfWork, customer: Customer, actor: Actor, data: dict[str, Any]) -> Reply:
     ticket, copied_to = await tickets.create(
         uow,
         customer,
@@ -157,7 +154,6 @@ async def _open_ticket(
         data["subject"],
         data["message"],
         actor,
-        mailer,
     )
     return Reply(
         _("Ticket #{id} is open. We will answer here and by e-mail to {email}.").format(

@@ -18,7 +18,6 @@ from services.audit import Actor
 from services.breakdown import Totals
 from services.errors import N_, InvalidState, NotFound
 from services.invoices import LineSpec, Seller
-from services.ports import Mailer
 from storage.models import Addon, Customer, Invoice, Order, OrderChange, Plan, Ticket
 from storage.uow import UnitOfWork
 
@@ -228,7 +227,6 @@ async def request_downgrade(
     subject: str,
     body: str,
     actor: Actor,
-    mailer: Mailer,
 ) -> Ticket:
     """Inside the window, open a billing ticket for the downgrade (the billing team applies it)."""
     order = await _mail_order(uow, order_id, actor)
@@ -238,6 +236,6 @@ async def request_downgrade(
         uow, "mail.downgrade_request", actor, f"order:{order.id}", plan=plan.code, due=window.due.isoformat()
     )
     ticket, _copied_to = await tickets.create(
-        uow, customer, "financial", "regular", order.id, subject, body, actor, mailer
+        uow, customer, "financial", "regular", order.id, subject, body, actor
     )
     return ticket

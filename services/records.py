@@ -23,6 +23,7 @@ from storage.models import (
     Customer,
     Invoice,
     InvoiceLine,
+    Mail,
     Order,
     Plan,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "DatabaseError",
     "Invoice",
     "InvoiceLine",
+    "Mail",
     "Order",
     "Plan",
     "UnitOfWork",

@@ -1,4 +1,5 @@
-"""Support tickets: department, importance, linked order, messages, read flags, a copy by mail."""
+"""Support tickets: department, importance, linked order, messages, read flags, a copy by mail
+(to the account's mailbox for the department, see ``services.mailboxes``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import exists, select
 
-from services import audit, clock
+from services import audit, clock, mail_outbox, mailboxes
 from services.access import owned
 from services.audit import Actor
-from services.ports import Mailer, MailMessage
-from storage.models import Customer, CustomerEmail, Order, Ticket, TicketMessage
+from storage.models import Customer, Order, Ticket, TicketMessage
 from storage.uow import UnitOfWork
 
 DEPARTMENTS = ("technical", "financial")
@@ -58,9 +58,9 @@ async def create(
     subject: str,
     body: str,
     actor: Actor,
-    mailer: Mailer,
 ) -> tuple[Ticket, str]:
-    """The new ticket, and the address its copy was mailed to."""
+    """The new ticket, and the address its copy is mailed to (written to the mail outbox in the
+    ticket's own transaction: both or neither)."""
     if department not in DEPARTMENTS or importance not in IMPORTANCE:
         raise ValueError("unknown department or importance")
     if order_id is not None:
@@ -79,18 +79,24 @@ async def create(
     uow.session.add(ticket)
     await uow.flush()
     audit.record(uow, "ticket.create", actor, f"ticket:{ticket.id}")
-    await uow.commit()
-    copied_to = await _copy_address(uow, customer, department)
-    await mailer.send(MailMessage(copied_to, f"[#{ticket.id}] {ticket.subject}", body))
-    return ticket, copied_to
-
-
-async def _copy_address(uow: UnitOfWork, customer: Customer, department: str) -> str:
-    """Ticket copies go to the alternative mailbox for that purpose, else the main address."""
-    purpose = "billing" if department == "financial" else "technical"
-    alternative = await uow.session.scalar(
-        select(CustomerEmail.email).where(
-            CustomerEmail.customer_id == customer.id, CustomerEmail.purpose == purpose
-        )
+    copied_to = await mailboxes.mailbox(
+        uow, customer, "billing" if department == "financial" else "technical"
     )
-    return alternative or customer.email
+    await mail_outbox.add(
+        uow,
+        f"ticket:{ticket.id}",
+        "ticket",
+        copied_to,
+        {
+            "ticket": ticket.id,
+            "department": department,
+            "importance": importance,
+            "order": order_id,
+            "subject": ticket.subject,
+            "body": body[:MAX_BODY],
+        },
+        customer_id=customer.id,
+        language=customer.language or "",
+    )
+    await uow.commit()
+    return ticket, copied_to

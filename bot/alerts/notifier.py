@@ -1,4 +1,5 @@
-"""Payments landing, told in chat: the production ``Notifier`` writes an alert into the outbox.
+"""Payments landing, told in chat: the production ``Notifier`` writes an alert into the outbox (and
+a receipt into the mail outbox, for the billing mailbox).
 
 The ``AlertSender`` then sends it like any alert: to every chat linked to the account, in the
 customer's language (composed when sending, not when paid), with retries and dead letters. The
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+from services import receipts
 from services.alerts import outbox
 from services.ports import PaymentNotice
 from services.records import UnitOfWork
@@ -34,4 +36,5 @@ class OutboxNotifier:
             "currency": notice.amount.currency,
         }
         await outbox.add(uow, key, notice.customer_id, kind, params)
+        await receipts.mail_receipt(uow, notice)
         uow.after_commit(self.wake.set)
