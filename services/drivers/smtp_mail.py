@@ -40,8 +40,6 @@ def mime(message: MailMessage, sender: str) -> EmailMessage:
     mail["Message-ID"] = message.message_id or email.utils.make_msgid(domain=domain or None)
     if message.reply_to:
         mail["Reply-To"] = message.reply_to
-    if message.language:
-        mail["Content-Language"] = message.language
     if message.automatic:
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this
         mail["X-Auto-Response-Suppress"] = "All"  # the same, for Exchange
@@ -51,6 +49,8 @@ def mime(message: MailMessage, sender: str) -> EmailMessage:
     for file in message.attachments:
         maintype, _slash, subtype = file.content_type.partition("/")
         mail.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.filename)
+    if message.language:  # last: building the parts moves the Content- headers set before
+        mail["Content-Language"] = message.language
     return mail
 
 
