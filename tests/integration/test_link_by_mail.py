@@ -118,7 +118,9 @@ async def test_a_code_is_for_the_chat_that_asked_once_and_15_minutes(app: App, s
             await chat.say("link")
             await chat.say(MAIN)
         await bootstrap.mail_sender(app).run_pass()
-        codes = [re.findall(r"^\d{6}$", text_of(m), re.MULTILINE)[0] for m in by_subject(smtp.received, SUBJECT)]
+        codes = [
+            re.findall(r"^\d{6}$", text_of(m), re.MULTILINE)[0] for m in by_subject(smtp.received, SUBJECT)
+        ]
         assert len(codes) == 3
         if codes[0] != codes[1]:  # (one in a million they are equal)
             assert "not the one we sent" in (await second.say(codes[0])).text
@@ -151,7 +153,9 @@ async def test_tries_and_requests_are_limited(app: App, smtp: SmtpServer) -> Non
 
 
 async def test_not_in_a_group_and_not_with_a_bad_address(app: App) -> None:
-    [reply] = await app.dispatcher.handle(Incoming("test", "grouped", text="link", chat_id="team", is_group=True))
+    [reply] = await app.dispatcher.handle(
+        Incoming("test", "grouped", text="link", chat_id="team", is_group=True)
+    )
     assert "private chat" in reply.text
     single = Chat(app.dispatcher, "single")
     await single.say("link")

@@ -22,7 +22,11 @@ from storage.models import Mail
 from tests.support.chat import Chat
 from tests.support.smtp import SmtpServer, by_subject, mail_settings, running, text_of
 
-MAIN, BILLING, TECH = "contact@atelier-lumiere.example", "compta@atelier-lumiere.example", "tech@lumiere.example"
+MAIN, BILLING, TECH = (
+    "contact@atelier-lumiere.example",
+    "compta@atelier-lumiere.example",
+    "tech@lumiere.example",
+)
 
 
 @pytest.fixture
@@ -68,7 +72,9 @@ async def _ticket_copy_to(app: App, chat: Chat, department: str) -> str:
     return row.to_addr
 
 
-async def test_a_new_mailbox_is_used_once_its_code_comes_back(app: App, alice: Chat, smtp: SmtpServer) -> None:
+async def test_a_new_mailbox_is_used_once_its_code_comes_back(
+    app: App, alice: Chat, smtp: SmtpServer
+) -> None:
     listing = await alice.say("mailboxes")
     assert f"Invoices and orders: {BILLING}" in listing.text
     assert f"Technical tickets: the main address {MAIN}" in listing.text and listing.private
@@ -114,7 +120,9 @@ async def test_only_admins_change_mailboxes(app: App, alice: Chat, smtp: SmtpSer
     assert "There is no mailbox for that" in (await admin.say("mailboxes remove billing")).text
 
 
-async def test_a_code_works_in_the_asking_chat_only_and_not_for_long(app: App, alice: Chat, smtp: SmtpServer) -> None:
+async def test_a_code_works_in_the_asking_chat_only_and_not_for_long(
+    app: App, alice: Chat, smtp: SmtpServer
+) -> None:
     admin = await Chat.linked(app.dispatcher, "ada", customer_id=1, role="admin")
     now = clock.now()
     with clock.frozen(now):
