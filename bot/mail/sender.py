@@ -43,24 +43,26 @@ class MailSender:
 
     async def run_pass(self, stop: Stop | None = None) -> int:
         """Claim and send mails one after the other until none is due; returns how many were
-        handled. Once ``stop`` is set the mail in hand is finished and the rest handed back."""
+        handled. A pass tries each mail once (one due again at once waits for the next pass).
+        Once ``stop`` is set the mail in hand is finished and the rest handed back."""
         stop = stop or Stop()
-        handled = 0
+        tried: set[int] = set()
         while not stop.is_set():
             async with self.db.uow() as uow:
                 ids = await mail_outbox.claim(
                     uow, self.worker, self.settings.mail_batch_size, self.settings.mail_lease_seconds
                 )
-            if not ids:
+            fresh = [mail_id for mail_id in ids if mail_id not in tried]
+            if not fresh:
                 break
-            for mail_id in ids:
+            for mail_id in fresh:
                 if stop.is_set():
                     break
+                tried.add(mail_id)
                 await self.handle(mail_id)
-                handled += 1
         async with self.db.uow() as uow:
-            await mail_outbox.release(uow, self.worker)
-        return handled
+            await mail_outbox.release(uow, self.worker)  # what was claimed and not tried
+        return len(tried)
 
     async def handle(self, mail_id: int) -> None:
         try:
