@@ -279,9 +279,7 @@ async def test_mail_downgrade_only_15_to_30_days_before_due(dispatcher: Dispatch
         with on(early_or_late):
             async with db.uow() as uow:
                 with pytest.raises(InvalidState) as refused:
-                    await mail.request_downgrade(
-                        uow, customer, order.id, starter.id, "s", "b", ALICE
-                    )
+                    await mail.request_downgrade(uow, customer, order.id, starter.id, "s", "b", ALICE)
         opens = refused.value.params["opens"]
         assert opens == refused.value.params["due"] - dt.timedelta(days=30) and opens > early_or_late
     for inside in (due - dt.timedelta(days=30), due - dt.timedelta(days=15)):
