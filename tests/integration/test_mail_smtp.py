@@ -104,6 +104,7 @@ async def test_an_attachment_makes_it_mixed(starttls: SmtpServer, certificate: C
     assert "Reply-To" not in mail
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")  # see SmtpServer
 async def test_implicit_tls(certificate: Certificate) -> None:
     with running(SmtpServer(certificate, "implicit", login=True)) as server:
         mailer = SmtpMailer(server.url(login=True), SENDER, timeout=10, ca_file=str(certificate.cert))
