@@ -16,7 +16,8 @@ from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.mail.sender import MailSender
 from services import clock, mail_outbox
-from services.ports import Mailer, MailMessage
+from services.money import Money
+from services.ports import Mailer, MailMessage, PaymentNotice
 from services.records import Database
 from storage.models import Invoice, Mail
 from tests.support.chat import Chat
@@ -270,3 +271,20 @@ async def test_an_invoice_deleted_before_its_mail_is_not_mailed(
     assert by_subject(smtp.received, "Invoice") == []
     row = await _mail(app.db, f"invoice:{last}")
     assert (row.state, row.last_error) == ("expired", "no longer applies")
+
+
+async def test_a_payment_is_receipted_to_the_billing_mailbox(app: App, smtp: SmtpServer) -> None:
+    """The Stripe webhook's notice: told in the chat (the alerts outbox) and mailed as a receipt."""
+    async with app.db.uow() as uow:
+        invoice = await uow.session.scalar(
+            select(Invoice).where(Invoice.customer_id == 1, Invoice.status == "unpaid")
+        )
+        assert invoice is not None
+        notice = PaymentNotice(1, invoice.id, True, Money(invoice.total_minor, invoice.currency), "evt_1")
+        await app.notifier.notify(uow, notice)
+        await app.notifier.notify(uow, notice)  # Stripe sends the event again: one receipt
+        await uow.commit()
+    assert await bootstrap.mail_sender(app).run_pass() == 1
+    [mail] = by_subject(smtp.received, "Payment received")
+    assert mail["To"] == "compta@atelier-lumiere.example"
+    assert f"for invoice {invoice.number}. Thank you!" in text_of(mail)
