@@ -18,7 +18,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -42,17 +42,19 @@ from bot.core.pacing import Pacer
 from bot.core.registry import Registry
 from bot.documents import Renderer
 from bot.lifecycle import Health, supervised
+from bot.mail.sender import MailSender
 from bot.payments_web import Payments
 from bot.web import Site, make_web_app
 from handlers import ROUTERS
 from handlers.vocabulary import OBJECTS, PHRASES
-from services import networks
+from services import mail_outbox, networks
 from services.action_runner import ActionRunner
 from services.drivers.forward import ForwardResolver
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
 from services.drivers.powerdns import PowerDns
 from services.drivers.proxmox import ProxmoxDriver, tls_verify
+from services.drivers.smtp_mail import SmtpMailer
 from services.drivers.stripe_checkout import StripeCheckout
 from services.invoices import Seller
 from services.paying import PayLinks
@@ -67,6 +69,7 @@ T = TypeVar("T")
 # The drivers of each port by the name its setting gives; the first is the default.
 MAILERS: dict[str, Callable[[Settings], Mailer]] = {
     "log": lambda settings: LogMailer(),
+    "smtp": lambda s: SmtpMailer(s.smtp_url, s.mail_from, s.smtp_timeout_seconds, s.smtp_ca_file),
 }
 SERVER_DRIVERS: dict[str, Callable[[Settings], ServerDriver]] = {
     "inventory": lambda settings: InventoryDriver(
@@ -214,13 +217,15 @@ def dispatcher(
 @dataclass
 class App:
     """One process's parts; ``settings`` are those of the process (the adapters read theirs from
-    it). ``notifier`` writes payment notices into the outbox and wakes this process's sender."""
+    it). ``notifier`` writes payment notices into the outbox and wakes this process's sender;
+    ``mail_wake`` is set whenever a transaction of this process that wrote a mail commits."""
 
     settings: Settings
     db: Database
     dispatcher: Dispatcher
     notifier: OutboxNotifier
     limiter: Limiter
+    mail_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def metrics(self) -> Metrics:
@@ -244,10 +249,12 @@ def assemble(settings: Settings, db: Database, chat: Dispatcher) -> App:
     events (the dispatcher's too), which wakes this process's alert sender; and the dispatcher's
     limiter, shared by the pay pages, the link-code attempts and the adapters' pacing (their keys
     differ), so a process holds one connection pool to the rate-limit storage and one view of its
-    outages."""
+    outages. A mail written by this process wakes its mail sender once committed."""
     notifier = outbox_notifier(settings)
     chat.ticket_events = notifier
-    return App(settings, db, chat, notifier, chat.limiter)
+    app = App(settings, db, chat, notifier, chat.limiter)
+    mail_outbox.wake_on_commit(db, app.mail_wake.set)
+    return app
 
 
 def with_secret(settings: Settings) -> Settings:
@@ -324,7 +331,7 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
     slack = slack_adapter(app) if settings.slack_bot_token else None
     desk = support_desk(settings, slack)
     if desk is not None:  # staff answer in the support channel's threads
-        desk.listen(app.db, app.dispatcher.drivers.mail, app.notifier)
+        desk.listen(app.db, app.notifier)
     return make_web_app(
         Site(settings, app.db, app.metrics),
         payments,
@@ -382,3 +389,11 @@ def alert_sender(app: App, through: Mapping[str, Sender], sleep: Sleep = asyncio
     slack = through.get("slack")
     desk: Desk | None = support_desk(app.settings, slack.adapter) if isinstance(slack, SlackSender) else None
     return AlertSender(app.db, app.settings, app.seller, through, sleep, desk=desk)
+
+
+# -- mail ---------------------------------------------------------------------------------------
+
+
+def mail_sender(app: App) -> MailSender:
+    """The mail outbox's sender for this process, through the mail driver the settings pick."""
+    return MailSender(app.db, app.settings, app.dispatcher.drivers.mail, app.dispatcher.documents)

@@ -1,4 +1,4 @@
-"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts, actions,
+"""The ``hostbot`` command: shell, run, worker, migrate, link-code, meter, alerts, mail, actions,
 payments, traffic, admin tokens, import and export."""
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from bot.core import formatting, logs
 from bot.core.i18n import choose, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.lifecycle import Stop
+from bot.mail import sender as mail_sender
 from services import (
     bank_statements,
     bank_transfers,
     clock,
     housekeeping,
     linking,
+    mail_outbox,
     metering,
     pending_actions,
     plans,
@@ -68,25 +70,40 @@ async def find_customer(app: App, ref: str | None) -> Customer:
 
 
 async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
-    """Ctrl-D (end of input) and Ctrl-C leave quietly, with status 0."""
+    """Ctrl-D (end of input) and Ctrl-C leave quietly, with status 0. Mail written meanwhile is
+    sent as soon as it is committed (what is still due at the end is left to the worker)."""
     stop = Stop().install()
     app = await open_app(settings, seed_demo=not args.no_demo)
+    sending = Stop()
+    mail = asyncio.create_task(
+        mail_sender.run_forever(
+            bootstrap.mail_sender(app), app.mail_wake, sending, settings.mail_interval_seconds
+        )
+    )
     try:
         lang = normalize(args.lang) or normalize(os.environ.get("LANG"))
-        try:
-            customer = await find_customer(app, args.customer)
-        except NotFound:
-            with use_locale(lang or "en"):
-                print(await _no_customer(app, args.customer), file=sys.stderr)
-            return 2
-        user = f"local-{customer.id}"
-        await link_local_user(app.dispatcher, user, customer.id)
-        if sys.stdin.isatty():
+        if args.unlinked:
+            user = "local-unlinked"
+            with use_locale(lang or settings.default_language):
+                greeting = _("hostbot. Type link to link this terminal to an account.")
+        else:
+            try:
+                customer = await find_customer(app, args.customer)
+            except NotFound:
+                with use_locale(lang or "en"):
+                    print(await _no_customer(app, args.customer), file=sys.stderr)
+                return 2
+            user = f"local-{customer.id}"
+            await link_local_user(app.dispatcher, user, customer.id)
             with use_locale(choose(None, customer.language, lang, settings.default_language)):
-                print(_("hostbot — {name}. Type help; Ctrl-D to quit.").format(name=customer.name) + "\n")
+                greeting = _("hostbot — {name}. Type help; Ctrl-D to quit.").format(name=customer.name)
+        if sys.stdin.isatty():
+            print(greeting + "\n")
         await bootstrap.shell(app, user, lang).run(stop=stop)
         return 0
     finally:
+        sending.set()
+        await mail
         await app.close()
 
 
@@ -118,14 +135,20 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
         await site.start()
         log.info("listening on :%s", settings.port)
+        work = [
+            mail_sender.run_forever(
+                bootstrap.mail_sender(app), app.mail_wake, stop, settings.mail_interval_seconds
+            )
+        ]
         if settings.alerts_in_run:
             # Alerts go through the adapters serving the chats, so they share their pacing windows.
             alerts = bootstrap.alert_sender(app, bootstrap.served_senders(web_app))
-            await alerts_worker.run_forever(
-                app.db, settings, app.seller, alerts, wake=app.notifier.wake, stop=stop
+            work.append(
+                alerts_worker.run_forever(
+                    app.db, settings, app.seller, alerts, wake=app.notifier.wake, stop=stop
+                )
             )
-        else:
-            await stop.wait()
+        await asyncio.gather(*work)
     finally:
         await runner.cleanup()
         await app.close()
@@ -216,27 +239,32 @@ async def _actions_forever(app: App, stop: Stop) -> None:
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    """The hourly jobs, traffic every ``TRAFFIC_INTERVAL_SECONDS`` and alerts every
-    ``ALERTS_INTERVAL_SECONDS``; ``--once``: one pass of each.
-    On SIGTERM/SIGINT: finish the hourly pass in hand, hand back the alerts in hand, exit 0."""
+    """The hourly jobs, traffic every ``TRAFFIC_INTERVAL_SECONDS``, alerts every
+    ``ALERTS_INTERVAL_SECONDS`` and mail every ``MAIL_INTERVAL_SECONDS``; ``--once``: one pass of
+    each. On SIGTERM/SIGINT: finish the hourly pass and the mail in hand, hand back the alerts and
+    mails in hand, exit 0."""
     stop = Stop().install()
     app = await open_app(settings)
     seller = app.seller
     try:
         async with bootstrap.connected_senders(app) as senders:
             alerts = bootstrap.alert_sender(app, senders)
+            mail = bootstrap.mail_sender(app)
             if args.once:
                 await hourly(app)
                 if not stop.is_set():
                     await record_traffic(app)
                 if not stop.is_set():
                     await alerts_worker.run_once(app.db, settings, seller, alerts, stop)
+                if not stop.is_set():
+                    log.info("mail: %d handled", await mail.run_pass(stop))
             else:
                 await asyncio.gather(
                     _hourly_forever(app, stop),
                     _actions_forever(app, stop),
                     _traffic_forever(app, stop),
                     alerts_worker.run_forever(app.db, settings, seller, alerts, stop=stop),
+                    mail_sender.run_forever(mail, app.mail_wake, stop, settings.mail_interval_seconds),
                 )
     finally:
         await app.close()
@@ -385,6 +413,43 @@ async def cmd_payments_import(settings: Settings, args: argparse.Namespace) -> i
     for skipped in statement.skipped:
         print(f"  {skipped.ref}: {skipped.reason}")
     return 0
+
+
+async def cmd_mail_status(settings: Settings, args: argparse.Namespace) -> int:
+    """Counts per state, then the dead letters with their last error (what an operator acts on)."""
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            counts = await mail_outbox.counts(uow)
+            dead = await mail_outbox.dead_letters(uow)
+        print("  ".join(f"{state}: {n}" for state, n in counts.items()))
+        if dead:
+            print("dead letters (hostbot mail requeue ID... sends them again):")
+        for mail in dead:
+            print(
+                f"  #{mail.id} {mail.kind} to {mail.to_addr} (customer {mail.customer_id}, "
+                f"{mail.attempts} attempts): {mail.last_error}"
+            )
+        return 0
+    finally:
+        await app.close()
+
+
+async def cmd_mail_requeue(settings: Settings, args: argparse.Namespace) -> int:
+    """Dead letters back to pending (those named, or all with ``--all``), due at once."""
+    if not args.ids and not args.all:
+        print(
+            "name the dead letters to send again (hostbot mail status lists them), or --all", file=sys.stderr
+        )
+        return 2
+    app = await open_app(settings)
+    try:
+        async with app.db.uow() as uow:
+            count = await mail_outbox.requeue(uow, None if args.all else args.ids)
+        print(f"{count} mails are pending again; the worker sends them on its next round")
+        return 0
+    finally:
+        await app.close()
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -544,6 +609,11 @@ def parser() -> argparse.ArgumentParser:
     shell.add_argument("--lang", help="your language: en, fr, id or tr")
     shell.add_argument("--customer", help="talk as this customer (id, external id, e-mail or name)")
     shell.add_argument("--no-demo", action="store_true", help="do not create demo data in an empty database")
+    shell.add_argument(
+        "--unlinked",
+        action="store_true",
+        help="be a chat user no account knows yet (to try link); once linked, it stays linked",
+    )
     shell.set_defaults(func=cmd_shell)
     run = sub.add_parser("run", help="serve the web app (health check, webhooks) on $PORT")
     run.set_defaults(func=cmd_run)
@@ -630,6 +700,15 @@ def parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write every record as an import file")
     export.add_argument("file", nargs="?", help="where to write (default: standard output)")
     export.set_defaults(func=cmd_export)
+
+    mail = sub.add_parser("mail", help="the mail outbox")
+    mail_sub = mail.add_subparsers(dest="mail_command", required=True)
+    mail_status = mail_sub.add_parser("status", help="mails per state, and the dead letters")
+    mail_status.set_defaults(func=cmd_mail_status)
+    mail_requeue = mail_sub.add_parser("requeue", help="send dead letters again")
+    mail_requeue.add_argument("ids", nargs="*", type=int, help="the dead letters' numbers")
+    mail_requeue.add_argument("--all", action="store_true", help="every dead letter")
+    mail_requeue.set_defaults(func=cmd_mail_requeue)
     return p
 
 

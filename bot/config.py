@@ -72,6 +72,22 @@ class Settings(BaseSettings):
         "{url}/?console=kvm&novnc=1&node={node}&vmid={vmid}&port={port}&vncticket={ticket}"
     )
 
+    # Mail (see README "Mail"): MAIL_DRIVER=smtp sends through SMTP_URL, smtp://user:password@host:587
+    # (STARTTLS) or smtps://user:password@host:465 (implicit TLS). Every mail goes through the outbox.
+    mail_from: str = "Hostbot Hosting B.V. <noreply@hostbot.example>"
+    mail_support_address: str = "support@hostbot.example"  # Reply-To of ticket copies
+    smtp_url: str = ""
+    smtp_timeout_seconds: float = 30
+    smtp_ca_file: str = ""  # a CA bundle for a server whose certificate no public authority signs
+    mail_interval_seconds: int = 60
+    mail_batch_size: int = 20
+    mail_lease_seconds: int = 300
+    mail_max_attempts: int = 8
+    mail_backoff_seconds: int = 60
+    # Codes mailed to link a chat or confirm a mailbox: asked and tried, per chat and per address.
+    mail_code_requests: str = "3/15 minutes"
+    mail_code_attempts: str = "5/15 minutes"
+
     # Payments: the pay page offers bank transfer always and Stripe Checkout when a key is set.
     pay_page_rate_limit: str = "30/minute"
     bank_account_holder: str = "Hostbot Hosting B.V."

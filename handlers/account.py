@@ -1,4 +1,5 @@
-"""Getting started, help, language, balance, linking."""
+"""Getting started, help, language, balance, linking (with a code from the provider, or one
+mailed to the account's address: ``link``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from dataclasses import dataclass
 from bot.core import formatting
 from bot.core.context import Context
 from bot.core.dispatcher import link_instructions
+from bot.core.forms import Data, Form, Invalid, Step
 from bot.core.i18n import LANGUAGES, current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.registry import Registry
 from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import confirmation
-from services import ledger, linking
+from services import ledger, linking, mail_codes, mailboxes
 from services.errors import N_
 from services.records import Customer, UnitOfWork
 
@@ -142,3 +144,78 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
 async def unlink(ctx: Context, uow: UnitOfWork) -> Reply:
     await linking.unlink(uow, ctx.identity)
     return Reply(_("This chat is no longer linked to the account."))
+
+
+TOO_MANY = N_("Too many link attempts. Please wait a few minutes, then try again.")
+
+
+async def _may_link(ctx: Context) -> Reply | None:
+    """Only a chat not linked yet, and in private: the address and the code are typed there."""
+    if ctx.identity.customer_id is not None:
+        return Reply(
+            _("This chat is already linked to an account. To link it to another one, send unlink first.")
+        )
+    if ctx.incoming.is_group:
+        return Reply(_("For your privacy, link your account in a private chat with me."))
+    return None
+
+
+async def _link_address(answer: str, ctx: Context, data: Data) -> str:
+    email = mailboxes.address(answer)
+    chat = f"link-ask:{ctx.identity.id}"
+    if not await ctx.within(ctx.settings.mail_code_requests, chat, f"link-ask:{email.lower()}"):
+        raise Invalid(_(TOO_MANY))
+    await linking.request_by_mail(ctx.uow, ctx.identity, email, current())
+    return email
+
+
+def _code_sent(email: str, ctx: Context) -> str:
+    return _("If {email} is the address of a hosting account, a 6-digit code is on its way to it.").format(
+        email=email
+    )
+
+
+async def _link_code(answer: str, ctx: Context, data: Data) -> int:
+    code = "".join(answer.split())
+    if not mail_codes.well_formed(code):
+        raise Invalid(_("The code has 6 digits: type it as it is in the e-mail."))
+    chat = f"link-try:{ctx.identity.id}"
+    if not await ctx.within(ctx.settings.mail_code_attempts, chat, f"link-try:{data['email'].lower()}"):
+        raise Invalid(_(TOO_MANY))
+    ctx.customer = await linking.redeem_by_mail(ctx.uow, ctx.identity, code)
+    return ctx.customer.id
+
+
+async def _linked_by_mail(ctx: Context) -> Reply:
+    assert ctx.customer is not None  # the code step linked it
+    return _linked(ctx, ctx.customer)
+
+
+LINK = Form(
+    "link",
+    title=N_("Link this chat"),
+    steps=(
+        Step(
+            "email",
+            prompt=N_("What is the e-mail address of your hosting account? I will send a code to it."),
+            label=N_("E-mail address"),
+            parse=_link_address,
+            echo=_code_sent,
+        ),
+        Step(
+            "code",
+            prompt=N_("Send the 6-digit code from the e-mail here (it works for 15 minutes)."),
+            label=N_("Code"),
+            parse=_link_code,
+        ),
+    ),
+    finish=_linked_by_mail,
+    dialog=False,
+    guard=_may_link,
+)
+router.form(
+    LINK,
+    aliases={"en": ("link",), "fr": ("lier",), "id": ("tautkan",), "tr": ("bagla",)},
+    summary=N_("link this chat to your account with a code sent to its e-mail address"),
+    needs_account=False,
+)

@@ -18,7 +18,7 @@ from handlers.contact_views import LABELS, ContactChange, changes_text, shown
 from services import contact_changes, topup
 from services.audit import Actor
 from services.errors import N_
-from services.ports import Mailer
+from services.ports import TicketEvents
 from services.records import Customer, UnitOfWork
 
 router = Router()
@@ -213,7 +213,12 @@ router.form(
 
 @router.confirmer(ContactChange)
 async def confirm_contact_change(
-    ctx: Context, uow: UnitOfWork, customer: Customer, actor: Actor, mailer: Mailer, action: ContactChange
+    ctx: Context,
+    uow: UnitOfWork,
+    customer: Customer,
+    actor: Actor,
+    ticket_events: TicketEvents,
+    action: ContactChange,
 ) -> Reply:
     changes = contact_changes.validate(customer, {k: str(v) for k, v in action.changes.items()})
     subject = _("Change of contact data")
@@ -223,7 +228,9 @@ async def confirm_contact_change(
             *changes_text(customer, changes),
         ]
     )
-    ticket, copied_to = await contact_changes.request(uow, customer, changes, subject, body, actor, mailer)
+    ticket, copied_to = await contact_changes.request(
+        uow, customer, changes, subject, body, actor, ticket_events
+    )
     return Reply(
         _(
             "Ticket #{id} is open: our staff will make the change and answer you there. A copy was sent to {email}."

@@ -16,7 +16,7 @@ from services.audit import Actor
 from services.errors import N_, NotFound
 from services.ids import is_digits
 from services.invoices import Seller
-from services.ports import Mailer, TicketEvents
+from services.ports import TicketEvents
 from services.records import Customer, Invoice, Order, UnitOfWork
 
 router = Router()
@@ -192,12 +192,7 @@ async def confirm_upgrade(
 
 @router.confirmer(DowngradeMail)
 async def confirm_downgrade(
-    uow: UnitOfWork,
-    customer: Customer,
-    actor: Actor,
-    action: DowngradeMail,
-    mailer: Mailer,
-    ticket_events: TicketEvents,
+    uow: UnitOfWork, customer: Customer, actor: Actor, action: DowngradeMail, ticket_events: TicketEvents
 ) -> Reply:
     order = await _mail_order(uow, customer)
     plan = await plans.load_plan(uow, action.plan_id)
@@ -207,7 +202,7 @@ async def confirm_downgrade(
         id=order.id, old=order.plan.name, new=plan.name, due=formatting.date(window.due)
     )
     ticket = await mail.request_downgrade(
-        uow, customer, order.id, plan.id, subject, body, actor, mailer, ticket_events
+        uow, customer, order.id, plan.id, subject, body, actor, ticket_events
     )
     return Reply(
         _("Ticket #{id} was opened for the billing team.").format(id=ticket.id),

@@ -20,7 +20,7 @@ from handlers.common import confirmation, filter_row, first_number, is_id, keywo
 from services import orders, tickets
 from services.audit import Actor
 from services.errors import N_, NotFound
-from services.ports import Mailer, TicketEvents
+from services.ports import TicketEvents
 from services.records import Customer, UnitOfWork
 
 router = Router()
@@ -241,12 +241,7 @@ async def _message(answer: str, ctx: Context, data: Data) -> str:
 
 
 async def _open_ticket(
-    uow: UnitOfWork,
-    customer: Customer,
-    actor: Actor,
-    mailer: Mailer,
-    ticket_events: TicketEvents,
-    data: dict[str, Any],
+    uow: UnitOfWork, customer: Customer, actor: Actor, ticket_events: TicketEvents, data: dict[str, Any]
 ) -> Reply:
     ticket, copied_to = await tickets.create(
         uow,
@@ -257,7 +252,6 @@ async def _open_ticket(
         data["subject"],
         data["message"],
         actor,
-        mailer,
         ticket_events,
     )
     return Reply(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from services import audit, tickets
 from services.audit import Actor
 from services.errors import N_, DomainError
-from services.ports import Mailer
+from services.ports import TicketEvents
 from services.topup import parse_country, parse_field, parse_tax_id
 from storage.models import Customer, Ticket
 from storage.uow import UnitOfWork
@@ -105,9 +105,9 @@ async def request(
     subject: str,
     body: str,
     actor: Actor,
-    mailer: Mailer,
+    events: TicketEvents | None = None,
 ) -> tuple[Ticket, str]:
     """Open the Financial ticket asking for ``changes`` (``validate``d); the ticket and the address
     its copy went to. Nothing on the account changes."""
     audit.record(uow, "contact.request", actor, f"customer:{customer.id}", fields=list(changes))
-    return await tickets.create(uow, customer, "financial", "regular", None, subject, body, actor, mailer)
+    return await tickets.create(uow, customer, "financial", "regular", None, subject, body, actor, events)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from services import audit, clock, tickets
+from services import audit, clock, mail_outbox, mailboxes, tickets
 from services.audit import Actor
 from services.errors import N_, InvalidState, NotFound
-from services.ports import Mailer, MailMessage, TicketEvent, TicketEvents
+from services.ports import TicketEvent, TicketEvents
 from storage.models import Customer, Order, Ticket, TicketMessage
 from storage.uow import UnitOfWork
 
@@ -170,12 +170,11 @@ async def reply(
     ticket_id: int,
     body: str,
     staff: Staff,
-    mailer: Mailer,
     events: TicketEvents,
     external_id: str | None = None,
 ) -> DeskMessage | None:
     """A staff reply: unread for the customer, told on every chat linked to the account (the
-    ``replied`` event), copied by mail; the customer's messages before it count as read. Committed.
+    ``replied`` event), copied by mail (through the mail outbox, in the same transaction); the customer's messages before it count as read. Committed.
 
     ``external_id`` names the platform message it came from: the same one again (a redelivered
     Slack event, two replicas at once) adds nothing and returns None. A closed ticket takes the
@@ -208,15 +207,23 @@ async def reply(
     audit.record(uow, "ticket.staff_reply", _actor(ticket), f"ticket:{ticket.id}", staff=staff.ref)
     event = TicketEvent(ticket.id, ticket.customer_id, "replied", "staff", now, message.id)
     await events.publish(uow, event)
+    customer = await uow.session.get(Customer, ticket.customer_id)
+    assert customer is not None
+    purpose = "billing" if ticket.department == "financial" else "technical"
+    await mail_outbox.add(
+        uow,
+        f"ticket_reply:{message.id}",
+        "ticket_reply",
+        await mailboxes.mailbox(uow, customer, purpose),
+        {"ticket": ticket.id, "subject": ticket.subject, "body": message.body},
+        customer_id=customer.id,
+        language=customer.language or "",
+    )
     try:
-        await uow.commit()
+        await uow.commit()  # the reply, its alert and its mail copy: all or nothing
     except IntegrityError:
         await uow.rollback()
         return None
-    customer = await uow.session.get(Customer, ticket.customer_id)
-    assert customer is not None
-    copy_to = await tickets.copy_address(uow, customer, ticket.department)
-    await mailer.send(MailMessage(copy_to, f"Re: [#{ticket.id}] {ticket.subject}", message.body))
     return DeskMessage(message.id, "staff", message.body, now, False, staff.ref)
 
 

@@ -1,4 +1,5 @@
-"""Periodic clean-up of short-lived rows: expired buttons, forms, link codes, old update ids."""
+"""Periodic clean-up of short-lived rows: expired buttons, forms, link codes, mailed codes, old
+update ids, and mails sent (or expired) a month ago."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import datetime as dt
 from sqlalchemy import delete
 
 from services import clock
-from storage.models import ActionKey, Conversation, LinkCode, ProcessedUpdate
+from storage.models import ActionKey, Conversation, LinkCode, Mail, MailCode, ProcessedUpdate
 from storage.uow import UnitOfWork
 
 KEEP_UPDATE_IDS = dt.timedelta(days=7)
+KEEP_MAILS = dt.timedelta(days=30)
 
 
 async def purge(uow: UnitOfWork) -> int:
@@ -21,6 +23,8 @@ async def purge(uow: UnitOfWork) -> int:
         delete(ActionKey).where(ActionKey.expires_at < now),
         delete(Conversation).where(Conversation.expires_at < now),
         delete(LinkCode).where(LinkCode.expires_at < now),
+        delete(MailCode).where(MailCode.expires_at < now),
+        delete(Mail).where(Mail.state.in_(("sent", "expired")), Mail.created_at < now - KEEP_MAILS),
         delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < now - KEEP_UPDATE_IDS),
     ):
         result = await uow.session.execute(stmt)

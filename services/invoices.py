@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import raiseload
 
-from services import audit, clock, ledger, vat
+from services import audit, clock, ledger, mail_outbox, mailboxes, vat
 from services.access import find, owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
@@ -140,6 +140,16 @@ async def create(
     uow.session.add(invoice)
     await uow.flush()
     audit.record(uow, f"{kind}.create", actor, f"invoice:{invoice.id}", total=invoice.total_minor)
+    if kind == "invoice":
+        await mail_outbox.add(
+            uow,
+            f"invoice:{invoice.id}",
+            "invoice",
+            await mailboxes.mailbox(uow, customer, "billing"),
+            {"invoice": invoice.id},
+            customer_id=customer.id,
+            language=customer.language or "",
+        )
     return invoice
 
 

@@ -1,4 +1,8 @@
-"""Linking a chat identity to a billing account with a one-time code, and unlinking it."""
+"""Linking a chat identity to a billing account with a one-time code, and unlinking it.
+
+Two kinds of code: one an operator hands over (``hostbot link-code``: 128 bits, for one platform),
+and one the person asks for in the chat with the account's e-mail address (``request_by_mail``:
+six digits mailed to that address, usable in that chat only, see ``services.mail_codes``)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import secrets
 
 from sqlalchemy import select, update
 
-from services import audit, clock
+from services import audit, clock, mail_codes, mail_outbox, mailboxes
 from services.audit import Actor
 from services.errors import N_, DomainError, NotFound
 from storage.models import ChatIdentity, Customer, LinkCode
@@ -125,3 +129,60 @@ async def set_language(uow: UnitOfWork, ident: ChatIdentity, lang: str, account:
     if account is not None:
         account.language = lang
     await uow.commit()
+
+
+async def request_by_mail(uow: UnitOfWork, ident: ChatIdentity, email: str, language: str) -> None:
+    """Mail a six-digit code to ``email`` if it is an account's main address (the code links as
+    owner) or one of its mailboxes (as member); otherwise mail nothing. The chat cannot tell which:
+    a code row is written either way (one that no code opens for an unknown address). Commits."""
+    email = mailboxes.address(email)
+    found = await mailboxes.account_of(uow, email)
+    customer, role = found if found is not None else (None, "member")
+    row, code = await mail_codes.issue(
+        uow,
+        "link",
+        ident.id,
+        email,
+        customer_id=customer.id if customer else None,
+        usable=customer is not None,
+        role=role,
+    )
+    if customer is not None:
+        await mail_outbox.add(
+            uow,
+            f"link-code:{row.id}",
+            "link_code",
+            email,
+            {"code": code, "platform": ident.platform},
+            customer_id=customer.id,
+            language=customer.language or language,
+            secret=True,
+            not_after=row.expires_at,
+        )
+    audit.record(uow, "link.request", None, f"identity:{ident.id}", account=customer.id if customer else None)
+    await uow.commit()
+
+
+async def redeem_by_mail(uow: UnitOfWork, ident: ChatIdentity, code: str) -> Customer:
+    """Link ``ident`` with the code mailed for it (``request_by_mail``); the account's general
+    mailbox is told that a chat was linked. ``WrongCode`` / ``NoCode`` otherwise. Commits."""
+    row = await mail_codes.use(uow, "link", ident.id, code, None)
+    customer = await uow.session.get(Customer, row.customer_id) if row.customer_id else None
+    if customer is None:
+        raise mail_codes.NoCode()
+    ident.customer_id = customer.id
+    ident.role = row.role
+    await mail_outbox.add(
+        uow,
+        f"linked:{row.id}",
+        "chat_linked",
+        await mailboxes.mailbox(uow, customer, "general"),
+        {"platform": ident.platform, "role": row.role, "email": row.email},
+        customer_id=customer.id,
+        language=customer.language or "",
+    )
+    audit.record(
+        uow, "link", Actor(customer.id, ident.id), f"identity:{ident.id}", platform=ident.platform, via="mail"
+    )
+    await uow.commit()
+    return customer

@@ -18,7 +18,7 @@ from services.audit import Actor
 from services.breakdown import Totals
 from services.errors import N_, InvalidState, NotFound
 from services.invoices import LineSpec, Seller
-from services.ports import Mailer, TicketEvents
+from services.ports import TicketEvents
 from storage.models import Addon, Customer, Invoice, Order, OrderChange, Plan, Ticket
 from storage.uow import UnitOfWork
 
@@ -228,7 +228,6 @@ async def request_downgrade(
     subject: str,
     body: str,
     actor: Actor,
-    mailer: Mailer,
     events: TicketEvents | None = None,
 ) -> Ticket:
     """Inside the window, open a billing ticket for the downgrade (the billing team applies it)."""
@@ -239,6 +238,6 @@ async def request_downgrade(
         uow, "mail.downgrade_request", actor, f"order:{order.id}", plan=plan.code, due=window.due.isoformat()
     )
     ticket, _copied_to = await tickets.create(
-        uow, customer, "financial", "regular", order.id, subject, body, actor, mailer, events
+        uow, customer, "financial", "regular", order.id, subject, body, actor, events
     )
     return ticket

@@ -16,16 +16,50 @@ from storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
+class MailAttachment:
+    """A file sent with a mail (an invoice's PDF)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class MailMessage:
-    """One plain-text e-mail."""
+    """One e-mail: ``text``, and the same as HTML when ``html`` is given, in ``language``.
+
+    ``message_id`` (the whole ``<...@...>``) and ``date`` are fixed when the mail is written, so
+    that every attempt sends the same message and a receiver can tell a repeat. ``automatic``: no
+    person wrote it (``Auto-Submitted: auto-generated``); ``reply_to``: where answers should go."""
 
     to: str
     subject: str
     text: str
+    html: str = ""
+    language: str = ""
+    message_id: str = ""
+    date: dt.datetime | None = None
+    reply_to: str = ""
+    automatic: bool = True
+    attachments: tuple[MailAttachment, ...] = ()
+
+
+class MailError(Exception):
+    """The mail server did not take the message. ``permanent``: it refused it for good (a 5xx
+    answer: no such mailbox, message rejected), so trying again cannot help; otherwise (a 4xx
+    answer, no connection, a timeout) a later attempt may succeed. ``reason`` is for the log and
+    the outbox's dead letters, never for a customer."""
+
+    def __init__(self, reason: str, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
 
 
 class Mailer(Protocol):
-    async def send(self, message: MailMessage) -> None: ...
+    async def send(self, message: MailMessage) -> None:
+        """Hand the message to the mail system; ``MailError`` when it was not taken."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Support tickets as the customer sees them: department, importance, linked order, messages,
-read flags, a copy by mail; replying, closing and reopening. What the staff do is ``services.desk``.
+read flags, a copy by mail (to the account's mailbox for the department, see
+``services.mailboxes``); replying, closing and reopening. What the staff do is ``services.desk``.
 
 Every change is published as a ``TicketEvent`` in its own transaction, so the support desk hears
 of a new ticket or message exactly when it is committed.
@@ -13,12 +14,12 @@ from collections.abc import Sequence
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from services import audit, clock
+from services import audit, clock, mail_outbox, mailboxes
 from services.access import owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
-from services.ports import Mailer, MailMessage, TicketEvent, TicketEvents
-from storage.models import Alert, AlertDelivery, Customer, CustomerEmail, Order, Ticket, TicketMessage
+from services.ports import TicketEvent, TicketEvents
+from storage.models import Alert, AlertDelivery, Customer, Order, Ticket, TicketMessage
 from storage.uow import UnitOfWork
 
 DEPARTMENTS = ("technical", "financial")
@@ -71,11 +72,11 @@ async def create(
     subject: str,
     body: str,
     actor: Actor,
-    mailer: Mailer,
     events: TicketEvents | None = None,
 ) -> tuple[Ticket, str]:
-    """The new ticket, and the address its copy was mailed to. Its first message is unread for the
-    staff until one of them answers or reads it."""
+    """The new ticket, and the address its copy is mailed to (written to the mail outbox in the
+    ticket's own transaction: both or neither). Its first message is unread for the staff until one
+    of them answers or reads it."""
     if department not in DEPARTMENTS or importance not in IMPORTANCE:
         raise ValueError("unknown department or importance")
     if order_id is not None:
@@ -97,21 +98,27 @@ async def create(
     if events is not None:
         opened = TicketEvent(ticket.id, customer.id, "opened", "customer", now, ticket.messages[0].id)
         await events.publish(uow, opened)
-    await uow.commit()
-    copied_to = await copy_address(uow, customer, department)
-    await mailer.send(MailMessage(copied_to, f"[#{ticket.id}] {ticket.subject}", body))
-    return ticket, copied_to
-
-
-async def copy_address(uow: UnitOfWork, customer: Customer, department: str) -> str:
-    """Ticket copies go to the alternative mailbox for that purpose, else the main address."""
-    purpose = "billing" if department == "financial" else "technical"
-    alternative = await uow.session.scalar(
-        select(CustomerEmail.email).where(
-            CustomerEmail.customer_id == customer.id, CustomerEmail.purpose == purpose
-        )
+    copied_to = await mailboxes.mailbox(
+        uow, customer, "billing" if department == "financial" else "technical"
     )
-    return alternative or customer.email
+    await mail_outbox.add(
+        uow,
+        f"ticket:{ticket.id}",
+        "ticket",
+        copied_to,
+        {
+            "ticket": ticket.id,
+            "department": department,
+            "importance": importance,
+            "order": order_id,
+            "subject": ticket.subject,
+            "body": body[:MAX_BODY],
+        },
+        customer_id=customer.id,
+        language=customer.language or "",
+    )
+    await uow.commit()
+    return ticket, copied_to
 
 
 def reopenable(ticket: Ticket, window: dt.timedelta, now: dt.datetime) -> bool:

@@ -729,3 +729,63 @@ class DomainPrice(Base):
     tld: Mapped[str] = mapped_column(String(63))
     currency: Mapped[str] = mapped_column(String(3))
     renewal_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class Mail(Base):
+    """One e-mail in the outbox, written in the transaction that has something to tell and sent
+    by a worker afterwards (``services.mail_outbox``). ``kind`` and ``params`` say what to write
+    (composed in ``language`` when sent); ``to_addr`` is the mailbox chosen when it was written.
+
+    ``key`` names the reason (``ticket:12``) so that writing it twice is a no-op; ``message_id`` is
+    the left part of the ``Message-ID`` header, the same at every attempt. ``state``: pending,
+    sending (``claimed_by`` until ``claimed_until``), sent, dead or expired (``not_after`` passed
+    before it could be sent: a code nobody can use any more). A ``secret`` mail (a code) has its
+    ``params`` emptied once it is settled."""
+
+    __tablename__ = "mails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(150), unique=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    to_addr: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8), default="")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    not_after: Mapped[dt.datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class MailCode(Base):
+    """A 6-digit code mailed to ``email`` to prove that whoever writes in the chat ``identity_id``
+    reads that mailbox; only that chat may use it, once, before ``expires_at``, with at most a few
+    wrong tries (``attempts``). Only a hash of the code is kept.
+
+    ``kind`` ``link``: links the chat to ``customer_id`` as ``role`` (no customer: the address is
+    nobody's, and every code is wrong; the chat is answered the same either way). ``kind``
+    ``mailbox``: makes ``email`` the account's mailbox for ``purpose``."""
+
+    __tablename__ = "mail_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("chat_identities.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    purpose: Mapped[str] = mapped_column(String(20), default="")
+    role: Mapped[str] = mapped_column(String(10), default="member")
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    used_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

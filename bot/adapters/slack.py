@@ -260,9 +260,11 @@ class SlackAdapter:
         )
 
     def _form_of(self, text: str, registry: Registry) -> Form | None:
-        """The form a slash command starts (opened as a modal), if any."""
+        """The form a slash command starts (opened as a modal), if any; a form asked only step by
+        step (``Form.dialog`` False) runs in the chat instead."""
         found = registry.match(text)
-        return found[0].form if found else None
+        form = found[0].form if found else None
+        return form if form is not None and form.dialog else None
 
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         await ack()
@@ -402,7 +404,7 @@ class SlackAdapter:
         if not replies:
             return
         with use_locale(replies[0].language or current()):
-            view = kit.home_view(replies[0], list(self.dispatcher.registry.forms.values()))
+            view = kit.home_view(replies[0], [f for f in self.dispatcher.registry.forms.values() if f.dialog])
         await self.client.views_publish(user_id=incoming.user_id, view=view)
 
     async def _deliver(self, reply: Reply, where: Where) -> None:

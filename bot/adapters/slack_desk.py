@@ -31,7 +31,7 @@ from services import desk
 from services.desk import DeskMessage, DeskTicket, Staff
 from services.errors import N_, DomainError
 from services.ids import parse_id
-from services.ports import Mailer, TicketEvents
+from services.ports import TicketEvents
 from services.records import Database
 
 log = logging.getLogger("hostbot.slack.desk")
@@ -82,11 +82,10 @@ def _who(ref: str) -> str:
 
 @dataclass(frozen=True)
 class Backend:
-    """What the staff's actions need: the database, the mailer for reply copies, and where the
-    customer's news goes (the alerts outbox)."""
+    """What the staff's actions need: the database, and where the customer's news goes (the alerts
+    outbox; the mail copy of a reply goes through the mail outbox)."""
 
     db: Database
-    mailer: Mailer
     events: TicketEvents
 
 
@@ -188,9 +187,9 @@ class SlackDesk:
 
     # -- inbound --------------------------------------------------------------------------------
 
-    def listen(self, db: Database, mailer: Mailer, events: TicketEvents) -> None:
+    def listen(self, db: Database, events: TicketEvents) -> None:
         """Take the staff's thread replies and button presses in the channel."""
-        self.backend = Backend(db, mailer, events)
+        self.backend = Backend(db, events)
         self.adapter.own_channel(self.channel, self._on_message)
         self.adapter.bolt.action(ACTIONS)(self._on_action)
 
@@ -234,7 +233,6 @@ class SlackDesk:
                         ticket_id,
                         plain(event.get("text") or ""),
                         Staff(f"slack:{user}"),
-                        backend.mailer,
                         backend.events,
                         external_id=f"slack:{self.channel}:{ts}",
                     )

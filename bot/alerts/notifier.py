@@ -1,5 +1,6 @@
 """Payments landing and ticket events, passed on through the outbox: the production ``Notifier``
-and ``TicketEvents`` write alerts that the ``AlertSender`` sends like any other.
+and ``TicketEvents`` write alerts that the ``AlertSender`` sends like any other (and a payment's
+receipt into the mail outbox, for the billing mailbox).
 
 A payment notice goes to every chat linked to the account, in the customer's language (composed
 when sending, not when paid), with retries and dead letters. The key makes a second notice for
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from services import receipts
 from services.alerts import outbox
 from services.ports import PaymentNotice, TicketEvent
 from services.records import UnitOfWork
@@ -46,6 +48,7 @@ class OutboxNotifier:
             "currency": notice.amount.currency,
         }
         await outbox.add(uow, key, notice.customer_id, kind, params)
+        await receipts.mail_receipt(uow, notice)
         uow.after_commit(self.wake.set)
 
     async def publish(self, uow: UnitOfWork, event: TicketEvent) -> None:

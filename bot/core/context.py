@@ -7,8 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from limits import parse
+
 from bot.config import Settings
 from bot.core import chat_state
+from bot.core.limiting import Limiter
 from bot.core.permissions import allows
 from bot.core.types import Incoming
 from services.audit import Actor
@@ -29,6 +32,7 @@ class Context:
     args: list[str] = field(default_factory=list)
     line: str = ""  # the command line as typed, for a handler that takes free text after its arguments
     command: str | None = None  # the command run, for the metrics
+    limiter: Limiter | None = None  # the process's rate limits (bot.core.limiting)
 
     @property
     def actor(self) -> Actor:
@@ -39,6 +43,15 @@ class Context:
         """Whether the sender's role here has ``capability`` (for what a handler does besides its
         own capability, such as the account's language)."""
         return self.customer is not None and allows(self.role, capability)
+
+    async def within(self, limit: str, *keys: str) -> bool:
+        """Count one more try under ``limit`` (``limits`` notation, "5/15 minutes") for each key
+        (a chat, an address); False when any of them is over it. Without a limiter, always True."""
+        if self.limiter is None:
+            return True
+        item = parse(limit)
+        allowed = [await self.limiter.hit(item, "tries", key) for key in keys]
+        return all(allowed)
 
     async def open_form(self, name: str, step: str, data: dict[str, Any]) -> None:
         await chat_state.save_conversation(

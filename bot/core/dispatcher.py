@@ -215,7 +215,9 @@ class Dispatcher:
                     outcome.name = "throttled"
                     reply = Reply(_("You are sending messages too fast. Please wait a minute and try again."))
                 else:
-                    ctx = Context(self.settings, uow, incoming, identity, customer, role, who.form)
+                    ctx = Context(
+                        self.settings, uow, incoming, identity, customer, role, who.form, limiter=self.limiter
+                    )
                     try:
                         answer = await self._route(ctx)
                     except DomainError as err:
@@ -378,7 +380,6 @@ class Dispatcher:
             "identity": ctx.identity,
             "actor": ctx.actor if ctx.customer else None,
             "seller": self.seller,
-            "mailer": self.drivers.mail,
             "servers": self.drivers.servers,
             "dns": self.drivers.dns,
             "registrar": self.drivers.registrar,
@@ -390,6 +391,9 @@ class Dispatcher:
         }
 
     async def _start_form(self, ctx: Context, form: Form) -> Reply:
+        refusal = await form.guard(ctx) if form.guard is not None else None
+        if refusal is not None:
+            return refusal
         first = form.next_step(None, {})
         assert first is not None  # a form has steps (bot.core.forms)
         await ctx.open_form(form.name, first.name, {})
@@ -409,7 +413,8 @@ class Dispatcher:
         if fold(answer) in CANCEL_WORDS:
             await ctx.close_form()
             return Reply(_("Cancelled. Nothing was created."))
-        if ctx.customer is None:
+        command = self.registry.commands.get(form.name)
+        if ctx.customer is None and (command is None or command.needs_account):
             await ctx.close_form()
             return Reply(link_instructions(ctx.start_command()))
         await self._check_access(ctx, "form", form.name)
@@ -583,8 +588,10 @@ def seal(uow: UnitOfWork, identity_id: int, reply: Reply, settings: Settings) ->
 
 
 def link_instructions(start: str = "/start") -> str:
-    """How to link, with ``start`` as the person's platform writes it (``/hosting start`` in Slack)."""
+    """How to link, with ``start`` as the person's platform writes it (``/hosting start`` in Slack):
+    ``link`` (a code mailed to the account's address), or a code from the provider."""
+    link = start.removesuffix("start") + "link"
     return _(
-        "This chat is not linked to a hosting account yet. Ask your provider for a link code "
-        "(or, as an operator, run: hostbot link-code CUSTOMER), then send: {start} CODE"
-    ).format(start=start)
+        "This chat is not linked to a hosting account yet. Send {link} to get a code by e-mail at "
+        "your account's address, or send {start} CODE with a link code from your provider."
+    ).format(link=link, start=start)

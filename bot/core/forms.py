@@ -60,13 +60,18 @@ class Step:
 class Form:
     """``name``: the command that starts it; ``title``: a dialog's title (``N_``); ``finish``: called
     (dependencies injected by name, the answers as ``data``) once every step is answered;
-    ``fills``: the values the prompts are formatted with (the account's currency)."""
+    ``fills``: the values the prompts are formatted with (the account's currency); ``dialog``:
+    whether a platform may ask it as one dialog (Slack's modal). Not when a step depends on
+    something the previous answer set off outside the chat (a code mailed to the address typed);
+    ``guard``: a reply instead of the first question when the form cannot start for this sender."""
 
     name: str
     title: str
     steps: tuple[Step, ...]
     finish: Finish
     fills: Callable[[Context], Mapping[str, str]] | None = None
+    dialog: bool = True
+    guard: Callable[[Context], Awaitable[Reply | None]] | None = None
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.steps]

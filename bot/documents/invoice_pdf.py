@@ -9,6 +9,7 @@ French amounts print and can be copied back out.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from bot.core import formatting
 from bot.core.i18n import current
 from bot.core.i18n import gettext as _
 from services.records import Invoice, InvoiceLine
+
+# fpdf's font subsetting logs a dozen INFO lines per PDF (tables pruned, dropped): not ours to tell.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 FONTS = Path(__file__).parent / "fonts"
 FAMILY = "DejaVu"

@@ -126,7 +126,8 @@ async def test_link_by_slash_command_then_commands_by_slash_and_dm(
     response = await ana.command("balance")
     assert response.status == 200
     assert "not linked" in hooks(api)[-1].args["text"]
-    assert "send: /hosting start CODE" in hooks(api)[-1].args["text"]  # Slack's words, not Telegram's
+    text = hooks(api)[-1].args["text"]
+    assert "send /hosting start CODE" in text and "/hosting link" in text  # Slack's words, not Telegram's
     code = await link(dispatcher, "UANA")
     await ana.command(f"start {code}")
     assert "now linked to the account of Atelier Lumière SARL" in hooks(api)[-1].args["text"]

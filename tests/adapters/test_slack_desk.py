@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import gettext as _
 from bot.core.i18n import use_locale
-from services import chat_records, linking
+from services import chat_records, linking, mail_outbox
 from services.drivers.log_mail import LogMailer
 from storage.models import AlertDelivery, ChatIdentity, Customer, Ticket, TicketMessage
 from tests.fakes.slack_api import Call, FakeSlackAPI
@@ -168,7 +168,9 @@ async def test_ticket_reply_close_through_the_desk(desk: Desk) -> None:
             )
         ).all()
     assert [(m.is_read, m.staff) for m in staff_messages] == [(False, f"slack:{STAFF}")]
-    assert desk.mailer.sent[-1].subject == f"Re: [#{ticket_id}] Mail bounces"
+    async with desk.app.db.uow() as uow:
+        copy = await mail_outbox.by_key(uow, f"ticket_reply:{staff_messages[0].id}")
+    assert copy is not None and copy.params["subject"] == "Mail bounces"  # the mail copy, committed with it
 
     # Someone outside the support channel answers nothing.
     await desk.user(OUTSIDER).event(_thread_reply("1700000101.000001", thread, "I am not staff"))

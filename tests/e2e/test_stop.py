@@ -79,7 +79,9 @@ async def test_worker_hands_back_the_alerts_it_holds_at_once(
         assert held and all(a.claimed_by for a in held)
         assert await worker.stop(signal.SIGTERM) == 0
         lines = worker.lines(since=mark)
-        _only_the_stop_line([line for line in lines if "flood control" not in line], "worker", signal.SIGTERM)
+        # (The demo's invoices are mailed meanwhile: the mail outbox's lines are not about alerts.)
+        lines = [line for line in lines if "flood control" not in line and "hostbot.mail" not in line]
+        _only_the_stop_line(lines, "worker", signal.SIGTERM)
     finally:
         await worker.kill()
     async with dispatcher.db.uow() as uow:

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from bot.core.dispatcher import Dispatcher
 from services import clock, invoices, ledger, mail, paying, plans, proration, quotes, renewals
 from services.audit import Actor
-from services.drivers.log_mail import LogMailer
 from services.errors import InvalidState, NotFound
 from services.money import Money
 from storage.models import AuditEntry, BillingNotice, Customer, Invoice, Order, OrderChange, Ticket
@@ -280,16 +279,14 @@ async def test_mail_downgrade_only_15_to_30_days_before_due(dispatcher: Dispatch
         with on(early_or_late):
             async with db.uow() as uow:
                 with pytest.raises(InvalidState) as refused:
-                    await mail.request_downgrade(
-                        uow, customer, order.id, starter.id, "s", "b", ALICE, LogMailer()
-                    )
+                    await mail.request_downgrade(uow, customer, order.id, starter.id, "s", "b", ALICE)
         opens = refused.value.params["opens"]
         assert opens == refused.value.params["due"] - dt.timedelta(days=30) and opens > early_or_late
     for inside in (due - dt.timedelta(days=30), due - dt.timedelta(days=15)):
         with on(inside):
             async with db.uow() as uow:
                 ticket = await mail.request_downgrade(
-                    uow, customer, order.id, starter.id, "Downgrade", "Please", ALICE, LogMailer()
+                    uow, customer, order.id, starter.id, "Downgrade", "Please", ALICE
                 )
         assert ticket.department == "financial" and ticket.order_id == order.id
     async with db.uow() as uow:

@@ -25,6 +25,7 @@ BUILT_AT_THE_ROOT = {
     "Dispatcher",
     "Limiter",
     "LogSender",
+    "MailSender",
     "Metrics",
     "OutboxNotifier",
     "Pacer",
@@ -137,7 +138,7 @@ def _driver_classes() -> set[str]:
 
 def test_nothing_but_bootstrap_builds_a_driver_or_a_part() -> None:
     names = BUILT_AT_THE_ROOT | _driver_classes()
-    assert {"LogMailer", "InventoryDriver", "StripeCheckout"} <= names
+    assert {"LogMailer", "SmtpMailer", "InventoryDriver", "StripeCheckout"} <= names
     sources = [
         p for folder in ("bot", "handlers", "services", "storage") for p in (ROOT / folder).rglob("*.py")
     ]

@@ -167,3 +167,17 @@ async def test_french_words_and_prompts(alice: Chat) -> None:
     assert "protégée par le mot secret de votre compte" in asked.text
     assert "Ce n’est pas le mot secret" in (await alice.say("autre chose")).text
     assert "est supprimée" in (await alice.say("HÉRON BLEU 42")).text
+
+
+async def test_server_secrets_and_mailbox_changes_are_protected(alice: Chat) -> None:
+    await _set(alice)
+    for line in ("login web-1", "console web-1", "reinstall web-1"):  # asked before they run
+        asked = await alice.say(line)
+        assert PROTECTED in asked.text, line
+        answer = await alice.say(WORD)
+        assert PROTECTED not in answer.text and "not the code word" not in answer.text, line
+        await alice.say("cancel")
+    preview = await alice.say("mailboxes add technical ops@example.com")  # asked before it is done
+    [send, _cancel] = preview.all_buttons()
+    assert PROTECTED in (await alice.press(send.label, preview)).text
+    assert "code" in (await alice.say(WORD)).text

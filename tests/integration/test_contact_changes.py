@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.core.dispatcher import Dispatcher
+from services import mail_outbox
 from services.drivers.log_mail import LogMailer
 from storage.models import AuditEntry, Customer, Invoice, Ticket
 from tests.support.chat import Chat
@@ -48,7 +49,9 @@ async def test_changing_the_main_email_opens_a_financial_ticket(
     assert ticket.department == "financial"
     assert "contact@atelier-lumiere.example → hello@lumiere.example" in ticket.messages[0].body
     assert (await _customer(dispatcher)).email == "contact@atelier-lumiere.example"  # unchanged
-    assert mailer.sent[-1].to == "compta@atelier-lumiere.example"
+    async with dispatcher.db.uow() as uow:
+        copy = await mail_outbox.by_key(uow, f"ticket:{ticket.id}")
+    assert copy is not None and copy.to_addr == "compta@atelier-lumiere.example"
     async with dispatcher.db.uow() as uow:
         [entry] = await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "contact.request"))
         assert entry.detail == {"fields": ["email"]}

@@ -33,7 +33,7 @@ def test_a_bot_from_only_the_routers_it_needs(db: Database, settings: Settings) 
     commands = Registry.from_routers(account.router, tickets.router)
     assert {"start", "help", "tickets", "newticket"} <= set(commands.commands)
     assert "reboot" not in commands.commands and "Reboot" not in commands.confirmations
-    assert set(commands.forms) == {"newticket"}
+    assert set(commands.forms) == {"link", "newticket"}
 
 
 async def test_the_smaller_bot_answers_only_its_commands(db: Database, settings: Settings) -> None:
@@ -296,7 +296,7 @@ def test_every_router_of_the_bot_assembles() -> None:
     registry = Registry.from_routers(*ROUTERS)
     assert registry.confirmations["Reboot"].command == "reboot"
     assert registry.confirmations["TopUp"].command == "topup"
-    assert set(registry.forms) == {"newticket", "topup", "changecontact"}
+    assert set(registry.forms) == {"link", "newticket", "topup", "changecontact"}
     assert Reboot in [action for action, _ in servers.router.confirmers]
     assert set(registry.follow_ups) == {"reinstall"}  # a typed confirmation, never a dialog
     with pytest.raises(ValueError, match="must be named"):

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core.dispatcher import Dispatcher
-from services.drivers.log_mail import LogMailer
+from services import mail_outbox
 from storage.models import Order, Ticket
 from tests.support.chat import Chat
 
@@ -26,7 +26,7 @@ async def test_filters_and_read_flag(alice: Chat) -> None:
     assert "none" in (await alice.say("tickets unread")).text
 
 
-async def test_whole_new_ticket_conversation(dispatcher: Dispatcher, alice: Chat, mailer: LogMailer) -> None:
+async def test_whole_new_ticket_conversation(dispatcher: Dispatcher, alice: Chat) -> None:
     before = await _tickets(dispatcher)
     step = await alice.say("open a ticket")
     assert "Which department" in step.text
@@ -46,7 +46,9 @@ async def test_whole_new_ticket_conversation(dispatcher: Dispatcher, alice: Chat
         assert ticket is not None
         assert (ticket.department, ticket.importance, ticket.order_id) == ("financial", "high", 1)
         assert ticket.subject == "Wrong VAT on my invoice"
-    assert mailer.sent[-1].to == "compta@atelier-lumiere.example"
+        copy = await mail_outbox.by_key(uow, f"ticket:{ticket.id}")
+        assert copy is not None and copy.state == "pending"
+        assert (copy.to_addr, copy.params["subject"]) == ("compta@atelier-lumiere.example", ticket.subject)
     # The form is closed: plain text is a command again.
     assert "I don't know that command" in (await alice.say("hello there")).text
 
