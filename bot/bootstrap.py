@@ -342,8 +342,17 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
 
 
 def admin_api(app: App) -> Admin:
-    """The admin API's routes (``bot.admin.ROUTES``) on the app's database and seller."""
-    return Admin(app.db, app.seller, admin.ROUTES)
+    """The admin API's routes (``bot.admin.ROUTES``) on the app's database and seller; payment
+    notices and staff replies go through the app's outbox notifier, like the desk's and the pay pages'."""
+    return Admin(
+        app.db,
+        app.seller,
+        admin.ROUTES,
+        app.notifier,
+        app.notifier,
+        app.settings.bank_reference,
+        app.actions,
+    )
 
 
 # -- alerts -------------------------------------------------------------------------------------

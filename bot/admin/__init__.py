@@ -4,13 +4,19 @@ call. A resource is a ``Routes`` in one module, listed in ``ROUTES`` below."""
 
 from __future__ import annotations
 
-from bot.admin import access, accounts, billing, catalogue
+from bot.admin import access, accounts, billing, catalogue, payments, tickets
 from bot.admin.routing import Route
 
-# Each module's routes, in the document's order. Tickets (list, read, staff reply, close, assign)
-# and payments (a bank transfer received) join here as modules of their own.
+# Each module's routes, in the document's order.
 ROUTES: tuple[Route, ...] = tuple(
     route
-    for group in (*accounts.ROUTES, *catalogue.ROUTES, *billing.ROUTES, *access.ROUTES)
+    for group in (
+        *accounts.ROUTES,
+        *catalogue.ROUTES,
+        *billing.ROUTES,
+        *payments.ROUTES,
+        *tickets.ROUTES,
+        *access.ROUTES,
+    )
     for route in group.routes
 )

@@ -16,10 +16,13 @@ from pydantic import ValidationError
 from bot.admin import openapi
 from bot.admin.problems import Problem, body_errors, invalid, parameter_errors
 from bot.admin.routing import BASE, PATH_PARAMS, Call, Out, Route
+from services import pending_actions
+from services.action_runner import ActionRunner
 from services.backoffice import tokens
 from services.backoffice.common import Conflict, Invalid, Missing, as_conflict, note, settle
 from services.errors import DomainError, NotFound
 from services.invoices import Seller
+from services.ports import Notifier, TicketEvents
 from services.records import Database, connection_lost
 
 log = logging.getLogger("hostbot.admin")
@@ -28,11 +31,17 @@ TARGET_MAX = 100  # the audit row's target column; the whole path is in its deta
 
 @dataclass(frozen=True)
 class Admin:
-    """What the API serves: the database, the seller invoices are issued by, and the routes."""
+    """What the API serves: the database, the seller invoices are issued by, the routes; where
+    payment notices and ticket events go; how the pay page writes a bank reference; and what
+    carries out the outside calls a call's commit decided (a server unsuspended once paid)."""
 
     db: Database
     seller: Seller
     routes: Sequence[Route]
+    notifier: Notifier
+    ticket_events: TicketEvents
+    bank_reference: str
+    actions: ActionRunner
     document: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +93,7 @@ async def _call(
 ) -> web.StreamResponse:
     admin = request.app[ADMIN_KEY]
     async with admin.db.uow() as uow:
-        call = Call(uow, request, admin.seller)
+        call = Call(uow, request, admin.seller, admin.notifier, admin.ticket_events, admin.bank_reference)
         try:
             response = await answer(call)
         except Exception as err:
@@ -105,6 +114,8 @@ async def _call(
             **({"change": call.change} if call.change else {}),
         )
         await uow.commit()
+        decided = pending_actions.committed(uow)
+    await admin.actions.carry_out(decided)  # a suspended server back at once when its renewal is paid
     return response
 
 

@@ -57,8 +57,9 @@ ERRORS = {
 
 SCOPES = {
     "read": "read every record and the audit log",
-    "write": "create and change customers, the catalogue, orders, servers, domains, resources, chat links",
-    "money": "issue and cancel invoices, credit notes, balance adjustments",
+    "write": "create and change customers, the catalogue, orders, servers, domains, resources, chat links; "
+    "answer, close and assign tickets",
+    "money": "issue and cancel invoices, credit notes, balance adjustments; record bank transfers",
 }
 
 

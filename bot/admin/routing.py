@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter
 from services.backoffice.common import Code, ExternalId, Id
 from services.backoffice.tokens import Scope, Token
 from services.invoices import Seller
+from services.ports import Notifier, TicketEvents
 from services.records import UnitOfWork
 
 BASE = "/admin/api/v1"
@@ -41,11 +42,16 @@ class Out:
 @dataclass
 class Call:
     """One API call as its handler sees it: the open unit of work (the framework commits it), the
-    token, the seller invoices are issued by, and what the audit row will say it was about."""
+    token, the seller invoices are issued by, where payment notices and ticket events go (the
+    customer's chats, as from any other surface), how the pay page writes a bank reference, and
+    what the audit row will say the call was about."""
 
     uow: UnitOfWork
     request: web.Request
     seller: Seller
+    notifier: Notifier
+    ticket_events: TicketEvents
+    bank_reference: str
     token: Token | None = None
     customer_id: int | None = None
     target: str = ""
@@ -61,11 +67,12 @@ class Call:
         self.customer_id = customer_id
         self.change = change
 
-    def next_link(self, after: int | str | None) -> str | None:
-        """The URL of the page after this one (same filters), or None on the last page."""
+    def next_link(self, after: int | str | None, cursor: str = "after") -> str | None:
+        """The URL of the page after this one (same filters, ``cursor`` set to ``after``), or None
+        on the last page."""
         if after is None:
             return None
-        return str(self.request.rel_url.update_query(after=str(after)))
+        return str(self.request.rel_url.update_query({cursor: str(after)}))
 
 
 def wrote(call: Call, path: str, change: str, view: BaseModel, customer_id: int | None = None) -> Out:

@@ -1,5 +1,7 @@
 """The admin API over HTTP, on SQLite and PostgreSQL, starting from an empty database as a provider
-does: a whole customer is created through it, then that customer talks to the bot."""
+does: a whole customer is created through it, then that customer talks to the bot; a staff reply
+through the API reaches the customer's Telegram chat (the fake Bot API); a bank transfer pays an
+invoice once."""
 
 from __future__ import annotations
 
@@ -14,14 +16,31 @@ from babel.numbers import format_currency
 from sqlalchemy import func, select
 
 from bot import admin, bootstrap
+from bot.adapters.telegram import TELEGRAM
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
-from services import clock, paying
+from bot.core.i18n import gettext as _
+from bot.core.i18n import use_locale
+from services import clock, mail_outbox, paying
 from services.backoffice import tokens
-from storage.models import ApiToken, AuditEntry, Customer, Invoice, LedgerEntry, MeteredResource
+from storage.models import (
+    Alert,
+    ApiToken,
+    AuditEntry,
+    Customer,
+    Invoice,
+    LedgerEntry,
+    MeteredResource,
+    Payment,
+    TicketMessage,
+)
 from storage.uow import Database
+from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.admin_api import AdminApi, admin_api
 from tests.support.chat import Chat
+from tests.support.telegram_driver import Telegram, telegram_settings
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 
 @pytest.fixture
@@ -485,3 +504,213 @@ async def _audit(db: Database) -> list[AuditEntry]:
 async def _ledger(api: AdminApi) -> list[LedgerEntry]:
     async with api.dispatcher.db.uow() as uow:
         return list((await uow.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id))).all())
+
+
+# -- tickets: the desk for providers without Slack ------------------------------------------------
+
+CUSTOMER_ON_TELEGRAM = 702
+
+
+@pytest.fixture
+async def on_telegram(db: Database, settings: Settings) -> AsyncIterator[tuple[AdminApi, Telegram]]:
+    """The admin API on the web app that also serves Telegram (webhook) against the fake Bot API."""
+    fake = FakeTelegramAPI()
+    await fake.start()
+    chat = bootstrap.dispatcher(db, telegram_settings(settings, fake.url, webhook=True))
+    async with admin_api(chat) as running:
+        yield running, Telegram(fake, running.web_app[TELEGRAM], running.client)
+    await fake.close()
+
+
+async def _ticket_on_telegram(api: AdminApi, telegram: Telegram, token: str) -> tuple[int, int]:
+    """A French-speaking customer made through the API, linked on Telegram, opens a ticket there."""
+    customer_id = await _whole_customer(api, token)
+    french = {**CUSTOMER, "language": "fr"}
+    assert (await api.call("PUT", "/customers/external/c-1", token, french)).status == 200
+    await telegram.link(api.dispatcher.db, CUSTOMER_ON_TELEGRAM, customer_id)
+    for answer in ["/newticket", "technical", "high", "1", "Site down", "The shop answers 502."]:
+        await telegram.say(CUSTOMER_ON_TELEGRAM, answer, language="fr")
+    listed = await api.call("GET", "/tickets", token, params={"status": "open", "unread": "true"})
+    [ticket] = listed.body["items"]
+    assert (ticket["customer"], ticket["subject"], ticket["unread"]) == (
+        {"id": customer_id, "external_id": "c-1"},
+        "Site down",
+        1,
+    )
+    return int(ticket["id"]), customer_id
+
+
+async def _send_alerts(api: AdminApi) -> int:
+    sender = bootstrap.alert_sender(api.app, bootstrap.served_senders(api.web_app))
+    return await sender.run_pass()
+
+
+async def test_a_staff_reply_reaches_the_customer_on_telegram(
+    on_telegram: tuple[AdminApi, Telegram],
+) -> None:
+    api, telegram = on_telegram
+    writer = await api.token("desk", "read", "write")
+    reader = await api.token("viewer", "read")
+    ticket_id, customer_id = await _ticket_on_telegram(api, telegram, writer)
+    opened = (await api.call("GET", f"/tickets/{ticket_id}", writer)).body
+    assert [(m["author"], m["body"]) for m in opened["messages"]] == [("customer", "The shop answers 502.")]
+    assert opened["order"].startswith("#") and opened["department"] == "technical"
+
+    reply = {"body": "Restarted the web server; it answers again.", "external_id": "r-1"}
+    assert (await api.call("POST", f"/tickets/{ticket_id}/replies", reader, reply)).status == 403
+    mark = len(telegram.fake.calls)
+    sent = await api.call("POST", f"/tickets/{ticket_id}/replies", writer, reply)
+    assert sent.status == 201 and sent.headers["Location"] == f"/admin/api/v1/tickets/{ticket_id}"
+    assert (sent.body["unread"], sent.body["messages"][-1]["staff"]) == (0, "token:desk")
+    again = await api.call("POST", f"/tickets/{ticket_id}/replies", writer, reply)
+    assert again.status == 200 and again.body == sent.body  # the same external id adds nothing
+    other = await api.call("POST", f"/tickets/{ticket_id}/replies", writer, {**reply, "body": "Other"})
+    assert other.status == 409
+    assert (await api.call("POST", "/tickets/999/replies", writer, {"body": "x"})).status == 404
+    blank = await api.call("POST", f"/tickets/{ticket_id}/replies", writer, {"body": "  "})
+    assert [e["field"] for e in blank.problem["errors"]] == ["body"]
+
+    # The customer reads it on Telegram, in French, as from the Slack desk; and it is copied by mail.
+    assert await _send_alerts(api) == 1
+    [told] = telegram.fake.sent(CUSTOMER_ON_TELEGRAM, since=mark)
+    with use_locale("fr"):
+        head = _("Support replied to ticket #{id} ({subject}):").format(id=ticket_id, subject="Site down")
+    assert head != f"Support replied to ticket #{ticket_id} (Site down):"
+    assert told.params["text"].startswith(f"{head}\nRestarted the web server; it answers again.")
+    async with api.dispatcher.db.uow() as uow:
+        [staff] = (
+            await uow.session.scalars(select(TicketMessage).where(TicketMessage.author == "staff"))
+        ).all()
+        copy = await mail_outbox.by_key(uow, f"ticket_reply:{staff.id}")
+    assert (staff.staff, staff.is_read) == ("token:desk", False)
+    assert copy is not None and copy.params["subject"] == "Site down"
+
+    assigned = await api.call("POST", f"/tickets/{ticket_id}/assign", writer, {"assignee": "marie"})
+    assert assigned.status == 200 and assigned.body["assignee"] == "marie"
+    mark = len(telegram.fake.calls)
+    closed = await api.call("POST", f"/tickets/{ticket_id}/close", writer)
+    assert closed.status == 200 and closed.body["status"] == "closed"
+    assert (await api.call("POST", f"/tickets/{ticket_id}/close", writer)).status == 409
+    assert await _send_alerts(api) == 1
+    [closing] = telegram.fake.sent(CUSTOMER_ON_TELEGRAM, since=mark)
+    with use_locale("fr"):
+        said = _("Support closed ticket #{id} ({subject}).").format(id=ticket_id, subject="Site down")
+    assert closing.params["text"].startswith(said) and said.startswith("Le support")
+    assert (await api.call("GET", "/tickets", writer, params={"status": "open"})).body["items"] == []
+
+    # Every call is audited, and the desk's own rows name the token's holder under the customer.
+    rows = await _audit(api.dispatcher.db)
+    assert len([r for r in rows if r.action.startswith("api.")]) == api.calls
+    desk = [(r.action, r.customer_id, r.detail.get("staff")) for r in rows if r.action.startswith("ticket.")]
+    assert desk == [
+        ("ticket.create", customer_id, None),
+        ("ticket.staff_reply", customer_id, "token:desk"),
+        ("ticket.assign", customer_id, "token:desk"),
+        ("ticket.staff_close", customer_id, "token:desk"),
+    ]
+    replies = [r for r in rows if r.action == "api.reply_ticket"]
+    assert [(r.detail["status"], r.detail.get("change")) for r in replies] == [
+        (403, None),
+        (201, "created"),
+        (200, "unchanged"),
+        (409, None),
+        (404, None),
+        (422, None),
+    ]
+
+
+async def test_tickets_are_listed_a_page_at_a_time(
+    on_telegram: tuple[AdminApi, Telegram],
+) -> None:
+    api, telegram = on_telegram
+    writer = await api.token("desk", "read", "write")
+    first, _customer = await _ticket_on_telegram(api, telegram, writer)
+    for subject in ("Second", "Third"):
+        for answer in ["/newticket", "technical", "normal", "1", subject, "Details."]:
+            await telegram.say(CUSTOMER_ON_TELEGRAM, answer, language="fr")
+    read = await api.call("POST", f"/tickets/{first}/read", writer)
+    assert read.status == 200 and read.body["unread"] == 0
+    unread = await api.call("GET", "/tickets", writer, params={"unread": "true"})
+    assert [t["subject"] for t in unread.body["items"]] == ["Third", "Second"]
+    seen, url = [], "/tickets?limit=2"
+    while url:
+        page = await api.call("GET", url, writer)
+        seen += [t["subject"] for t in page.body["items"]]
+        url = page.body["next"]
+    assert seen == ["Third", "Second", "Site down"]  # most recently updated first; reading is no update
+    bad = await api.call("GET", "/tickets", writer, params={"status": "pending"})
+    assert bad.status == 422 and bad.problem["errors"][0]["parameter"] == "status"
+
+
+# -- payments: a bank transfer the staff record ---------------------------------------------------
+
+
+async def test_a_bank_transfer_pays_the_invoice_once(
+    api: AdminApi, writer: str, cashier: str, empty: Dispatcher
+) -> None:
+    customer_id = await _whole_customer(api, writer)
+    lea = await Chat.linked(empty, "lea", customer_id)
+    document = {
+        "customer": {"external_id": "c-1"},
+        "currency": "EUR",
+        "lines": [{"description": "Migration of the old site", "unit_minor": 10000}],
+    }
+    invoice = (await api.call("POST", "/invoices", cashier, document)).body
+    transfer = {
+        "bank_transaction_id": "NL91ABNA0417164300/TX-0001",
+        "amount_minor": 10000,
+        "currency": "EUR",
+        "booked_on": TODAY.isoformat(),
+        "reference": f"Payment {invoice['number']} thanks",
+        "payer": "BOULANGERIE MARTIN",
+    }
+    refused = await api.call("POST", "/payments/bank-transfers", writer, transfer)
+    assert refused.status == 403 and refused.problem["required_scope"] == "money"
+    assert await _payments(empty.db) == []
+
+    paid = await api.call("POST", "/payments/bank-transfers", cashier, transfer)
+    assert paid.status == 201, paid.body
+    assert (paid.body["status"], paid.body["invoice"]["id"], paid.body["bank_transaction_id"]) == (
+        "paid",
+        invoice["id"],
+        "NL91ABNA0417164300/TX-0001",
+    )
+    assert paid.headers["Location"] == f"/admin/api/v1/payments/{paid.body['id']}"
+    assert (await api.call("GET", f"/invoices/{invoice['id']}", writer)).body["status"] == "paid"
+    again = await api.call("POST", "/payments/bank-transfers", cashier, transfer)
+    assert again.status == 200 and again.body == paid.body
+    assert (
+        await api.call("POST", "/payments/bank-transfers", cashier, {**transfer, "amount_minor": 1})
+    ).status == 409
+    assert [(p.method, p.amount_minor) for p in await _payments(empty.db)] == [("bank", 10000)]
+    ledger = [(e.kind, e.amount_minor) for e in await _ledger(api)]
+    assert ledger == [("payment", 10000), ("charge", -10000)]
+    async with empty.db.uow() as uow:
+        notices = (await uow.session.scalars(select(Alert).where(Alert.kind == "invoice_paid"))).all()
+    assert [(n.key, n.customer_id) for n in notices] == [(f"paid:{invoice['id']}", customer_id)]
+    assert "paid" in (await lea.say(f"invoice {invoice['number']}")).text.lower()
+
+    # Another transfer naming the paid invoice goes to the balance; an unmatched one changes nothing.
+    second = {**transfer, "bank_transaction_id": "TX-0002", "amount_minor": 2500}
+    credited = await api.call(
+        "POST", "/payments/bank-transfers", cashier, {**second, "invoice": {"id": invoice["id"]}}
+    )
+    assert credited.status == 201 and credited.body["status"] == "credited"
+    assert (await api.call("GET", f"/customers/{customer_id}", writer)).body["balance_minor"] == 2500
+    lost = {**transfer, "bank_transaction_id": "TX-0003", "reference": "thanks", "payer": "Someone else"}
+    unmatched = await api.call("POST", "/payments/bank-transfers", cashier, lost)
+    assert unmatched.status == 422 and unmatched.problem["errors"][0]["field"] == "reference"
+    listed = await api.call("GET", "/payments", writer, params={"customer": str(customer_id)})
+    assert [(p["status"], p["amount_minor"]) for p in listed.body["items"]] == [
+        ("paid", 10000),
+        ("credited", 2500),
+    ]
+    audited = [(a.action, a.customer_id, a.detail.get("staff")) for a in await _audit(empty.db)]
+    assert ("payment.bank", customer_id, "token:cashier") in audited
+    calls = [a for a in await _audit(empty.db) if a.action == "api.record_bank_transfer"]
+    assert [c.detail["status"] for c in calls] == [403, 201, 200, 409, 201, 422]
+
+
+async def _payments(db: Database) -> list[Payment]:
+    async with db.uow() as uow:
+        return list((await uow.session.scalars(select(Payment).order_by(Payment.id))).all())

@@ -1,5 +1,6 @@
 """The hostbot web app with its admin API on a test server, and a client that calls it as a
-provider's script would: JSON over HTTP with a bearer token."""
+provider's script would: JSON over HTTP with a bearer token. The web app serves the platforms the
+dispatcher's settings configure (Telegram against a fake Bot API, for instance)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import bootstrap
+from bot.bootstrap import App
 from bot.core.dispatcher import Dispatcher
 from services.backoffice import tokens
 from services.backoffice.tokens import Scope
@@ -38,6 +40,8 @@ class Answer:
 class AdminApi:
     client: TestClient[web.Request, web.Application]
     dispatcher: Dispatcher
+    app: App
+    web_app: web.Application
     calls: int = 0  # how many calls went to the API (the audit log must show as many)
 
     async def token(self, name: str, *scopes: Scope) -> str:
@@ -72,5 +76,6 @@ class AdminApi:
 @asynccontextmanager
 async def admin_api(dispatcher: Dispatcher) -> AsyncIterator[AdminApi]:
     app = bootstrap.assemble(dispatcher.settings, dispatcher.db, dispatcher)
-    async with TestClient(TestServer(bootstrap.web_app(app), host="127.0.0.1", port=0)) as client:
-        yield AdminApi(client, dispatcher)
+    web_app = bootstrap.web_app(app)
+    async with TestClient(TestServer(web_app, host="127.0.0.1", port=0)) as client:
+        yield AdminApi(client, dispatcher, app, web_app)
