@@ -33,7 +33,7 @@ from services.ports import TicketEvents
 from storage.models import TicketMessage
 from storage.uow import UnitOfWork
 
-PAGE_MAX = 200
+PAGE_MAX = 500
 API_PREFIX = "api:"  # a reply's external id as stored, apart from the Slack desk's (``slack:…``)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -16,12 +17,13 @@ from babel.numbers import format_currency
 from sqlalchemy import func, select
 
 from bot import admin, bootstrap
+from bot.adapters.shell import Shell
 from bot.adapters.telegram import TELEGRAM
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import gettext as _
 from bot.core.i18n import use_locale
-from services import clock, mail_outbox, paying
+from services import clock, linking, mail_outbox, paying
 from services.backoffice import tokens
 from storage.models import (
     Alert,
@@ -153,13 +155,18 @@ async def test_a_whole_customer_then_chat(api: AdminApi, writer: str, empty: Dis
     )
     assert one["customer"] == {"id": customer_id, "external_id": "c-1"}
 
-    lea = await Chat.linked(empty, "lea", customer_id)
-    orders_text = (await lea.say("orders")).text
-    assert "VPS M" in orders_text
-    detail = (await lea.say(f"order {one['id']}")).text
-    assert "bakery-web" in detail and "198.51.100.7" in detail
-    assert "boulangerie-martin.example" in (await lea.say("domains")).text
-    assert format_currency(Decimal(0), "EUR", locale="en") in (await lea.say("balance")).text
+    # The customer links a terminal with a code (as `hostbot link-code` gives one) and talks in the shell.
+    async with empty.db.uow() as uow:
+        code = await linking.issue_code(uow, customer_id, "shell")
+    screen = io.StringIO()
+    shell = Shell(empty, "lea", "en", out=screen)
+    for line in (f"start {code}", "orders", f"order {one['id']}", "domains", "balance"):
+        await shell.send(line)
+    said = screen.getvalue()
+    assert "now linked" in said and "VPS M" in said
+    assert "bakery-web" in said and "198.51.100.7" in said
+    assert "boulangerie-martin.example" in said
+    assert format_currency(Decimal(0), "EUR", locale="en") in said
 
 
 async def test_put_the_same_document_twice_changes_nothing(
