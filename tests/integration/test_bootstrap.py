@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from tests.support.chat import Chat
 ROOT = Path(__file__).resolve().parents[2]
 # What only the composition root may construct (besides every driver in services/drivers).
 BUILT_AT_THE_ROOT = {
+    "ActionRunner",
+    "Admin",
     "AlertSender",
     "Dispatcher",
     "Limiter",
@@ -30,10 +33,13 @@ BUILT_AT_THE_ROOT = {
     "OutboxNotifier",
     "Pacer",
     "PayLinks",
+    "Payments",
     "Renderer",
     "Seller",
     "Shell",
+    "Site",
     "SlackAdapter",
+    "SlackDesk",
     "SlackSender",
     "TelegramAdapter",
     "TelegramSender",
@@ -66,12 +72,18 @@ async def test_stripe_when_a_key_is_set() -> None:
 
 
 @pytest.mark.parametrize(
-    ("setting", "field"), [("MAIL_DRIVER", "mail_driver"), ("SERVER_DRIVER", "server_driver")]
+    ("setting", "pick"),
+    [
+        ("MAIL_DRIVER", bootstrap.mail_driver),
+        ("SERVER_DRIVER", bootstrap.server_driver),
+        ("DNS_DRIVER", bootstrap.dns_driver),
+        ("REGISTRAR_DRIVER", bootstrap.registrar_driver),
+    ],
 )
-def test_an_unknown_driver_stops_the_start(setting: str, field: str) -> None:
-    settings = Settings(_env_file=None, **{field: "nosuch"})  # type: ignore[call-arg]
+def test_an_unknown_driver_stops_the_start(setting: str, pick: Callable[[Settings], object]) -> None:
+    settings = Settings(_env_file=None, **{setting.lower(): "nosuch"})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=f"{setting}='nosuch' is not a driver"):
-        bootstrap.mail_driver(settings) if field == "mail_driver" else bootstrap.server_driver(settings)
+        pick(settings)
 
 
 async def test_a_new_driver_is_one_line_in_its_table(
