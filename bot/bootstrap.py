@@ -295,6 +295,14 @@ def telegram_adapter(app: App, poll_timeout: int = 10) -> TelegramAdapter:
     return TelegramAdapter(app.dispatcher, settings, pacer, app.limiter, app.metrics, poll_timeout)
 
 
+def slack_wanted(settings: Settings) -> bool:
+    """Slack is served with a bot token (the provider's own workspace), or with the app's OAuth
+    credentials (any workspace that installs it), or both."""
+    if settings.slack_client_id and not settings.slack_client_secret:
+        raise ValueError("SLACK_CLIENT_SECRET is required with SLACK_CLIENT_ID")
+    return bool(settings.slack_bot_token or settings.slack_client_id)
+
+
 def slack_adapter(app: App) -> SlackAdapter:
     settings = app.settings
     pacer = Pacer("slack", app.limiter, per_chat=settings.slack_pace_per_channel, metrics=app.metrics)
@@ -302,8 +310,9 @@ def slack_adapter(app: App) -> SlackAdapter:
 
 
 def support_desk(settings: Settings, slack: SlackAdapter | None) -> SlackDesk | None:
-    """The support desk in the provider's Slack channel, when one is configured."""
-    if slack is None or not settings.slack_support_channel:
+    """The support desk in the provider's Slack channel, when one is configured (in the provider's
+    own workspace, whose bot token is ``SLACK_BOT_TOKEN``)."""
+    if slack is None or not settings.slack_support_channel or not settings.slack_bot_token:
         return None
     return SlackDesk(slack, settings.slack_support_channel, settings.default_language)
 
@@ -316,7 +325,7 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
     """The web app of ``hostbot run``: pay pages with the card driver the settings pick, the admin
     API, and each platform whose token is set. Payment notices go to ``notifier`` (by default the app's)."""
     settings = app.settings
-    if settings.slack_bot_token and not settings.slack_app_token and not settings.slack_signing_secret:
+    if slack_wanted(settings) and not settings.slack_app_token and not settings.slack_signing_secret:
         raise ValueError("SLACK_SIGNING_SECRET is required to receive Slack events over HTTP")
     payments = Payments(
         settings,
@@ -328,7 +337,7 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
         app.actions,
         networks.networks_of(settings.trusted_proxies),
     )
-    slack = slack_adapter(app) if settings.slack_bot_token else None
+    slack = slack_adapter(app) if slack_wanted(settings) else None
     desk = support_desk(settings, slack)
     if desk is not None:  # staff answer in the support channel's threads
         desk.listen(app.db, app.notifier)
@@ -376,14 +385,15 @@ def served_senders(served: web.Application) -> dict[str, Sender]:
 
 @asynccontextmanager
 async def connected_senders(app: App) -> AsyncIterator[dict[str, Sender]]:
-    """The senders of every configured platform (``TELEGRAM_BOT_TOKEN``, ``SLACK_BOT_TOKEN``) for a
-    process that does not serve the platforms (``hostbot worker``): Telegram's bot is connected
-    (getMe) but does not poll, so it never takes updates from ``hostbot run``. While the Bot API
+    """The senders of every configured platform (``TELEGRAM_BOT_TOKEN``, ``SLACK_BOT_TOKEN`` or
+    ``SLACK_CLIENT_ID``) for a process that does not serve the platforms (``hostbot worker``):
+    Telegram's bot is connected (getMe) but does not poll, so it never takes updates from
+    ``hostbot run``. While the Bot API
     cannot be reached the worker runs anyway: Telegram alerts fail and are retried with backoff
     while the bot keeps trying to connect."""
     settings = app.settings
     telegram = telegram_adapter(app) if settings.telegram_bot_token else None
-    slack = slack_adapter(app) if settings.slack_bot_token else None
+    slack = slack_adapter(app) if slack_wanted(settings) else None
     async with contextlib.AsyncExitStack() as stack:
         if telegram is not None:
             await stack.enter_async_context(

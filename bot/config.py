@@ -138,6 +138,19 @@ class Settings(BaseSettings):
     # The support desk (README "Support desk in Slack"): the id of the provider's own channel where
     # each new ticket is posted and staff answer in its thread (empty: no desk).
     slack_support_channel: str = ""
+    # Installable by any workspace (README "Install in a customer's workspace"): the app's OAuth
+    # credentials (Basic Information > App Credentials) turn on /slack/install and
+    # /slack/oauth_redirect; each workspace's bot token is kept in the database, sealed with a key
+    # from SECRET_KEY. SLACK_BOT_TOKEN, when set too, serves the provider's own workspace.
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+    # The bot scopes asked at install, comma-separated (those of slack/manifest.yml).
+    slack_scopes: str = (
+        "app_mentions:read,channels:history,channels:read,chat:write,commands,files:write,"
+        "im:history,im:read,im:write,users:read"
+    )
+    # How long an install link stays good between /slack/install and Slack's redirect back.
+    slack_install_ttl_seconds: int = 600
 
     # A customer may reopen a closed ticket by replying to it for this many days after it was closed.
     ticket_reopen_days: int = 14

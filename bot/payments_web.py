@@ -22,7 +22,7 @@ from limits import RateLimitItem
 
 from bot.config import Settings
 from bot.core import formatting
-from bot.core.i18n import LANGUAGES, current, normalize, use_locale
+from bot.core.i18n import LANGUAGES, accepted, current, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
 from services import audit, invoices, networks, payments, pending_actions
@@ -113,31 +113,12 @@ def _page(name: str, status: int = 200, **values: Any) -> web.Response:
     return web.Response(text=body, status=status, content_type="text/html", headers=HEADERS)
 
 
-def _accepted(header: str) -> str | None:
-    """The first supported language of an Accept-Language header, by its q-values."""
-    ranked = []
-    for i, part in enumerate(header.split(",")):
-        tag, _sep, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        ranked.append((-q, i, tag))
-    for _q, _i, tag in sorted(ranked):
-        lang = normalize(tag)
-        if lang:
-            return lang
-    return None
-
-
 def _language(request: web.Request, customer: Customer | None, default: str) -> str:
     """Picked on the page, else the account's language, else the browser's, else the default."""
     return (
         normalize(request.query.get("lang"))
         or (customer.language if customer else None)
-        or _accepted(request.headers.get("Accept-Language", ""))
+        or accepted(request.headers.get("Accept-Language", ""))
         or default
     )
 

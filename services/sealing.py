@@ -1,5 +1,6 @@
-"""Secrets the bot keeps (a server's login password) and links it signs (consoles), each with its own
-key derived from the one ``SECRET_KEY``: a leaked console key opens no password.
+"""Secrets the bot keeps (a server's login password, a Slack workspace's bot token) and links it signs
+(consoles), each with its own key derived from the one ``SECRET_KEY``: a leaked console key opens no
+password, a leaked password key no Slack workspace.
 
 Passwords are sealed with Fernet (AES-128-CBC and HMAC-SHA256, from ``cryptography``); the keys
 come from HKDF-SHA256 over the secret with a label per use. Nothing here logs what it seals.
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 LOGIN_DETAILS = b"hostbot login details"
 CONSOLE_LINKS = b"hostbot console links"
+SLACK_TOKENS = b"hostbot slack tokens"
 
 
 class NoSecret(Exception):
@@ -32,18 +34,18 @@ def derive(secret: str, label: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret.encode())
 
 
-def _fernet(secret: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(derive(secret, LOGIN_DETAILS)))
+def _fernet(secret: str, label: bytes) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derive(secret, label)))
 
 
-def seal(secret: str, text: str) -> str:
-    """``text`` encrypted and authenticated under the secret's login-details key."""
-    return _fernet(secret).encrypt(text.encode()).decode()
+def seal(secret: str, text: str, label: bytes = LOGIN_DETAILS) -> str:
+    """``text`` encrypted and authenticated under the secret's key for ``label`` (login details by default)."""
+    return _fernet(secret, label).encrypt(text.encode()).decode()
 
 
-def unseal(secret: str, token: str) -> str:
-    """What ``seal`` sealed; ``Unreadable`` when another key sealed it or it was altered."""
+def unseal(secret: str, token: str, label: bytes = LOGIN_DETAILS) -> str:
+    """What ``seal`` sealed for ``label``; ``Unreadable`` when another key sealed it or it was altered."""
     try:
-        return _fernet(secret).decrypt(token.encode()).decode()
+        return _fernet(secret, label).decrypt(token.encode()).decode()
     except InvalidToken:
         raise Unreadable() from None

@@ -789,3 +789,32 @@ class MailCode(Base):
     expires_at: Mapped[dt.datetime] = mapped_column()
     used_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SlackInstallation(Base):
+    """A Slack workspace (``team_id``, the ``workspace`` of its chat identities) that installed the
+    app through OAuth v2. ``bot_token`` is sealed (``services.sealing``, its own key from
+    ``SECRET_KEY``); a reinstall replaces the row, an uninstall deletes it."""
+
+    __tablename__ = "slack_installations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(64), unique=True)
+    team_name: Mapped[str] = mapped_column(String(200), default="")
+    app_id: Mapped[str] = mapped_column(String(32), default="")
+    bot_id: Mapped[str] = mapped_column(String(32))
+    bot_user_id: Mapped[str] = mapped_column(String(32))
+    bot_scopes: Mapped[str] = mapped_column(Text, default="")
+    bot_token: Mapped[str] = mapped_column(Text)
+    installer: Mapped[str] = mapped_column(String(64), default="")
+    installed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SlackOAuthState(Base):
+    """An install started at ``/slack/install`` and not finished yet: the OAuth ``state`` Slack
+    hands back to the redirect, good once before ``expires_at``. Only its hash is kept."""
+
+    __tablename__ = "slack_oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

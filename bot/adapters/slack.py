@@ -6,6 +6,8 @@ answer at once (Bolt runs the listener before answering: ``process_before_respon
 also what Socket Mode and serverless hosts need, and lets ``drain()`` see every task started). The one exception is a modal submission, whose answer must
 carry the field errors: the form runs before ``ack()`` (a handful of quick database steps).
 Retried events (``X-Slack-Retry-Num``) carry the same event id, which the dispatcher processes once.
+Every call to the Web API speaks with the bot token of the workspace it is for (``slack_oauth``:
+installed through ``/slack/install``, or ``SLACK_BOT_TOKEN`` for the provider's own).
 Over HTTP the signature is checked on the raw bytes before the body is parsed, and every other
 request (slash command, button, modal submission) is remembered by its signature: a replay inside
 Slack's five-minute window is acknowledged and not processed again.
@@ -42,6 +44,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters import slack_blocks as kit
+from bot.adapters import slack_oauth
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.forms import Form
@@ -94,7 +97,8 @@ def retry_handlers(metrics: Metrics) -> list[AsyncRetryHandler]:
 class Where:
     """Where an answer goes. ``response_url``: the origin is only visible to the user (slash
     command, ephemeral message), so answers go back through it. ``message_ts``: the message whose
-    button was pressed (edited in place for ``Reply.replace``). No channel: the user's DM."""
+    button was pressed (edited in place for ``Reply.replace``). No channel: the user's DM.
+    ``team``: the workspace, whose bot token speaks there."""
 
     user: str
     channel: str = ""
@@ -102,6 +106,7 @@ class Where:
     thread_ts: str | None = None
     response_url: str | None = None
     message_ts: str | None = None
+    team: str = ""
 
 
 def is_group(channel: str) -> bool:
@@ -110,29 +115,54 @@ def is_group(channel: str) -> bool:
 
 
 class SlackAdapter:
-    """``pacer`` spaces the messages per channel (built by ``bot.bootstrap``)."""
+    """``pacer`` spaces the messages per channel (built by ``bot.bootstrap``). ``client`` speaks
+    with ``SLACK_BOT_TOKEN`` in the provider's own workspace (the support desk's); the adapter's
+    own calls go through ``workspaces``."""
 
     def __init__(self, dispatcher: Dispatcher, settings: Settings, pacer: Pacer, metrics: Metrics) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
         self.metrics = metrics
-        self.client = AsyncWebClient(
-            token=settings.slack_bot_token,
-            base_url=settings.slack_api_url.rstrip("/") + "/",
-            retry_handlers=retry_handlers(self.metrics),
-        )
-        self.bolt = AsyncApp(
-            client=self.client,
-            signing_secret=settings.slack_signing_secret,
-            request_verification_enabled=not settings.slack_app_token,
-            process_before_response=True,
-        )
+        self._retries = retry_handlers(self.metrics)
+        self.client = self.web_client(settings.slack_bot_token)
+        self.workspaces = slack_oauth.Workspaces(settings, dispatcher.db, self.web_client)
+        self.bolt = self._bolt()
         self.pacer = pacer
         self.socket: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._locales: dict[str, tuple[str | None, float]] = {}
         self._channels: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, None]]] = {}
         self._listen()
+
+    def _bolt(self) -> AsyncApp:
+        """One workspace's app (``SLACK_BOT_TOKEN``), or an app any workspace installs: each
+        request then authorised with its workspace's bot, and the install flow."""
+        settings = self.settings
+        common: dict[str, Any] = {
+            "signing_secret": settings.slack_signing_secret,
+            "request_verification_enabled": not settings.slack_app_token,
+            "process_before_response": True,
+        }
+        if not self.workspaces.installable:
+            return AsyncApp(client=self.client, **common)
+        return AsyncApp(
+            client=self.web_client(None),
+            # An AsyncAuthorize, which slack-bolt takes beside an oauth_flow (a plain function it would not).
+            authorize=slack_oauth.Authorize(self.workspaces),  # type: ignore[arg-type]
+            oauth_flow=slack_oauth.oauth_flow(settings, self.dispatcher.db, self.web_client(None)),
+            **common,
+        )
+
+    def web_client(self, token: str | None) -> AsyncWebClient:
+        """A Web API client speaking with ``token`` (None: a token given per call, or none needed)."""
+        return AsyncWebClient(
+            token=token or None,
+            base_url=self.settings.slack_api_url.rstrip("/") + "/",
+            retry_handlers=self._retries,
+        )
+
+    async def _client(self, team: str) -> AsyncWebClient:
+        return await self.workspaces.client_for(team)
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -146,6 +176,8 @@ class SlackAdapter:
         bolt.action(re.compile(r"^url:"))(self._on_link)
         bolt.action(re.compile(r"^modal:"))(self._on_modal_button)
         bolt.view(re.compile(r"^form:"))(self._on_submit)
+        bolt.event("app_uninstalled")(self._on_uninstalled)
+        bolt.event("tokens_revoked")(self._on_tokens_revoked)
 
     async def handle_http(self, request: web.Request) -> web.Response:
         """``POST /slack/events``: 401 unless signed within the last five minutes (checked on the raw
@@ -173,6 +205,19 @@ class SlackAdapter:
                 log.warning("ignored a replayed Slack request")
                 return web.Response()
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def handle_install(self, request: web.Request) -> web.Response:
+        """``GET /slack/install``: to Slack's consent screen, with a new state (also in a cookie)."""
+        assert self.bolt.oauth_flow is not None
+        answer = await self.bolt.oauth_flow.handle_installation(_browser_request(request))
+        return await to_aiohttp_response(answer)
+
+    async def handle_oauth_redirect(self, request: web.Request) -> web.Response:
+        """``GET /slack/oauth_redirect``: Slack's answer; the install is kept if the state is this
+        browser's and still good, and the code gives a bot token."""
+        assert self.bolt.oauth_flow is not None
+        answer = await self.bolt.oauth_flow.handle_callback(_browser_request(request))
+        return await to_aiohttp_response(answer)
 
     def signed(self, body: bytes, timestamp: str, signature: str) -> bool:
         """Slack's v0 signature of ``body`` at ``timestamp`` (whole seconds, at most five minutes off)."""
@@ -232,14 +277,14 @@ class SlackAdapter:
 
     # -- inbound --------------------------------------------------------------------------------
 
-    async def _locale(self, user: str) -> str | None:
+    async def _locale(self, team: str, user: str) -> str | None:
         """The Slack user's locale (``users.info`` with ``include_locale``), cached per user."""
         cached = self._locales.get(user)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         locale: str | None = None
         try:
-            answer = await self.client.users_info(user=user, include_locale=True)
+            answer = await (await self._client(team)).users_info(user=user, include_locale=True)
             locale = (answer.get("user") or {}).get("locale")
         except SlackApiError as err:
             log.warning("users.info failed for %s: %s", user, err.response.get("error"))
@@ -255,7 +300,7 @@ class SlackAdapter:
             workspace=team,
             chat_id=channel,
             is_group=is_group(channel),
-            language=await self._locale(user),
+            language=await self._locale(team, user),
             **fields,
         )
 
@@ -275,7 +320,11 @@ class SlackAdapter:
         channel = command.get("channel_id", "")
         incoming = await self._incoming(command.get("team_id", ""), command["user_id"], channel, text=text)
         where = Where(
-            command["user_id"], channel, is_group(channel), response_url=command.get("response_url")
+            command["user_id"],
+            channel,
+            is_group(channel),
+            response_url=command.get("response_url"),
+            team=command.get("team_id", ""),
         )
         form = self._form_of(text, self.dispatcher.registry)
         if form and command.get("trigger_id"):
@@ -295,15 +344,21 @@ class SlackAdapter:
             return
         if event.get("channel_type") != "im" or event.get("subtype"):
             return
-        where = Where(event["user"], event["channel"])
-        self._spawn(self._message(event, body.get("team_id", ""), body.get("event_id"), where))
+        where = Where(event["user"], event["channel"], team=body.get("team_id", ""))
+        self._spawn(self._message(event, where.team, body.get("event_id"), where))
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("bot_id") or event.get("channel", "") in self._channels:
             return
         channel = event["channel"]
-        where = Where(event["user"], channel, is_group(channel), thread_ts=event.get("thread_ts"))
-        self._spawn(self._message(event, body.get("team_id", ""), body.get("event_id"), where))
+        where = Where(
+            event["user"],
+            channel,
+            is_group(channel),
+            thread_ts=event.get("thread_ts"),
+            team=body.get("team_id", ""),
+        )
+        self._spawn(self._message(event, where.team, body.get("event_id"), where))
 
     async def _message(self, event: dict[str, Any], team: str, event_id: str | None, where: Where) -> None:
         text = _MENTION.sub("", event.get("text") or "").strip() or "help"
@@ -317,6 +372,17 @@ class SlackAdapter:
             reply_to=thread if thread and thread != event.get("ts") else None,
         )
         await self._run(incoming, where)
+
+    async def _on_uninstalled(self, body: dict[str, Any]) -> None:
+        """The app was removed from a workspace: forget the workspace there. Done before Slack gets
+        its answer, so that a failure is answered 500 and Slack sends the event again."""
+        if body.get("team_id"):
+            await self.workspaces.forget(body["team_id"], "app_uninstalled")
+
+    async def _on_tokens_revoked(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """The workspace revoked the bot's token: as an uninstall (the users' tokens are none of ours)."""
+        if body.get("team_id") and (event.get("tokens") or {}).get("bot"):
+            await self.workspaces.forget(body["team_id"], "tokens_revoked")
 
     async def _on_home(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
@@ -334,6 +400,7 @@ class SlackAdapter:
             is_group(channel),
             response_url=body.get("response_url") if ephemeral else None,
             message_ts=container.get("message_ts"),
+            team=team,
         )
         return team, where
 
@@ -375,7 +442,7 @@ class SlackAdapter:
         await ack()
         for reply in replies:
             # What a form produces goes to the user's direct messages with the app.
-            self._spawn(self._deliver(reply, Where(user)))
+            self._spawn(self._deliver(reply, Where(user, team=team)))
 
     # -- work after ack -------------------------------------------------------------------------
 
@@ -393,7 +460,7 @@ class SlackAdapter:
         if replies and replies[0].opens_form:
             with use_locale(replies[0].language or current()):
                 view = kit.modal(form, kit.Origin(where.channel, where.is_group))
-            await self.client.views_open(trigger_id=trigger_id, view=view)
+            await (await self._client(where.team)).views_open(trigger_id=trigger_id, view=view)
             return
         for refusal in replies:
             await self._deliver(refusal, where)
@@ -405,7 +472,7 @@ class SlackAdapter:
             return
         with use_locale(replies[0].language or current()):
             view = kit.home_view(replies[0], [f for f in self.dispatcher.registry.forms.values() if f.dialog])
-        await self.client.views_publish(user_id=incoming.user_id, view=view)
+        await (await self._client(team)).views_publish(user_id=incoming.user_id, view=view)
 
     async def _deliver(self, reply: Reply, where: Where) -> None:
         if reply.for_requester_only and where.is_group:
@@ -417,15 +484,14 @@ class SlackAdapter:
             await self._respond(where, text, blocks, replace_original=True)
         elif reply.replace and where.message_ts and where.channel:
             await self.pacer.wait(where.channel)
-            await self.client.chat_update(
-                channel=where.channel, ts=where.message_ts, text=text, blocks=blocks
-            )
+            client = await self._client(where.team)
+            await client.chat_update(channel=where.channel, ts=where.message_ts, text=text, blocks=blocks)
         elif where.response_url:
             await self._respond(where, text, blocks, replace_original=False)
         else:
             await self.post(reply, text, blocks, where)
         for attachment in reply.attachments:  # never in a channel: see _deliver_privately
-            await self.client.files_upload_v2(
+            await (await self._client(where.team)).files_upload_v2(
                 channel=await self._private_channel(where),
                 filename=attachment.filename,
                 content=attachment.data,
@@ -436,7 +502,7 @@ class SlackAdapter:
     async def _deliver_privately(self, reply: Reply, where: Where) -> None:
         """Pay links, documents and the like go to the requester's direct messages with the app;
         the channel only tells the requester (ephemerally) where to look."""
-        dm = Where(where.user, await self._private_channel(where))
+        dm = Where(where.user, await self._private_channel(where), team=where.team)
         await self._deliver(dataclasses.replace(reply, replace=False), dm)
         with use_locale(reply.language or current()):
             notice = Reply(_("I sent you the details in a private message."), private=True)
@@ -461,30 +527,37 @@ class SlackAdapter:
     async def _private_channel(self, where: Where) -> str:
         if where.channel and not is_group(where.channel):
             return where.channel
-        opened = await self.client.conversations_open(users=where.user)
+        opened = await (await self._client(where.team)).conversations_open(users=where.user)
         return str(opened["channel"]["id"])
 
     async def post(self, reply: Reply, text: str, blocks: list[kit.Block], where: Where) -> str | None:
         """A new message: ephemeral to the user when private in a channel; returns its ts."""
         channel = where.channel or where.user
+        client = await self._client(where.team)
         await self.pacer.wait(channel)
         if reply.private and where.is_group:
-            sent = await self.client.chat_postEphemeral(
+            sent = await client.chat_postEphemeral(
                 channel=channel, user=where.user, text=text, blocks=blocks, thread_ts=where.thread_ts
             )
             return sent.get("message_ts")
-        sent = await self.client.chat_postMessage(
+        sent = await client.chat_postMessage(
             channel=channel, text=text, blocks=blocks, thread_ts=where.thread_ts
         )
         return sent.get("ts")
 
-    async def send(self, reply: Reply, channel: str, user: str | None = None) -> str | None:
-        """Speak first (alerts): post one ``Reply`` to a channel, or to ``user``'s DM when no channel
-        is given; a private reply in a channel is shown to ``user`` only. Paced to one message a
-        second per channel; returns the message ts. Buttons need keys sealed by the dispatcher."""
-        where = Where(user or "", channel, is_group(channel))
+    async def send(self, reply: Reply, channel: str, user: str | None = None, team: str = "") -> str | None:
+        """Speak first (alerts): post one ``Reply`` to a channel of workspace ``team``, or to
+        ``user``'s DM when no channel is given; a private reply in a channel is shown to ``user``
+        only. Paced to one message a second per channel; returns the message ts. Buttons need keys
+        sealed by the dispatcher. ``slack_oauth.NotInstalled`` when the app is not in ``team``."""
+        where = Where(user or "", channel, is_group(channel), team=team)
         text, blocks = kit.message(reply)
         return await self.post(reply, text, blocks, where)
+
+
+def _browser_request(request: web.Request) -> AsyncBoltRequest:
+    """A browser's GET (the install flow) as slack-bolt reads it: the query and the cookies."""
+    return AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
 
 
 SLACK_KEY = web.AppKey("slack", SlackAdapter)
@@ -492,9 +565,12 @@ SLACK_KEY = web.AppKey("slack", SlackAdapter)
 
 def setup(web_app: web.Application, adapter: SlackAdapter) -> None:
     """Mount Slack on the web app: Socket Mode with an app-level token, otherwise HTTP events at
-    ``/slack/events``."""
+    ``/slack/events``; the install flow's two pages when the app is installable by any workspace."""
     settings = adapter.settings
     web_app[SLACK_KEY] = adapter
+    if adapter.bolt.oauth_flow is not None:
+        web_app.router.add_get(slack_oauth.INSTALL_PATH, adapter.handle_install)
+        web_app.router.add_get(slack_oauth.REDIRECT_PATH, adapter.handle_oauth_redirect)
     if settings.slack_app_token:
         # Slack unreachable: the app serves anyway and Socket Mode keeps trying (see /healthz).
         web_app.cleanup_ctx.append(

@@ -76,15 +76,16 @@ class TelegramSender:
 
 
 class SlackSender:
-    """To the user's direct messages with the app. The Web API client retries a 429 a few times
-    after its ``Retry-After``; when it gives up, the wait is handed to the ``AlertSender``."""
+    """To the user's direct messages with the app, with the bot token of the user's workspace (the
+    identity's ``workspace``). The Web API client retries a 429 a few times after its
+    ``Retry-After``; when it gives up, the wait is handed to the ``AlertSender``."""
 
     def __init__(self, adapter: SlackAdapter) -> None:
         self.adapter = adapter
 
     async def send(self, identity: ChatIdentity, reply: Reply) -> str:
         try:
-            ts = await self.adapter.send(reply, "", user=identity.user_id)
+            ts = await self.adapter.send(reply, "", user=identity.user_id, team=identity.workspace)
         except SlackApiError as err:
             if err.response.status_code == 429:
                 raise RetryAfter(_retry_after(err.response.headers)) from err

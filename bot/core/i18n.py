@@ -21,7 +21,7 @@ DEFAULT = "en"
 
 _locale: ContextVar[str] = ContextVar("locale", default=DEFAULT)
 
-__all__ = ["LANGUAGES", "N_", "current", "gettext", "ngettext", "normalize", "use_locale"]
+__all__ = ["LANGUAGES", "N_", "accepted", "current", "gettext", "ngettext", "normalize", "use_locale"]
 
 
 @cache
@@ -45,6 +45,25 @@ def normalize(code: str | None) -> str | None:
     base = code.replace("_", "-").split("-")[0].lower()
     base = {"in": "id"}.get(base, base)
     return base if base in LANGUAGES else None
+
+
+def accepted(header: str) -> str | None:
+    """The first supported language of an Accept-Language header, by its q-values."""
+    ranked = []
+    for i, part in enumerate(header.split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, i, tag))
+    for _q, _i, tag in sorted(ranked):
+        lang = normalize(tag)
+        if lang:
+            return lang
+    return None
 
 
 def choose(chosen: str | None, account: str | None, platform: str | None, default: str) -> str:

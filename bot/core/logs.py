@@ -62,6 +62,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.slack_bot_token,
         settings.slack_signing_secret,
         settings.slack_app_token,
+        settings.slack_client_secret,
         settings.stripe_api_key,
         settings.stripe_webhook_secret,
         settings.metrics_token,

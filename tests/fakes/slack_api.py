@@ -3,11 +3,16 @@
 It answers the methods hostbot uses, serves ``response_url`` hooks under ``/hooks/``, and can
 answer a method with 429 and a ``Retry-After`` header first. Tests wait for calls with
 ``wait_for`` (woken by each call, never by polling).
+
+Several workspaces: each call records the token it was made with (``Call.token``); ``auth.test``
+names the workspace of each token in ``bots`` (else ``team``); ``oauth.v2.access`` exchanges a code
+``grant``ed for a workspace once, for the app's ``client_id`` and ``client_secret`` only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import time
@@ -23,6 +28,7 @@ class Call:
     args: dict[str, Any]
     status: int = 200
     at: float = field(default_factory=time.monotonic)
+    token: str = ""
 
     def blocks(self) -> list[dict[str, Any]]:
         raw = self.args.get("blocks") or (self.args.get("view") or {}).get("blocks") or []
@@ -55,6 +61,11 @@ class FakeSlackAPI:
     # conversations.members: the members of each channel, served ``page_size`` at a time.
     members: dict[str, list[str]] = field(default_factory=dict)
     page_size: int = 100
+    # Bot tokens by the workspace they speak in (auth.test), and the codes oauth.v2.access takes.
+    bots: dict[str, str] = field(default_factory=dict)
+    client_id: str = "1111.2222"
+    client_secret: str = "test-client-secret"
+    grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     url: str = ""
     _throttled: dict[str, list[int]] = field(default_factory=dict)
@@ -98,6 +109,11 @@ class FakeSlackAPI:
     def of(self, *methods: str) -> list[Call]:
         return [c for c in self.calls if c.method in methods and c.status == 200]
 
+    def grant(self, code: str, team: str, token: str, name: str = "", installer: str = "UADMIN") -> None:
+        """Slack's consent screen, accepted: ``code`` gives ``token``, the bot token of ``team``."""
+        self.bots[token] = team
+        self.grants[code] = {"team": team, "name": name or team, "token": token, "installer": installer}
+
     async def wait_for(self, method: str, count: int = 1, within: float = 10) -> list[Call]:
         async def enough() -> list[Call]:
             async with self._changed:
@@ -122,14 +138,38 @@ class FakeSlackAPI:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ") or str(args.get("token", ""))
         queue = self._throttled.get(method)
         if queue:
-            await self._record(Call(method, args, 429))
+            await self._record(Call(method, args, 429, token=token))
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(queue.pop(0))}
             )
-        await self._record(Call(method, args))
-        return web.json_response(self._answer(method, args))
+        await self._record(Call(method, args, token=token))
+        if method == "oauth.v2.access":
+            return web.json_response(self._exchange(request.headers.get("Authorization", ""), args))
+        return web.json_response(self._answer(method, args, token))
+
+    def _exchange(self, authorization: str, args: dict[str, Any]) -> dict[str, Any]:
+        """oauth.v2.access: the app's credentials in HTTP Basic, a code granted and not used yet."""
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if authorization != f"Basic {expected}":
+            return {"ok": False, "error": "invalid_client_id"}
+        granted = self.grants.pop(str(args.get("code")), None)
+        if granted is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {
+            "ok": True,
+            "app_id": "A0001",
+            "authed_user": {"id": granted["installer"]},
+            "scope": "chat:write,commands,im:history",
+            "token_type": "bot",
+            "access_token": granted["token"],
+            "bot_user_id": self.bot_user,
+            "team": {"id": granted["team"], "name": granted["name"]},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode: say hello, then record what the app sends back (envelope acks)."""
@@ -168,14 +208,14 @@ class FakeSlackAPI:
         await self._record(Call(f"hook:{request.match_info['name']}", await request.json()))
         return web.Response(text="ok")
 
-    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, method: str, args: dict[str, Any], token: str) -> dict[str, Any]:
         ts = f"1700000000.{next(self._ts):06d}"
         if method == "auth.test":
             return {
                 "ok": True,
                 "user_id": self.bot_user,
                 "bot_id": "BBOT",
-                "team_id": self.team,
+                "team_id": self.bots.get(token, self.team),
                 "team": "Test",
             }
         if method == "users.info":

@@ -26,10 +26,12 @@ def signed(body: str, secret: str = SECRET, at: int | None = None) -> dict[str, 
 
 
 class SlackUser:
-    """One Slack user of the test workspace, posting to the app like Slack would."""
+    """One Slack user of the test workspace (or of ``team``), posting to the app like Slack would."""
 
-    def __init__(self, client: TestClient, adapter: SlackAdapter, api: FakeSlackAPI, user: str) -> None:
-        self.client, self.adapter, self.api, self.user = client, adapter, api, user
+    def __init__(
+        self, client: TestClient, adapter: SlackAdapter, api: FakeSlackAPI, user: str, team: str = TEAM
+    ) -> None:
+        self.client, self.adapter, self.api, self.user, self.team = client, adapter, api, user, team
         self._n = 0
 
     async def post(
@@ -52,7 +54,7 @@ class SlackUser:
             "command": "/hosting",
             "text": text,
             "user_id": self.user,
-            "team_id": TEAM,
+            "team_id": self.team,
             "channel_id": channel,
             "response_url": self.api.hook(self._next("cmd")),
         }
@@ -66,7 +68,7 @@ class SlackUser:
         body = json.dumps(
             {
                 "type": "event_callback",
-                "team_id": TEAM,
+                "team_id": self.team,
                 "api_app_id": "A0001",
                 "event_id": event_id or self._next("Ev"),
                 "event": {"user": self.user, **event},
@@ -87,7 +89,7 @@ class SlackUser:
         body = urlencode(
             {
                 "payload": json.dumps(
-                    {"user": {"id": self.user, "team_id": TEAM}, "team": {"id": TEAM}, **payload}
+                    {"user": {"id": self.user, "team_id": self.team}, "team": {"id": self.team}, **payload}
                 )
             }
         )
