@@ -33,6 +33,11 @@ _FILLER_WORDS = (
     "nasil ben biz musun misin miyim"
 )
 FILLERS = frozenset(_FILLER_WORDS.split())
+# What may stand beside a command's object without being an argument ("pay *my* invoice").
+_POSSESSIVES = frozenset(
+    "my our the a an please pls mon ma mes notre nos svp stp saya aku kami tolong apa saja ya dong "
+    "benim bizim lutfen".split()
+)
 
 # Turkish and Indonesian suffixes and English/French plurals: at most this many letters follow the
 # keyword ("faturalarimi" is "fatura" + 6). Longer leftovers are other words ("planet").
@@ -123,14 +128,12 @@ class PhraseBook:
     def is_object(self, word: str) -> bool:
         return any(fits(word, noun) for noun in self.objects)
 
-    def noise(self, word: str) -> bool:
-        folded = fold(word)
-        return folded in FILLERS or self.is_object(folded)
-
     def trim(self, args: Sequence[str]) -> list[str]:
-        """No arguments when only fillers and object nouns were given ("reboot my server");
-        otherwise ``args`` as typed: a filler may be a real argument ("vat DE", "de" in French)."""
-        return [] if all(self.noise(a) for a in args) else list(args)
+        """No arguments when only possessives, politeness and object nouns were given ("reboot my
+        server", "perpanjang domain saya"); otherwise ``args`` as typed: most fillers can be real
+        arguments ("language en", "vat DE")."""
+        noise = [fold(a) for a in args]
+        return [] if all(w in _POSSESSIVES or self.is_object(w) for w in noise) else list(args)
 
     def pairs(self) -> list[Phrase]:
         """The two-word phrases without arguments: these are as good as an alias ("mulai ulang"

@@ -124,7 +124,7 @@ CORPUS: dict[str, list[tuple[str, str, list[str]]]] = {
         ("saya ingin memperpanjang domain", "renew", []),
         ("domain saya", "domains", []),
         ("daftar domain", "domains", []),
-        ("nama domain saya apa saja", "domains", []),
+        ("nama domain saya", "domains", []),
         ("tiket saya", "tickets", []),
         ("lihat tiket dukungan", "tickets", []),
         ("buat tiket", "newticket", []),
