@@ -34,9 +34,11 @@ _FILLER_WORDS = (
 )
 FILLERS = frozenset(_FILLER_WORDS.split())
 # What may stand beside a command's object without being an argument ("pay *my* invoice").
-_POSSESSIVES = frozenset(
+_POSSESSIVE_WORDS = (
     "my our the a an please pls mon ma mes notre nos svp stp saya aku kami tolong apa saja ya dong "
-    "benim bizim lutfen".split()
+    "benim bizim lutfen"
+)
+_POSSESSIVES = frozenset(_POSSESSIVE_WORDS.split())
 )
 
 # Turkish and Indonesian suffixes and English/French plurals: at most this many letters follow the
