@@ -39,7 +39,6 @@ _POSSESSIVE_WORDS = (
     "benim bizim lutfen"
 )
 _POSSESSIVES = frozenset(_POSSESSIVE_WORDS.split())
-)
 
 # Turkish and Indonesian suffixes and English/French plurals: at most this many letters follow the
 # keyword ("faturalarimi" is "fatura" + 6). Longer leftovers are other words ("planet").
