@@ -84,7 +84,7 @@ class _Turns:
         try:
             yield ticket
         finally:
-            self._release()
+            self._release(ticket)
 
     async def pause(self, ticket: _Ticket, seconds: float) -> bool:
         """Wait ``seconds`` holding the turn: True once they have passed; False when a more urgent
@@ -95,7 +95,7 @@ class _Turns:
                 await ticket.overtaken.wait()
         except TimeoutError:
             return True
-        self._release()
+        self._release(ticket)
         await self._acquire(ticket)  # back in line at its first arrival: ahead of later alerts
         return False
 
@@ -110,8 +110,7 @@ class _Turns:
         try:
             await ticket.granted
         except asyncio.CancelledError:
-            if ticket.granted.done() and not ticket.granted.cancelled():
-                self._release()  # the turn came just as the send was cancelled: pass it on
+            self._release(ticket)  # the turn may have come just as the send was cancelled: pass it on
             raise
 
     def _take(self, ticket: _Ticket) -> None:
@@ -120,7 +119,10 @@ class _Turns:
         if any(waiting.priority < ticket.priority and waiting.live for waiting in self._waiting):
             ticket.overtaken.set()
 
-    def _release(self) -> None:
+    def _release(self, ticket: _Ticket) -> None:
+        """Hand the turn on, if ``ticket`` holds it (a send cancelled while waiting holds nothing)."""
+        if self._holder is not ticket:
+            return
         self._holder = None
         while self._waiting:
             ticket = heapq.heappop(self._waiting)
