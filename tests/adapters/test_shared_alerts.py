@@ -98,7 +98,9 @@ async def test_telegram_group_gets_the_kinds_chosen_there_without_pay_links(
         async with app.db.uow() as uow:
             posted = (await uow.session.scalars(select(ChannelAlertDelivery.message_id))).all()
             audited = (
-                await uow.session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "channel.alerts"))
+                await uow.session.scalars(
+                    select(AuditEntry.detail).where(AuditEntry.action == "channel.alerts")
+                )
             ).all()
         assert sorted(posted) == sorted(str(c.result["message_id"]) for c in group)
         assert [d["kinds"] for d in audited] == [["renewal", "ticket"], ["renewal", "ticket"]]
@@ -155,7 +157,10 @@ async def test_slack_channel_gets_the_kinds_chosen_there_without_buttons(
         async with app.db.uow() as uow:
             ident = await chat_records.identity(uow, "slack", TEAM, "UANA")
             await linking.redeem(uow, ident, await linking.issue_code(uow, 1, "slack", "admin"))
-        ana, bob = SlackUser(client, adapter, fake_slack, "UANA"), SlackUser(client, adapter, fake_slack, "UBOB")
+        ana, bob = (
+            SlackUser(client, adapter, fake_slack, "UANA"),
+            SlackUser(client, adapter, fake_slack, "UBOB"),
+        )
         async with app.db.uow() as uow:  # an owner shared the channel earlier
             owner = await chat_records.identity(uow, "slack", TEAM, "UOWNER")
             await linking.redeem(uow, owner, await linking.issue_code(uow, 1, "slack", "owner"))

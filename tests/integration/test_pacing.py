@@ -127,7 +127,11 @@ async def test_sends_cancelled_while_waiting_hold_nobody_up() -> None:
 
 async def test_a_group_chat_keeps_its_own_limit() -> None:
     pacer = Pacer(
-        "test", Limiter("async+memory://"), overall="1000/second", per_chat="1000/second", per_group="2/second"
+        "test",
+        Limiter("async+memory://"),
+        overall="1000/second",
+        per_chat="1000/second",
+        per_group="2/second",
     )
     sent: dict[str, list[float]] = {}
 

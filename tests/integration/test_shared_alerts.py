@@ -147,7 +147,9 @@ async def test_a_kind_turned_off_in_ones_own_chat_still_goes_where_the_team_take
         assert set((await uow.session.scalars(select(Alert.state))).all()) == {"sent"}
 
 
-async def test_owners_and_admins_choose_and_everyone_there_may_look(dispatcher: Dispatcher, alice: Chat) -> None:
+async def test_owners_and_admins_choose_and_everyone_there_may_look(
+    dispatcher: Dispatcher, alice: Chat
+) -> None:
     group = await _shared(dispatcher)
     guest = InGroup(dispatcher, "stranger")
     await Chat.linked(dispatcher, "mia", customer_id=1, role="member")
