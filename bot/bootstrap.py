@@ -291,7 +291,14 @@ async def open_app(settings: Settings, seed_demo: bool = False) -> App:
 
 def telegram_adapter(app: App, poll_timeout: int = 10) -> TelegramAdapter:
     settings = app.settings
-    pacer = Pacer("telegram", app.limiter, settings.telegram_rate, settings.telegram_chat_rate, app.metrics)
+    pacer = Pacer(
+        "telegram",
+        app.limiter,
+        settings.telegram_rate,
+        settings.telegram_chat_rate,
+        app.metrics,
+        per_group=settings.telegram_group_rate,
+    )
     return TelegramAdapter(app.dispatcher, settings, pacer, app.limiter, app.metrics, poll_timeout)
 
 

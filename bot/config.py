@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     telegram_rate: str = "25/second"
     telegram_chat_rate: str = "1/second"
+    # A group chat's own limit (Telegram allows 20 messages a minute in a group).
+    telegram_group_rate: str = "20/minute"
     telegram_link_attempts: str = "5/15 minutes"
 
     # Slack: HTTP events at /slack/events with a bot token and signing secret; Socket Mode when an

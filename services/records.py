@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from storage.models import (
     Alert,
     AlertSettings,
+    ChannelBinding,
     ChatIdentity,
     Conversation,
     Customer,
@@ -38,6 +39,7 @@ DatabaseError = SQLAlchemyError
 __all__ = [
     "Alert",
     "AlertSettings",
+    "ChannelBinding",
     "ChatIdentity",
     "Conversation",
     "Customer",

@@ -606,6 +606,10 @@ class ChannelBinding(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     bound_by: Mapped[int | None] = mapped_column(ForeignKey("chat_identities.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # What an owner or admin chose for this chat (``alerts here``): the alert kinds posted here
+    # (``services.channel_alerts.KINDS``; none until chosen) and their language (None: the account's).
+    alert_kinds: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class Alert(Base):
@@ -641,6 +645,19 @@ class AlertDelivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("chat_identities.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(100))
+    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ChannelAlertDelivery(Base):
+    """One alert posted to one shared chat (``ChannelBinding``); never posted there twice."""
+
+    __tablename__ = "channel_alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "binding_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    binding_id: Mapped[int] = mapped_column(ForeignKey("channel_bindings.id", ondelete="CASCADE"))
     message_id: Mapped[str] = mapped_column(String(100))
     sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -52,7 +52,7 @@ from bot.core.i18n import current, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.logs import update_scope
 from bot.core.metrics import Metrics
-from bot.core.pacing import Pacer
+from bot.core.pacing import ALERT, REPLY, Pacer
 from bot.core.registry import Registry
 from bot.core.types import Incoming, Reply, Submission
 from bot.lifecycle import supervise
@@ -530,11 +530,14 @@ class SlackAdapter:
         opened = await (await self._client(where.team)).conversations_open(users=where.user)
         return str(opened["channel"]["id"])
 
-    async def post(self, reply: Reply, text: str, blocks: list[kit.Block], where: Where) -> str | None:
-        """A new message: ephemeral to the user when private in a channel; returns its ts."""
+    async def post(
+        self, reply: Reply, text: str, blocks: list[kit.Block], where: Where, priority: int = REPLY
+    ) -> str | None:
+        """A new message: ephemeral to the user when private in a channel; returns its ts.
+        ``priority``: ``ALERT`` for what the bot starts (a reply to the channel goes first)."""
         channel = where.channel or where.user
         client = await self._client(where.team)
-        await self.pacer.wait(channel)
+        await self.pacer.wait(channel, priority)
         if reply.private and where.is_group:
             sent = await client.chat_postEphemeral(
                 channel=channel, user=where.user, text=text, blocks=blocks, thread_ts=where.thread_ts
@@ -548,11 +551,12 @@ class SlackAdapter:
     async def send(self, reply: Reply, channel: str, user: str | None = None, team: str = "") -> str | None:
         """Speak first (alerts): post one ``Reply`` to a channel of workspace ``team``, or to
         ``user``'s DM when no channel is given; a private reply in a channel is shown to ``user``
-        only. Paced to one message a second per channel; returns the message ts. Buttons need keys
-        sealed by the dispatcher. ``slack_oauth.NotInstalled`` when the app is not in ``team``."""
+        only. Paced to one message a second per channel, after the replies waiting for it; returns
+        the message ts. Buttons need keys sealed by the dispatcher. ``slack_oauth.NotInstalled``
+        when the app is not in ``team``."""
         where = Where(user or "", channel, is_group(channel), team=team)
         text, blocks = kit.message(reply)
-        return await self.post(reply, text, blocks, where)
+        return await self.post(reply, text, blocks, where, ALERT)
 
 
 def _browser_request(request: web.Request) -> AsyncBoltRequest:

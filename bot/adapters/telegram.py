@@ -2,7 +2,9 @@
 
 Long polling by default; with ``TELEGRAM_WEBHOOK_URL`` the project's aiohttp app receives the
 updates (the ``Application`` is built without an ``Updater``). Every outbound call is paced by
-``bot.core.pacing.Pacer`` (per chat and overall) and waits out a 429 instead of dropping a reply.
+``bot.core.pacing.Pacer`` (per chat, per group and overall) and waits out a 429 instead of dropping
+a reply; what the bot starts (alerts) is sent with the ``ALERT`` priority, so that a reply to the
+same chat goes first.
 Telegram's own deadline lives here: every callback query is answered.
 """
 
@@ -37,6 +39,7 @@ from telegram.ext import (
     BaseUpdateProcessor,
     CallbackQueryHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     filters,
 )
@@ -50,7 +53,7 @@ from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
 from bot.core.logs import update_scope
 from bot.core.metrics import Metrics
-from bot.core.pacing import Pacer
+from bot.core.pacing import REPLY, Pacer
 from bot.core.registry import Registry, fold
 from bot.core.types import Incoming, Reply
 from bot.lifecycle import supervise
@@ -69,9 +72,16 @@ ALERT_LIMIT = 200  # Telegram shows at most 200 characters in a callback answer
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 
-class PacedLimiter(BaseRateLimiter[None]):
-    """Waits for the pacer before every call to a chat; on 429 waits the full ``retry_after`` and
-    tries again, as often as needed (a reply is late rather than lost)."""
+def is_group(chat: object) -> bool:
+    """Group and channel ids are negative (a channel may also be named ``@name``); a user's is not."""
+    return str(chat).startswith(("-", "@"))
+
+
+class PacedLimiter(BaseRateLimiter[int]):
+    """Waits for the pacer before every call to a chat, with the call's priority (its
+    ``rate_limit_args``: ``bot.core.pacing.ALERT`` for what the bot starts, else a reply); on 429
+    waits the full ``retry_after`` and tries again, as often as needed (a reply is late rather than
+    lost)."""
 
     def __init__(self, pacer: Pacer, metrics: Metrics) -> None:
         self.pacer = pacer
@@ -90,12 +100,13 @@ class PacedLimiter(BaseRateLimiter[None]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: None,
+        rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat = data.get("chat_id")
+        priority = REPLY if rate_limit_args is None else rate_limit_args
         while True:
             if chat is not None:
-                await self.pacer.wait(str(chat))
+                await self.pacer.wait(str(chat), priority, group=is_group(chat))
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as err:
@@ -296,6 +307,12 @@ class TelegramAdapter:
         bot: Bot = self.application.bot
         return bot
 
+    @property
+    def paced_bot(self) -> ExtBot[int]:
+        """The bot with its rate limiter, whose calls take a priority (``rate_limit_args``)."""
+        bot: ExtBot[int] = self.application.bot
+        return bot
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -460,22 +477,26 @@ class TelegramAdapter:
                 )
         await self.bot.send_message(int(incoming.chat_id), notice)
 
-    async def send(self, chat_id: int, reply: Reply) -> int:
-        """Send one reply to a chat (also for messages the bot starts, such as alerts): the text in
-        pieces Telegram accepts, the buttons under the last piece, then the attachments.
-        Returns the id of the message that carries the buttons (the last text piece)."""
+    async def send(self, chat_id: int, reply: Reply, priority: int = REPLY) -> int:
+        """Send one reply to a chat (also for messages the bot starts, such as alerts, with the
+        ``ALERT`` priority): the text in pieces Telegram accepts, the buttons under the last piece,
+        then the attachments. Returns the id of the message that carries the buttons (the last
+        text piece)."""
+        bot = self.paced_bot
         chunks = split_text(reply.text)
         message_id = 0
         for i, chunk in enumerate(chunks):
-            last = i == len(chunks) - 1
-            sent = await self.bot.send_message(chat_id, chunk, reply_markup=keyboard(reply) if last else None)
+            markup = keyboard(reply) if i == len(chunks) - 1 else None
+            sent = await bot.send_message(chat_id, chunk, reply_markup=markup, rate_limit_args=priority)
             message_id = sent.message_id
         for attachment in reply.attachments:
             document = InputFile(attachment.data, filename=attachment.filename)
             if attachment.content_type in ("image/png", "image/jpeg"):
-                sent = await self.bot.send_photo(chat_id, document, caption=attachment.title or None)
+                caption = attachment.title or None
+                sent = await bot.send_photo(chat_id, document, caption=caption, rate_limit_args=priority)
             else:
-                sent = await self.bot.send_document(chat_id, document, filename=attachment.filename)
+                name = attachment.filename
+                sent = await bot.send_document(chat_id, document, filename=name, rate_limit_args=priority)
             message_id = message_id or sent.message_id
         return message_id
 

@@ -1,9 +1,12 @@
 """Sending the outbox: claim, compose in each chat's language, send through the platform's sender.
 
-Per alert: drop it if the customer turned its kind off, there is no linked chat any more, or it no
-longer applies; hold it until the customer's quiet hours end; otherwise seal its buttons for each
-chat and send it to every linked chat that has not had it yet, recording each platform message id
-at once. ``RetryAfter`` is waited out and the same message sent again (not a failure); any other
+Per alert: drop it if nobody is to get it any more (the customer turned its kind off and no shared
+chat takes it, no linked chat is left) or it no longer applies; hold it until the customer's quiet
+hours end; otherwise seal its buttons for each linked person's chat and send it to every chat that
+has not had it yet, recording each platform message id at once. The group chats the account is
+shared with get the kinds chosen there (``alerts here``), in the shared wording (no pay link, no
+button, nothing private: ``bot.alerts.messages``) and in the language chosen there, else the
+account's. ``RetryAfter`` is waited out and the same message sent again (not a failure); any other
 error makes the attempt fail: the alert goes back to pending with exponential backoff, and to the
 ``dead`` state after ``alerts_max_attempts``.
 
@@ -22,7 +25,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 from bot.alerts import messages
 from bot.alerts.senders import Desk, RetryAfter, Sender
@@ -31,19 +34,21 @@ from bot.core.dispatcher import seal
 from bot.core.i18n import choose, use_locale
 from bot.core.types import Reply
 from bot.lifecycle import Stop
-from services import alert_prefs, clock, renewals
+from services import alert_prefs, channel_alerts, clock, renewals
 from services import desk as support
 from services.alerts import outbox
 from services.desk import DeskTicket
 from services.errors import NotFound
 from services.invoices import Seller
-from services.records import Alert, ChatIdentity, Customer, Database, UnitOfWork
+from services.records import Alert, ChannelBinding, ChatIdentity, Customer, Database, UnitOfWork
 
 log = logging.getLogger("hostbot.alerts")
 
 Sleep = Callable[[float], Awaitable[None]]
 MAX_BACKOFF = dt.timedelta(hours=6)
 MAX_RETRY_AFTER = 20  # 429s in a row for one message before the attempt counts as failed
+# Where one alert goes: a linked person's chat, or a group chat the account is shared with.
+Destination: TypeAlias = ChatIdentity | ChannelBinding
 
 
 class AlertSender:
@@ -138,55 +143,62 @@ class AlertSender:
 
     async def _compose(
         self, uow: UnitOfWork, alert: Alert, customer: Customer
-    ) -> list[tuple[ChatIdentity, Reply]] | None:
-        """The alert for each linked chat that has not had it yet, its buttons sealed and committed;
-        None when it was settled here (dropped, or held until the customer's quiet hours end)."""
+    ) -> list[tuple[Destination, Reply]] | None:
+        """The alert for each chat that has not had it yet, the buttons of the personal ones sealed
+        and committed; None when it was settled here (dropped, or held until the customer's quiet
+        hours end)."""
         alert_id = alert.id
         prefs = await alert_prefs.get(uow, customer.id)
-        if alert.kind in (prefs.muted or []):
-            await self._finish(alert_id, state="dropped", last_error="turned off by the customer")
+        muted = alert.kind in (prefs.muted or [])
+        chats = [] if muted else await outbox.recipients(uow, customer.id)
+        teams = await channel_alerts.takers(uow, customer.id, alert.kind)
+        if not chats and not teams:
+            why = "turned off by the customer" if muted else "no linked chat"
+            await self._finish(alert_id, state="dropped", last_error=why)
             return None
         held = alert_prefs.quiet_until(prefs, customer.timezone, clock.now())
         if held is not None:
             await self._finish(alert_id, state="pending", not_before=held)
             return None
-        chats = await outbox.recipients(uow, customer.id)
-        if not chats:
-            await self._finish(alert_id, state="dropped", last_error="no linked chat")
-            return None
-        draft = await messages.compose(uow, alert, customer, self.settings, self.seller)
+        done = await outbox.delivered_to(uow, alert_id)
+        posted = await outbox.shared_delivered_to(uow, alert_id)
+        chats = [chat for chat in chats if chat.id not in done]
+        teams = [team for team in teams if team.id not in posted]
+        draft = await messages.compose(uow, alert, customer, self.settings, self.seller, personal=bool(chats))
         if draft is None:
             await self._finish(alert_id, state="dropped", last_error="no longer applies")
             return None
-        done = await outbox.delivered_to(uow, alert_id)
-        todo: list[tuple[ChatIdentity, Reply]] = []
+        todo: list[tuple[Destination, Reply]] = []
+        default = self.settings.default_language
         for chat in chats:
-            if chat.id in done:
-                continue
-            lang = choose(
-                chat.language, customer.language, chat.platform_language, self.settings.default_language
-            )
-            with use_locale(lang):
-                reply = draft()
+            with use_locale(choose(chat.language, customer.language, chat.platform_language, default)):
+                reply = draft.personal()
             seal(uow, chat.id, reply, self.settings)
             todo.append((chat, reply))
+        for team in teams:
+            with use_locale(choose(team.language, customer.language, None, default)):
+                todo.append((team, Reply(draft.shared())))
         await uow.commit()  # the button keys and pay link exist before anyone can press them
         return todo
 
-    async def _send_all(self, alert_id: int, todo: list[tuple[ChatIdentity, Reply]], notice: Any) -> None:
+    async def _send_all(self, alert_id: int, todo: list[tuple[Destination, Reply]], notice: Any) -> None:
         """Send to each chat, recording each delivery at once; settle the alert."""
         errors = []
-        for chat, reply in todo:
+        for where, reply in todo:
             try:
-                message_id = await self._send(alert_id, chat, reply)
+                message_id = await self._send(alert_id, where, reply)
             except _LostClaim:
                 return
             except Exception as err:
-                log.warning("alert %s to %s:%s failed: %r", alert_id, chat.platform, chat.user_id, err)
-                errors.append(f"{chat.platform}: {err!r}")
+                who = where.user_id if isinstance(where, ChatIdentity) else where.chat_id
+                log.warning("alert %s to %s:%s failed: %r", alert_id, where.platform, who, err)
+                errors.append(f"{where.platform}: {err!r}")
                 continue
             async with self.db.uow() as uow:
-                await outbox.record_delivery(uow, alert_id, chat.id, message_id)
+                if isinstance(where, ChatIdentity):
+                    await outbox.record_delivery(uow, alert_id, where.id, message_id)
+                else:
+                    await outbox.record_shared_delivery(uow, alert_id, where.id, message_id)
         if errors:
             await self._failed(alert_id, "; ".join(errors))
             return
@@ -258,18 +270,20 @@ class AlertSender:
             await self.desk.post_event(ticket, event, news)
         await self._finish(alert_id, state="sent", sent_at=clock.now(), last_error="")
 
-    async def _send(self, alert_id: int, chat: ChatIdentity, reply: Reply) -> str:
-        sender = self.senders.get(chat.platform)
+    async def _send(self, alert_id: int, where: Destination, reply: Reply) -> str:
+        sender = self.senders.get(where.platform)
         if sender is None:
-            raise LookupError(f"no sender for platform {chat.platform!r}")
+            raise LookupError(f"no sender for platform {where.platform!r}")
         for _attempt in range(MAX_RETRY_AFTER):
             async with self.db.uow() as uow:
                 if not await outbox.extend(uow, alert_id, self.worker, self.settings.alerts_lease_seconds):
                     raise _LostClaim()
             try:
-                return await sender.send(chat, reply)
+                if isinstance(where, ChatIdentity):
+                    return await sender.send(where, reply)
+                return await sender.send_shared(where, reply)
             except RetryAfter as wait:
-                log.info("alert %s: %s asks to wait %.1f s", alert_id, chat.platform, wait.seconds)
+                log.info("alert %s: %s asks to wait %.1f s", alert_id, where.platform, wait.seconds)
                 await self.sleep(wait.seconds)
         raise RuntimeError(f"still rate-limited after {MAX_RETRY_AFTER} waits")
 

@@ -2,14 +2,21 @@
 
 ``compose`` looks the facts up again when the alert is sent (an invoice may have been paid, a
 reply read, a balance topped up since the scan) and returns None when there is nothing left to
-say. It returns a function that builds the ``Reply`` in the current locale, so one alert sent to
-chats in different languages reads right in each, and one pay link serves them all.
+say. It returns a ``Draft``: functions that build the message in the current locale, so one alert
+sent to chats in different languages reads right in each, and one pay link serves them all.
+
+Each alert has two wordings. The personal one goes to the chats of the people linked to the
+account: pay link, buttons, a support reply's text, marked private. The shared one goes to a group
+chat the account is shared with (``alerts here``): plain text with the amounts and dates, and
+never a pay link, a button, login details or what support wrote; where something needs doing, it
+says that the owners and admins can see to it in a private chat.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.core import formatting
@@ -20,9 +27,16 @@ from services import alert_prefs, invoices, ledger, renewal_costs, service_lifec
 from services.alerts import facts
 from services.invoices import Seller
 from services.money import Money
-from services.records import Alert, Customer, UnitOfWork
+from services.records import Alert, Customer, Invoice, UnitOfWork
 
-Draft = Callable[[], Reply]
+
+@dataclass(frozen=True)
+class Draft:
+    """``personal``: the ``Reply`` for a linked person's chat; ``shared``: the text for a shared chat
+    (nothing but text: no button, no attachment, nothing private)."""
+
+    personal: Callable[[], Reply]
+    shared: Callable[[], str]
 
 
 def _button(label: str, line: str) -> list[Button]:
@@ -36,6 +50,18 @@ def _top_up() -> list[Button]:
 
 def _pay_line(link: str) -> str:
     return _("Pay it here, no login needed:\n{link}").format(link=link)
+
+
+def _see_to_it() -> str:
+    """The shared wording's last line where something needs doing (paying, renewing, topping up)."""
+    return _("The owners and admins of the account can see to it in a private chat with me.")
+
+
+async def _pay_link(uow: UnitOfWork, inv: Invoice, settings: Settings, personal: bool) -> str | None:
+    """A pay link for the personal wording; none when only shared chats get the alert."""
+    if not personal:
+        return None
+    return await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
 
 
 def _service(r: renewal_costs.Renewal) -> str:
@@ -54,7 +80,7 @@ def _expiry(r: renewal_costs.Renewal, today: dt.date) -> str:
 
 
 async def _renewal(
-    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
+    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller, personal: bool
 ) -> Draft | None:
     p = alert.params
     r = await renewal_costs.renewal(uow, customer, p["item"], p["id"], seller)
@@ -64,21 +90,20 @@ async def _renewal(
     today = facts.local_today(customer)
     link = None
     if not r.auto and r.invoice is not None:
-        link = await invoices.create_pay_link(
-            uow, r.invoice, settings.public_base_url, settings.pay_link_ttl_days
-        )
+        link = await _pay_link(uow, r.invoice, settings, personal)
 
-    def draft() -> Reply:
+    def said() -> tuple[list[str], bool]:
+        """What both wordings say, and whether something needs doing."""
         amount = formatting.money(r.cost)
         lines = [formatting.sentence(_expiry(r, today))]
-        buttons: list[list[Button]] = []
         if r.auto and balance >= r.cost:
             lines.append(
                 _(
                     "It renews automatically: {amount} will be taken from your balance, which is {balance} now."
                 ).format(amount=amount, balance=formatting.money(balance))
             )
-        elif r.auto:
+            return lines, False
+        if r.auto:
             lines.append(
                 _(
                     "It is set to renew automatically, but your balance of {balance} does not cover the "
@@ -90,20 +115,32 @@ async def _renewal(
                     date=formatting.date(r.due),
                 )
             )
-            buttons.append(_top_up())
-        elif r.invoice is not None and link is not None:
+        elif r.invoice is not None:
             lines.append(
                 _("Invoice {number} for {amount} renews it.").format(number=r.invoice.number, amount=amount)
             )
-            lines.append(_pay_line(link))
-            buttons.append([Button(_("Pay"), command=f"pay {r.invoice.id}")])
         else:
             lines.append(_("It stops then unless you renew it ({amount}).").format(amount=amount))
+        return lines, True
+
+    def draft() -> Reply:
+        lines, _todo = said()
+        buttons: list[list[Button]] = []
+        if r.auto:
+            buttons.append(_top_up() if balance < r.cost else [])
+        elif r.invoice is not None:
+            lines += [_pay_line(link)] if link is not None else []
+            buttons.append([Button(_("Pay"), command=f"pay {r.invoice.id}")])
+        else:
             line = f"renew {r.name}" if r.item == "domain" else f"extend {r.id}"
             buttons.append(_button(_("Renew"), line))
         return Reply("\n".join(lines), buttons=[row for row in buttons if row], private=True)
 
-    return draft
+    def shared() -> str:
+        lines, todo = said()
+        return "\n".join([*lines, _see_to_it()] if todo else lines)
+
+    return Draft(draft, shared)
 
 
 async def _forecast(uow: UnitOfWork, alert: Alert, customer: Customer, seller: Seller) -> Draft | None:
@@ -116,7 +153,7 @@ async def _forecast(uow: UnitOfWork, alert: Alert, customer: Customer, seller: S
     if need.minor <= 0 or balance >= need:
         return None
 
-    def draft() -> Reply:
+    def said() -> str:
         values = {
             "balance": formatting.money(balance),
             "date": formatting.date(until),
@@ -138,13 +175,16 @@ async def _forecast(uow: UnitOfWork, alert: Alert, customer: Customer, seller: S
         if usage.minor:
             label = _("Pay-as-you-use charges until {date}").format(date=formatting.date(until))
             lines.append(f"• {label} · {formatting.money(usage)}")
-        return Reply("\n".join(lines), buttons=[row for row in [_top_up()] if row], private=True)
+        return "\n".join(lines)
 
-    return draft
+    return Draft(
+        lambda: Reply(said(), buttons=[row for row in [_top_up()] if row], private=True),
+        lambda: f"{said()}\n{_see_to_it()}",
+    )
 
 
 async def _notice(
-    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
+    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller, personal: bool
 ) -> Draft | None:
     """An auto-renewal the billing job could not pay (``BillingNotice``), as things stand now: gone
     once its invoice is paid or the balance covers it (the next billing run renews it then)."""
@@ -162,10 +202,10 @@ async def _notice(
     balance = await ledger.balance(uow, customer)
     if balance >= cost:
         return None
-    link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
+    link = await _pay_link(uow, inv, settings, personal)
 
-    def draft() -> Reply:
-        text = _(
+    def said() -> str:
+        return _(
             "The automatic renewal of {service} on {date} did not go through: it costs {amount} and "
             "your balance of {balance} is {missing} short."
         ).format(
@@ -175,10 +215,13 @@ async def _notice(
             balance=formatting.money(balance),
             missing=formatting.money(cost - balance),
         )
-        buttons = [[Button(_("Pay"), command=f"pay {inv.id}")], _top_up()]
-        return Reply(f"{text}\n{_pay_line(link)}", buttons=[row for row in buttons if row], private=True)
 
-    return draft
+    def draft() -> Reply:
+        lines = [said(), *([_pay_line(link)] if link is not None else [])]
+        buttons = [[Button(_("Pay"), command=f"pay {inv.id}")], _top_up()]
+        return Reply("\n".join(lines), buttons=[row for row in buttons if row], private=True)
+
+    return Draft(draft, lambda: f"{said()}\n{_see_to_it()}")
 
 
 async def _threshold(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | None:
@@ -188,24 +231,28 @@ async def _threshold(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft
     if prefs.low_balance_minor != threshold.minor or balance >= threshold:
         return None
 
-    def draft() -> Reply:
-        text = _("Your balance is {balance}, below the {threshold} you asked to be warned about.").format(
+    def said() -> str:
+        return _("Your balance is {balance}, below the {threshold} you asked to be warned about.").format(
             balance=formatting.money(balance), threshold=formatting.money(threshold)
         )
-        return Reply(text, buttons=[row for row in [_top_up()] if row], private=True)
 
-    return draft
+    return Draft(
+        lambda: Reply(said(), buttons=[row for row in [_top_up()] if row], private=True),
+        lambda: f"{said()}\n{_see_to_it()}",
+    )
 
 
-async def _overdue(uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings) -> Draft | None:
+async def _overdue(
+    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, personal: bool
+) -> Draft | None:
     inv = await facts.invoice(uow, customer, alert.params["invoice"])
     if inv is None or inv.status != "unpaid":
         return None
-    link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
+    link = await _pay_link(uow, inv, settings, personal)
     late = (facts.local_today(customer) - inv.due_date).days
 
-    def draft() -> Reply:
-        text = ngettext(
+    def said() -> str:
+        return ngettext(
             "Invoice {number} for {amount} was due on {date}, {n} day ago.",
             "Invoice {number} for {amount} was due on {date}, {n} days ago.",
             late,
@@ -215,13 +262,12 @@ async def _overdue(uow: UnitOfWork, alert: Alert, customer: Customer, settings: 
             date=formatting.date(inv.due_date),
             n=late,
         )
-        return Reply(
-            f"{text}\n{_pay_line(link)}",
-            buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]],
-            private=True,
-        )
 
-    return draft
+    def draft() -> Reply:
+        lines = [said(), *([_pay_line(link)] if link is not None else [])]
+        return Reply("\n".join(lines), buttons=[[Button(_("Pay"), command=f"pay {inv.id}")]], private=True)
+
+    return Draft(draft, lambda: f"{said()}\n{_see_to_it()}")
 
 
 def _ticket_buttons(ticket_id: int) -> list[list[Button]]:
@@ -245,7 +291,14 @@ async def _reply(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | N
         head = _("Support replied to ticket #{id} ({subject}):").format(id=ticket.id, subject=ticket.subject)
         return Reply(f"{head}\n{excerpt}\n\n{_answer_hint(ticket.id)}", buttons=_ticket_buttons(ticket.id))
 
-    return draft
+    def shared() -> str:
+        # What support wrote may be meant for the account's people only (an address, a password).
+        return _(
+            "Support replied to ticket #{id} ({subject}). The people linked to the account can read "
+            "the reply in a private chat with me."
+        ).format(id=ticket.id, subject=ticket.subject)
+
+    return Draft(draft, shared)
 
 
 async def _closed(uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings) -> Draft | None:
@@ -255,18 +308,18 @@ async def _closed(uow: UnitOfWork, alert: Alert, customer: Customer, settings: S
         return None
     days = settings.ticket_reopen_days
 
-    def draft() -> Reply:
+    def said() -> str:
         head = _("Support closed ticket #{id} ({subject}).").format(id=ticket.id, subject=ticket.subject)
         if days <= 0:
-            return Reply(head, buttons=_ticket_buttons(ticket.id))
+            return head
         reopen = ngettext(
             "If you still need help, reply to it within {n} day to reopen it.",
             "If you still need help, reply to it within {n} days to reopen it.",
             days,
         ).format(n=days)
-        return Reply(f"{head}\n{reopen}", buttons=_ticket_buttons(ticket.id))
+        return f"{head}\n{reopen}"
 
-    return draft
+    return Draft(lambda: Reply(said(), buttons=_ticket_buttons(ticket.id)), said)
 
 
 async def _payment(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft | None:
@@ -276,18 +329,21 @@ async def _payment(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft |
         return None
     amount = Money(alert.params["amount"], alert.params["currency"])
 
-    def draft() -> Reply:
+    def said() -> str:
         if alert.kind == "invoice_paid":
-            text = _("Invoice {number} is paid. Thank you!").format(number=inv.number)
+            return _("Invoice {number} is paid. Thank you!").format(number=inv.number)
+        return _(
+            "We received {amount} for invoice {number}, which could not take it; "
+            "it was added to your balance."
+        ).format(amount=formatting.money(amount), number=inv.number)
+
+    def draft() -> Reply:
+        text = said()
+        if alert.kind == "invoice_paid":
             text += "\n" + _("Your invoice as a PDF: /invoice {number} pdf").format(number=inv.number)
-        else:
-            text = _(
-                "We received {amount} for invoice {number}, which could not take it; "
-                "it was added to your balance."
-            ).format(amount=formatting.money(amount), number=inv.number)
         return Reply(text, private=True)
 
-    return draft
+    return Draft(draft, said)
 
 
 def _lifecycle_text(step: str, standing: service_lifecycle.Standing, today: dt.date) -> str:
@@ -329,7 +385,9 @@ def _lifecycle_text(step: str, standing: service_lifecycle.Standing, today: dt.d
     ).format(service=service, due=due)
 
 
-async def _lifecycle(uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings) -> Draft | None:
+async def _lifecycle(
+    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, personal: bool
+) -> Draft | None:
     """A step of an unpaid order's lifecycle, ahead or done (``services.service_lifecycle``), with
     what brings the order back while it still can be: its renewal invoice to pay, or a renewal."""
     p = alert.params
@@ -339,44 +397,58 @@ async def _lifecycle(uow: UnitOfWork, alert: Alert, customer: Customer, settings
         return None
     today = facts.local_today(customer)
     inv = standing.invoice if step != "terminated" else None
-    link = None
-    if inv is not None:
-        link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)
+    link = await _pay_link(uow, inv, settings, personal) if inv is not None else None
 
-    def draft() -> Reply:
+    def said() -> list[str]:
         lines = [formatting.sentence(_lifecycle_text(step, standing, today))]
-        buttons: list[list[Button]] = []
-        if inv is not None and link is not None:
+        if inv is not None:
             amount = formatting.amount(inv.total_minor, inv.currency)
             lines.append(
                 _("To keep this order, pay invoice {number} ({amount}).").format(
                     number=inv.number, amount=amount
                 )
             )
-            lines.append(_pay_line(link))
-            buttons.append([Button(_("Pay"), command=f"pay {inv.id}")])
         elif step != "terminated":
             lines.append(_("To keep this order, renew it."))
+        return lines
+
+    def draft() -> Reply:
+        lines = said()
+        buttons: list[list[Button]] = []
+        if inv is not None:
+            lines += [_pay_line(link)] if link is not None else []
+            buttons.append([Button(_("Pay"), command=f"pay {inv.id}")])
+        elif step != "terminated":
             buttons.append(_button(_("Renew"), f"extend {standing.order.id}"))
         return Reply("\n".join(lines), buttons=buttons, private=True)
 
-    return draft
+    def shared() -> str:
+        lines = said()
+        return "\n".join([*lines, _see_to_it()] if step != "terminated" else lines)
+
+    return Draft(draft, shared)
 
 
 async def compose(
-    uow: UnitOfWork, alert: Alert, customer: Customer, settings: Settings, seller: Seller
+    uow: UnitOfWork,
+    alert: Alert,
+    customer: Customer,
+    settings: Settings,
+    seller: Seller,
+    personal: bool = True,
 ) -> Draft | None:
-    """The message for this alert as things stand now, or None when it no longer applies."""
+    """The message for this alert as things stand now, or None when it no longer applies.
+    ``personal``: a linked person's chat gets it (else only shared chats do, and no pay link is made)."""
     if alert.kind == "autorenew" and alert.params.get("rule") == "notice":
-        return await _notice(uow, alert, customer, settings, seller)
+        return await _notice(uow, alert, customer, settings, seller, personal)
     if alert.kind in ("renewal", "autorenew"):
-        return await _renewal(uow, alert, customer, settings, seller)
+        return await _renewal(uow, alert, customer, settings, seller, personal)
     if alert.kind == "lowbalance" and alert.params.get("rule") == "forecast":
         return await _forecast(uow, alert, customer, seller)
     if alert.kind == "lowbalance":
         return await _threshold(uow, alert, customer)
     if alert.kind == "overdue":
-        return await _overdue(uow, alert, customer, settings)
+        return await _overdue(uow, alert, customer, settings, personal)
     if alert.kind == "ticket" and "closed" in alert.params:
         return await _closed(uow, alert, customer, settings)
     if alert.kind == "ticket":
@@ -384,5 +456,5 @@ async def compose(
     if alert.kind in ("invoice_paid", "payment_credited"):
         return await _payment(uow, alert, customer)
     if alert.kind == service_lifecycle.KIND:
-        return await _lifecycle(uow, alert, customer, settings)
+        return await _lifecycle(uow, alert, customer, settings, personal)
     raise ValueError(f"unknown alert kind {alert.kind!r}")

@@ -1,17 +1,20 @@
 """The port through which alerts leave: one ``Sender`` per platform.
 
 A sender delivers one ``Reply`` (text and buttons whose ``key`` is already filled in) to one chat
-identity and returns the platform's message id::
+identity, or one shared chat's plain-text ``Reply`` to the group chat an account is shared with,
+and returns the platform's message id::
 
     class Sender(Protocol):
         async def send(self, identity: ChatIdentity, reply: Reply) -> str: ...
+        async def send_shared(self, chat: ChannelBinding, reply: Reply) -> str: ...
 
 On a rate-limit answer (Telegram 429 ``retry_after``, Slack ``Retry-After``) that the platform's
 adapter has not already waited out it raises ``RetryAfter(seconds)``: the ``AlertSender`` waits that
 long and sends again, without counting a failure. Any other exception is a failed attempt
 (retried with backoff, dead after N attempts). Pacing (one message per second per chat, an overall
 rate) belongs to the adapter, with ``bot.core.pacing.Pacer``: a platform sender is a few lines over
-its adapter's "send one Reply to a chat" function, so alerts and answers share one set of windows.
+its adapter's "send one Reply to a chat" function, so alerts and answers share one set of windows,
+and alerts go with the ``ALERT`` priority: a reply to the same chat never waits behind them.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.adapters.slack import SlackAdapter
 from bot.adapters.telegram import TelegramAdapter
+from bot.core.pacing import ALERT
 from bot.core.types import Reply
 from services.desk import DeskMessage, DeskTicket
-from services.records import ChatIdentity
+from services.records import ChannelBinding, ChatIdentity
 
 log = logging.getLogger("hostbot.alerts.send")
 
@@ -42,6 +46,8 @@ class RetryAfter(Exception):
 
 class Sender(Protocol):
     async def send(self, identity: ChatIdentity, reply: Reply) -> str: ...
+
+    async def send_shared(self, chat: ChannelBinding, reply: Reply) -> str: ...
 
 
 class Desk(Protocol):
@@ -63,29 +69,44 @@ class LogSender:
         log.info("alert to %s:%s\n%s\n%s", identity.platform, identity.user_id, reply.text, buttons)
         return f"log-{secrets.token_hex(6)}"
 
+    async def send_shared(self, chat: ChannelBinding, reply: Reply) -> str:
+        log.info("alert to the shared chat %s:%s\n%s", chat.platform, chat.chat_id, reply.text)
+        return f"log-{secrets.token_hex(6)}"
+
 
 class TelegramSender:
-    """To the user's private chat (its id is the Telegram user id). The adapter paces every call and
-    waits out a 429 itself (its rate limiter never drops a message), so nothing is raised for it."""
+    """To the user's private chat (its id is the Telegram user id), or to the group an account is
+    shared with. The adapter paces every call (a group at its own limit) and waits out a 429 itself
+    (its rate limiter never drops a message), so nothing is raised for it."""
 
     def __init__(self, adapter: TelegramAdapter) -> None:
         self.adapter = adapter
 
     async def send(self, identity: ChatIdentity, reply: Reply) -> str:
-        return str(await self.adapter.send(int(identity.user_id), reply))
+        return str(await self.adapter.send(int(identity.user_id), reply, ALERT))
+
+    async def send_shared(self, chat: ChannelBinding, reply: Reply) -> str:
+        return str(await self.adapter.send(int(chat.chat_id), reply, ALERT))
 
 
 class SlackSender:
-    """To the user's direct messages with the app, with the bot token of the user's workspace (the
-    identity's ``workspace``). The Web API client retries a 429 a few times after its
-    ``Retry-After``; when it gives up, the wait is handed to the ``AlertSender``."""
+    """To the user's direct messages with the app, or to the channel an account is shared with,
+    with the bot token of that workspace (the identity's or the binding's ``workspace``). The Web
+    API client retries a 429 a few times after its ``Retry-After``; when it gives up, the wait is
+    handed to the ``AlertSender``."""
 
     def __init__(self, adapter: SlackAdapter) -> None:
         self.adapter = adapter
 
     async def send(self, identity: ChatIdentity, reply: Reply) -> str:
+        return await self._post(reply, "", identity.user_id, identity.workspace)
+
+    async def send_shared(self, chat: ChannelBinding, reply: Reply) -> str:
+        return await self._post(reply, chat.chat_id, None, chat.workspace)
+
+    async def _post(self, reply: Reply, channel: str, user: str | None, team: str) -> str:
         try:
-            ts = await self.adapter.send(reply, "", user=identity.user_id, team=identity.workspace)
+            ts = await self.adapter.send(reply, channel, user=user, team=team)
         except SlackApiError as err:
             if err.response.status_code == 429:
                 raise RetryAfter(_retry_after(err.response.headers)) from err

@@ -5,7 +5,9 @@ Each rule turns today's facts into at most one key per thing and step, e.g.
 The key is inserted only if absent, so running the scan twice a day, after a restart, or from two
 workers at once adds nothing. After downtime a ladder catches up with its latest rung only: a
 worker that was down from 30 to 5 days before expiry sends the 7-day reminder, not three at once.
-Only customers with a linked chat are scanned: whoever links later hears the current step.
+Only customers with a linked or a shared chat are scanned: whoever links later hears the current
+step. A kind a person turned off in their own chat is still found while a shared chat of the
+account takes it (``alerts here``): it then goes there only.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from services import alert_prefs, ledger, renewal_costs
+from services import alert_prefs, channel_alerts, ledger, renewal_costs
 from services.alerts import facts, outbox
 from services.invoices import Seller
 from storage.models import (
     Alert,
     BillingNotice,
+    ChannelBinding,
     ChatIdentity,
     Customer,
     Invoice,
@@ -182,7 +185,8 @@ async def _replies(uow: UnitOfWork, customer: Customer) -> list[Finding]:
 
 
 async def find(uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller) -> list[Finding]:
-    """Everything worth telling this customer today, minus the kinds they turned off."""
+    """Everything worth telling this customer today, minus the kinds turned off in their own
+    chats that no shared chat of theirs takes either."""
     prefs = await alert_prefs.get(uow, customer.id)
     today = facts.local_today(customer)
     found: list[Finding] = []
@@ -196,7 +200,7 @@ async def find(uow: UnitOfWork, customer: Customer, settings: AlertRules, seller
         found += await _overdue(uow, customer, settings, today)
     if settings.alerts_ticket_replies:
         found += await _replies(uow, customer)
-    muted = set(prefs.muted or [])
+    muted = set(prefs.muted or []) - await channel_alerts.taken(uow, customer.id)
     return [f for f in found if f.kind not in muted]
 
 
@@ -210,16 +214,13 @@ async def scan_customer(uow: UnitOfWork, customer: Customer, settings: AlertRule
 
 
 async def scan(db: Database, settings: AlertRules, seller: Seller) -> int:
-    """Scan every customer with at least one linked chat; one transaction per customer."""
+    """Scan every customer with at least one linked or shared chat; one transaction per customer."""
     async with db.uow() as uow:
-        ids = (
-            await uow.session.scalars(
-                select(ChatIdentity.customer_id)
-                .where(ChatIdentity.customer_id.is_not(None))
-                .distinct()
-                .order_by(ChatIdentity.customer_id)
-            )
-        ).all()
+        linked = await uow.session.scalars(
+            select(ChatIdentity.customer_id).where(ChatIdentity.customer_id.is_not(None)).distinct()
+        )
+        shared = await uow.session.scalars(select(ChannelBinding.customer_id).distinct())
+        ids = sorted({*(c for c in linked.all() if c is not None), *shared.all()})
     added = 0
     for customer_id in ids:
         async with db.uow() as uow:

@@ -5,7 +5,8 @@ A claim is a short transaction that marks rows ``sending`` for ``claimed_by`` un
 held during network calls). A worker that dies leaves its rows ``sending`` with a lease that runs
 out, and any worker takes them again; a worker that is stopped hands its rows back at once
 (``release``). Deliveries are recorded per chat, so a retry skips the chats
-that already got the message.
+that already got the message: per person's chat (``AlertDelivery``) and per shared chat
+(``ChannelAlertDelivery``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services import clock
-from storage.models import Alert, AlertDelivery, ChatIdentity, Customer
+from storage.models import Alert, AlertDelivery, ChannelAlertDelivery, ChatIdentity, Customer
 from storage.uow import UnitOfWork
 
 STATES = ("pending", "sending", "sent", "dead", "dropped")
@@ -164,6 +165,24 @@ async def record_delivery(uow: UnitOfWork, alert_id: int, identity_id: int, mess
 async def delivered_to(uow: UnitOfWork, alert_id: int) -> set[int]:
     rows = await uow.session.scalars(
         select(AlertDelivery.identity_id).where(AlertDelivery.alert_id == alert_id)
+    )
+    return set(rows.all())
+
+
+async def record_shared_delivery(uow: UnitOfWork, alert_id: int, binding_id: int, message_id: str) -> None:
+    """The alert was posted to the shared chat of ``binding_id`` (``services.channel_alerts``)."""
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    await uow.session.execute(
+        insert(ChannelAlertDelivery)
+        .values(alert_id=alert_id, binding_id=binding_id, message_id=message_id, sent_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["alert_id", "binding_id"])
+    )
+    await uow.commit()
+
+
+async def shared_delivered_to(uow: UnitOfWork, alert_id: int) -> set[int]:
+    rows = await uow.session.scalars(
+        select(ChannelAlertDelivery.binding_id).where(ChannelAlertDelivery.alert_id == alert_id)
     )
     return set(rows.all())
 

@@ -17,6 +17,7 @@ from bot.adapters.telegram import TELEGRAM, PacedLimiter, TelegramAdapter, split
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher, link_instructions
 from bot.core.i18n import use_locale
+from bot.core.pacing import REPLY
 from bot.core.types import Attachment, Button, Reply
 from services import clock, invoices, linking
 from services.invoices import LineSpec
@@ -590,8 +591,8 @@ async def test_outbound_messages_are_paced_per_chat(adapter: TelegramAdapter, fa
     admitted: dict[str, list[float]] = {}
     wait = limiter.pacer.wait
 
-    async def recorded(chat: str | None = None) -> None:
-        await wait(chat)
+    async def recorded(chat: str | None = None, priority: int = REPLY, group: bool = False) -> None:
+        await wait(chat, priority, group)
         admitted.setdefault(str(chat), []).append(time.time())
 
     limiter.pacer.wait = recorded  # type: ignore[method-assign]

@@ -7,21 +7,25 @@ from dataclasses import dataclass, field
 
 from bot.alerts.senders import RetryAfter
 from bot.core.types import Reply
-from storage.models import ChatIdentity
+from storage.models import ChannelBinding, ChatIdentity
 
 
 @dataclass
 class Sent:
+    """``user_id``: the person's id, or the chat's for a ``shared`` chat."""
+
     platform: str
     user_id: str
     reply: Reply
     message_id: str
     at: float
+    shared: bool = False
 
 
 @dataclass
 class RecordingSender:
-    """Records every accepted message; ``rate_limited[user]`` 429s to answer first, ``failing`` users fail."""
+    """Records every accepted message; ``rate_limited[user]`` 429s to answer first, ``failing`` users
+    (and shared chats) fail."""
 
     retry_after: float = 0.05
     rate_limited: dict[str, int] = field(default_factory=dict)
@@ -38,6 +42,13 @@ class RecordingSender:
             raise RetryAfter(self.retry_after)
         message_id = f"m{len(self.sent) + 1}"
         self.sent.append(Sent(identity.platform, identity.user_id, reply, message_id, time.monotonic()))
+        return message_id
+
+    async def send_shared(self, chat: ChannelBinding, reply: Reply) -> str:
+        if chat.chat_id in self.failing:
+            raise ConnectionError("platform unreachable")
+        message_id = f"m{len(self.sent) + 1}"
+        self.sent.append(Sent(chat.platform, chat.chat_id, reply, message_id, time.monotonic(), shared=True))
         return message_id
 
     def texts(self, user_id: str | None = None) -> list[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 
 from bot.core.limiting import Limiter
-from bot.core.pacing import HEADROOM, Pacer
+from bot.core.pacing import ALERT, HEADROOM, REPLY, Pacer
 
 
 def _max_in_any_window(stamps: list[float], width: float = 1.0) -> int:
@@ -73,3 +74,71 @@ async def test_sends_that_fall_late_leave_one_by_one() -> None:
     await asyncio.gather(*sends)
     gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(left))]
     assert min(gaps) >= 0.9 / (10 * HEADROOM) - 0.005
+
+
+def _recording(pacer: Pacer, left: list[str]) -> Callable[[str, str, int], Awaitable[None]]:
+    async def send(name: str, chat: str, priority: int) -> None:
+        await pacer.wait(chat, priority)
+        left.append(name)
+
+    return send
+
+
+async def test_a_reply_goes_before_the_alerts_waiting_for_its_chat() -> None:
+    """Ordering, not timing: five alerts wait for one chat; a reply that comes once the first has
+    left takes the next slot, before the four others."""
+    pacer = Pacer("test", Limiter("async+memory://"), overall="1000/second", per_chat="5/second")
+    left: list[str] = []
+    send = _recording(pacer, left)
+    alerts = [asyncio.create_task(send(f"alert {i}", "c", ALERT)) for i in range(5)]
+    await alerts[0]
+    await send("reply", "c", REPLY)
+    await asyncio.gather(*alerts)
+    assert left == ["alert 0", "reply", "alert 1", "alert 2", "alert 3", "alert 4"]
+
+
+async def test_a_reply_goes_before_the_alerts_waiting_for_the_overall_limit() -> None:
+    pacer = Pacer("test", Limiter("async+memory://"), overall="5/second", per_chat="1000/second")
+    left: list[str] = []
+    send = _recording(pacer, left)
+    alerts = [asyncio.create_task(send(f"alert {i}", f"a{i}", ALERT)) for i in range(4)]
+    await alerts[0]
+    await send("reply", "r", REPLY)
+    await asyncio.gather(*alerts)
+    assert left == ["alert 0", "reply", "alert 1", "alert 2", "alert 3"]
+
+
+async def test_sends_cancelled_while_waiting_hold_nobody_up() -> None:
+    """An alert cancelled while it waited for its slot (a worker stopping), and one cancelled
+    while still queued, leave the chat to the sends after them."""
+    pacer = Pacer("test", Limiter("async+memory://"), overall="1000/second", per_chat="5/second")
+    left: list[str] = []
+    send = _recording(pacer, left)
+    await send("alert 0", "c", ALERT)
+    waiting = [asyncio.create_task(send(f"alert {i}", "c", ALERT)) for i in (1, 2)]
+    await asyncio.sleep(0)  # alert 1 waits for its slot, alert 2 for its turn
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+    await send("reply", "c", REPLY)
+    await send("alert 3", "c", ALERT)
+    assert left == ["alert 0", "reply", "alert 3"]
+
+
+async def test_a_group_chat_keeps_its_own_limit() -> None:
+    pacer = Pacer(
+        "test",
+        Limiter("async+memory://"),
+        overall="1000/second",
+        per_chat="1000/second",
+        per_group="2/second",
+    )
+    sent: dict[str, list[float]] = {}
+
+    async def send(chat: str, group: bool) -> None:
+        await pacer.wait(chat, ALERT, group=group)
+        sent.setdefault(chat, []).append(time.time())
+
+    await asyncio.gather(*(send(chat, chat == "-100") for chat in ("-100", "u1") for _ in range(4)))
+    assert _max_in_any_window(sent["-100"]) <= 2
+    assert len(sent["u1"]) == 4

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.core.types import Reply
 from services.alerts import outbox
 from storage.db import make_engine
-from storage.models import ChatIdentity
+from storage.models import ChannelBinding, ChatIdentity
 from storage.uow import Database
 
 
@@ -35,6 +35,9 @@ class FileSender:
         _append(self.path, identity.user_id)
         print("sent", identity.user_id, flush=True)
         return f"{os.getpid()}-{self.count}"
+
+    async def send_shared(self, chat: ChannelBinding, reply: Reply) -> str:
+        raise NotImplementedError("the crash test shares no chat")
 
 
 def _append(path: str, line: str) -> None:

@@ -26,6 +26,7 @@ def telegram_settings(base: Settings, api_url: str, webhook: bool, **extra: Any)
             "telegram_webhook_url": "https://bot.example/telegram/webhook" if webhook else "",
             "telegram_webhook_secret": SECRET if webhook else "",
             "telegram_chat_rate": "100/second",
+            "telegram_group_rate": "100/second",
             "telegram_rate": "1000/second",
             **extra,
         }
