@@ -69,7 +69,7 @@ async def _alert_says(dispatcher: Dispatcher, item: Item, r: renewal_costs.Renew
         draft = await messages.compose(uow, alert, customer, dispatcher.settings, dispatcher.seller)
         assert draft is not None
         with use_locale("en"):
-            text = draft().text
+            text = draft.personal().text
             assert formatting.money(r.cost) in text, (item, text)
 
 
@@ -93,7 +93,7 @@ async def _forecast_says(
         assert draft is not None
         mine = [r for (c, _item, _id), r in found.items() if c == customer_id]
         with use_locale("en"):
-            text = draft().text
+            text = draft.personal().text
             for r in mine:
                 service = f"Order #{r.id} ({r.name})" if r.item == "order" else r.name
                 line = f"• {service} · {formatting.date(r.due)} · {formatting.money(r.cost)}"
@@ -206,6 +206,6 @@ async def test_the_issue_examples(dispatcher: Dispatcher) -> None:
         draft = await messages.compose(uow, alert, customer, dispatcher.settings, dispatcher.seller)
         assert draft is not None
         with use_locale("en"):
-            assert format_currency(Decimal("138.38"), "EUR", locale="en") in draft().text
+            assert format_currency(Decimal("138.38"), "EUR", locale="en") in draft.personal().text
             home = (await show_overview(uow, customer, dispatcher.seller)).text
             assert f" · #3 Growth · {format_currency(Decimal('32.80'), 'EUR', locale='en')} · " in home

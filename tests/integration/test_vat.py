@@ -140,7 +140,7 @@ async def test_vat_on_a_past_date_in_the_users_language(dispatcher: Dispatcher, 
     answer = (await alice.say("tva 2010-01-01")).text.splitlines()
     assert answer[:2] == [
         "Taux normal de TVA (France) au 1 janv. 2010\xa0: 19,6\xa0%.",
-        "20\xa0% depuis le 1 janv. 2014 (19,6\xa0% auparavant).",
+        "20\xa0% à compter du 1 janv. 2014 (19,6\xa0% auparavant).",
     ]
     turkish = Chat(dispatcher, "ayse", language="tr")
     assert "%19,6" in (await turkish.say("kdv FR 2013-12-31")).text
