@@ -29,6 +29,7 @@ from tests.fakes.block_kit import refusal
 
 MESSAGES = ("chat.postMessage", "chat.postEphemeral", "chat.update")
 
+
 @dataclass
 class Call:
     method: str
