@@ -141,6 +141,7 @@ def pieces(text: str) -> list[Piece]:
 
 
 def text_blocks(text: str) -> list[Block]:
+    """The blocks of ``text`` in one view (the App Home, which holds 100 blocks)."""
     return [piece.block for piece in pieces(text)]
 
 
@@ -180,7 +181,7 @@ def messages(reply: Reply) -> list[tuple[str, list[Block]]]:
     message is full (``MESSAGE_BLOCKS``, ``MESSAGE_CHARS``), the buttons under the last piece of
     text, as Telegram shows a long answer. A message's text is its own piece of the reply (mrkdwn,
     escaped like the blocks, so that what a user typed cannot ping ``<!channel>`` or make a link)."""
-    actions = action_blocks(reply)[: MESSAGE_BLOCKS - 1]
+    actions = action_blocks(reply)[: MESSAGE_BLOCKS - 1]  # 49 rows: more than any answer offers
     parts: list[list[Piece]] = [[]]
     for piece in pieces(reply.text):
         current = parts[-1]
