@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
 from bot.core.router import Router
 from bot.core.types import Button, Reply
@@ -47,7 +47,7 @@ def _pending(usage: MonthUsage) -> list[str]:
         lines.append(
             # TRANSLATORS: "h" is the abbreviation of hours.
             _("• {name} — {package}: {hours} h").format(
-                name=resource.name, package=resource.product.name, hours=hours
+                name=resource.name, package=localized.name(resource.product), hours=hours
             )
         )
     return lines
