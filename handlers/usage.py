@@ -25,7 +25,7 @@ def _billed(usage: MonthUsage) -> list[str]:
             # "h" is the abbreviation of hours and {rate} a price per hour.
             _("• {name} — {package}: {hours} h × {rate} = {amount}").format(
                 name=usage.resources[line.resource_id].name,
-                package=usage.products[line.state.product_id].name,
+                package=localized.name(usage.products[line.state.product_id]),
                 hours=len(line.hours),
                 rate=formatting.rate(line.state.rate, usage.currency),
                 amount=formatting.amount(line.amount, usage.currency),
