@@ -97,8 +97,9 @@ Param = str | int | Localized
 
 @dataclass(frozen=True)
 class Text:
-    """A sentence of the catalogs (``msgid``, marked with ``N_``) to be written in a reader's
-    language, with its placeholders (catalogue names are ``Names``)."""
+    """A sentence of the catalogs (``msgid``, marked with ``N_``; or a pattern with no words, such
+    as ``"{plan} #{id}"``) to be written in a reader's language, with its placeholders (catalogue
+    names are ``Names``, and a placeholder may be another ``Text``)."""
 
     msgid: str
     params: Mapping[str, Param] = field(default_factory=dict)
