@@ -18,6 +18,7 @@ from services import audit, clock, ledger, mail_outbox, mailboxes, vat
 from services.access import find, owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
+from services.wording import Localized, write
 from storage.models import (
     Customer,
     Invoice,
@@ -40,11 +41,17 @@ class Seller:
     vat_id: str
     series: str = "HB"
     due_days: int = 14
+    # The provider's default language: an invoice's lines are written in it for an account that
+    # chose none.
+    language: str = "en"
 
 
 @dataclass(frozen=True)
 class LineSpec:
-    description: str
+    """``description``: a ``wording.Text`` written in the customer's language when the invoice is
+    issued, or a text to print as it is (typed by staff, copied from a quote)."""
+
+    description: str | Localized
     unit_minor: int
     quantity: int = 1
     kind: str = "service"
@@ -97,6 +104,7 @@ async def create(
     subtotal = sum(spec.unit_minor * spec.quantity for spec in lines)
     vat_minor = vat_amount(subtotal, decision.rate)
     renews = [renewal_key(s.effect, s.ref_id, s.period_start) for s in lines if s.effect in RENEWAL_ITEMS]
+    language = customer.language or seller.language
     invoice = Invoice(
         customer_id=customer.id,
         kind=kind,
@@ -122,9 +130,10 @@ async def create(
             "country": seller.country,
             "vat_id": seller.vat_id,
         },
+        language=language,
         lines=[
             InvoiceLine(
-                description=spec.description,
+                description=write(spec.description, language),
                 kind=spec.kind,
                 quantity=spec.quantity,
                 unit_minor=spec.unit_minor,

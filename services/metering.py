@@ -30,7 +30,7 @@ from services.hourly_billing import (
     resource_lines,
 )
 from services.invoices import LineSpec, Seller
-from services.money import exponent
+from services.wording import Rate, Text, names_of
 from storage.models import (
     Customer,
     IdempotencyKey,
@@ -43,6 +43,9 @@ from storage.uow import UnitOfWork
 
 # Rows per INSERT, well under the drivers' bound-parameter limits (five columns a row).
 SNAPSHOT_BATCH = 1000
+# TRANSLATORS: an invoice line: the reseller's account, add-on or pack, its package, the hours it
+# existed and the price of an hour.
+USAGE_LINE = N_("{resource} — {package}: {hours} h × {rate}/h")
 
 
 async def _product(uow: UnitOfWork, code: str, currency: str) -> MeteredProduct:
@@ -270,11 +273,6 @@ async def month_usage(uow: UnitOfWork, customer: Customer, month: Month) -> Mont
     return _usage(await _recorded(uow, customer, month, tz), customer, month, tz, end)
 
 
-def _rate_text(line: Line, currency: str) -> str:
-    major = line.state.rate.scaleb(-exponent(currency)).normalize()
-    return f"{major:f} {currency}"
-
-
 def invoice_lines(usage: MonthUsage) -> list[LineSpec]:
     """One invoice line per usage line: resource, package, hours and hourly rate, and its period."""
     specs = []
@@ -283,7 +281,15 @@ def invoice_lines(usage: MonthUsage) -> list[LineSpec]:
         product = usage.products[line.state.product_id]
         specs.append(
             LineSpec(
-                f"{resource.name} — {product.name}: {len(line.hours)} h × {_rate_text(line, usage.currency)}/h",
+                Text(
+                    USAGE_LINE,
+                    {
+                        "resource": resource.name,
+                        "package": names_of(product),
+                        "hours": len(line.hours),
+                        "rate": Rate(line.state.rate, usage.currency),
+                    },
+                ),
                 line.amount,
                 kind="usage",
                 period_start=line.hours[0].astimezone(usage.tz).date(),
