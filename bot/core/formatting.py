@@ -27,6 +27,7 @@ from babel.numbers import (
 from babel.units import format_unit
 
 from bot.core.i18n import current, gettext
+from services.attachments import Size
 from services.errors import DomainError
 from services.money import Money, Written, exponent
 
@@ -142,6 +143,8 @@ def value(v: Any) -> str:
         return date(v)
     if isinstance(v, Decimal):
         return percent(v)
+    if isinstance(v, Size):
+        return data_size(v)
     return str(v)
 
 
