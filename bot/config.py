@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     slack_client_secret: str = ""
     # The bot scopes asked at install, comma-separated (those of slack/manifest.yml).
     slack_scopes: str = (
-        "app_mentions:read,channels:history,channels:read,chat:write,commands,files:write,"
+        "app_mentions:read,channels:history,channels:read,chat:write,commands,files:read,files:write,"
         "im:history,im:read,im:write,users:read"
     )
     # How long an install link stays good between /slack/install and Slack's redirect back.

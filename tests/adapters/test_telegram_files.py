@@ -21,7 +21,7 @@ from tests.support.telegram_driver import Telegram, telegram_settings, texts
 
 ALICE = 111
 JPEG = b"\xff\xd8\xff\xe0" + b"\x10" * 200
-LOG = "2026-12-01 kernel: eth0 link down\n".encode()
+LOG = b"2026-12-01 kernel: eth0 link down\n"
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 
