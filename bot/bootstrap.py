@@ -385,6 +385,7 @@ def admin_api(app: App) -> Admin:
         app.notifier,
         app.settings.bank_reference,
         app.actions,
+        app.dispatcher.drivers.files,
     )
 
 
