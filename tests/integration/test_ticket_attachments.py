@@ -5,11 +5,14 @@ the ticket view lists them; the folder store keeps them under random names only.
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from bot import bootstrap
+from bot.adapters.shell import link_local_user
 from bot.config import Settings
 from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
@@ -199,3 +202,23 @@ async def test_folder_store_keys_are_random_and_never_paths(tmp_path: Path) -> N
     with pytest.raises(KeyError):
         await store.get(first)
     assert [p.name for p in (tmp_path / "files").rglob("*") if p.is_file()] == [second]
+
+
+async def test_the_shell_sends_a_local_file_named_with_at(
+    dispatcher: Dispatcher, settings: Settings, tmp_path: Path
+) -> None:
+    await link_local_user(dispatcher, "operator", 1)
+    shell = bootstrap.shell(bootstrap.assemble(settings, dispatcher.db, dispatcher), "operator", "en")
+    shell.out = io.StringIO()
+    async with dispatcher.db.uow() as uow:
+        ticket = await uow.session.scalar(select(Ticket.id).where(Ticket.customer_id == 1).limit(1))
+    log = tmp_path / "app.log"
+    log.write_bytes(b"worker crashed\n")
+    await shell.send(f"reply {ticket} the log @{log}")
+    assert "was added to ticket" in shell.out.getvalue()
+    [row] = await _rows(dispatcher)
+    assert (row.ticket_id, row.original_name, row.media_type) == (ticket, "app.log", "text/plain")
+    await shell.send("reply 1 no such file @/nonexistent/file.png")  # not a file: stays in the text
+    async with dispatcher.db.uow() as uow:
+        last = await uow.session.scalar(select(TicketMessage).order_by(TicketMessage.id.desc()).limit(1))
+    assert last is not None and last.body == "no such file @/nonexistent/file.png"
