@@ -362,7 +362,8 @@ class SlackAdapter:
         self._spawn(self._message(event, where.team, body.get("event_id"), where))
 
     async def _message(self, event: dict[str, Any], team: str, event_id: str | None, where: Where) -> None:
-        files = await incoming_files(await self._client(team), event.get("files") or [])
+        shared = event.get("files") or []
+        files = await incoming_files(await self._client(team), shared) if shared else ()
         text = _MENTION.sub("", event.get("text") or "").strip() or ("" if files else "help")
         thread = event.get("thread_ts")
         incoming = await self._incoming(
