@@ -49,6 +49,7 @@ from handlers import ROUTERS
 from handlers.vocabulary import OBJECTS, PHRASES
 from services import mail_outbox, networks
 from services.action_runner import ActionRunner
+from services.drivers.folder_files import FolderFiles
 from services.drivers.forward import ForwardResolver
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
@@ -58,7 +59,16 @@ from services.drivers.smtp_mail import SmtpMailer
 from services.drivers.stripe_checkout import StripeCheckout
 from services.invoices import Seller
 from services.paying import PayLinks
-from services.ports import CardCheckout, DnsDriver, Drivers, Mailer, Notifier, Registrar, ServerDriver
+from services.ports import (
+    CardCheckout,
+    DnsDriver,
+    Drivers,
+    FileStore,
+    Mailer,
+    Notifier,
+    Registrar,
+    ServerDriver,
+)
 from storage.db import make_engine, migrate
 from storage.models import Customer
 from storage.uow import Database
@@ -130,6 +140,7 @@ def drivers(
     servers: ServerDriver | None = None,
     dns: DnsDriver | None = None,
     registrar: Registrar | None = None,
+    files: FileStore | None = None,
 ) -> Drivers:
     """A driver for every port, as the settings pick them; tests pass fakes for any of them."""
     return Drivers(
@@ -137,7 +148,13 @@ def drivers(
         servers=servers if servers is not None else server_driver(settings),
         dns=dns if dns is not None else dns_driver(settings),
         registrar=registrar if registrar is not None else registrar_driver(settings),
+        files=files if files is not None else file_store(settings),
     )
+
+
+def file_store(settings: Settings) -> FileStore:
+    """Where ticket attachments are kept: the folder ``ATTACHMENTS_DIR``."""
+    return FolderFiles(settings.attachments_dir)
 
 
 def card_checkout(settings: Settings) -> CardCheckout | None:
@@ -369,6 +386,7 @@ def admin_api(app: App) -> Admin:
         app.notifier,
         app.settings.bank_reference,
         app.actions,
+        app.dispatcher.drivers.files,
     )
 
 

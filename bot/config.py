@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     slack_client_secret: str = ""
     # The bot scopes asked at install, comma-separated (those of slack/manifest.yml).
     slack_scopes: str = (
-        "app_mentions:read,channels:history,channels:read,chat:write,commands,files:write,"
+        "app_mentions:read,channels:history,channels:read,chat:write,commands,files:read,files:write,"
         "im:history,im:read,im:write,users:read"
     )
     # How long an install link stays good between /slack/install and Slack's redirect back.
@@ -156,6 +156,19 @@ class Settings(BaseSettings):
 
     # A customer may reopen a closed ticket by replying to it for this many days after it was closed.
     ticket_reopen_days: int = 14
+    # Files customers attach to tickets (README "Support"): kept in this folder under random names,
+    # never served by the web app; at most this many bytes each, of these media types (PNG, JPEG,
+    # GIF, WebP, PDF, plain text such as logs), checked on the content itself.
+    attachments_dir: str = "hostbot-attachments"
+    attachment_max_bytes: int = 10_000_000
+    attachment_types: list[str] = [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+    ]
 
     # Proactive alerts (bot/alerts). Each rule is off when its list is empty or its horizon is 0.
     alerts_in_run: bool = True

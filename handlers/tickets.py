@@ -17,10 +17,11 @@ from bot.core.registry import fold
 from bot.core.router import Router
 from bot.core.types import Button, Reply, UsageError
 from handlers.common import confirmation, filter_row, first_number, is_id, keyword, label
-from services import orders, tickets
+from services import attachments, orders, tickets
+from services.attachments import Attaching, Rules, Upload
 from services.audit import Actor
 from services.errors import N_, NotFound
-from services.ports import TicketEvents
+from services.ports import FileStore, TicketEvents
 from services.records import Customer, UnitOfWork
 
 router = Router()
@@ -97,9 +98,11 @@ async def show_ticket(uow: UnitOfWork, actor: Actor, customer: Customer, args: l
     ]
     if ticket.order_id:
         lines.append(_("Order: #{id}").format(id=ticket.order_id))
+    files = await attachments.of_ticket(uow, ticket.id)
     for message in ticket.messages:
         who = _("You") if message.author == "customer" else _("Support")
-        lines.append(f"\n{who} · {formatting.datetime(message.created_at)}\n{message.body}")
+        lines.append(f"\n{who} · {formatting.datetime(message.created_at)}\n{message.body}".rstrip())
+        lines += [f"📎 {f.original_name} ({formatting.data_size(f.size)})" for f in files.get(message.id, [])]
     lines.append("\n" + _("To answer: reply {id} followed by your text.").format(id=ticket.id))
     buttons = []
     if ticket.status == "open":
@@ -108,6 +111,19 @@ async def show_ticket(uow: UnitOfWork, actor: Actor, customer: Customer, args: l
 
 
 _WORD = re.compile(r"\S+")
+
+
+async def _files(ctx: Context, store: FileStore) -> Attaching | None:
+    """The files sent with this message, downloaded once every one's description passes the rules
+    (``attachments.Refused`` otherwise: nothing is downloaded nor kept); None without files."""
+    sent = ctx.incoming.files
+    if not sent:
+        return None
+    rules = Rules(ctx.settings.attachment_max_bytes, frozenset(ctx.settings.attachment_types))
+    for file in sent:
+        attachments.check_offer(file.name, file.media_type, file.size, rules)
+    uploads = tuple([Upload(file.name, await file.fetch(rules.max_bytes)) for file in sent])
+    return Attaching(store, rules, uploads)
 
 
 def _after_number(line: str) -> str:
@@ -129,20 +145,28 @@ def _after_number(line: str) -> str:
     summary=N_("answer one of your tickets (a closed one reopens if it was closed recently)"),
     usage=N_("NUMBER TEXT"),
     capability="tickets",
+    files=True,
 )
 async def reply(
-    ctx: Context, uow: UnitOfWork, actor: Actor, args: list[str], ticket_events: TicketEvents
+    ctx: Context,
+    uow: UnitOfWork,
+    actor: Actor,
+    args: list[str],
+    ticket_events: TicketEvents,
+    file_store: FileStore,
 ) -> Reply:
     ticket_id = first_number(args)
     body = _after_number(ctx.line)
-    if not body:
+    if not body and not ctx.incoming.files:
         raise UsageError()
     if len(body) > tickets.MAX_BODY:
         return Reply(
             _("The message is too long (at most {limit} characters).").format(limit=tickets.MAX_BODY)
         )
     window = dt.timedelta(days=ctx.settings.ticket_reopen_days)
-    ticket, reopened = await tickets.reply(uow, ticket_id, body, actor, ticket_events, window)
+    await tickets.get(uow, ticket_id, actor)  # someone else's ticket: refused before any download
+    files = await _files(ctx, file_store)
+    ticket, reopened = await tickets.reply(uow, ticket_id, body, actor, ticket_events, window, files)
     if reopened:
         text = _("Ticket #{id} is open again and your message was added. We will answer here.")
     else:
@@ -233,6 +257,8 @@ async def _subject(answer: str, ctx: Context, data: Data) -> str:
 
 
 async def _message(answer: str, ctx: Context, data: Data) -> str:
+    if not answer:  # a file alone
+        raise Invalid(_("Write the message as the file's caption, then send the file again."))
     if len(answer) > tickets.MAX_BODY:
         raise Invalid(
             _("The message is too long (at most {limit} characters).").format(limit=tickets.MAX_BODY)
@@ -241,8 +267,15 @@ async def _message(answer: str, ctx: Context, data: Data) -> str:
 
 
 async def _open_ticket(
-    uow: UnitOfWork, customer: Customer, actor: Actor, ticket_events: TicketEvents, data: dict[str, Any]
+    ctx: Context,
+    uow: UnitOfWork,
+    customer: Customer,
+    actor: Actor,
+    ticket_events: TicketEvents,
+    file_store: FileStore,
+    data: dict[str, Any],
 ) -> Reply:
+    files = await _files(ctx, file_store)
     ticket, copied_to = await tickets.create(
         uow,
         customer,
@@ -253,6 +286,7 @@ async def _open_ticket(
         data["message"],
         actor,
         ticket_events,
+        files,
     )
     return Reply(
         _("Ticket #{id} is open. We will answer here and by e-mail to {email}.").format(
@@ -301,6 +335,7 @@ NEW_TICKET = Form(
             label=N_("Message"),
             parse=_message,
             multiline=True,
+            files=True,
         ),
     ),
     finish=_open_ticket,

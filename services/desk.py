@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from services import audit, clock, mail_outbox, mailboxes, tickets
+from services import attachments, audit, clock, mail_outbox, mailboxes, tickets
 from services.audit import Actor
 from services.errors import N_, InvalidState, NotFound
 from services.ports import TicketEvent, TicketEvents
@@ -36,6 +36,19 @@ class Staff:
 
 
 @dataclass(frozen=True)
+class DeskFile:
+    """A file attached to a message, as the staff see it (its bytes: ``attachments.content``)."""
+
+    id: int
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class DeskMessage:
     id: int
     author: str
@@ -43,6 +56,7 @@ class DeskMessage:
     created_at: dt.datetime
     is_read: bool
     staff: str | None = None
+    files: tuple[DeskFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,13 @@ async def _view(uow: UnitOfWork, ticket: Ticket) -> DeskTicket:
     if ticket.order_id is not None:
         row = await uow.session.get(Order, ticket.order_id)
         order = f"#{row.id} {row.plan.name}" if row is not None else f"#{ticket.order_id}"
+    files = {
+        message_id: tuple(
+            DeskFile(f.id, f.original_name, f.media_type, f.size, f.sha256, f.uploaded_by, f.created_at)
+            for f in rows
+        )
+        for message_id, rows in (await attachments.of_ticket(uow, ticket.id)).items()
+    }
     return DeskTicket(
         id=ticket.id,
         customer_id=customer.id,
@@ -97,7 +118,8 @@ async def _view(uow: UnitOfWork, ticket: Ticket) -> DeskTicket:
         updated_at=ticket.updated_at,
         unread=_staff_unread(ticket),
         messages=tuple(
-            DeskMessage(m.id, m.author, m.body, m.created_at, m.is_read, m.staff) for m in ticket.messages
+            DeskMessage(m.id, m.author, m.body, m.created_at, m.is_read, m.staff, files.get(m.id, ()))
+            for m in ticket.messages
         ),
     )
 

@@ -248,6 +248,23 @@ class Registrar(Protocol):
         ...
 
 
+class FileStore(Protocol):
+    """Where the files attached to tickets are kept: bytes under a key the store makes up (random,
+    never a name a user chose), read back by that key only."""
+
+    async def put(self, data: bytes) -> str:
+        """Keep ``data``; returns its new key."""
+        ...
+
+    async def get(self, key: str) -> bytes:
+        """The bytes kept under ``key``; ``KeyError`` when there are none."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Forget ``key`` (nothing happens when it is not kept)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Drivers:
     """One driver per outside system, built once by ``bot.bootstrap`` from the settings."""
@@ -256,6 +273,7 @@ class Drivers:
     servers: ServerDriver
     dns: DnsDriver
     registrar: Registrar
+    files: FileStore
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from services import audit, clock, mail_outbox, mailboxes
+from services import attachments, audit, clock, mail_outbox, mailboxes
 from services.access import owned
+from services.attachments import Attaching
 from services.audit import Actor
 from services.errors import N_, InvalidState
 from services.ports import TicketEvent, TicketEvents
@@ -73,10 +74,11 @@ async def create(
     body: str,
     actor: Actor,
     events: TicketEvents | None = None,
+    files: Attaching | None = None,
 ) -> tuple[Ticket, str]:
     """The new ticket, and the address its copy is mailed to (written to the mail outbox in the
     ticket's own transaction: both or neither). Its first message is unread for the staff until one
-    of them answers or reads it."""
+    of them answers or reads it; ``files`` come with it (one refused: no ticket)."""
     if department not in DEPARTMENTS or importance not in IMPORTANCE:
         raise ValueError("unknown department or importance")
     if order_id is not None:
@@ -94,6 +96,8 @@ async def create(
     )
     uow.session.add(ticket)
     await uow.flush()
+    if files is not None:
+        await _attach(uow, ticket.id, ticket.messages[0].id, files, actor)
     audit.record(uow, "ticket.create", actor, f"ticket:{ticket.id}")
     if events is not None:
         opened = TicketEvent(ticket.id, customer.id, "opened", "customer", now, ticket.messages[0].id)
@@ -127,14 +131,27 @@ def reopenable(ticket: Ticket, window: dt.timedelta, now: dt.datetime) -> bool:
     return ticket.status == "closed" and now - closed_at <= window
 
 
+async def _attach(uow: UnitOfWork, ticket_id: int, message_id: int, files: Attaching, actor: Actor) -> None:
+    await attachments.attach(
+        uow, files.store, ticket_id, message_id, files.uploads, files.rules, "customer", actor.identity_id
+    )
+
+
 async def reply(
-    uow: UnitOfWork, ticket_id: int, body: str, actor: Actor, events: TicketEvents, window: dt.timedelta
+    uow: UnitOfWork,
+    ticket_id: int,
+    body: str,
+    actor: Actor,
+    events: TicketEvents,
+    window: dt.timedelta,
+    files: Attaching | None = None,
 ) -> tuple[Ticket, bool]:
-    """Add the customer's message to their ticket and commit; returns the ticket and whether the
-    reply reopened it. A ticket closed longer than ``window`` ago is refused: a new one is needed."""
+    """Add the customer's message (with ``files``, its text may be empty) to their ticket and
+    commit; returns the ticket and whether the reply reopened it. A ticket closed longer than
+    ``window`` ago is refused: a new one is needed."""
     ticket = await owned(uow, Ticket, ticket_id, actor)
     body = body.strip()
-    if not body:
+    if not body and (files is None or not files.uploads):
         raise InvalidState(N_("Write your message after the ticket number."))
     now = clock.now()
     reopened = ticket.status == "closed"
@@ -149,6 +166,8 @@ async def reply(
     if reopened:
         ticket.status, ticket.closed_at = "open", None
     await uow.flush()
+    if files is not None:
+        await _attach(uow, ticket.id, message.id, files, actor)
     audit.record(uow, "ticket.reopen" if reopened else "ticket.reply", actor, f"ticket:{ticket.id}")
     kind = "reopened" if reopened else "message"
     await events.publish(uow, TicketEvent(ticket.id, ticket.customer_id, kind, "customer", now, message.id))

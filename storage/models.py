@@ -362,6 +362,27 @@ class TicketMessage(Base):
     external_id: Mapped[str | None] = mapped_column(String(120))
 
 
+class TicketAttachment(Base):
+    """A file attached to one message of a ticket. The bytes are in the file store under
+    ``storage_key`` (random); ``original_name`` is only shown, never used as a path; ``media_type``
+    is what the content was found to be. ``uploaded_by``: ``customer`` or ``staff``, and the chat
+    identity that sent it when a customer did."""
+
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("ticket_messages.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    uploaded_by: Mapped[str] = mapped_column(String(10))
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("chat_identities.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Domain(Base):
     __tablename__ = "domains"
     __table_args__ = (Index("uq_domains_external_id", "external_id", unique=True),)

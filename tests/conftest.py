@@ -74,11 +74,12 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     # No lookup leaves the machine: forward confirmations are "not checked" unless a test points
-    # DNS_RESOLVER at its PowerDNS server.
+    # DNS_RESOLVER at its PowerDNS server. Ticket attachments go to the test's own folder.
     return Settings(  # type: ignore[call-arg]
         database_url=database_url,
+        attachments_dir=str(tmp_path / "attachments"),
         rate_limit="1000/minute",
         secret_key="test-secret-key",
         dns_resolver="none",

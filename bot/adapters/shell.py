@@ -1,22 +1,25 @@
 """The terminal adapter: lines in, replies out; buttons become numbered choices.
 
 Works interactively and with piped input (scripted conversations); ends at end of input, or
-quietly on Ctrl-C.
+quietly on Ctrl-C. A word ``@PATH`` naming a local file sends that file with the line
+(``reply 12 see the log @/var/log/syslog``), as a photo or document would be on a platform.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import mimetypes
 import os
 import sys
 import tempfile
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
 from bot.core.dispatcher import Dispatcher
-from bot.core.types import Button, Incoming, Reply
+from bot.core.types import Button, Incoming, IncomingFile, Reply
 from bot.lifecycle import Stop
 from services import chat_records, linking
 from services.ids import parse_id
@@ -45,7 +48,8 @@ class Shell:
                 return
             incoming = Incoming("shell", self.user_id, action_key=button.key, language=self.language)
         else:
-            incoming = Incoming("shell", self.user_id, text=text, language=self.language)
+            text, files = local_files(text)
+            incoming = Incoming("shell", self.user_id, text=text, language=self.language, files=files)
         for reply in await self.dispatcher.handle(incoming):
             self.render(reply)
 
@@ -84,6 +88,26 @@ class Shell:
                 return
             if line.strip():
                 await self.send(line)
+
+
+def local_files(line: str) -> tuple[str, tuple[IncomingFile, ...]]:
+    """The line without its ``@PATH`` words that name a local file, and those files."""
+    words, files = [], []
+    for word in line.split(" "):
+        path = Path(word[1:]).expanduser() if word.startswith("@") and len(word) > 1 else None
+        if path is not None and path.is_file():
+            media_type = mimetypes.guess_type(path.name)[0] or ""
+            files.append(IncomingFile(path.name, media_type, path.stat().st_size, _reader(path)))
+        else:
+            words.append(word)
+    return " ".join(words).strip() if files else line, tuple(files)
+
+
+def _reader(path: Path) -> Callable[[int], Awaitable[bytes]]:
+    async def fetch(limit: int) -> bytes:
+        return await asyncio.to_thread(path.read_bytes)
+
+    return fetch
 
 
 def _read_lines(fd: int, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str]) -> None:

@@ -45,6 +45,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters import slack_blocks as kit
 from bot.adapters import slack_oauth
+from bot.adapters.slack_files import incoming_files
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.forms import Form
@@ -337,13 +338,13 @@ class SlackAdapter:
         """Direct messages, and the messages of a channel someone owns (``own_channel``); in other
         channels the bot answers mentions. An answer in the thread of one of the bot's messages
         says which (``Incoming.reply_to``)."""
-        if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast"):
+        if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast", "file_share"):
             return
         owner = self._channels.get(event.get("channel", ""))
         if owner is not None:
             self._spawn(owner(event))
             return
-        if event.get("channel_type") != "im" or event.get("subtype"):
+        if event.get("channel_type") != "im" or event.get("subtype") not in (None, "file_share"):
             return
         where = Where(event["user"], event["channel"], team=body.get("team_id", ""))
         self._spawn(self._message(event, where.team, body.get("event_id"), where))
@@ -362,7 +363,9 @@ class SlackAdapter:
         self._spawn(self._message(event, where.team, body.get("event_id"), where))
 
     async def _message(self, event: dict[str, Any], team: str, event_id: str | None, where: Where) -> None:
-        text = _MENTION.sub("", event.get("text") or "").strip() or "help"
+        shared = event.get("files") or []
+        files = await incoming_files(await self._client(team), shared) if shared else ()
+        text = _MENTION.sub("", event.get("text") or "").strip() or ("" if files else "help")
         thread = event.get("thread_ts")
         incoming = await self._incoming(
             team,
@@ -371,6 +374,7 @@ class SlackAdapter:
             text=text,
             update_id=event_id,
             reply_to=thread if thread and thread != event.get("ts") else None,
+            files=files,
         )
         await self._run(incoming, where)
 

@@ -75,6 +75,15 @@ def _label(code: str) -> str:
     return _(LABELS[code]) if code in LABELS else code
 
 
+def _files(message: DeskMessage) -> str:
+    """The files that came with a message, one line each: name and size (kept by the bot; the admin
+    API serves them to staff)."""
+    return "".join(
+        f"\n📎 {escape(f.name)} ({formatting.data_size(f.size)}, {escape(f.media_type)})"
+        for f in message.files
+    )
+
+
 def _who(ref: str) -> str:
     """A staff member as Slack shows them: a mention for a Slack user, the name otherwise."""
     return f"<@{ref.removeprefix('slack:')}>" if ref.startswith("slack:") else escape(ref)
@@ -128,7 +137,7 @@ class SlackDesk:
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(facts)}]},
             ]
             if first is not None:
-                body = _cut(escape(first.body))
+                body = _cut(escape(first.body) + _files(first))
                 blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
             buttons: list[dict[str, Any]] = [self._button(_("Assign to me"), "assign", ticket.id)]
             if ticket.status == "open":
@@ -174,7 +183,7 @@ class SlackDesk:
         """The customer wrote, closed or reopened the ticket: said in its thread, and the ticket's
         message redrawn when its status changed."""
         with use_locale(self.language):
-            body = escape(message.body) if message is not None else ""
+            body = escape(message.body) + _files(message) if message is not None else ""
             if event == "closed":
                 text = _("The customer closed the ticket.")
             elif event == "reopened":

@@ -25,10 +25,12 @@ from telegram import (
     Bot,
     BotCommand,
     CallbackQuery,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Message,
+    PhotoSize,
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
@@ -55,7 +57,7 @@ from bot.core.logs import update_scope
 from bot.core.metrics import Metrics
 from bot.core.pacing import REPLY, Pacer
 from bot.core.registry import Registry, fold
-from bot.core.types import Incoming, Reply
+from bot.core.types import Incoming, IncomingFile, Reply
 from bot.lifecycle import supervise
 
 log = logging.getLogger("hostbot.telegram")
@@ -150,8 +152,32 @@ class ChatOrder(BaseUpdateProcessor):
         """Nothing to release."""
 
 
+def _fetcher(media: PhotoSize | Document) -> Callable[[int], Awaitable[bytes]]:
+    """Download through the Bot API: ``getFile``, then the file from the bot's file URL (the size
+    was checked on the message's own; the Bot API gives bots files of at most 20 MB)."""
+
+    async def fetch(limit: int) -> bytes:
+        found = await media.get_file()
+        return bytes(await found.download_as_bytearray())
+
+    return fetch
+
+
+def files_of(message: Message) -> tuple[IncomingFile, ...]:
+    """A photo (its largest size, always a JPEG) or a document sent with the message."""
+    if message.photo:
+        largest = message.photo[-1]
+        return (IncomingFile("photo.jpg", "image/jpeg", largest.file_size or 0, _fetcher(largest)),)
+    document = message.document
+    if document is not None:
+        name, media_type = document.file_name or "file", document.mime_type or ""
+        return (IncomingFile(name, media_type, document.file_size or 0, _fetcher(document)),)
+    return ()
+
+
 def to_incoming(update: Update) -> Incoming | None:
-    """The neutral form of a text message or a button press; None for anything else."""
+    """The neutral form of a text message (or a photo or document with its caption) or a button
+    press; None for anything else."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or user.is_bot:
         return None
@@ -170,7 +196,9 @@ def to_incoming(update: Update) -> Incoming | None:
     if update.message is not None:
         answered = update.message.reply_to_message
         reply_to = str(answered.message_id) if answered is not None else None
-        return Incoming(text=update.message.text, reply_to=reply_to, **common)
+        files = files_of(update.message)
+        text = update.message.caption if files else update.message.text
+        return Incoming(text=text, reply_to=reply_to, files=files, **common)
     return None
 
 

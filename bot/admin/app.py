@@ -9,20 +9,21 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from bot.admin import openapi
 from bot.admin.problems import Problem, body_errors, invalid, parameter_errors
-from bot.admin.routing import BASE, PATH_PARAMS, Call, Out, Route
+from bot.admin.routing import BASE, PATH_PARAMS, Call, Download, Out, Route
 from services import pending_actions
 from services.action_runner import ActionRunner
 from services.backoffice import tokens
 from services.backoffice.common import Conflict, Invalid, Missing, as_conflict, note, settle
 from services.errors import DomainError, NotFound
 from services.invoices import Seller
-from services.ports import Notifier, TicketEvents
+from services.ports import FileStore, Notifier, TicketEvents
 from services.records import Database, connection_lost
 
 log = logging.getLogger("hostbot.admin")
@@ -32,8 +33,9 @@ TARGET_MAX = 100  # the audit row's target column; the whole path is in its deta
 @dataclass(frozen=True)
 class Admin:
     """What the API serves: the database, the seller invoices are issued by, the routes; where
-    payment notices and ticket events go; how the pay page writes a bank reference; and what
-    carries out the outside calls a call's commit decided (a server unsuspended once paid)."""
+    payment notices and ticket events go; how the pay page writes a bank reference; what
+    carries out the outside calls a call's commit decided (a server unsuspended once paid); and
+    where ticket attachments are kept."""
 
     db: Database
     seller: Seller
@@ -42,6 +44,7 @@ class Admin:
     ticket_events: TicketEvents
     bank_reference: str
     actions: ActionRunner
+    files: FileStore
     document: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,7 +96,15 @@ async def _call(
 ) -> web.StreamResponse:
     admin = request.app[ADMIN_KEY]
     async with admin.db.uow() as uow:
-        call = Call(uow, request, admin.seller, admin.notifier, admin.ticket_events, admin.bank_reference)
+        call = Call(
+            uow,
+            request,
+            admin.seller,
+            admin.notifier,
+            admin.ticket_events,
+            admin.bank_reference,
+            admin.files,
+        )
         try:
             response = await answer(call)
         except Exception as err:
@@ -219,8 +230,23 @@ async def _body(model: type[Any], request: web.Request) -> Any:
 
 
 def _render(out: Out) -> web.Response:
+    if out.file is not None:
+        return _file(out.file)
     headers = {"Location": out.location} if out.location else None
     if out.body is None:
         return web.Response(status=204, headers=headers)
     text = json.dumps(out.body.model_dump(mode="json", by_alias=True), ensure_ascii=False)
     return web.Response(status=out.status, text=text, content_type="application/json", headers=headers)
+
+
+def _file(file: Download) -> web.Response:
+    """A customer's file for the staff to save, never to open in the API's origin: downloaded
+    under its (quoted) name, not sniffed, sandboxed should a browser render it anyway."""
+    ascii_name = file.name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    headers = {
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file.name)}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "no-store",
+    }
+    return web.Response(body=file.data, content_type=file.media_type, headers=headers)

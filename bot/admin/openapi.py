@@ -153,6 +153,10 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
 def _responses(route: Route, schemas: Schemas) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status in route.statuses:
+        if route.download:
+            binary = {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
+            responses[str(status)] = {"description": "The file, as it was sent.", "content": {"*/*": binary}}
+            continue
         if route.returns is None:
             responses[str(status)] = {"description": "Done."}
             continue

@@ -16,7 +16,7 @@ from pydantic import BaseModel, TypeAdapter
 from services.backoffice.common import Code, ExternalId, Id
 from services.backoffice.tokens import Scope, Token
 from services.invoices import Seller
-from services.ports import Notifier, TicketEvents
+from services.ports import FileStore, Notifier, TicketEvents
 from services.records import UnitOfWork
 
 BASE = "/admin/api/v1"
@@ -27,24 +27,36 @@ PATH_PARAMS: dict[str, TypeAdapter[Any]] = {
     "id": TypeAdapter(Id),
     "external_id": TypeAdapter(ExternalId),
     "code": TypeAdapter(Code),
+    "attachment": TypeAdapter(Id),
 }
 
 
 @dataclass(frozen=True)
+class Download:
+    """A file answered as it is (never as a page: ``Content-Disposition: attachment``)."""
+
+    name: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Out:
-    """What a handler answers: a body (None: 204 No Content), its status, where a new record is."""
+    """What a handler answers: a body (None: 204 No Content), its status, where a new record is;
+    or a ``file`` instead of a body."""
 
     body: BaseModel | None
     status: int = 200
     location: str | None = None
+    file: Download | None = None
 
 
 @dataclass
 class Call:
     """One API call as its handler sees it: the open unit of work (the framework commits it), the
     token, the seller invoices are issued by, where payment notices and ticket events go (the
-    customer's chats, as from any other surface), how the pay page writes a bank reference, and
-    what the audit row will say the call was about."""
+    customer's chats, as from any other surface), how the pay page writes a bank reference, where
+    ticket attachments are kept, and what the audit row will say the call was about."""
 
     uow: UnitOfWork
     request: web.Request
@@ -52,6 +64,7 @@ class Call:
     notifier: Notifier
     ticket_events: TicketEvents
     bank_reference: str
+    files: FileStore
     token: Token | None = None
     customer_id: int | None = None
     target: str = ""
@@ -107,6 +120,7 @@ class Route:
     params: tuple[str, ...]
     returns: type[BaseModel] | None
     statuses: tuple[int, ...]
+    download: bool = False  # answers a file (``Out.file``), not JSON
 
     @property
     def operation_id(self) -> str:
@@ -141,9 +155,10 @@ class Routes:
         statuses: tuple[int, ...] = (200,),
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
+        download: bool = False,
     ) -> Callable[[H], H]:
         """Register ``handler``; its ``body`` and ``query`` models are its parameters' annotations
-        (or given here, for handlers made by a factory)."""
+        (or given here, for handlers made by a factory). ``download``: it answers a file."""
 
         def register(handler: H) -> H:
             hints = get_type_hints(handler)
@@ -167,6 +182,7 @@ class Routes:
                     params,
                     returns,
                     statuses,
+                    download,
                 )
             )
             return handler

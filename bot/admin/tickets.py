@@ -4,7 +4,8 @@ as one written in the support channel's thread is; closing tells the customer.""
 
 from __future__ import annotations
 
-from bot.admin.routing import Call, Out, Routes, found, wrote
+from bot.admin.routing import Call, Download, Out, Routes, found, wrote
+from services import attachments, desk
 from services.backoffice import tickets
 from services.backoffice.common import Page
 from services.backoffice.tickets import AssignDoc, ReplyDoc, TicketQuery, TicketSummary, TicketView
@@ -30,6 +31,23 @@ async def get_ticket(call: Call, id: int) -> Out:
     """The ticket with its messages; reading it here marks nothing (``POST .../read`` does)."""
     view = await tickets.view(call.uow, id)
     return found(call, _at(id), view, view.customer.id)
+
+
+@TICKETS.route(
+    "GET",
+    "/tickets/{id}/attachments/{attachment}",
+    "Download an attachment",
+    scope="read",
+    returns=None,
+    download=True,
+)
+async def get_attachment(call: Call, id: int, attachment: int) -> Out:
+    """A file the customer sent with the ticket, as it was received (its media type as found in
+    the content; the name it was sent under in ``Content-Disposition``). Only ever a download."""
+    view = await desk.view(call.uow, id)
+    row, data = await attachments.content(call.uow, call.files, id, attachment)
+    call.about(f"tickets/{id}/attachments/{attachment}", view.customer_id)
+    return Out(None, file=Download(row.original_name, row.media_type, data))
 
 
 @TICKETS.post("/tickets/{id}/read", "Mark a ticket read", returns=TicketView, status=200)

@@ -58,6 +58,10 @@ ID_LIMITS = {
     "reply_to": 100,
 }
 FAILED = N_("Something went wrong on our side and nothing was changed. Please try again.")
+FILES_ELSEWHERE = N_(
+    "I can take a file only for a support ticket: send it with the message of a new ticket "
+    "(newticket), or with reply and the ticket's number as its caption."
+)
 
 
 def storable(text: str) -> bool:
@@ -297,33 +301,35 @@ class Dispatcher:
             return await self._press(ctx, incoming.action_key)
         if incoming.submission is not None:
             return await self._submit(ctx, incoming.submission)
-        if incoming.text is None:
+        if incoming.text is None and not incoming.files:
             return Reply(_("I can only read text messages. Type help to see what I can do."))
-        if not storable(incoming.text):
+        if not storable(incoming.text or ""):
             return Reply(
                 _(
                     "I cannot read that message: it contains a character that is not text "
                     "(such as a null character). Please send it again without it."
                 )
             )
-        text = incoming.text.strip()
+        text = (incoming.text or "").strip()
         if len(text) > self.settings.max_text_length:
             return Reply(
                 _("That message is too long. Please keep it under {limit} characters.").format(
                     limit=self.settings.max_text_length
                 )
             )
-        if not text:
+        if not text and not incoming.files:
             return Reply(_("Type help to see what I can do."))
         form = None if incoming.view else await self._live(ctx, chat_state.live(ctx.uow, ctx.form))
         if form is not None:
-            if not text.startswith("/") or fold(text) in CANCEL_WORDS:
+            if incoming.files or not text.startswith("/") or fold(text) in CANCEL_WORDS:
                 return await self._answer_form(ctx, text)
             await ctx.close_form()
         if incoming.reply_to is not None and ctx.customer is not None and not text.startswith("/"):
             ticket = await tickets.answered(ctx.uow, ctx.identity.id, incoming.reply_to)
             if ticket is not None:  # an answer to a support reply: added to its ticket
                 return await self.run_line(ctx, f"reply {ticket} {text}")
+        if not text:  # a file alone, with nothing saying where it goes
+            return Reply(_(FILES_ELSEWHERE))
         return await self.run_line(ctx, text)
 
     async def run_line(self, ctx: Context, text: str, unlocked: bool = False) -> Reply:
@@ -338,6 +344,8 @@ class Dispatcher:
         denied = await self._check_access(ctx, "command", command.name, bare=not args)
         if denied is not None:
             return denied
+        if ctx.incoming.files and not command.files:
+            return Reply(_(FILES_ELSEWHERE))
         if not unlocked and not command.confirms and not (command.bare is not None and not args):
             asked = await self.gate.ask(ctx, command, Pending(command.name, line=text))
             if asked is not None:
@@ -387,6 +395,7 @@ class Dispatcher:
             "documents": self.documents,
             "pay_links": self.pay_links,
             "ticket_events": self.ticket_events,
+            "file_store": self.drivers.files,
             **extra,
         }
 
@@ -410,6 +419,10 @@ class Dispatcher:
         if form is None or step is None or row is None:
             return Reply(_("This form is no longer open. Start again with the command."))
         ctx.command = form.name
+        if ctx.incoming.files and not step.files:
+            prompt = await form.ask(ctx, step)
+            prompt.text = f"{_(FILES_ELSEWHERE)}\n{prompt.text}"
+            return prompt
         if fold(answer) in CANCEL_WORDS:
             await ctx.close_form()
             return Reply(_("Cancelled. Nothing was created."))

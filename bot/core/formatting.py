@@ -27,6 +27,7 @@ from babel.numbers import (
 from babel.units import format_unit
 
 from bot.core.i18n import current, gettext
+from services.attachments import Size
 from services.errors import DomainError
 from services.money import Money, Written, exponent
 from services.wording import Names
@@ -145,6 +146,8 @@ def value(v: Any) -> str:
         return percent(v)
     if isinstance(v, Names):
         return v.in_language(current())
+    if isinstance(v, Size):
+        return data_size(v)
     return str(v)
 
 

@@ -40,7 +40,9 @@ class Step:
     only answers: buttons in the chat, a select in a dialog; ``shortcuts``: one-press answers
     beside typing (chat only); ``suggest``: one-press answers from the account (its orders, what
     is on file); ``optional``: a dialog may leave it empty (read as "none"); ``when``: asked only
-    if it holds for the answers so far; ``echo``: said above the next question once accepted."""
+    if it holds for the answers so far; ``echo``: said above the next question once accepted;
+    ``files``: files may come with the answer (their caption is the answer; the form's finish
+    reads them from ``Incoming.files``)."""
 
     name: str
     prompt: str
@@ -54,6 +56,7 @@ class Step:
     hint: str | None = None
     when: Callable[[Data], bool] | None = None
     echo: Callable[[Any, Context], str] | None = None
+    files: bool = False
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class Command:
     form: Form | None = None
     follow_up: Form | None = None
     sensitive: bool = False
+    files: bool = False
 
     def alias_for(self, lang: str) -> str:
         return (self.aliases.get(lang) or self.aliases["en"])[0]
@@ -86,6 +87,7 @@ class Router:
         confirms: type[Any] | tuple[type[Any], ...] = (),
         follow_up: Form | None = None,
         sensitive: bool = False,
+        files: bool = False,
     ) -> Callable[[Handler], Handler]:
         """``capability``: what using the command needs (``bot.core.permissions``); ``bare``: what it
         needs without arguments, when that only shows something; ``confirms``: the confirmation
@@ -95,7 +97,8 @@ class Router:
         answer needs the command's capability; it is never started by name nor shown as a dialog.
         ``sensitive``: the account's code word is asked for first, when it has one: before a
         confirmation is carried out, or, for a command that offers none, before it runs (not for a
-        bare look)."""
+        bare look). ``files``: the command takes the files sent with it (``Incoming.files``);
+        any other refuses them."""
         _check_capabilities(name, capability, bare)
         classes = confirms if isinstance(confirms, tuple) else (confirms,)
         if follow_up is not None and follow_up.name != name:
@@ -116,6 +119,7 @@ class Router:
                     None,
                     follow_up,
                     sensitive=sensitive,
+                    files=files,
                 )
             )
             return func

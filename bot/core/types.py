@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -17,6 +17,18 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class IncomingFile:
+    """A file sent with a message, as the platform describes it (``name``, ``media_type``, ``size``
+    in bytes: what the sender's app claims). ``fetch`` downloads it, given the most bytes wanted
+    (an adapter may stop reading past them); called only once the description passes the rules."""
+
+    name: str
+    media_type: str
+    size: int
+    fetch: Callable[[int], Awaitable[bytes]] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Incoming:
     """One thing a user did: typed ``text`` or pressed the button whose opaque key is ``action_key``.
 
@@ -24,7 +36,8 @@ class Incoming:
     command and a form the user has open elsewhere stays open. ``linked_only``: say nothing to a
     user who is not linked (Telegram groups, where strangers must not make the bot talk).
     ``submission``: a form sent whole from a dialog instead of ``text``. ``reply_to``: the platform's
-    id of the bot's message this one answers (a reply on Telegram, a thread in Slack)."""
+    id of the bot's message this one answers (a reply on Telegram, a thread in Slack). ``files``: the
+    files sent with it (a photo, a document), whose caption is ``text``."""
 
     platform: str
     user_id: str
@@ -39,6 +52,7 @@ class Incoming:
     linked_only: bool = False
     submission: Submission | None = None
     reply_to: str | None = None
+    files: tuple[IncomingFile, ...] = ()
 
 
 class Confirmable(Protocol):

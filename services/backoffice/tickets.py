@@ -47,6 +47,18 @@ class TicketQuery(Document):
     offset: int = Field(0, ge=0, le=100_000)
 
 
+class AttachmentView(Document):
+    """A file that came with a message; its bytes at ``GET /tickets/{id}/attachments/{attachment}``."""
+
+    id: int
+    name: str = Field(description="the name the sender gave it (shown only, never a path)")
+    media_type: str = Field(description="what its content was found to be")
+    size: int = Field(description="bytes")
+    sha256: str
+    uploaded_by: Literal["customer", "staff"]
+    created_at: dt.datetime
+
+
 class TicketMessageView(Document):
     id: int
     author: Literal["customer", "staff"]
@@ -54,6 +66,7 @@ class TicketMessageView(Document):
     created_at: dt.datetime
     is_read: bool = Field(description="the other side has read it")
     staff: str | None = Field(description="who wrote a staff reply (slack:U123, token:NAME)")
+    attachments: list[AttachmentView] = Field(description="the files sent with the message")
 
 
 class TicketSummary(Document):
@@ -112,6 +125,18 @@ async def _views(uow: UnitOfWork, found: Sequence[DeskTicket]) -> list[TicketVie
                     created_at=m.created_at,
                     is_read=m.is_read,
                     staff=m.staff,
+                    attachments=[
+                        AttachmentView(
+                            id=f.id,
+                            name=f.name,
+                            media_type=f.media_type,
+                            size=f.size,
+                            sha256=f.sha256,
+                            uploaded_by="staff" if f.uploaded_by == "staff" else "customer",
+                            created_at=f.created_at,
+                        )
+                        for f in m.files
+                    ],
                 )
                 for m in t.messages
             ],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import io
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -753,3 +754,40 @@ async def test_a_bank_transfer_pays_the_invoice_once(
 async def _payments(db: Database) -> list[Payment]:
     async with db.uow() as uow:
         return list((await uow.session.scalars(select(Payment).order_by(Payment.id))).all())
+
+
+async def test_attachments_are_listed_with_the_ticket_and_downloaded_by_staff(
+    on_telegram: tuple[AdminApi, Telegram],
+) -> None:
+    api, telegram = on_telegram
+    writer = await api.token("desk", "read", "write")
+    ticket_id, _customer = await _ticket_on_telegram(api, telegram, writer)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x02" * 300
+    update = telegram.fake.file_update(
+        CUSTOMER_ON_TELEGRAM, png, f"/reply {ticket_id} capture", name="écran 1.png", mime_type="image/png"
+    )
+    await telegram.deliver(update)
+    view = (await api.call("GET", f"/tickets/{ticket_id}", writer)).body
+    [listed] = view["messages"][-1]["attachments"]
+    assert (listed["name"], listed["media_type"], listed["size"], listed["uploaded_by"]) == (
+        "écran 1.png",
+        "image/png",
+        len(png),
+        "customer",
+    )
+    assert listed["sha256"] == hashlib.sha256(png).hexdigest() and view["messages"][0]["attachments"] == []
+
+    path = f"/admin/api/v1/tickets/{ticket_id}/attachments/{listed['id']}"
+    got = await api.client.get(path, headers={"Authorization": f"Bearer {writer}"})
+    assert got.status == 200 and await got.read() == png
+    assert got.headers["Content-Type"] == "image/png" and got.headers["X-Content-Type-Options"] == "nosniff"
+    assert got.headers["Content-Disposition"].startswith("attachment;")
+    assert "filename*=UTF-8''%C3%A9cran%201.png" in got.headers["Content-Disposition"]
+    writer_only = await api.token("sync", "write")
+    assert (await api.call("GET", path, writer_only)).status == 403
+    assert (await api.call("GET", path, None)).status == 401
+    other = await api.call("GET", f"/tickets/{ticket_id + 1000}/attachments/{listed['id']}", writer)
+    assert other.status == 404  # the attachment of another ticket is not found through it
+    doc = (await api.call("GET", "/openapi.json", None)).body
+    operation = doc["paths"]["/tickets/{id}/attachments/{attachment}"]["get"]
+    assert operation["x-scope"] == "read" and "*/*" in operation["responses"]["200"]["content"]

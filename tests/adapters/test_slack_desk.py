@@ -24,6 +24,7 @@ from bot.adapters.slack_desk import escape, plain
 from bot.adapters.telegram import TELEGRAM
 from bot.bootstrap import App
 from bot.config import Settings
+from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import gettext as _
 from bot.core.i18n import use_locale
@@ -272,3 +273,29 @@ async def test_customer_on_slack_answers_in_the_alert_thread(desk: Desk) -> None
             .order_by(TicketMessage.id.desc())
         )
     assert last is not None and (last.author, last.body) == ("customer", "Here it is")
+
+
+async def test_the_customers_files_are_named_in_the_ticket_and_its_thread(desk: Desk) -> None:
+    photo = b"\xff\xd8\xff\xe0" + b"\x01" * 2000
+    for answer in ["/newticket", "technical", "high", "none", "Panel error"]:
+        await desk.telegram.say(CUSTOMER, answer, language="fr")
+    await desk.telegram.deliver(
+        desk.telegram.fake.file_update(CUSTOMER, photo, "See the screenshot", language="fr")
+    )
+    async with desk.app.db.uow() as uow:
+        ticket_id = await uow.session.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1))
+    assert await desk.send_alerts() == 1
+    [header] = desk.posted()
+    with use_locale("en"):
+        size = formatting.data_size(len(photo))
+    sections = [b["text"]["text"] for b in header.blocks() if b["type"] == "section"]
+    assert f"See the screenshot\n📎 photo.jpg ({size}, image/jpeg)" in sections
+    log = b"error: disk full\n"
+    update = desk.telegram.fake.file_update(
+        CUSTOMER, log, f"/reply {ticket_id}", name="php<error>.log", mime_type="text/plain", language="fr"
+    )
+    await desk.telegram.deliver(update)
+    assert await desk.send_alerts() == 1
+    with use_locale("en"):
+        size = formatting.data_size(len(log))
+    assert desk.posted()[-1].text == f"The customer wrote:\n\n📎 php&lt;error&gt;.log ({size}, text/plain)"

@@ -11,6 +11,9 @@ names the workspace of each token in ``bots`` (else ``team``); ``oauth.v2.access
 Messages (``chat.*`` and ``response_url`` hooks) are checked as Slack checks them
 (``tests.fakes.block_kit``): one Slack would refuse is answered with Slack's error, and recorded
 with it (``Call.error``), never among the calls ``of`` returns.
+
+Files a user ``share``s: ``files.info`` answers only the bot token of the workspace it was shared in,
+and so does the download of its ``url_private`` (``downloads`` records each one).
 """
 
 from __future__ import annotations
@@ -76,6 +79,9 @@ class FakeSlackAPI:
     client_secret: str = "test-client-secret"
     grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    # Shared files by id: their description, bytes and the bot token of their workspace.
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (file id, token used)
     url: str = ""
     _throttled: dict[str, list[int]] = field(default_factory=dict)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -90,6 +96,7 @@ class FakeSlackAPI:
         app.router.add_post("/hooks/{name}", self._hook)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -122,6 +129,27 @@ class FakeSlackAPI:
         """Slack's consent screen, accepted: ``code`` gives ``token``, the bot token of ``team``."""
         self.bots[token] = team
         self.grants[code] = {"team": team, "name": name or team, "token": token, "installer": installer}
+
+    def share(
+        self, data: bytes, name: str, mimetype: str, token: str = "xoxb-test", size: int | None = None
+    ) -> dict[str, Any]:
+        """A user shares a file in the workspace whose bot token is ``token``; returns the file
+        object a ``file_share`` message event carries (``size``: what it claims)."""
+        file_id = f"F{len(self.files) + 1:04d}"
+        size = len(data) if size is None else size
+        self.files[file_id] = {"name": name, "mimetype": mimetype, "size": size, "data": data, "token": token}
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "size": size}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """``url_private``: only with the bot token of the file's workspace in ``Authorization``."""
+        file = self.files.get(request.match_info["file_id"])
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if file is None or request.headers.get("Authorization") != f"Bearer {file['token']}":
+            await self._record(Call("download", {"file": request.match_info["file_id"]}, 403, token=token))
+            return web.Response(status=403)
+        self.downloads.append((request.match_info["file_id"], token))
+        await self._record(Call("download", {"file": request.match_info["file_id"]}, token=token))
+        return web.Response(body=file["data"])
 
     async def wait_for(self, method: str, count: int = 1, within: float = 10) -> list[Call]:
         async def enough() -> list[Call]:
@@ -250,6 +278,21 @@ class FakeSlackAPI:
             return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
         if method == "files.completeUploadExternal":
             return {"ok": True, "files": [{"id": "F"}]}
+        if method == "files.info":
+            file = self.files.get(str(args.get("file")))
+            if file is None or file["token"] != token:
+                return {"ok": False, "error": "file_not_found"}
+            file_id = str(args.get("file"))
+            return {
+                "ok": True,
+                "file": {
+                    "id": file_id,
+                    "name": file["name"],
+                    "mimetype": file["mimetype"],
+                    "size": file["size"],
+                    "url_private": f"{self.url}/files-pri/{file_id}/download",
+                },
+            }
         if method == "conversations.members":
             everyone = self.members.get(str(args.get("channel")), [])
             start = int(args.get("cursor") or 0)

@@ -69,6 +69,8 @@ class FakeTelegramAPI:
         self._message_ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
         self._server: TestServer | None = None
+        self.files: dict[str, bytes] = {}  # what users sent, by file id (getFile, then a download)
+        self.downloads: list[str] = []  # the file paths downloaded, in order
 
     # -- server ---------------------------------------------------------------------------
 
@@ -76,6 +78,7 @@ class FakeTelegramAPI:
         """Serve on ``port`` (any free one by default); returns the base URL."""
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._server = TestServer(app, host="127.0.0.1", port=port)
         await self._server.start_server()
         return self.url
@@ -115,6 +118,41 @@ class FakeTelegramAPI:
                 "text": text,
             },
         }
+
+    def file_update(
+        self,
+        user: int,
+        data: bytes,
+        caption: str | None = None,
+        *,
+        name: str | None = None,
+        mime_type: str = "",
+        size: int | None = None,
+        reply_to: dict[str, Any] | None = None,
+        language: str | None = "en",
+    ) -> dict[str, Any]:
+        """A user sends ``data``: a document named ``name`` (of ``mime_type``), else a photo;
+        ``size``: what the message claims (by default the real size); ``reply_to``: the bot's
+        message it answers (as the bot sent it: the result of a recorded call)."""
+        file_id = f"file{len(self.files) + 1}"
+        self.files[file_id] = data
+        media = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(data) if size is None else size,
+        }
+        update = self.message_update(user, "", language=language)
+        message = update["message"]
+        del message["text"]
+        if name is not None:
+            message["document"] = {**media, "file_name": name, "mime_type": mime_type}
+        else:
+            message["photo"] = [{**media, "width": 640, "height": 480}]
+        if caption is not None:
+            message["caption"] = caption
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        return update
 
     def callback_update(
         self, user: int, data: str, message: dict[str, Any], language: str | None = "en"
@@ -219,6 +257,18 @@ class FakeTelegramAPI:
         await self._notify()
         return web.json_response({"ok": True, "result": call.result})
 
+    async def _download(self, request: web.Request) -> web.Response:
+        """A file path getFile handed out, with the bot's token in the URL as the Bot API wants."""
+        if request.match_info["token"] != TOKEN:
+            return web.Response(status=401)
+        path = request.match_info["path"]
+        data = self.files.get(path.rsplit("/", 1)[-1])
+        if data is None:
+            return web.Response(status=404)
+        self.downloads.append(path)
+        await self._notify()
+        return web.Response(body=data)
+
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset", 0))
         self.pending = [u for u in self.pending if u["update_id"] >= offset]
@@ -241,6 +291,15 @@ class FakeTelegramAPI:
                 "can_join_groups": True,
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
+            }
+        if method == "getFile":
+            file_id = str(params["file_id"])
+            size = len(self.files[file_id])
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "file_size": size,
+                "file_path": f"documents/{file_id}",
             }
         if method in MESSAGE_METHODS or method == "editMessageText":
             assert chat is not None
