@@ -129,7 +129,7 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
         for entry in entries:
             what = _(MOVEMENTS.get(entry.kind, MOVEMENTS["adjustment"]))
             lines.append(
-                f"{formatting.date(entry.created_at.date())}  "
+                f"{formatting.local_date(entry.created_at, customer.timezone)}  "
                 f"{formatting.amount(entry.amount_minor, entry.currency)}  {what} {entry.memo}".rstrip()
             )
     return Reply("\n".join(lines), buttons=[[Button(_("Unpaid invoices"), command="invoices unpaid")]])

@@ -78,7 +78,9 @@ def overview(prefs: AlertSettings, customer: Customer, commands: Registry) -> Re
     if prefs.quiet_start and prefs.quiet_end:
         lines.append(
             _("Quiet hours: {start}–{end} ({zone}); alerts wait until they end.").format(
-                start=prefs.quiet_start, end=prefs.quiet_end, zone=customer.timezone
+                start=formatting.time_of_day(dt.time.fromisoformat(prefs.quiet_start)),
+                end=formatting.time_of_day(dt.time.fromisoformat(prefs.quiet_end)),
+                zone=formatting.zone(customer.timezone),
             )
         )
     else:

@@ -56,7 +56,11 @@ async def list_invoices(uow: UnitOfWork, customer: Customer, args: list[str]) ->
         "all": _("All invoices"),
     }[status]
     if not rows:
-        text = f"{title}: " + _("none.")
+        text = {
+            "unpaid": _("You have no unpaid invoices."),
+            "paid": _("You have no paid invoices."),
+            "all": _("You have no invoices."),
+        }[status]
     else:
         text = "\n".join(
             [_("{title} (page {page} of {pages}):").format(title=title, page=page, pages=pages)]

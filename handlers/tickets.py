@@ -53,21 +53,26 @@ NO_ORDER = frozenset({"none", "no", "aucune", "aucun", "non", "tidak", "tanpa", 
 async def list_tickets(uow: UnitOfWork, customer: Customer, args: list[str]) -> Reply:
     which = keyword(args, FILTER_WORDS, "open")
     rows = await tickets.listing(uow, customer.id, which)
-    title = {
-        "open": _("Open tickets"),
-        "closed": _("Closed tickets"),
-        "unread": _("Tickets with unread replies"),
-    }[which]
     if not rows:
-        text = f"{title}: " + _("none.")
+        text = {
+            "open": _("You have no open tickets."),
+            "closed": _("You have no closed tickets."),
+            "unread": _("You have no tickets with unread replies."),
+        }[which]
     else:
-        lines = [f"{title}:"]
+        lines = [
+            {
+                "open": _("Open tickets:"),
+                "closed": _("Closed tickets:"),
+                "unread": _("Tickets with unread replies:"),
+            }[which]
+        ]
         for t in rows:
             unread = tickets.unread_count(t)
             mark = " ✉" if unread else ""
             lines.append(
                 f"#{t.id} · {t.subject} · {label(t.department)} · {label(t.importance)} · "
-                f"{formatting.date(t.updated_at.date())}{mark}"
+                f"{formatting.local_date(t.updated_at, customer.timezone)}{mark}"
             )
         text = "\n".join(lines)
     buttons = [[Button(f"#{t.id}", command=f"ticket {t.id}") for t in rows[:8]]] if rows else []
@@ -99,7 +104,9 @@ async def show_ticket(uow: UnitOfWork, actor: Actor, customer: Customer, args: l
         lines.append(_("Order: #{id}").format(id=ticket.order_id))
     for message in ticket.messages:
         who = _("You") if message.author == "customer" else _("Support")
-        lines.append(f"\n{who} · {formatting.datetime(message.created_at)}\n{message.body}")
+        lines.append(
+            f"\n{who} · {formatting.datetime(message.created_at, customer.timezone)}\n{message.body}"
+        )
     lines.append("\n" + _("To answer: reply {id} followed by your text.").format(id=ticket.id))
     buttons = []
     if ticket.status == "open":
