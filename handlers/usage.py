@@ -62,7 +62,7 @@ def _pending(usage: MonthUsage) -> list[str]:
         "en": ("usage", "payg"),
         "fr": ("consommation", "utilisation"),
         "id": ("pemakaian", "penggunaan"),
-        "tr": ("kullanim", "tuketim"),
+        "tr": ("kullanım", "tüketim"),
     },
     summary=N_("pay-as-you-use: this month per day and an estimate of the month's total"),
 )

@@ -117,6 +117,12 @@ def time_of_day(value: dt.time) -> str:
     return format_time(value, "short", locale=current())
 
 
+def typed_time(value: dt.time) -> str:
+    """A time of day as a customer types it back to the bot: 24-hour, with the locale's separator
+    ("22:00", Indonesian "22.00")."""
+    return format_skeleton("Hm", value, locale=current())
+
+
 def local_date(value: dt.datetime, tz: str = "UTC") -> str:
     """The date a moment falls on in the customer's time zone (a ticket updated at 23:30 UTC is
     the next day in Jakarta)."""
