@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from bot.adapters.telegram import bot_commands
 from bot.alerts import messages as alert_messages
+from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
 from bot.core.types import Reply
@@ -444,3 +445,44 @@ def test_the_mailbox_keywords_shown_are_understood() -> None:
         assert keyword([shown["remove"]], mailboxes.ACTION_WORDS, "") == "remove", lang
         for purpose in mailboxes.PURPOSE_WORDS:
             assert keyword([shown[purpose]], mailboxes.PURPOSE_WORDS, "") == purpose, lang
+
+
+async def test_ticket_times_are_in_the_customers_zone(dispatcher: Dispatcher, budi: Chat) -> None:
+    """Budi's account is in Jakarta: the ticket's messages show Jakarta time, in Indonesian."""
+    await budi.say("/bahasa id")
+    async with dispatcher.db.uow() as uow:
+        ticket = await uow.session.scalar(select(Ticket).where(Ticket.customer_id == 2).order_by(Ticket.id))
+        assert ticket is not None
+        first = (
+            await uow.session.scalars(
+                select(TicketMessage.created_at)
+                .where(TicketMessage.ticket_id == ticket.id)
+                .order_by(TicketMessage.id)
+            )
+        ).first()
+    assert first is not None
+    shown = await budi.say(f"/lihattiket {ticket.id}")
+    with use_locale("id"):
+        assert formatting.datetime(first, "Asia/Jakarta") in shown.text
+        assert formatting.datetime(first, "UTC") not in shown.text  # seven hours apart
+
+
+@pytest.mark.parametrize(
+    ("lang", "line", "times"),
+    [
+        ("fr", "/alertes silence 22:00 07:00", "22:00–07:00"),
+        ("id", "/peringatan tenang 22.00 07.00", "22.00–07.00"),
+        ("tr", "/uyarılar sessiz 22:00 07:00", "22:00–07:00"),
+    ],
+)
+async def test_quiet_hours_in_the_locales_time_and_zone_names(
+    budi: Chat, lang: str, line: str, times: str
+) -> None:
+    """Times as the language writes them (Indonesian 22.00, also understood when typed) and the time
+    zone by its name in that language ("Waktu Indonesia (Jakarta)"), never its IANA id."""
+    await budi.say(f"/language {lang}")
+    said = (await budi.say(line)).text
+    with use_locale(lang):
+        zone = formatting.zone("Asia/Jakarta")
+    assert f"{times} ({zone})" in said, said
+    assert "akarta" in zone and "Asia/Jakarta" not in said  # Cakarta in Turkish
