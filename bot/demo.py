@@ -306,11 +306,17 @@ CUSTOMERS = [
 
 
 async def seed(
-    uow: UnitOfWork, seller: Seller, secret: str = "", with_traffic: bool = True
+    uow: UnitOfWork,
+    seller: Seller,
+    secret: str = "",
+    with_traffic: bool = True,
+    language: str | None = None,
 ) -> list[Customer]:
     """Fill an empty database with demo customers; dates are relative to today. With ``secret``
     (the ``SECRET_KEY``) each server also gets login details, sealed with it. ``with_traffic``: a
-    year of the servers' traffic too (18,000 rows: most tests leave it out, see ``seed_traffic``)."""
+    year of the servers' traffic too (18,000 rows: most tests leave it out, see ``seed_traffic``).
+    ``language``: every customer's saved language (their invoices are then issued in it); none
+    by default, so each chat speaks its user's own."""
     today = clock.today()
     plans: dict[tuple[str, str], Plan] = {}
     for code, name, kind, rank, prices in PLANS:
@@ -350,6 +356,7 @@ async def seed(
             address_line=spec.address[0],
             postal_code=spec.address[1],
             city=spec.address[2],
+            language=language,
         )
         if spec.billing_email:
             customer.emails = [CustomerEmail(purpose="billing", email=spec.billing_email)]
@@ -614,7 +621,7 @@ async def _reseller(uow: UnitOfWork, customer: Customer) -> None:
         ("lumiere-clients.example", 40 * 24, [(40 * 24, "hosting-s"), (50, "hosting-m")], None),
         ("boulangerie-martin.example", 10 * 24, [(10 * 24, "hosting-s")], None),
         ("SSL boulangerie-martin.example", 10 * 24, [(10 * 24, "ssl")], None),
-        ("Priority support", 40 * 24, [(40 * 24, "support")], None),
+        ("desk.lumiere-clients.example", 40 * 24, [(40 * 24, "support")], None),
         ("old-shop.example", 20 * 24, [(20 * 24, "hosting-s")], 5 * 24),
         ("staging.lumiere-clients.example", 30, [(30, "hosting-s")], None),
     ]

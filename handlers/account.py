@@ -51,7 +51,7 @@ class Relink:
 
 @router.command(
     "start",
-    aliases={"en": ("start",), "fr": ("demarrer",), "id": ("mulai",), "tr": ("basla",)},
+    aliases={"en": ("start",), "fr": ("demarrer",), "id": ("mulai",), "tr": ("başla",)},
     summary=N_("welcome, or link this chat with a code"),
     usage=N_("[CODE]"),
     needs_account=False,
@@ -87,7 +87,7 @@ def _linked(ctx: Context, customer: Customer) -> Reply:
 
 @router.command(
     "help",
-    aliases={"en": ("help", "commands"), "fr": ("aide",), "id": ("bantuan",), "tr": ("yardim",)},
+    aliases={"en": ("help", "commands"), "fr": ("aide",), "id": ("bantuan",), "tr": ("yardım",)},
     summary=N_("list what I can do"),
     needs_account=False,
 )
@@ -129,7 +129,7 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
         for entry in entries:
             what = _(MOVEMENTS.get(entry.kind, MOVEMENTS["adjustment"]))
             lines.append(
-                f"{formatting.date(entry.created_at.date())}  "
+                f"{formatting.local_date(entry.created_at, customer.timezone)}  "
                 f"{formatting.amount(entry.amount_minor, entry.currency)}  {what} {entry.memo}".rstrip()
             )
     return Reply("\n".join(lines), buttons=[[Button(_("Unpaid invoices"), command="invoices unpaid")]])
@@ -137,7 +137,7 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Reply:
 
 @router.command(
     "unlink",
-    aliases={"en": ("unlink",), "fr": ("delier",), "id": ("putuskan",), "tr": ("baglantiyikes",)},
+    aliases={"en": ("unlink",), "fr": ("delier",), "id": ("putuskan",), "tr": ("bağlantıyıkes",)},
     summary=N_("unlink this chat from the account"),
     capability="language",
 )
@@ -215,7 +215,7 @@ LINK = Form(
 )
 router.form(
     LINK,
-    aliases={"en": ("link",), "fr": ("lier",), "id": ("tautkan",), "tr": ("bagla",)},
+    aliases={"en": ("link",), "fr": ("lier",), "id": ("tautkan",), "tr": ("bağla",)},
     summary=N_("link this chat to your account with a code sent to its e-mail address"),
     needs_account=False,
 )

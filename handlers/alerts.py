@@ -53,8 +53,8 @@ THRESHOLD = frozenset({"threshold", "seuil", "batas", "esik"})
 
 
 def _time(text: str) -> dt.time:
-    """``22:00``, ``22h``, ``7`` as a time of day."""
-    cleaned = text.lower().replace("h", ":").rstrip(":")
+    """``22:00``, ``22.00`` (as Indonesian writes it), ``22h``, ``7`` as a time of day."""
+    cleaned = text.lower().replace("h", ":").replace(".", ":").rstrip(":")
     if cleaned.isdigit():
         cleaned += ":00"
     try:
@@ -78,7 +78,9 @@ def overview(prefs: AlertSettings, customer: Customer, commands: Registry) -> Re
     if prefs.quiet_start and prefs.quiet_end:
         lines.append(
             _("Quiet hours: {start}–{end} ({zone}); alerts wait until they end.").format(
-                start=prefs.quiet_start, end=prefs.quiet_end, zone=customer.timezone
+                start=formatting.time_of_day(dt.time.fromisoformat(prefs.quiet_start)),
+                end=formatting.time_of_day(dt.time.fromisoformat(prefs.quiet_end)),
+                zone=formatting.zone(customer.timezone),
             )
         )
     else:
@@ -92,16 +94,20 @@ def overview(prefs: AlertSettings, customer: Customer, commands: Registry) -> Re
     name = commands.commands["alerts"].alias_for(current())
     lines.append(
         _(
-            "To set quiet hours, send /{command} quiet 22:00 07:00 (or /{command} quiet off); "
+            "To set quiet hours, send /{command} quiet {start} {end} (or /{command} quiet off); "
             "to be warned below a balance, /{command} threshold AMOUNT (or /{command} threshold off)."
-        ).format(command=name)
+        ).format(
+            command=name,
+            start=formatting.typed_time(dt.time(22, 0)),
+            end=formatting.typed_time(dt.time(7, 0)),
+        )
     )
     return Reply("\n".join(lines), buttons=buttons)
 
 
 @router.command(
     "alerts",
-    aliases={"en": ("alerts",), "fr": ("alertes",), "id": ("peringatan",), "tr": ("uyarilar",)},
+    aliases={"en": ("alerts",), "fr": ("alertes",), "id": ("peringatan",), "tr": ("uyarılar",)},
     summary=N_("the alerts I send you: on or off, quiet hours, low-balance threshold"),
     usage=N_("[on|off KIND] [quiet START END|off] [threshold AMOUNT|off]"),
     capability="settings",
@@ -240,7 +246,7 @@ def _wanted(words: list[str], binding: ChannelBinding) -> tuple[list[str], str |
         "en": ("alertshere", "alerts here"),
         "fr": ("alertesici", "alertes ici"),
         "id": ("peringatangrup", "peringatan grup"),
-        "tr": ("uyarilarburada", "uyarilar burada"),
+        "tr": ("uyarılarburada", "uyarılar burada"),
     },
     summary=N_("the alerts this shared channel gets, and their language"),
     usage=N_("[KIND on|off] [on|off] [language CODE|off]"),

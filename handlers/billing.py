@@ -4,6 +4,7 @@ and ``delete invoice NUMBER``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from babel import Locale
 
@@ -42,11 +43,15 @@ async def vat_rate(args: list[str], customer: Customer | None) -> Reply:
     if not vat.in_eu(country, on):
         if country in vat.RATES and on < today:
             return Reply(
-                _("{country} was not in the EU on {date}: no EU VAT applied (0 %).").format(
-                    country=name, date=formatting.date(on)
+                _("{country} was not in the EU on {date}: no EU VAT applied ({rate}).").format(
+                    country=name, date=formatting.date(on), rate=formatting.percent(Decimal(0))
                 )
             )
-        return Reply(_("{country} is outside the EU: no EU VAT is charged (0 %).").format(country=name))
+        return Reply(
+            _("{country} is outside the EU: no EU VAT is charged ({rate}).").format(
+                country=name, rate=formatting.percent(Decimal(0))
+            )
+        )
     if on < vat.KNOWN_FROM:
         return Reply(_("VAT rates are known from {date} on.").format(date=formatting.date(vat.KNOWN_FROM)))
     lines = [
@@ -73,8 +78,8 @@ async def vat_rate(args: list[str], customer: Customer | None) -> Reply:
     lines.append(
         _(
             "Consumers pay their country's rate; a business in another EU country with a valid VAT id "
-            "is invoiced with reverse charge (0 %)."
-        )
+            "is invoiced with reverse charge ({rate})."
+        ).format(rate=formatting.percent(Decimal(0)))
     )
     return Reply("\n".join(lines))
 

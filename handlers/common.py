@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 from babel import Locale
 
@@ -176,7 +177,7 @@ def breakdown_text(lines: Sequence[LineSpec], totals: Totals) -> str:
     ]
     out.append(_("Subtotal: {amount}").format(amount=formatting.money(totals.subtotal)))
     if totals.reverse_charge:
-        out.append(_("VAT: reverse charge (0 %)"))
+        out.append(_("VAT: reverse charge ({rate})").format(rate=formatting.percent(Decimal(0))))
     else:
         out.append(
             _("VAT {rate}: {amount}").format(

@@ -59,7 +59,7 @@ NO_TAX_ID = frozenset({"none", "no", "aucun", "non", "tidak", "tidak ada", "yok"
         "en": ("contact", "contact data"),
         "fr": ("coordonnees",),
         "id": ("kontak", "data kontak"),
-        "tr": ("iletisim", "iletisim bilgileri"),
+        "tr": ("iletişim", "iletişim bilgileri"),
     },
     summary=N_("the contact data of your account; changes are asked for by ticket"),
 )
@@ -201,7 +201,7 @@ router.form(
         "en": ("changecontact", "change contact"),
         "fr": ("changercoordonnees", "changer coordonnees"),
         "id": ("ubahkontak", "ubah kontak"),
-        "tr": ("iletisimdegistir", "iletisim degistir"),
+        "tr": ("iletişimdeğiştir", "iletişim değiştir"),
     },
     summary=N_(
         "ask for a change of e-mail, phone, name, address, country, profile type or VAT id (by ticket)"

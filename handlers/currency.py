@@ -41,7 +41,7 @@ def _repriced(item: currency.Repriced) -> str:
         "en": ("currency",),
         "fr": ("devise", "monnaie"),
         "id": ("matauang", "mata uang"),
-        "tr": ("parabirimi", "para birimi", "doviz"),
+        "tr": ("parabirimi", "para birimi", "döviz"),
     },
     summary=N_("the currency you are billed in; change it for what is billed next"),
     usage=N_("[CODE]"),

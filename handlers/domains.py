@@ -24,7 +24,7 @@ router = Router()
 
 @router.command(
     "domains",
-    aliases={"en": ("domains",), "fr": ("domaines",), "id": ("domain",), "tr": ("alanadlari",)},
+    aliases={"en": ("domains",), "fr": ("domaines",), "id": ("domain",), "tr": ("alanadları",)},
     summary=N_("your domains and when they expire"),
 )
 async def list_domains(uow: UnitOfWork, customer: Customer) -> Reply:

@@ -4,6 +4,8 @@ helper module, not a handler."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from bot.core import formatting
 from bot.core.i18n import gettext as _
 from bot.core.types import UsageError
@@ -79,7 +81,7 @@ def invoice_text(inv: Invoice) -> str:
         )
     )
     if inv.reverse_charge:
-        lines.append(_("VAT: reverse charge (0 %)"))
+        lines.append(_("VAT: reverse charge ({rate})").format(rate=formatting.percent(Decimal(0))))
         lines.append(
             _("Reverse charge: VAT to be accounted for by the customer ({buyer}; supplier {seller}).").format(
                 buyer=inv.buyer.get("vat_id", ""), seller=inv.seller.get("vat_id", "")

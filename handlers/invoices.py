@@ -56,7 +56,11 @@ async def list_invoices(uow: UnitOfWork, customer: Customer, args: list[str]) ->
         "all": _("All invoices"),
     }[status]
     if not rows:
-        text = f"{title}: " + _("none.")
+        text = {
+            "unpaid": _("You have no unpaid invoices."),
+            "paid": _("You have no paid invoices."),
+            "all": _("You have no invoices."),
+        }[status]
     else:
         text = "\n".join(
             [_("{title} (page {page} of {pages}):").format(title=title, page=page, pages=pages)]
@@ -78,7 +82,7 @@ async def list_invoices(uow: UnitOfWork, customer: Customer, args: list[str]) ->
 
 @router.command(
     "invoice",
-    aliases={"en": ("invoice", "bill"), "fr": ("facture",), "id": ("invoice",), "tr": ("fatura",)},
+    aliases={"en": ("invoice", "bill"), "fr": ("facture",), "id": ("lihattagihan",), "tr": ("fatura",)},
     summary=N_("one invoice with its lines, VAT and total"),
     usage=N_("NUMBER [pdf]"),
 )
@@ -119,7 +123,7 @@ def invoice_document(inv: Invoice, documents: DocumentRenderer) -> Reply:
 
 @router.command(
     "pay",
-    aliases={"en": ("pay",), "fr": ("payer",), "id": ("bayar",), "tr": ("ode",)},
+    aliases={"en": ("pay",), "fr": ("payer",), "id": ("bayar",), "tr": ("öde",)},
     summary=N_("a payment link for an invoice (add qr for a QR code), or pay it from your balance"),
     usage=N_("NUMBER [qr]"),
     capability="money",
@@ -165,7 +169,7 @@ class PayFromBalance:
 
 @router.command(
     "paybalance",
-    aliases={"en": ("paybalance",), "fr": ("payersolde",), "id": ("bayarsaldo",), "tr": ("bakiyeileode",)},
+    aliases={"en": ("paybalance",), "fr": ("payersolde",), "id": ("bayarsaldo",), "tr": ("bakiyeileöde",)},
     summary=N_("pay an invoice from your balance"),
     usage=N_("NUMBER"),
     capability="money",

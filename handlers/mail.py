@@ -147,7 +147,11 @@ async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], sel
             raise mail.PendingUpgrade(number=waiting.number)
         up = mail.preview_upgrade(customer, order, plan, seller)
         text = [
-            _("Upgrade order #{id} from {old} to {new} for the {days} days left in the period:").format(
+            ngettext(
+                "Upgrade order #{id} from {old} to {new} for the {days} day left in the period:",
+                "Upgrade order #{id} from {old} to {new} for the {days} days left in the period:",
+                up.days_left,
+            ).format(
                 id=order.id, old=localized.name(order.plan), new=localized.name(plan), days=up.days_left
             ),
             breakdown_text(up.lines, up.totals),

@@ -39,6 +39,31 @@ ACTION_WORDS = {
     "confirm": frozenset({"confirm", "confirmer", "konfirmasi", "onayla", "dogrula"}),
     "remove": frozenset({"remove", "delete", "supprimer", "retirer", "hapus", "kaldir", "sil"}),
 }
+# The keywords each language's help shows (each one is among the words above).
+SHOWN = {
+    "en": {
+        "add": "add",
+        "remove": "remove",
+        "billing": "billing",
+        "technical": "technical",
+        "general": "general",
+    },
+    "fr": {
+        "add": "ajouter",
+        "remove": "retirer",
+        "billing": "facturation",
+        "technical": "technique",
+        "general": "générale",
+    },
+    "id": {
+        "add": "tambah",
+        "remove": "hapus",
+        "billing": "tagihan",
+        "technical": "teknis",
+        "general": "umum",
+    },
+    "tr": {"add": "ekle", "remove": "kaldır", "billing": "fatura", "technical": "teknik", "general": "genel"},
+}
 TOO_MANY = N_("Too many codes asked for or tried. Please wait a few minutes, then try again.")
 
 
@@ -75,10 +100,11 @@ def _typed_again(registry: Registry) -> str:
     aliases={
         "en": ("mailboxes",),
         "fr": ("boitesmail", "adressesmail"),
-        "id": ("kotaksurat",),
-        "tr": ("postakutulari",),
+        "id": ("alamatemail", "kotaksurat"),
+        "tr": ("postakutuları",),
     },
     summary=N_("where each kind of e-mail goes: add, confirm or remove a mailbox"),
+    # TRANSLATORS: "add" and "remove" are keywords: write the ones handlers/mailboxes.py SHOWN gives.
     usage=N_("[add PURPOSE ADDRESS | CODE | remove PURPOSE]"),
     capability="settings",
     bare="read",
@@ -86,10 +112,16 @@ def _typed_again(registry: Registry) -> str:
     sensitive=True,
 )
 async def mailboxes_command(
-    ctx: Context, uow: UnitOfWork, customer: Customer, identity: ChatIdentity, actor: Actor, args: list[str]
+    ctx: Context,
+    uow: UnitOfWork,
+    customer: Customer,
+    identity: ChatIdentity,
+    actor: Actor,
+    args: list[str],
+    registry: Registry,
 ) -> Reply:
     if not args:
-        return await _overview(uow, customer)
+        return await _overview(uow, customer, registry)
     action = keyword(args[:1], ACTION_WORDS, "")
     rest = args[1:] if action else args
     if action in ("", "confirm") and len(rest) == 1 and mail_codes.well_formed(rest[0]):
@@ -114,7 +146,7 @@ async def mailboxes_command(
     raise UsageError()
 
 
-async def _overview(uow: UnitOfWork, customer: Customer) -> Reply:
+async def _overview(uow: UnitOfWork, customer: Customer, registry: Registry) -> Reply:
     boxes = await mailboxes.listing(uow, customer.id)
     lines = [_("Where your e-mails go:")]
     buttons: list[list[Button]] = []
@@ -136,7 +168,9 @@ async def _overview(uow: UnitOfWork, customer: Customer) -> Reply:
             )
         )
     lines.append(
-        _("To add one: mailboxes add PURPOSE ADDRESS, where PURPOSE is billing, technical or general.")
+        _(
+            "To add one: /{command} {add} PURPOSE ADDRESS, where PURPOSE is {billing}, {technical} or {general}."
+        ).format(command=registry.commands["mailboxes"].alias_for(current()), **SHOWN[current()])
     )
     return Reply("\n".join(lines), buttons=buttons, private=True)
 

@@ -21,7 +21,7 @@ router = Router()
         "en": ("orders", "services"),
         "fr": ("commandes",),
         "id": ("pesanan", "layanan"),
-        "tr": ("siparisler",),
+        "tr": ("siparişler",),
     },
     summary=N_("your orders: plan, IP, period end, cost"),
 )
@@ -51,7 +51,7 @@ async def list_orders(uow: UnitOfWork, customer: Customer) -> Reply:
 
 @router.command(
     "order",
-    aliases={"en": ("order",), "fr": ("commande",), "id": ("order",), "tr": ("siparis",)},
+    aliases={"en": ("order",), "fr": ("commande",), "id": ("lihatpesanan",), "tr": ("sipariş",)},
     summary=N_("one order: plan, IP, period end, cost, server state"),
     usage=N_("NUMBER"),
 )

@@ -22,7 +22,7 @@ router = Router()
         "en": ("overview", "summary", "home"),
         "fr": ("apercu", "resume"),
         "id": ("ringkasan", "ikhtisar"),
-        "tr": ("ozet", "genelbakis"),
+        "tr": ("özet", "genelbakış"),
     },
     summary=N_("your account at a glance: balance, unpaid invoices, upcoming renewals"),
 )

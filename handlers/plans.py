@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
+from bot.core.i18n import ngettext
 from bot.core.registry import fold
 from bot.core.router import Router
 from bot.core.types import Button, Reply
@@ -134,10 +135,12 @@ async def plan_reply(
     if change.upgrade and on is None:
         text = [
             _("Upgrade order #{id} from {old} to {new} now.").format(**head),
-            _("Proration: {difference} ÷ {period} days × {days} days left in the period.").format(
+            _("Proration: {difference} ÷ {period} × {left}.").format(
                 difference=formatting.money(change.difference),
-                period=change.period_days,
-                days=change.days_left,
+                period=ngettext("{n} day", "{n} days", change.period_days).format(n=change.period_days),
+                left=ngettext(
+                    "{n} day left in the period", "{n} days left in the period", change.days_left
+                ).format(n=change.days_left),
             ),
             breakdown_text(change.lines, change.totals),
             _("An invoice will be created. From the next period: {price} {cycle}.").format(

@@ -54,21 +54,26 @@ NO_ORDER = frozenset({"none", "no", "aucune", "aucun", "non", "tidak", "tanpa", 
 async def list_tickets(uow: UnitOfWork, customer: Customer, args: list[str]) -> Reply:
     which = keyword(args, FILTER_WORDS, "open")
     rows = await tickets.listing(uow, customer.id, which)
-    title = {
-        "open": _("Open tickets"),
-        "closed": _("Closed tickets"),
-        "unread": _("Tickets with unread replies"),
-    }[which]
     if not rows:
-        text = f"{title}: " + _("none.")
+        text = {
+            "open": _("You have no open tickets."),
+            "closed": _("You have no closed tickets."),
+            "unread": _("You have no tickets with unread replies."),
+        }[which]
     else:
-        lines = [f"{title}:"]
+        lines = [
+            {
+                "open": _("Open tickets:"),
+                "closed": _("Closed tickets:"),
+                "unread": _("Tickets with unread replies:"),
+            }[which]
+        ]
         for t in rows:
             unread = tickets.unread_count(t)
             mark = " ✉" if unread else ""
             lines.append(
                 f"#{t.id} · {t.subject} · {label(t.department)} · {label(t.importance)} · "
-                f"{formatting.date(t.updated_at.date())}{mark}"
+                f"{formatting.local_date(t.updated_at, customer.timezone)}{mark}"
             )
         text = "\n".join(lines)
     buttons = [[Button(f"#{t.id}", command=f"ticket {t.id}") for t in rows[:8]]] if rows else []
@@ -101,7 +106,9 @@ async def show_ticket(uow: UnitOfWork, actor: Actor, customer: Customer, args: l
     files = await attachments.of_ticket(uow, ticket.id)
     for message in ticket.messages:
         who = _("You") if message.author == "customer" else _("Support")
-        lines.append(f"\n{who} · {formatting.datetime(message.created_at)}\n{message.body}".rstrip())
+        lines.append(
+            f"\n{who} · {formatting.datetime(message.created_at, customer.timezone)}\n{message.body}".rstrip()
+        )
         lines += [f"📎 {f.original_name} ({formatting.data_size(f.size)})" for f in files.get(message.id, [])]
     lines.append("\n" + _("To answer: reply {id} followed by your text.").format(id=ticket.id))
     buttons = []
@@ -140,7 +147,7 @@ def _after_number(line: str) -> str:
         "en": ("reply", "answer"),
         "fr": ("repondre", "reponse"),
         "id": ("balas", "balastiket"),
-        "tr": ("yanitla", "cevapla"),
+        "tr": ("yanıtla", "cevapla"),
     },
     summary=N_("answer one of your tickets (a closed one reopens if it was closed recently)"),
     usage=N_("NUMBER TEXT"),
@@ -346,7 +353,7 @@ router.form(
         "en": ("newticket", "new ticket", "open ticket"),
         "fr": ("nouveauticket", "nouveau ticket", "ouvrir ticket"),
         "id": ("tiketbaru", "tiket baru", "buat tiket"),
-        "tr": ("yenitalep", "yeni talep", "talep ac"),
+        "tr": ("yenitalep", "yeni talep", "talep aç"),
     },
     summary=N_("open a support ticket, step by step"),
     capability="tickets",

@@ -180,7 +180,7 @@ router.form(
         "en": ("topup", "top up", "add funds"),
         "fr": ("recharger", "recharge", "crediter"),
         "id": ("isisaldo", "isi saldo", "topup"),
-        "tr": ("bakiyeyukle", "bakiye yukle", "yukle"),
+        "tr": ("bakiyeyükle", "bakiye yükle", "yükle"),
     },
     summary=N_("top up your balance: amount and billing address, then an invoice"),
     capability="money",

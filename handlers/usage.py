@@ -6,6 +6,7 @@ import datetime as dt
 
 from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
+from bot.core.i18n import ngettext
 from bot.core.router import Router
 from bot.core.types import Button, Reply
 from services import clock, metering
@@ -22,11 +23,11 @@ def _billed(usage: MonthUsage) -> list[str]:
     for line in usage.lines:
         lines.append(
             # TRANSLATORS: one billed line: a hosting account, add-on or service pack in one package;
-            # "h" is the abbreviation of hours and {rate} a price per hour.
-            _("• {name} — {package}: {hours} h × {rate} = {amount}").format(
+            # {hours} is a number of hours ("50 hours") and {rate} a price per hour.
+            _("• {name} — {package}: {hours} × {rate} = {amount}").format(
                 name=usage.resources[line.resource_id].name,
                 package=localized.name(usage.products[line.state.product_id]),
-                hours=len(line.hours),
+                hours=formatting.hours(len(line.hours)),
                 rate=formatting.rate(line.state.rate, usage.currency),
                 amount=formatting.amount(line.amount, usage.currency),
             )
@@ -38,16 +39,18 @@ def _pending(usage: MonthUsage) -> list[str]:
     if not usage.pending:
         return []
     lines = [
-        _("Not billed yet, under {free} hours this month (kept longer, billed from its first hour):").format(
-            free=FREE_HOURS
-        )
+        ngettext(
+            "Not billed yet, under {free} hour this month (kept longer, billed from its first hour):",
+            "Not billed yet, under {free} hours this month (kept longer, billed from its first hour):",
+            FREE_HOURS,
+        ).format(free=FREE_HOURS)
     ]
     for rid, hours in usage.pending.items():
         resource = usage.resources[rid]
         lines.append(
-            # TRANSLATORS: "h" is the abbreviation of hours.
-            _("• {name} — {package}: {hours} h").format(
-                name=resource.name, package=localized.name(resource.product), hours=hours
+            # TRANSLATORS: {hours} is a number of hours ("30 hours").
+            _("• {name} — {package}: {hours}").format(
+                name=resource.name, package=localized.name(resource.product), hours=formatting.hours(hours)
             )
         )
     return lines
@@ -59,7 +62,7 @@ def _pending(usage: MonthUsage) -> list[str]:
         "en": ("usage", "payg"),
         "fr": ("consommation", "utilisation"),
         "id": ("pemakaian", "penggunaan"),
-        "tr": ("kullanim", "tuketim"),
+        "tr": ("kullanım", "tüketim"),
     },
     summary=N_("pay-as-you-use: this month per day and an estimate of the month's total"),
 )

@@ -340,6 +340,7 @@ async def _payment(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft |
     def draft() -> Reply:
         text = said()
         if alert.kind == "invoice_paid":
+            # TRANSLATORS: /invoice is the command: write it as your language names it (handlers/invoices.py).
             text += "\n" + _("Your invoice as a PDF: /invoice {number} pdf").format(number=inv.number)
         return Reply(text, private=True)
 

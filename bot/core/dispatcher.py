@@ -28,7 +28,7 @@ from bot.core.code_word_gate import Gate, Pending
 from bot.core.context import Context
 from bot.core.documents import DocumentRenderer
 from bot.core.forms import Form, Invalid
-from bot.core.i18n import choose, current, normalize, use_locale
+from bot.core.i18n import choose, current, ngettext, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
 from bot.core.logs import UpdateScope, update_scope
@@ -312,11 +312,7 @@ class Dispatcher:
             )
         text = (incoming.text or "").strip()
         if len(text) > self.settings.max_text_length:
-            return Reply(
-                _("That message is too long. Please keep it under {limit} characters.").format(
-                    limit=self.settings.max_text_length
-                )
-            )
+            return Reply(too_long(self.settings.max_text_length))
         if not text and not incoming.files:
             return Reply(_("Type help to see what I can do."))
         form = None if incoming.view else await self._live(ctx, chat_state.live(ctx.uow, ctx.form))
@@ -531,9 +527,7 @@ class Dispatcher:
                 "(such as a null character). Please send it again without it."
             )
         if len(text) > self.settings.max_text_length:
-            return _("That message is too long. Please keep it under {limit} characters.").format(
-                limit=self.settings.max_text_length
-            )
+            return too_long(self.settings.max_text_length)
         return None
 
     async def _press(self, ctx: Context, key: str) -> Reply:
@@ -598,6 +592,14 @@ def seal(uow: UnitOfWork, identity_id: int, reply: Reply, settings: Settings) ->
         elif button.command is not None:
             line = {"line": button.command, "edit": button.edit}
             button.key = chat_state.add_key(uow, identity_id, "command", line, ttl)
+
+
+def too_long(limit: int) -> str:
+    return ngettext(
+        "That message is too long. Please keep it under {limit} character.",
+        "That message is too long. Please keep it under {limit} characters.",
+        limit,
+    ).format(limit=limit)
 
 
 def link_instructions(start: str = "/start") -> str:

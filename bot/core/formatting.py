@@ -16,7 +16,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_skeleton, format_time, format_timedelta
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_time,
+    format_timedelta,
+    get_timezone_location,
+)
 from babel.numbers import (
     NumberPattern,
     format_currency,
@@ -92,6 +99,11 @@ def duration(seconds: int) -> str:
     return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.5, locale=current())
 
 
+def hours(count: float) -> str:
+    """A number of hours in words, with the plural CLDR gives ("1 hour", "5 heures", "5 jam", "5 saat")."""
+    return format_unit(count, "duration-hour", length="long", locale=current())
+
+
 def capacity(value: float, unit: str) -> str:
     """A machine's size such as "4 GB" ("4 Go" in French); ``unit``: megabyte, gigabyte or terabyte."""
     return format_unit(value, f"digital-{unit}", length="short", locale=current())
@@ -100,6 +112,29 @@ def capacity(value: float, unit: str) -> str:
 def clock_time(value: dt.datetime, tz: str = "UTC") -> str:
     """The time of day as the locale writes it short ("3:05 PM", "15:05", "15.05")."""
     return format_time(value, "short", tzinfo=ZoneInfo(tz), locale=current())
+
+
+def time_of_day(value: dt.time) -> str:
+    """A wall-clock time such as quiet hours' "22:00" as the locale writes it ("10:00 PM", "22.00")."""
+    return format_time(value, "short", locale=current())
+
+
+def typed_time(value: dt.time) -> str:
+    """A time of day as a customer types it back to the bot: 24-hour, with the locale's separator
+    ("22:00", Indonesian "22.00")."""
+    return format_skeleton("Hm", value, locale=current())
+
+
+def local_date(value: dt.datetime, tz: str = "UTC") -> str:
+    """The date a moment falls on in the customer's time zone (a ticket updated at 23:30 UTC is
+    the next day in Jakarta)."""
+    return date(value.astimezone(ZoneInfo(tz)).date())
+
+
+def zone(tz: str) -> str:
+    """A time zone as the reader names it ("heure : France", "Waktu Indonesia (Jakarta)"), never its
+    IANA id."""
+    return get_timezone_location(tz, locale=current())
 
 
 def date_fields(value: dt.datetime, skeleton: str, tz: str = "UTC") -> str:

@@ -28,6 +28,8 @@ logging.getLogger("fontTools").setLevel(logging.WARNING)
 FONTS = Path(__file__).parent / "fonts"
 FAMILY = "DejaVu"
 GREY = (90, 90, 90)
+PADDING = 1.5  # mm inside each table cell, on either side
+GAP = 4  # mm between a label and its value, and between the two parties
 
 
 def invoice_pdf(inv: Invoice) -> bytes:
@@ -94,15 +96,17 @@ def _parties(pdf: FPDF, inv: Invoice) -> None:
     seller = _party(_("Seller"), inv.seller)
     buyer = _party(_("Customer"), inv.buyer)
     half = (pdf.w - pdf.l_margin - pdf.r_margin) / 2
-    top = pdf.get_y()
+    top = bottom = pdf.get_y()
     for column, lines in enumerate((seller, buyer)):
         pdf.set_xy(pdf.l_margin + column * half, top)
         for i, line in enumerate(lines):
             pdf.set_font(FAMILY, "B" if i < 2 else "", 10)
             pdf.set_text_color(*(GREY if i == 0 else (0, 0, 0)))
-            pdf.cell(half, 5, line, new_x=XPos.LEFT, new_y=YPos.NEXT)
+            # A long name or address wraps inside its half rather than running into the other.
+            pdf.multi_cell(half - GAP, 5, line, align=Align.L, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        bottom = max(bottom, pdf.get_y())
     pdf.set_text_color(0, 0, 0)
-    pdf.set_xy(pdf.l_margin, top + 5 * max(len(seller), len(buyer)))
+    pdf.set_xy(pdf.l_margin, bottom)
 
 
 def _facts(pdf: FPDF, inv: Invoice, quote: bool) -> None:
@@ -112,10 +116,12 @@ def _facts(pdf: FPDF, inv: Invoice, quote: bool) -> None:
         (_("Date of supply"), formatting.date(inv.supply_date)),
         (_("Valid until") if quote else _("Due date"), formatting.date(inv.due_date)),
     ]
+    pdf.set_font(FAMILY, "", 10)
+    label_width = max(pdf.get_string_width(name) for name, _value in facts) + GAP
     for name, value in facts:
         pdf.set_font(FAMILY, "", 10)
         pdf.set_text_color(*GREY)
-        pdf.cell(45, 6, name)
+        pdf.cell(label_width, 6, name)
         pdf.set_text_color(0, 0, 0)
         pdf.set_font(FAMILY, "B", 10)
         pdf.cell(0, 6, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -131,27 +137,57 @@ def _lines(pdf: FPDF, inv: Invoice) -> None:
     def money(minor: int) -> str:
         return formatting.amount(minor, inv.currency)
 
+    headings = [_("Description"), _("Period"), _("Qty"), _("Unit price excl. VAT"), _("Amount excl. VAT")]
+    rows = [
+        [
+            line.description,
+            _period(line),
+            str(line.quantity),
+            money(line.unit_minor),
+            money(line.amount_minor),
+        ]
+        for line in inv.lines
+    ]
     pdf.set_font(FAMILY, "", 9)
     heading = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
     with pdf.table(
-        col_widths=(60, 50, 12, 26, 26),
+        col_widths=_column_widths(pdf, headings, rows),
         text_align=(Align.L, Align.L, Align.R, Align.R, Align.R),
         headings_style=heading,
         borders_layout="HORIZONTAL_LINES",
         line_height=5,
-        padding=1.5,
+        padding=PADDING,
     ) as table:
-        table.row([_("Description"), _("Period"), _("Qty"), _("Unit price excl. VAT"), _("Amount excl. VAT")])
-        for line in inv.lines:
-            table.row(
-                [
-                    line.description,
-                    _period(line),
-                    str(line.quantity),
-                    money(line.unit_minor),
-                    money(line.amount_minor),
-                ]
-            )
+        table.row(headings)
+        for row in rows:
+            table.row(row)
+
+
+def _column_widths(pdf: FPDF, headings: list[str], rows: list[list[str]]) -> tuple[float, ...]:
+    """Widths in mm that fit what the columns hold: quantities and amounts on one line (a
+    nine-digit rupiah amount included), headings wrapped between words but never inside one, the
+    period on one line when the page allows, and the rest for the description."""
+
+    def widest(texts: list[str], bold: bool = False) -> float:
+        pdf.set_font(FAMILY, "B" if bold else "", 9)
+        found = max((pdf.get_string_width(t) for t in texts), default=0.0)
+        pdf.set_font(FAMILY, "", 9)
+        return found + 2 * PADDING + 0.5
+
+    def column(i: int) -> list[str]:
+        return [row[i] for row in rows]
+
+    def heading_words(i: int) -> list[str]:
+        return headings[i].split()
+
+    fixed = [
+        max(widest(column(i)), widest(heading_words(i), bold=True)) for i in (2, 3, 4)
+    ]  # quantity, unit price, amount: never wrapped
+    room = pdf.w - pdf.l_margin - pdf.r_margin - sum(fixed)
+    period = max(widest(column(1)), widest(heading_words(1), bold=True))
+    words = max(widest(heading_words(0), bold=True), widest([w for t in column(0) for w in t.split()]))
+    period = min(period, max(room - max(words, room / 2), widest(heading_words(1), bold=True)))
+    return (room - period, period, *fixed)
 
 
 def _totals(pdf: FPDF, inv: Invoice) -> None:
@@ -164,8 +200,9 @@ def _totals(pdf: FPDF, inv: Invoice) -> None:
         (_("VAT at {rate}").format(rate=rate), money(inv.vat_minor), ""),
         (_("Total"), money(inv.total_minor), "B"),
     ]
-    label_width = 70
-    value_width = 36
+    pdf.set_font(FAMILY, "B", 11)
+    label_width = max(pdf.get_string_width(name) for name, _value, _style in rows) + GAP
+    value_width = max(pdf.get_string_width(value) for _name, value, _style in rows) + GAP
     for name, value, style in rows:
         pdf.set_font(FAMILY, style, 11 if style else 10)
         pdf.set_x(pdf.w - pdf.r_margin - label_width - value_width)

@@ -18,7 +18,7 @@ def test_code_word_guards_deleting_an_invoice(tmp_path: Path) -> None:
     assert "protected by your account's code word. Send it now" in out
     assert "That is not the code word. Nothing was done." in out
     assert f"Invoice {number} is deleted." in out
-    assert "Unpaid invoices: none." in out
+    assert "You have no unpaid invoices." in out
     assert "· terminal user " in out and "(this chat)" in out
 
 

@@ -112,7 +112,7 @@ async def test_staff_reply_reaches_the_customer_unread_copied_by_mail(
     dispatcher: Dispatcher, alice: Chat, mailer: LogMailer
 ) -> None:
     await alice.say("ticket 1")  # the demo reply is read
-    assert "none" in (await alice.say("tickets unread")).text
+    assert "no tickets with unread replies" in (await alice.say("tickets unread")).text
     message = await _staff_reply(dispatcher, 1, "Please try now, we added RAM.", mailer)
     assert "web-1 slow" in (await alice.say("tickets unread")).text
     async with dispatcher.db.uow() as uow:

@@ -23,7 +23,7 @@ async def test_filters_and_read_flag(alice: Chat) -> None:
     assert "web-1 slow" in unread.text
     shown = await alice.say("ticket 1")
     assert "less busy host" in shown.text
-    assert "none" in (await alice.say("tickets unread")).text
+    assert "no tickets with unread replies" in (await alice.say("tickets unread")).text
 
 
 async def test_whole_new_ticket_conversation(dispatcher: Dispatcher, alice: Chat) -> None:

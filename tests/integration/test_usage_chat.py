@@ -61,8 +61,8 @@ async def test_usage_per_day_so_far_and_estimate(dispatcher: Dispatcher, alice: 
     assert f"Estimate for the whole month: {formatting.money(Money(report.estimate.total, 'EUR'))}" in text
     assert report.estimate.total >= report.so_far.total
     # The demo's upgraded account shows with each package, and the 30-hour-old one is still free.
-    assert "lumiere-clients.example — Reseller hosting M: 50 h × €0.0082" in text
-    assert "staging.lumiere-clients.example — Reseller hosting S: 30 h" in text.split("Not billed yet")[1]
+    assert "lumiere-clients.example — Reseller hosting M: 50 hours × €0.0082" in text
+    assert "staging.lumiere-clients.example — Reseller hosting S: 30 hours" in text.split("Not billed yet")[1]
     assert [b.label for b in reply.all_buttons()] == ["Invoices"]
 
 

@@ -166,7 +166,7 @@ async def test_vat_shows_the_change_before_and_after_the_date(dispatcher: Dispat
 async def test_vat_before_joining_after_leaving_and_before_2010(dispatcher: Dispatcher) -> None:
     chat = Chat(dispatcher, "stranger", language="en")
     said = (await chat.say("vat HR 2013-06-30")).text
-    assert said == "Croatia was not in the EU on Jun 30, 2013: no EU VAT applied (0 %)."
+    assert said == "Croatia was not in the EU on Jun 30, 2013: no EU VAT applied (0%)."
     assert "25%" in (await chat.say("vat HR 2013-07-01")).text
     lines = (await chat.say("vat GB 2015-06-01")).text.splitlines()
     assert lines[:3] == [
@@ -175,7 +175,7 @@ async def test_vat_before_joining_after_leaving_and_before_2010(dispatcher: Disp
         "No EU VAT from Jan 1, 2021: United Kingdom left the EU.",
     ]
     said = (await chat.say("vat GB 2021-01-01")).text
-    assert said == "United Kingdom was not in the EU on Jan 1, 2021: no EU VAT applied (0 %)."
+    assert said == "United Kingdom was not in the EU on Jan 1, 2021: no EU VAT applied (0%)."
     assert "is outside the EU" in (await chat.say("vat GB")).text
     assert (await chat.say("vat FR 2009-12-31")).text == "VAT rates are known from Jan 1, 2010 on."
     assert "is outside the EU" in (await chat.say("vat US 2005-01-01")).text

@@ -42,7 +42,7 @@ CASES = (
     Case("read", "alerts", "alerts", ("Alerts I send you",)),
     Case("tickets", "newticket", "newticket", ("Which department",), then="cancel"),
     Case("settings", "alerts", "alerts off renewal", ("Alerts I send you",)),
-    Case("settings", "alerts", "alerts quiet 00:00 23:59", ("Quiet hours: 00:00",)),
+    Case("settings", "alerts", "alerts quiet 00:00 23:59", ("Quiet hours: 12:00\u202fAM",)),
     Case("settings", "alerts", "alerts threshold 999999", ("Warn me when the balance falls below",)),
     Case("money", "paybalance", "paybalance 3", ("from your balance",)),
     Case("servers", "reboot", "reboot web-1", ("Reboot web-1",)),
