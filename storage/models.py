@@ -210,7 +210,8 @@ class OrderAddon(Base):
     __tablename__ = "order_addons"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # Read with every order (``Order.addons``): by order id.
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     addon_id: Mapped[int] = mapped_column(ForeignKey("addons.id"))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Row, Select, select
 
@@ -31,9 +33,16 @@ from storage.uow import Database, UnitOfWork
 log = logging.getLogger("hostbot.alerts")
 
 
+@dataclass(frozen=True)
+class Finding:
+    key: str
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
 async def _renewals(
     uow: UnitOfWork, customer: Customer, settings: finders.AlertRules, seller: Seller, today: dt.date
-) -> list[finders.Finding]:
+) -> list[Finding]:
     found = []
     for r in await renewal_costs.renewals(uow, customer, seller):
         rung = finders.ladder_rung(settings.alerts_renewal_days, (r.due - today).days)
@@ -42,9 +51,9 @@ async def _renewals(
         params = {"item": r.item, "id": r.id, "due": r.due.isoformat()}
         step = f"{r.item}:{r.id}:{r.due}:{rung}"
         if r.auto and settings.alerts_autorenew_short and await ledger.balance(uow, customer) < r.cost:
-            found.append(finders.Finding(f"short:{step}", "autorenew", params))
+            found.append(Finding(f"short:{step}", "autorenew", params))
         elif not await _exists(uow, f"short:{step}"):  # a warning for this step already said enough
-            found.append(finders.Finding(f"renew:{step}", "renewal", params))
+            found.append(Finding(f"renew:{step}", "renewal", params))
     return found
 
 
@@ -54,7 +63,7 @@ async def _exists(uow: UnitOfWork, key: str) -> bool:
 
 async def _forecast(
     uow: UnitOfWork, customer: Customer, settings: finders.AlertRules, seller: Seller, today: dt.date
-) -> list[finders.Finding]:
+) -> list[Finding]:
     """The balance will not cover the automatic renewals and the pay-as-you-use charges of the next
     N days: one alert per first renewal due, or per month when only usage is short."""
     if settings.alerts_forecast_days <= 0:
@@ -67,10 +76,10 @@ async def _forecast(
         return []
     step = str(min(r.due for r in due)) if due else f"usage:{today:%Y-%m}"
     params = {"rule": "forecast", "until": until.isoformat()}
-    return [finders.Finding(f"forecast:{customer.id}:{step}", "lowbalance", params)]
+    return [Finding(f"forecast:{customer.id}:{step}", "lowbalance", params)]
 
 
-async def _threshold(uow: UnitOfWork, customer: Customer, threshold: int | None) -> list[finders.Finding]:
+async def _threshold(uow: UnitOfWork, customer: Customer, threshold: int | None) -> list[Finding]:
     """Below the customer's own threshold: one alert each time the balance crosses it downwards."""
     if threshold is None:
         return []
@@ -87,12 +96,12 @@ async def _threshold(uow: UnitOfWork, customer: Customer, threshold: int | None)
     if running >= threshold or crossed is None:
         return []
     key = f"threshold:{customer.id}:{threshold}:{crossed}"
-    return [finders.Finding(key, "lowbalance", {"rule": "threshold", "threshold": threshold})]
+    return [Finding(key, "lowbalance", {"rule": "threshold", "threshold": threshold})]
 
 
 async def _overdue(
     uow: UnitOfWork, customer: Customer, settings: finders.AlertRules, today: dt.date
-) -> list[finders.Finding]:
+) -> list[Finding]:
     rows = await uow.session.scalars(
         select(Invoice).where(
             Invoice.customer_id == customer.id,
@@ -105,11 +114,11 @@ async def _overdue(
     for inv in rows.all():
         rung = finders.overdue_rung(settings.alerts_overdue_days, (today - inv.due_date).days)
         if rung is not None:
-            found.append(finders.Finding(f"overdue:{inv.id}:{rung}", "overdue", {"invoice": inv.id}))
+            found.append(Finding(f"overdue:{inv.id}:{rung}", "overdue", {"invoice": inv.id}))
     return found
 
 
-async def _notices(uow: UnitOfWork, customer: Customer) -> list[finders.Finding]:
+async def _notices(uow: UnitOfWork, customer: Customer) -> list[Finding]:
     """Auto-renewals the billing job could not pay at the period's end (``BillingNotice`` rows not
     told yet); the notice is marked delivered once its alert is sent."""
     rows = await uow.session.scalars(
@@ -119,10 +128,10 @@ async def _notices(uow: UnitOfWork, customer: Customer) -> list[finders.Finding]
             BillingNotice.delivered_at.is_(None),
         )
     )
-    return [finders.Finding(f"notice:{n}", "autorenew", {"rule": "notice", "notice": n}) for n in rows.all()]
+    return [Finding(f"notice:{n}", "autorenew", {"rule": "notice", "notice": n}) for n in rows.all()]
 
 
-async def _replies(uow: UnitOfWork, customer: Customer) -> list[finders.Finding]:
+async def _replies(uow: UnitOfWork, customer: Customer) -> list[Finding]:
     """One alert per unread support reply (the latest one of each ticket)."""
     rows = await uow.session.execute(
         select(TicketMessage.ticket_id, TicketMessage.id)
@@ -136,19 +145,19 @@ async def _replies(uow: UnitOfWork, customer: Customer) -> list[finders.Finding]
     )
     latest = dict(rows.all())
     return [
-        finders.Finding(f"reply:{ticket}:{message}", "ticket", {"ticket": ticket, "message": message})
+        Finding(f"reply:{ticket}:{message}", "ticket", {"ticket": ticket, "message": message})
         for ticket, message in latest.items()
     ]
 
 
 async def find(
     uow: UnitOfWork, customer: Customer, settings: finders.AlertRules, seller: Seller
-) -> list[finders.Finding]:
+) -> list[Finding]:
     """Everything worth telling this customer today, minus the kinds turned off in their own
     chats that no shared chat of theirs takes either."""
     prefs = await alert_prefs.get(uow, customer.id)
     today = facts.local_today(customer)
-    found: list[finders.Finding] = []
+    found: list[Finding] = []
     if settings.alerts_renewal_days:
         found += await _renewals(uow, customer, settings, seller, today)
     if settings.alerts_autorenew_short:

@@ -32,6 +32,8 @@ def upgrade() -> None:
             sqlite_where=sa.text("state = 'sending'"),
             postgresql_where=sa.text("state = 'sending'"),
         )
+    with op.batch_alter_table("order_addons", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_order_addons_order_id"), ["order_id"], unique=False)
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("renewal_short_mark", sa.BigInteger(), nullable=True))
     with op.batch_alter_table("domains", schema=None) as batch_op:
@@ -45,6 +47,8 @@ def downgrade() -> None:
         batch_op.drop_column("renewal_short_mark")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_column("renewal_short_mark")
+    with op.batch_alter_table("order_addons", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_order_addons_order_id"))
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_alerts_sending_lease")
         batch_op.drop_index("ix_alerts_pending_due")
