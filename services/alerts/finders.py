@@ -31,7 +31,6 @@ from services import alert_prefs, clock, renewal_costs
 from services.alerts import facts, outbox
 from services.invoices import Seller
 from services.money import Money
-from services.renewal_costs import Renewal
 from storage.models import (
     AlertSettings,
     BillingNotice,
@@ -46,6 +45,7 @@ from storage.models import (
     Ticket,
     TicketMessage,
 )
+from storage.sets import among
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger("hostbot.alerts")
@@ -95,7 +95,7 @@ class _Batch:
 
     today: dict[int, dt.date]
     balance: dict[int, Money]
-    prefs: dict[int, AlertSettings]
+    prefs: dict[int, tuple[list[str], int | None]]  # muted kinds, low-balance threshold
     found: list[Finding] = field(default_factory=list)
     # A renewal alert that is not to be written when the key of its warning exists.
     unless: dict[str, Finding] = field(default_factory=dict)
@@ -125,7 +125,7 @@ async def _start(uow: UnitOfWork, ids: list[int]) -> _Batch:
     today, balance = {}, {}
     rows = await uow.session.execute(
         select(Customer.id, Customer.timezone, Customer.balance_minor, Customer.currency).where(
-            Customer.id.in_(ids)
+            among(uow.dialect, Customer.id, ids)
         )
     )
     for cid, tz, minor, currency in rows:
@@ -133,58 +133,84 @@ async def _start(uow: UnitOfWork, ids: list[int]) -> _Batch:
             days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
         today[cid] = days[tz]
         balance[cid] = Money(int(minor or 0), currency)
-    prefs = await uow.session.scalars(select(AlertSettings).where(AlertSettings.customer_id.in_(ids)))
-    return _Batch(today, balance, {p.customer_id: p for p in prefs})
+    prefs = await uow.session.execute(
+        select(AlertSettings.customer_id, AlertSettings.muted, AlertSettings.low_balance_minor).where(
+            among(uow.dialect, AlertSettings.customer_id, ids)
+        )
+    )
+    return _Batch(today, balance, {cid: (muted or [], low) for cid, muted, low in prefs})
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A renewal that a ladder rung or the forecast window reaches; ``cost`` (as
+    ``renewal_costs.renewals`` prices it) only for an automatic one: no rule weighs the others'."""
+
+    item: str
+    id: int
+    due: dt.date
+    auto: bool
+    cost: Money | None = None
 
 
 async def _renewals(
     uow: UnitOfWork, batch: _Batch, ids: list[int], settings: AlertRules, seller: Seller
-) -> dict[int, list[Renewal]]:
-    """Each customer's renewals that a ladder rung or the forecast window reaches, priced as the
-    per-customer ``renewal_costs.renewals`` prices them."""
+) -> dict[int, list[_Due]]:
+    """Each customer's active orders and domains that end within reach of a rung or the forecast;
+    the automatic ones priced (their customers, open renewal invoices and lines read for the batch)."""
     span = max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])
     lo, hi = batch.first_day, batch.last_day + dt.timedelta(days=span)
-    orders = (
-        await uow.session.scalars(
-            select(Order).where(
-                Order.customer_id.in_(ids), Order.status == "active", Order.period_end.between(lo, hi)
-            )
+    in_orders = (
+        among(uow.dialect, Order.customer_id, ids),
+        Order.status == "active",
+        Order.period_end.between(lo, hi),
+    )
+    in_domains = (among(uow.dialect, Domain.customer_id, ids), Domain.expires_on.between(lo, hi))
+    found: dict[int, list[_Due]] = defaultdict(list)
+    for oid, cid, due in await uow.session.execute(
+        select(Order.id, Order.customer_id, Order.period_end).where(*in_orders, Order.auto_renew.is_not(True))
+    ):
+        found[cid].append(_Due("order", oid, due, False))
+    for did, cid, due in await uow.session.execute(
+        select(Domain.id, Domain.customer_id, Domain.expires_on).where(
+            *in_domains, Domain.auto_renew.is_not(True)
         )
-    ).all()
-    domains = (
-        await uow.session.scalars(
-            select(Domain).where(Domain.customer_id.in_(ids), Domain.expires_on.between(lo, hi))
-        )
-    ).all()
+    ):
+        found[cid].append(_Due("domain", did, due, False))
     by_order: dict[int, list[Order]] = defaultdict(list)
     by_domain: dict[int, list[Domain]] = defaultdict(list)
-    for o in orders:
+    for o in await uow.session.scalars(select(Order).where(*in_orders, Order.auto_renew.is_(True))):
         by_order[o.customer_id].append(o)
-    for d in domains:
+    for d in await uow.session.scalars(select(Domain).where(*in_domains, Domain.auto_renew.is_(True))):
         by_domain[d.customer_id].append(d)
     who = sorted({*by_order, *by_domain})
     if not who:
-        return {}
-    customers = {c.id: c for c in await uow.session.scalars(select(Customer).where(Customer.id.in_(who)))}
+        return found
+    customers = {
+        c.id: c
+        for c in await uow.session.scalars(select(Customer).where(among(uow.dialect, Customer.id, who)))
+    }
     invoiced: dict[int, dict[str, Invoice]] = defaultdict(dict)
     for invoice in await uow.session.scalars(
         select(Invoice).where(
-            Invoice.customer_id.in_(who), Invoice.status == "unpaid", Invoice.renewal_key.is_not(None)
+            among(uow.dialect, Invoice.customer_id, who),
+            Invoice.status == "unpaid",
+            Invoice.renewal_key.is_not(None),
         )
     ):
         if invoice.renewal_key:
             invoiced[invoice.customer_id][invoice.renewal_key] = invoice
-    found = {}
     for cid in who:
         mine_o, mine_d = by_order[cid], by_domain[cid]
         prices = renewal_costs.priced(customers[cid], seller, invoiced[cid], mine_o, mine_d)
-        found[cid] = sorted(
-            renewal_costs.found_renewals(prices, mine_o, mine_d), key=lambda r: (r.due, r.item, r.id)
-        )
+        found[cid] += [
+            _Due(r.item, r.id, r.due, True, r.cost)
+            for r in renewal_costs.found_renewals(prices, mine_o, mine_d)
+        ]
     return found
 
 
-def _ladder(batch: _Batch, renewals: dict[int, list[Renewal]], settings: AlertRules) -> None:
+def _ladder(batch: _Batch, renewals: dict[int, list[_Due]], settings: AlertRules) -> None:
     for cid, mine in renewals.items():
         today = batch.today[cid]
         for r in mine:
@@ -193,7 +219,12 @@ def _ladder(batch: _Batch, renewals: dict[int, list[Renewal]], settings: AlertRu
                 continue
             params = {"item": r.item, "id": r.id, "due": r.due.isoformat()}
             step = f"{r.item}:{r.id}:{r.due}:{rung}"
-            if r.auto and settings.alerts_autorenew_short and batch.balance[cid] < r.cost:
+            if (
+                r.auto
+                and settings.alerts_autorenew_short
+                and r.cost is not None
+                and batch.balance[cid] < r.cost
+            ):
                 batch.found.append(Finding(f"short:{step}", cid, "autorenew", params))
             else:  # unless a warning for this step already said enough
                 batch.unless[f"short:{step}"] = Finding(f"renew:{step}", cid, "renewal", params)
@@ -204,7 +235,7 @@ async def _notices(uow: UnitOfWork, batch: _Batch, ids: list[int]) -> None:
     told yet); the notice is marked delivered once its alert is sent."""
     rows = await uow.session.execute(
         select(BillingNotice.id, BillingNotice.customer_id).where(
-            BillingNotice.customer_id.in_(ids),
+            among(uow.dialect, BillingNotice.customer_id, ids),
             BillingNotice.kind == "renewal_shortfall",
             BillingNotice.delivered_at.is_(None),
         )
@@ -214,7 +245,7 @@ async def _notices(uow: UnitOfWork, batch: _Batch, ids: list[int]) -> None:
 
 
 async def _forecast(
-    uow: UnitOfWork, batch: _Batch, ids: list[int], renewals: dict[int, list[Renewal]], days: int
+    uow: UnitOfWork, batch: _Batch, ids: list[int], renewals: dict[int, list[_Due]], days: int
 ) -> None:
     """The balance will not cover the automatic renewals and the pay-as-you-use charges of the next
     N days: one alert per first renewal due, or per month when only usage is short. Usage is
@@ -226,7 +257,7 @@ async def _forecast(
             await uow.session.scalars(
                 select(MeteredResource.customer_id)
                 .where(
-                    MeteredResource.customer_id.in_(ids),
+                    among(uow.dialect, MeteredResource.customer_id, ids),
                     MeteredResource.deleted_at.is_(None) | (MeteredResource.deleted_at > clock.now()),
                 )
                 .distinct()
@@ -234,16 +265,21 @@ async def _forecast(
         ).all()
     )
     customers = (
-        {c.id: c for c in await uow.session.scalars(select(Customer).where(Customer.id.in_(sorted(metered))))}
+        {
+            c.id: c
+            for c in await uow.session.scalars(
+                select(Customer).where(among(uow.dialect, Customer.id, sorted(metered)))
+            )
+        }
         if metered
         else {}
     )
     for cid in sorted({*renewals, *metered}):
         today = batch.today[cid]
         until = today + dt.timedelta(days=days)
-        due = renewal_costs.auto_due(renewals.get(cid, []), today, until)
+        due = [r for r in renewals.get(cid, []) if r.auto and r.cost is not None and today <= r.due <= until]
         usage = (await facts.usage_ahead(uow, customers[cid], until)).minor if cid in metered else 0
-        need = sum(r.cost.minor for r in due) + usage
+        need = sum(r.cost.minor for r in due if r.cost is not None) + usage
         if need <= 0 or batch.balance[cid].minor >= need:
             continue
         step = str(min(r.due for r in due)) if due else f"usage:{today:%Y-%m}"
@@ -256,9 +292,9 @@ async def _threshold(uow: UnitOfWork, batch: _Batch) -> None:
     named by the ledger entry that crossed it (found with a running sum in the database, for the
     customers whose balance is below their threshold now)."""
     below = {
-        cid: p.low_balance_minor
-        for cid, p in batch.prefs.items()
-        if p.low_balance_minor is not None and batch.balance[cid].minor < p.low_balance_minor
+        cid: low
+        for cid, (_muted, low) in batch.prefs.items()
+        if low is not None and batch.balance[cid].minor < low
     }
     if not below:
         return
@@ -274,7 +310,10 @@ async def _threshold(uow: UnitOfWork, batch: _Batch) -> None:
         )
         .join(Customer, Customer.id == LedgerEntry.customer_id)
         .join(AlertSettings, AlertSettings.customer_id == LedgerEntry.customer_id)
-        .where(LedgerEntry.customer_id.in_(sorted(below)), LedgerEntry.currency == Customer.currency)
+        .where(
+            among(uow.dialect, LedgerEntry.customer_id, sorted(below)),
+            LedgerEntry.currency == Customer.currency,
+        )
         .subquery()
     )
     e = entries.c
@@ -295,7 +334,7 @@ async def _threshold(uow: UnitOfWork, batch: _Batch) -> None:
 async def _overdue(uow: UnitOfWork, batch: _Batch, ids: list[int], days_after: list[int]) -> None:
     rows = await uow.session.execute(
         select(Invoice.id, Invoice.customer_id, Invoice.due_date).where(
-            Invoice.customer_id.in_(ids),
+            among(uow.dialect, Invoice.customer_id, ids),
             Invoice.status == "unpaid",
             Invoice.kind == "invoice",
             Invoice.due_date < batch.last_day,
@@ -316,7 +355,7 @@ async def _replies(uow: UnitOfWork, batch: _Batch, ids: list[int]) -> None:
         select(Ticket.customer_id, TicketMessage.ticket_id, func.max(TicketMessage.id))
         .join(Ticket, Ticket.id == TicketMessage.ticket_id)
         .where(
-            Ticket.customer_id.in_(ids),
+            among(uow.dialect, Ticket.customer_id, ids),
             TicketMessage.author == "staff",
             TicketMessage.is_read.is_(False),
         )
@@ -332,7 +371,7 @@ async def _taken(uow: UnitOfWork, ids: list[int]) -> dict[int, set[str]]:
     taken: dict[int, set[str]] = defaultdict(set)
     rows = await uow.session.execute(
         select(ChannelBinding.customer_id, ChannelBinding.alert_kinds).where(
-            ChannelBinding.customer_id.in_(ids)
+            among(uow.dialect, ChannelBinding.customer_id, ids)
         )
     )
     for cid, kinds in rows:
@@ -361,7 +400,7 @@ async def find(uow: UnitOfWork, ids: list[int], settings: AlertRules, seller: Se
     known = set(await outbox.existing(uow, keys)) if keys else set()
     found = batch.found + [f for short, f in batch.unless.items() if short not in known]
     taken = await _taken(uow, ids)
-    muted = {cid: set(p.muted or []) - taken.get(cid, set()) for cid, p in batch.prefs.items()}
+    muted = {cid: set(off) - taken.get(cid, set()) for cid, (off, _low) in batch.prefs.items()}
     return [f for f in found if f.key not in known and f.kind not in muted.get(f.customer_id, ())]
 
 
