@@ -62,7 +62,7 @@ SERIAL = (
 def _numbers(dialect: str) -> str:
     """A ``FROM`` clause giving ``n.i`` from 1 to ``:n``."""
     if dialect == "postgresql":
-        return "generate_series(1, CAST(:n AS integer)) AS n(i)"
+        return "generate_series(1, CAST(:n AS bigint)) AS n(i)"
     return (
         "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < :n) SELECT i FROM s) AS n"
     )
