@@ -11,7 +11,7 @@ overview, the alerts and the forecast announce is what the invoice charges.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
@@ -94,7 +94,18 @@ async def costs(
     """The cost of renewing each of these orders and domains of the customer, by ``(item, id)``."""
     if not orders and not domains:
         return {}
-    invoiced = await _open_invoices(uow, customer.id)
+    return priced(customer, seller, await _open_invoices(uow, customer.id), orders, domains)
+
+
+def priced(
+    customer: Customer,
+    seller: Seller,
+    invoiced: Mapping[str, Invoice],
+    orders: Sequence[Order],
+    domains: Sequence[Domain],
+) -> dict[Key, Cost]:
+    """``costs`` once the customer's open renewal invoices (by renewal key) are read: the set-based
+    alerts scan reads them for a whole batch of customers in one query."""
     items: list[tuple[Key, tuple[dt.date, dt.date], list[LineSpec]]] = [
         (("order", o.id), order_period(o), order_lines(o)) for o in orders
     ] + [(("domain", d.id), domain_period(d), domain_lines(d)) for d in domains]
@@ -138,7 +149,10 @@ class Renewal:
         return Text("{name}", {"name": self.name})
 
 
-def _found(prices: dict[Key, Cost], orders: Sequence[Order], domains: Sequence[Domain]) -> list[Renewal]:
+def found_renewals(
+    prices: dict[Key, Cost], orders: Sequence[Order], domains: Sequence[Domain]
+) -> list[Renewal]:
+    """The renewals of these orders and domains at the ``prices`` computed for them (``priced``)."""
     found = []
     for o in orders:
         cost = prices["order", o.id]
@@ -166,7 +180,7 @@ async def renewals(
     orders = (await uow.session.scalars(order_query)).all()
     domains = (await uow.session.scalars(domain_query)).all()
     found = await costs(uow, customer, seller, orders, domains)
-    return sorted(_found(found, orders, domains), key=lambda r: (r.due, r.item, r.id))
+    return sorted(found_renewals(found, orders, domains), key=lambda r: (r.due, r.item, r.id))
 
 
 async def renewal(
@@ -185,7 +199,7 @@ async def renewal(
         if domain is None or domain.customer_id != customer.id:
             return None
         domains.append(domain)
-    [found] = _found(await costs(uow, customer, seller, orders, domains), orders, domains)
+    [found] = found_renewals(await costs(uow, customer, seller, orders, domains), orders, domains)
     return found
 
 

@@ -2,15 +2,16 @@
 
 Auto-renew at the end of a period pays from the balance only when the balance covers the whole
 invoice — never a part of it. Otherwise a billing notice records what is missing, once per period,
-for the alerts sender; the job tries again on its next pass (a top-up in between is enough).
+for the alerts sender; the job tries again once the customer's ledger has moved (a top-up is enough).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -21,7 +22,7 @@ from services.breakdown import Totals
 from services.errors import N_, InvalidState
 from services.invoices import LineSpec, Seller
 from services.money import Money
-from storage.models import BillingNotice, Customer, Domain, Invoice, Order
+from storage.models import BillingNotice, Customer, Domain, Invoice, LedgerEntry, Order
 from storage.uow import UnitOfWork
 
 
@@ -129,69 +130,108 @@ class RenewalRun:
     domains_short: list[int] = field(default_factory=list)
 
 
-async def run_due(uow: UnitOfWork, seller: Seller) -> RenewalRun:
+BATCH = 500  # due items selected per statement of the renewal pass
+
+
+async def run_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> RenewalRun:
     """The worker's job: renew every auto-renew order whose period has ended, and every auto-renew
     domain that expires today or earlier, from the balance (the whole amount or nothing).
 
-    Each item is handled in its own transaction with its customer's row locked and the item read
-    again under the lock, so several workers never renew one twice; the debit itself only passes
-    while the balance covers the whole invoice. What the balance does not cover is recorded once
-    per period for the alerts (``notify_shortfall``) and tried again on the next pass.
+    The due items are selected a batch at a time (keyset by id, one statement per batch); an item
+    whose renewal the balance did not cover is selected again only once the customer's ledger has
+    moved since (``renewal_short_mark``), so a pass does not redo every uncovered renewal. Each item
+    is then handled in its own transaction with its customer's row locked and the item read again
+    under the lock, so several workers never renew one twice; the debit itself only passes while
+    the balance covers the whole invoice. What the balance does not cover is recorded once per
+    period for the alerts (``notify_shortfall``).
     """
     run = RenewalRun([], [])
     today = clock.today()
     # A suspended order is renewed too: paying its renewal brings it back (``service_lifecycle``).
-    renewable = ("active", "suspended")
-    due = (Order.auto_renew.is_(True), Order.status.in_(renewable), Order.period_end <= today)
-    last_id = 0
-    while found := await _next(uow, select(Order.id, Order.customer_id).where(*due, Order.id > last_id)):
-        last_id = found.id
-        await ledger.lock(uow, found.customer_id)
-        order = await _fresh(uow, found.id)
-        customer = await uow.session.get(Customer, order.customer_id)
-        if (
-            customer is not None
-            and order.auto_renew
-            and order.status in renewable
-            and order.period_end <= today
-        ):
-            invoice = await pending_invoice(uow, order) or await _create(uow, customer, order, seller, None)
-            if await paying.from_balance_if_covered(uow, customer, invoice, None):
-                audit.record(uow, "order.auto_renewed", None, f"order:{order.id}", invoice=invoice.id)
-                run.renewed.append(order.id)
-            else:
-                await notify_shortfall(uow, customer, "order", order.id, order.period_end, invoice)
-                run.short.append(order.id)
-        await uow.commit()  # also when another worker renewed it meanwhile: the lock is released
-    await _run_due_domains(uow, seller, today, run)
+    due = (Order.auto_renew.is_(True), Order.status.in_(RENEWABLE), Order.period_end <= today)
+    after = 0
+    while found := await _due(uow, Order, due, after, batch):
+        for order_id, customer_id in found:
+            await _renew_order(uow, seller, today, order_id, customer_id, run)
+            await uow.commit()  # also when another worker renewed it meanwhile: the lock is released
+        after = found[-1][0]
+    domain_due = (Domain.auto_renew.is_(True), Domain.expires_on <= today)
+    after = 0
+    while found := await _due(uow, Domain, domain_due, after, batch):
+        for domain_id, customer_id in found:
+            await _renew_domain(uow, seller, today, domain_id, customer_id, run)
+            await uow.commit()
+        after = found[-1][0]
     return run
 
 
-async def _next(uow: UnitOfWork, query: Select[int, int]) -> Row[int, int] | None:
-    """The first (id, customer id) of a due item after the last one handled."""
-    return (await uow.session.execute(query.order_by(query.selected_columns[0]).limit(1))).first()
+RENEWABLE = ("active", "suspended")
 
 
-async def _run_due_domains(uow: UnitOfWork, seller: Seller, today: dt.date, run: RenewalRun) -> None:
-    due = (Domain.auto_renew.is_(True), Domain.expires_on <= today)
-    last_id = 0
-    while found := await _next(uow, select(Domain.id, Domain.customer_id).where(*due, Domain.id > last_id)):
-        last_id = found.id
-        await ledger.lock(uow, found.customer_id)
-        domain = await uow.session.scalar(
-            select(Domain).where(Domain.id == found.id).execution_options(populate_existing=True)
-        )
-        customer = await uow.session.get(Customer, found.customer_id)
-        if domain is not None and customer is not None and domain.auto_renew and domain.expires_on <= today:
-            start = domain.expires_on
-            invoice = await domains.renewal_invoice(uow, customer, domain, seller, None)
-            if await paying.from_balance_if_covered(uow, customer, invoice, None):
-                audit.record(uow, "domain.auto_renewed", None, f"domain:{domain.id}", invoice=invoice.id)
-                run.domains_renewed.append(domain.id)
-            else:
-                await notify_shortfall(uow, customer, "domain", domain.id, start, invoice)
-                run.domains_short.append(domain.id)
-        await uow.commit()
+async def _due(
+    uow: UnitOfWork, item: type[Order] | type[Domain], due: tuple[Any, ...], after: int, limit: int
+) -> list[tuple[int, int]]:
+    """(id, customer id) of the next ``limit`` due items after ``after``, leaving out those whose
+    renewal the balance did not cover while the customer's ledger has not moved since."""
+    moved = exists().where(
+        LedgerEntry.customer_id == item.customer_id, LedgerEntry.id > item.renewal_short_mark
+    )
+    rows = await uow.session.execute(
+        select(item.id, item.customer_id)
+        .where(*due, item.id > after, item.renewal_short_mark.is_(None) | moved)
+        .order_by(item.id)
+        .limit(limit)
+    )
+    return [(int(i), int(c)) for i, c in rows]
+
+
+async def _ledger_mark(uow: UnitOfWork, customer_id: int) -> int:
+    """The customer's last ledger entry id (0: none), read under the customer's lock."""
+    mark = await uow.session.scalar(
+        select(func.max(LedgerEntry.id)).where(LedgerEntry.customer_id == customer_id)
+    )
+    return int(mark or 0)
+
+
+async def _renew_order(
+    uow: UnitOfWork, seller: Seller, today: dt.date, order_id: int, customer_id: int, run: RenewalRun
+) -> None:
+    await ledger.lock(uow, customer_id)
+    order = await _fresh(uow, order_id)
+    customer = await uow.session.get(Customer, order.customer_id)
+    if customer is None or not order.auto_renew or order.status not in RENEWABLE or order.period_end > today:
+        return
+    invoice = await pending_invoice(uow, order) or await _create(uow, customer, order, seller, None)
+    if await paying.from_balance_if_covered(uow, customer, invoice, None):
+        audit.record(uow, "order.auto_renewed", None, f"order:{order.id}", invoice=invoice.id)
+        order.renewal_short_mark = None
+        run.renewed.append(order.id)
+    else:
+        await notify_shortfall(uow, customer, "order", order.id, order.period_end, invoice)
+        order.renewal_short_mark = await _ledger_mark(uow, customer.id)
+        run.short.append(order.id)
+
+
+async def _renew_domain(
+    uow: UnitOfWork, seller: Seller, today: dt.date, domain_id: int, customer_id: int, run: RenewalRun
+) -> None:
+    await ledger.lock(uow, customer_id)
+    domain = await uow.session.scalar(
+        select(Domain).where(Domain.id == domain_id).execution_options(populate_existing=True)
+    )
+    customer = await uow.session.get(Customer, customer_id)
+    if domain is None or customer is None or not domain.auto_renew or domain.expires_on > today:
+        return
+    start = domain.expires_on
+    invoice = await domains.renewal_invoice(uow, customer, domain, seller, None)
+    if await paying.from_balance_if_covered(uow, customer, invoice, None):
+        audit.record(uow, "domain.auto_renewed", None, f"domain:{domain.id}", invoice=invoice.id)
+        domain.renewal_short_mark = None
+        run.domains_renewed.append(domain.id)
+    else:
+        await notify_shortfall(uow, customer, "domain", domain.id, start, invoice)
+        domain.renewal_short_mark = await _ledger_mark(uow, customer.id)
+        run.domains_short.append(domain.id)
 
 
 async def notify_shortfall(

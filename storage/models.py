@@ -109,7 +109,11 @@ class ChatIdentity(Base):
     """One user on one platform (and workspace), optionally linked to a billing account."""
 
     __tablename__ = "chat_identities"
-    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id"),)
+    # Alerts go to every chat of a customer: looked up by customer, and the scan pages by it.
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "user_id"),
+        Index("ix_chat_identities_customer_id", "customer_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
@@ -202,6 +206,9 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(12), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     external_id: Mapped[str | None] = mapped_column(String(100))
+    # The customer's last ledger entry id when the balance last failed to cover the auto-renewal
+    # (None: no such attempt): the renewal pass comes back only after the ledger moved.
+    renewal_short_mark: Mapped[int | None] = mapped_column(BigInteger)
 
     plan: Mapped[Plan] = relationship(lazy="joined")
     addons: Mapped[list[OrderAddon]] = relationship(lazy="selectin")
@@ -211,7 +218,8 @@ class OrderAddon(Base):
     __tablename__ = "order_addons"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # Read with every order (``Order.addons``): by order id.
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     addon_id: Mapped[int] = mapped_column(ForeignKey("addons.id"))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -385,7 +393,10 @@ class TicketAttachment(Base):
 
 class Domain(Base):
     __tablename__ = "domains"
-    __table_args__ = (Index("uq_domains_external_id", "external_id", unique=True),)
+    __table_args__ = (
+        Index("uq_domains_external_id", "external_id", unique=True),
+        Index("ix_domains_expires_on", "expires_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -397,6 +408,8 @@ class Domain(Base):
     # The expiry the registrar reported after the last renewal carried out there (None: none yet).
     registry_expires_on: Mapped[dt.date | None] = mapped_column()
     external_id: Mapped[str | None] = mapped_column(String(100))
+    # As ``Order.renewal_short_mark``.
+    renewal_short_mark: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Server(Base):
@@ -656,6 +669,21 @@ class Alert(Base):
     take it again (the first one crashed)."""
 
     __tablename__ = "alerts"
+    # Dispatch finds what is due without reading the alerts already settled.
+    __table_args__ = (
+        Index(
+            "ix_alerts_pending_due",
+            "not_before",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_alerts_sending_lease",
+            "claimed_until",
+            sqlite_where=text("state = 'sending'"),
+            postgresql_where=text("state = 'sending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(150), unique=True)

@@ -8,35 +8,49 @@ worker that was down from 30 to 5 days before expiry sends the 7-day reminder, n
 Only customers with a linked or a shared chat are scanned: whoever links later hears the current
 step. A kind a person turned off in their own chat is still found while a shared chat of the
 account takes it (``alerts here``): it then goes there only.
+
+The scan is set-based: customers are taken in keyset-paginated batches (one transaction each, so
+memory stays flat whatever the number of customers), and each rule reads the whole batch with one
+query that returns only the rows that can become an alert (an order inside the ladder's window, an
+overdue invoice, an unread reply ...); the few customers with such rows are then judged in Python
+with the rules' own functions, and the new alerts are written with one insert per batch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 
-from services import alert_prefs, channel_alerts, ledger, renewal_costs
+from services import alert_prefs, clock, renewal_costs
 from services.alerts import facts, outbox
 from services.invoices import Seller
+from services.money import Money
 from storage.models import (
-    Alert,
+    AlertSettings,
     BillingNotice,
     ChannelBinding,
     ChatIdentity,
     Customer,
+    Domain,
     Invoice,
     LedgerEntry,
+    MeteredResource,
+    Order,
     Ticket,
     TicketMessage,
 )
+from storage.sets import among
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger("hostbot.alerts")
+
+BATCH = 2000  # customers per transaction of the scan
 
 
 class AlertRules(Protocol):
@@ -58,6 +72,7 @@ class AlertRules(Protocol):
 @dataclass(frozen=True)
 class Finding:
     key: str
+    customer_id: int
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -74,159 +89,334 @@ def overdue_rung(days_after: Sequence[int], late: int) -> int | None:
     return max(reached) if reached else None
 
 
-async def _renewals(
-    uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller, today: dt.date
-) -> list[Finding]:
-    found = []
-    for r in await renewal_costs.renewals(uow, customer, seller):
-        rung = ladder_rung(settings.alerts_renewal_days, (r.due - today).days)
-        if rung is None:
-            continue
-        params = {"item": r.item, "id": r.id, "due": r.due.isoformat()}
-        step = f"{r.item}:{r.id}:{r.due}:{rung}"
-        if r.auto and settings.alerts_autorenew_short and await ledger.balance(uow, customer) < r.cost:
-            found.append(Finding(f"short:{step}", "autorenew", params))
-        elif not await _exists(uow, f"short:{step}"):  # a warning for this step already said enough
-            found.append(Finding(f"renew:{step}", "renewal", params))
-    return found
+@dataclass
+class _Batch:
+    """What the rules know of one batch of customers: each one's day, balance and currency."""
+
+    today: dict[int, dt.date]
+    balance: dict[int, Money]
+    prefs: dict[int, tuple[list[str], int | None]]  # muted kinds, low-balance threshold
+    found: list[Finding] = field(default_factory=list)
+    # A renewal alert that is not to be written when the key of its warning exists.
+    unless: dict[str, Finding] = field(default_factory=dict)
+
+    @property
+    def first_day(self) -> dt.date:
+        return min(self.today.values())
+
+    @property
+    def last_day(self) -> dt.date:
+        return max(self.today.values())
 
 
-async def _exists(uow: UnitOfWork, key: str) -> bool:
-    return await uow.session.scalar(select(Alert.id).where(Alert.key == key)) is not None
-
-
-async def _forecast(
-    uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller, today: dt.date
-) -> list[Finding]:
-    """The balance will not cover the automatic renewals and the pay-as-you-use charges of the next
-    N days: one alert per first renewal due, or per month when only usage is short."""
-    if settings.alerts_forecast_days <= 0:
-        return []
-    until = today + dt.timedelta(days=settings.alerts_forecast_days)
-    due = renewal_costs.auto_due(await renewal_costs.renewals(uow, customer, seller), today, until)
-    usage = await facts.usage_ahead(uow, customer, until)
-    need = sum(r.cost.minor for r in due) + usage.minor
-    if need <= 0 or (await ledger.balance(uow, customer)).minor >= need:
-        return []
-    step = str(min(r.due for r in due)) if due else f"usage:{today:%Y-%m}"
-    params = {"rule": "forecast", "until": until.isoformat()}
-    return [Finding(f"forecast:{customer.id}:{step}", "lowbalance", params)]
-
-
-async def _threshold(uow: UnitOfWork, customer: Customer, threshold: int | None) -> list[Finding]:
-    """Below the customer's own threshold: one alert each time the balance crosses it downwards."""
-    if threshold is None:
-        return []
-    rows = await uow.session.execute(
-        select(LedgerEntry.id, LedgerEntry.amount_minor)
-        .where(LedgerEntry.customer_id == customer.id, LedgerEntry.currency == customer.currency)
-        .order_by(LedgerEntry.id)
-    )
-    running, crossed = 0, (0 if threshold > 0 else None)
-    for entry_id, amount in rows:
-        before, running = running, running + amount
-        if before >= threshold > running:
-            crossed = entry_id
-    if running >= threshold or crossed is None:
-        return []
-    key = f"threshold:{customer.id}:{threshold}:{crossed}"
-    return [Finding(key, "lowbalance", {"rule": "threshold", "threshold": threshold})]
-
-
-async def _overdue(
-    uow: UnitOfWork, customer: Customer, settings: AlertRules, today: dt.date
-) -> list[Finding]:
+async def _customers_after(uow: UnitOfWork, after: int, limit: int) -> list[int]:
+    """The next ``limit`` customers with at least one linked or shared chat, by id."""
+    linked = exists().where(ChatIdentity.customer_id == Customer.id)
+    shared = exists().where(ChannelBinding.customer_id == Customer.id)
     rows = await uow.session.scalars(
-        select(Invoice).where(
-            Invoice.customer_id == customer.id,
-            Invoice.status == "unpaid",
-            Invoice.kind == "invoice",
-            Invoice.due_date < today,
+        select(Customer.id).where(Customer.id > after, linked | shared).order_by(Customer.id).limit(limit)
+    )
+    return list(rows.all())
+
+
+async def _start(uow: UnitOfWork, ids: list[int]) -> _Batch:
+    now = clock.now()
+    days: dict[str, dt.date] = {}
+    today, balance = {}, {}
+    rows = await uow.session.execute(
+        select(Customer.id, Customer.timezone, Customer.balance_minor, Customer.currency).where(
+            among(uow.dialect, Customer.id, ids)
         )
     )
-    found = []
-    for inv in rows.all():
-        rung = overdue_rung(settings.alerts_overdue_days, (today - inv.due_date).days)
-        if rung is not None:
-            found.append(Finding(f"overdue:{inv.id}:{rung}", "overdue", {"invoice": inv.id}))
+    for cid, tz, minor, currency in rows:
+        if tz not in days:  # facts.local_today, once per zone
+            days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
+        today[cid] = days[tz]
+        balance[cid] = Money(int(minor or 0), currency)
+    prefs = await uow.session.execute(
+        select(AlertSettings.customer_id, AlertSettings.muted, AlertSettings.low_balance_minor).where(
+            among(uow.dialect, AlertSettings.customer_id, ids)
+        )
+    )
+    return _Batch(today, balance, {cid: (muted or [], low) for cid, muted, low in prefs})
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A renewal that a ladder rung or the forecast window reaches; ``cost`` (as
+    ``renewal_costs.renewals`` prices it) only for an automatic one: no rule weighs the others'."""
+
+    item: str
+    id: int
+    due: dt.date
+    auto: bool
+    cost: Money | None = None
+
+
+async def _renewals(
+    uow: UnitOfWork, batch: _Batch, ids: list[int], settings: AlertRules, seller: Seller
+) -> dict[int, list[_Due]]:
+    """Each customer's active orders and domains that end within reach of a rung or the forecast;
+    the automatic ones priced (their customers, open renewal invoices and lines read for the batch)."""
+    span = max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])
+    lo, hi = batch.first_day, batch.last_day + dt.timedelta(days=span)
+    in_orders = (
+        among(uow.dialect, Order.customer_id, ids),
+        Order.status == "active",
+        Order.period_end.between(lo, hi),
+    )
+    in_domains = (among(uow.dialect, Domain.customer_id, ids), Domain.expires_on.between(lo, hi))
+    found: dict[int, list[_Due]] = defaultdict(list)
+    for oid, cid, due in await uow.session.execute(
+        select(Order.id, Order.customer_id, Order.period_end).where(*in_orders, Order.auto_renew.is_not(True))
+    ):
+        found[cid].append(_Due("order", oid, due, False))
+    for did, cid, due in await uow.session.execute(
+        select(Domain.id, Domain.customer_id, Domain.expires_on).where(
+            *in_domains, Domain.auto_renew.is_not(True)
+        )
+    ):
+        found[cid].append(_Due("domain", did, due, False))
+    by_order: dict[int, list[Order]] = defaultdict(list)
+    by_domain: dict[int, list[Domain]] = defaultdict(list)
+    for o in await uow.session.scalars(select(Order).where(*in_orders, Order.auto_renew.is_(True))):
+        by_order[o.customer_id].append(o)
+    for d in await uow.session.scalars(select(Domain).where(*in_domains, Domain.auto_renew.is_(True))):
+        by_domain[d.customer_id].append(d)
+    who = sorted({*by_order, *by_domain})
+    if not who:
+        return found
+    customers = {
+        c.id: c
+        for c in await uow.session.scalars(select(Customer).where(among(uow.dialect, Customer.id, who)))
+    }
+    invoiced: dict[int, dict[str, Invoice]] = defaultdict(dict)
+    for invoice in await uow.session.scalars(
+        select(Invoice).where(
+            among(uow.dialect, Invoice.customer_id, who),
+            Invoice.status == "unpaid",
+            Invoice.renewal_key.is_not(None),
+        )
+    ):
+        if invoice.renewal_key:
+            invoiced[invoice.customer_id][invoice.renewal_key] = invoice
+    for cid in who:
+        mine_o, mine_d = by_order[cid], by_domain[cid]
+        prices = renewal_costs.priced(customers[cid], seller, invoiced[cid], mine_o, mine_d)
+        found[cid] += [
+            _Due(r.item, r.id, r.due, True, r.cost)
+            for r in renewal_costs.found_renewals(prices, mine_o, mine_d)
+        ]
     return found
 
 
-async def _notices(uow: UnitOfWork, customer: Customer) -> list[Finding]:
+def _ladder(batch: _Batch, renewals: dict[int, list[_Due]], settings: AlertRules) -> None:
+    for cid, mine in renewals.items():
+        today = batch.today[cid]
+        for r in mine:
+            rung = ladder_rung(settings.alerts_renewal_days, (r.due - today).days)
+            if rung is None:
+                continue
+            params = {"item": r.item, "id": r.id, "due": r.due.isoformat()}
+            step = f"{r.item}:{r.id}:{r.due}:{rung}"
+            if (
+                r.auto
+                and settings.alerts_autorenew_short
+                and r.cost is not None
+                and batch.balance[cid] < r.cost
+            ):
+                batch.found.append(Finding(f"short:{step}", cid, "autorenew", params))
+            else:  # unless a warning for this step already said enough
+                batch.unless[f"short:{step}"] = Finding(f"renew:{step}", cid, "renewal", params)
+
+
+async def _notices(uow: UnitOfWork, batch: _Batch, ids: list[int]) -> None:
     """Auto-renewals the billing job could not pay at the period's end (``BillingNotice`` rows not
     told yet); the notice is marked delivered once its alert is sent."""
-    rows = await uow.session.scalars(
-        select(BillingNotice.id).where(
-            BillingNotice.customer_id == customer.id,
+    rows = await uow.session.execute(
+        select(BillingNotice.id, BillingNotice.customer_id).where(
+            among(uow.dialect, BillingNotice.customer_id, ids),
             BillingNotice.kind == "renewal_shortfall",
             BillingNotice.delivered_at.is_(None),
         )
     )
-    return [Finding(f"notice:{n}", "autorenew", {"rule": "notice", "notice": n}) for n in rows.all()]
+    for n, cid in rows:
+        batch.found.append(Finding(f"notice:{n}", cid, "autorenew", {"rule": "notice", "notice": n}))
 
 
-async def _replies(uow: UnitOfWork, customer: Customer) -> list[Finding]:
+async def _forecast(
+    uow: UnitOfWork, batch: _Batch, ids: list[int], renewals: dict[int, list[_Due]], days: int
+) -> None:
+    """The balance will not cover the automatic renewals and the pay-as-you-use charges of the next
+    N days: one alert per first renewal due, or per month when only usage is short. Usage is
+    estimated only for customers with a resource still running (the others have none ahead)."""
+    if days <= 0:
+        return
+    metered = set(
+        (
+            await uow.session.scalars(
+                select(MeteredResource.customer_id)
+                .where(
+                    among(uow.dialect, MeteredResource.customer_id, ids),
+                    MeteredResource.deleted_at.is_(None) | (MeteredResource.deleted_at > clock.now()),
+                )
+                .distinct()
+            )
+        ).all()
+    )
+    customers = (
+        {
+            c.id: c
+            for c in await uow.session.scalars(
+                select(Customer).where(among(uow.dialect, Customer.id, sorted(metered)))
+            )
+        }
+        if metered
+        else {}
+    )
+    for cid in sorted({*renewals, *metered}):
+        today = batch.today[cid]
+        until = today + dt.timedelta(days=days)
+        due = [r for r in renewals.get(cid, []) if r.auto and r.cost is not None and today <= r.due <= until]
+        usage = (await facts.usage_ahead(uow, customers[cid], until)).minor if cid in metered else 0
+        need = sum(r.cost.minor for r in due if r.cost is not None) + usage
+        if need <= 0 or batch.balance[cid].minor >= need:
+            continue
+        step = str(min(r.due for r in due)) if due else f"usage:{today:%Y-%m}"
+        params = {"rule": "forecast", "until": until.isoformat()}
+        batch.found.append(Finding(f"forecast:{cid}:{step}", cid, "lowbalance", params))
+
+
+async def _threshold(uow: UnitOfWork, batch: _Batch) -> None:
+    """Below the customer's own threshold: one alert each time the balance crosses it downwards,
+    named by the ledger entry that crossed it (found with a running sum in the database, for the
+    customers whose balance is below their threshold now)."""
+    below = {
+        cid: low
+        for cid, (_muted, low) in batch.prefs.items()
+        if low is not None and batch.balance[cid].minor < low
+    }
+    if not below:
+        return
+    entries = (
+        select(
+            LedgerEntry.customer_id,
+            LedgerEntry.id,
+            LedgerEntry.amount_minor,
+            func.sum(LedgerEntry.amount_minor)
+            .over(partition_by=LedgerEntry.customer_id, order_by=LedgerEntry.id)
+            .label("running"),
+            AlertSettings.low_balance_minor.label("threshold"),
+        )
+        .join(Customer, Customer.id == LedgerEntry.customer_id)
+        .join(AlertSettings, AlertSettings.customer_id == LedgerEntry.customer_id)
+        .where(
+            among(uow.dialect, LedgerEntry.customer_id, sorted(below)),
+            LedgerEntry.currency == Customer.currency,
+        )
+        .subquery()
+    )
+    e = entries.c
+    rows = await uow.session.execute(
+        select(e.customer_id, func.max(e.id))
+        .where(e.running - e.amount_minor >= e.threshold, e.threshold > e.running)
+        .group_by(e.customer_id)
+    )
+    crossed: dict[int, int] = {int(cid): int(entry) for cid, entry in rows}
+    for cid, threshold in below.items():
+        entry = crossed.get(cid, 0 if threshold > 0 else None)
+        if entry is not None:
+            key = f"threshold:{cid}:{threshold}:{entry}"
+            params = {"rule": "threshold", "threshold": threshold}
+            batch.found.append(Finding(key, cid, "lowbalance", params))
+
+
+async def _overdue(uow: UnitOfWork, batch: _Batch, ids: list[int], days_after: list[int]) -> None:
+    rows = await uow.session.execute(
+        select(Invoice.id, Invoice.customer_id, Invoice.due_date).where(
+            among(uow.dialect, Invoice.customer_id, ids),
+            Invoice.status == "unpaid",
+            Invoice.kind == "invoice",
+            Invoice.due_date < batch.last_day,
+        )
+    )
+    for invoice_id, cid, due in rows:
+        today = batch.today[cid]
+        rung = overdue_rung(days_after, (today - due).days) if due < today else None
+        if rung is not None:
+            batch.found.append(
+                Finding(f"overdue:{invoice_id}:{rung}", cid, "overdue", {"invoice": invoice_id})
+            )
+
+
+async def _replies(uow: UnitOfWork, batch: _Batch, ids: list[int]) -> None:
     """One alert per unread support reply (the latest one of each ticket)."""
     rows = await uow.session.execute(
-        select(TicketMessage.ticket_id, TicketMessage.id)
+        select(Ticket.customer_id, TicketMessage.ticket_id, func.max(TicketMessage.id))
         .join(Ticket, Ticket.id == TicketMessage.ticket_id)
         .where(
-            Ticket.customer_id == customer.id,
+            among(uow.dialect, Ticket.customer_id, ids),
             TicketMessage.author == "staff",
             TicketMessage.is_read.is_(False),
         )
-        .order_by(TicketMessage.id)
+        .group_by(Ticket.customer_id, TicketMessage.ticket_id)
     )
-    latest = dict(rows.all())
-    return [
-        Finding(f"reply:{ticket}:{message}", "ticket", {"ticket": ticket, "message": message})
-        for ticket, message in latest.items()
-    ]
+    for cid, ticket, message in rows:
+        params = {"ticket": ticket, "message": message}
+        batch.found.append(Finding(f"reply:{ticket}:{message}", cid, "ticket", params))
 
 
-async def find(uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller) -> list[Finding]:
-    """Everything worth telling this customer today, minus the kinds turned off in their own
-    chats that no shared chat of theirs takes either."""
-    prefs = await alert_prefs.get(uow, customer.id)
-    today = facts.local_today(customer)
-    found: list[Finding] = []
-    if settings.alerts_renewal_days:
-        found += await _renewals(uow, customer, settings, seller, today)
-    if settings.alerts_autorenew_short:
-        found += await _notices(uow, customer)
-    found += await _forecast(uow, customer, settings, seller, today)
-    found += await _threshold(uow, customer, prefs.low_balance_minor)
-    if settings.alerts_overdue_days:
-        found += await _overdue(uow, customer, settings, today)
-    if settings.alerts_ticket_replies:
-        found += await _replies(uow, customer)
-    muted = set(prefs.muted or []) - await channel_alerts.taken(uow, customer.id)
-    return [f for f in found if f.kind not in muted]
-
-
-async def scan_customer(uow: UnitOfWork, customer: Customer, settings: AlertRules, seller: Seller) -> int:
-    """Find and enqueue in one transaction; returns how many alerts are new."""
-    added = 0
-    for finding in await find(uow, customer, settings, seller):
-        added += await outbox.add(uow, finding.key, customer.id, finding.kind, finding.params)
-    await uow.commit()
-    return added
-
-
-async def scan(db: Database, settings: AlertRules, seller: Seller) -> int:
-    """Scan every customer with at least one linked or shared chat; one transaction per customer."""
-    async with db.uow() as uow:
-        linked = await uow.session.scalars(
-            select(ChatIdentity.customer_id).where(ChatIdentity.customer_id.is_not(None)).distinct()
+async def _taken(uow: UnitOfWork, ids: list[int]) -> dict[int, set[str]]:
+    """Per customer, every kind that at least one of their shared chats takes."""
+    taken: dict[int, set[str]] = defaultdict(set)
+    rows = await uow.session.execute(
+        select(ChannelBinding.customer_id, ChannelBinding.alert_kinds).where(
+            among(uow.dialect, ChannelBinding.customer_id, ids)
         )
-        shared = await uow.session.scalars(select(ChannelBinding.customer_id).distinct())
-        ids = sorted({*(c for c in linked.all() if c is not None), *shared.all()})
-    added = 0
-    for customer_id in ids:
+    )
+    for cid, kinds in rows:
+        taken[cid].update(kinds or [])
+    return taken
+
+
+async def find(uow: UnitOfWork, ids: list[int], settings: AlertRules, seller: Seller) -> list[Finding]:
+    """Everything worth telling these customers today, minus the kinds each turned off in their own
+    chats that no shared chat of theirs takes either, minus what the outbox already has."""
+    batch = await _start(uow, ids)
+    if not batch.today:
+        return []
+    renewals = await _renewals(uow, batch, ids, settings, seller)
+    if settings.alerts_renewal_days:
+        _ladder(batch, renewals, settings)
+    if settings.alerts_autorenew_short:
+        await _notices(uow, batch, ids)
+    await _forecast(uow, batch, ids, renewals, settings.alerts_forecast_days)
+    await _threshold(uow, batch)
+    if settings.alerts_overdue_days:
+        await _overdue(uow, batch, ids, settings.alerts_overdue_days)
+    if settings.alerts_ticket_replies:
+        await _replies(uow, batch, ids)
+    keys = [f.key for f in batch.found] + [k for short, f in batch.unless.items() for k in (short, f.key)]
+    known = set(await outbox.existing(uow, keys)) if keys else set()
+    found = batch.found + [f for short, f in batch.unless.items() if short not in known]
+    taken = await _taken(uow, ids)
+    muted = {cid: set(off) - taken.get(cid, set()) for cid, (off, _low) in batch.prefs.items()}
+    return [f for f in found if f.key not in known and f.kind not in muted.get(f.customer_id, ())]
+
+
+async def scan(db: Database, settings: AlertRules, seller: Seller, batch: int = BATCH) -> int:
+    """Scan every customer with at least one linked or shared chat, ``batch`` customers per
+    transaction; returns how many alerts are new."""
+    added, after = 0, 0
+    while True:
         async with db.uow() as uow:
-            customer = await uow.session.get(Customer, customer_id)
-            if customer is not None:
-                added += await scan_customer(uow, customer, settings, seller)
+            ids = await _customers_after(uow, after, batch)
+            if not ids:
+                break
+            found = await find(uow, ids, settings, seller)
+            added += await outbox.add_many(uow, [(f.key, f.customer_id, f.kind, f.params) for f in found])
+            await uow.commit()
+        after = ids[-1]
     if added:
         log.info("alerts scan: %d new", added)
     return added

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services import clock
 from storage.models import Alert, AlertDelivery, ChannelAlertDelivery, ChatIdentity, Customer
+from storage.sets import among
 from storage.uow import UnitOfWork
 
 STATES = ("pending", "sending", "sent", "dead", "dropped")
@@ -51,6 +52,47 @@ async def add(uow: UnitOfWork, key: str, customer_id: int, kind: str, params: di
         .on_conflict_do_nothing(index_elements=["key"])
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+CHUNK = 1000  # keys per statement of ``existing`` (bound parameters stay few)
+
+
+async def existing(uow: UnitOfWork, keys: Sequence[str]) -> list[str]:
+    """Those of ``keys`` the outbox already has (any state)."""
+    found: list[str] = []
+    for i in range(0, len(keys), CHUNK):
+        rows = await uow.session.scalars(
+            select(Alert.key).where(among(uow.dialect, Alert.key, keys[i : i + CHUNK]))
+        )
+        found += rows.all()
+    return found
+
+
+async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str, Any]]]) -> int:
+    """``add`` for many findings — (key, customer id, kind, params) — skipping keys that exist;
+    returns how many were new. One statement compiled once, its rows sent in batches (SQLAlchemy's
+    "insert many values"). Does not commit."""
+    if not rows:
+        return 0
+    now = clock.now()
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    statement = insert(Alert).on_conflict_do_nothing(index_elements=["key"]).returning(Alert.id)
+    values = [
+        {
+            "key": key,
+            "customer_id": customer_id,
+            "kind": kind,
+            "params": params,
+            "state": "pending",
+            "attempts": 0,
+            "not_before": now,
+            "last_error": "",
+            "created_at": now,
+        }
+        for key, customer_id, kind, params in rows
+    ]
+    connection = await uow.session.connection()
+    return len((await connection.execute(statement, values)).all())
 
 
 async def add_selected(uow: UnitOfWork, rows: Select[Any]) -> list[tuple[int, int, str]]:

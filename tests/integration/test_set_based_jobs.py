@@ -1,0 +1,190 @@
+"""The set-based jobs find and do exactly what the per-customer jobs did (``tests/support/
+jobs_reference.py``) on the same generated data, on both databases; their main queries use indexes
+on PostgreSQL; an auto-renewal the balance does not cover is not tried again until the ledger moves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select, text
+from sqlalchemy.engine import Connection
+
+from bot import bootstrap
+from bot.config import Settings
+from services import clock, ledger, renewals
+from services.alerts import finders, outbox
+from services.money import Money
+from storage.models import Alert, BillingNotice, Customer, Domain, Invoice, LedgerEntry, Order
+from storage.uow import Database
+from tests.support import job_data, jobs_reference
+
+CUSTOMERS = 400
+RENEWING = 600  # with auto-renewals of orders and domains both covered and not
+TODAY = dt.date(2026, 12, 1)
+NOW = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+
+
+async def _generate(db: Database, customers: int = CUSTOMERS) -> None:
+    async with db.engine.begin() as conn:
+        await job_data.clear(conn)
+        await job_data.generate(conn, customers, TODAY, NOW)
+
+
+async def _alerts(db: Database) -> set[tuple[str, int, str, str]]:
+    async with db.uow() as uow:
+        rows = await uow.session.execute(select(Alert.key, Alert.customer_id, Alert.kind, Alert.params))
+        return {(k, c, kind, repr(sorted(p.items()))) for k, c, kind, p in rows}
+
+
+async def test_the_scan_finds_what_the_per_customer_scan_found(db: Database, settings: Settings) -> None:
+    seller = bootstrap.seller(settings)
+    await _generate(db)
+    with clock.frozen(NOW):
+        told = await jobs_reference.scan_per_customer(db, settings, seller)
+        expected = await _alerts(db)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM alerts"))
+        assert await finders.scan(db, settings, seller, batch=37) == told
+        assert await _alerts(db) == expected
+        assert await finders.scan(db, settings, seller, batch=37) == 0  # told once
+    kinds = {kind for _k, _c, kind, _p in expected}
+    rules = {key.split(":")[0] for key, *_ in expected}
+    assert kinds == {"renewal", "autorenew", "lowbalance", "overdue", "ticket"}
+    assert rules == {"renew", "short", "notice", "forecast", "threshold", "overdue", "reply"}
+
+
+async def _renewal_state(db: Database) -> dict[str, Any]:
+    """Everything the renewal pass writes, to the minor unit."""
+    async with db.uow() as uow:
+        s = uow.session
+        return {
+            "orders": (
+                await s.execute(select(Order.id, Order.period_end, Order.status).order_by(Order.id))
+            ).all(),
+            "domains": (await s.execute(select(Domain.id, Domain.expires_on).order_by(Domain.id))).all(),
+            "invoices": (
+                await s.execute(
+                    select(
+                        Invoice.id,
+                        Invoice.customer_id,
+                        Invoice.renewal_key,
+                        Invoice.status,
+                        Invoice.subtotal_minor,
+                        Invoice.vat_minor,
+                        Invoice.total_minor,
+                    ).order_by(Invoice.id)
+                )
+            ).all(),
+            "ledger": (
+                await s.execute(
+                    select(LedgerEntry.customer_id, func.sum(LedgerEntry.amount_minor), func.count())
+                    .group_by(LedgerEntry.customer_id)
+                    .order_by(LedgerEntry.customer_id)
+                )
+            ).all(),
+            "balances": (
+                await s.execute(select(Customer.id, Customer.balance_minor).order_by(Customer.id))
+            ).all(),
+            "notices": (
+                await s.execute(select(BillingNotice.customer_id, BillingNotice.key, BillingNotice.params))
+            ).all(),
+        }
+
+
+async def test_the_renewal_pass_renews_what_the_per_order_pass_renewed(
+    db: Database, settings: Settings
+) -> None:
+    seller = bootstrap.seller(settings)
+    await _generate(db, RENEWING)
+    with clock.frozen(NOW):
+        async with db.uow() as uow:
+            expected_run = await jobs_reference.run_due_per_order(uow, seller)
+        expected = await _renewal_state(db)
+        await _generate(db, RENEWING)
+        async with db.uow() as uow:
+            run = await renewals.run_due(uow, seller, batch=7)
+    assert run == expected_run
+    assert await _renewal_state(db) == expected
+    assert run.renewed and run.short and run.domains_renewed and run.domains_short
+
+
+async def test_an_uncovered_renewal_waits_for_the_ledger_to_move(db: Database, settings: Settings) -> None:
+    seller = bootstrap.seller(settings)
+    await _generate(db, RENEWING)
+    with clock.frozen(NOW):
+        async with db.uow() as uow:
+            first = await renewals.run_due(uow, seller)
+        async with db.uow() as uow:  # the next hourly pass: nothing moved, nothing is redone
+            assert await renewals.run_due(uow, seller) == renewals.RenewalRun([], [])
+        async with db.uow() as uow:  # the per-order pass would have tried every one of them again
+            assert (await jobs_reference.run_due_per_order(uow, seller)).short == first.short
+        order = await _order(db, first.short[0])
+        async with db.uow() as uow:
+            customer = await uow.session.get(Customer, order.customer_id)
+            assert customer is not None
+            await ledger.post(uow, customer, Money(100_000, "EUR"), "topup", "", None)
+            await uow.commit()
+        async with db.uow() as uow:
+            again = await renewals.run_due(uow, seller)
+    assert again.renewed == [order.id] and again.short == []  # only that customer's ledger moved
+
+
+async def _order(db: Database, order_id: int) -> Order:
+    async with db.uow() as uow:
+        order = await uow.session.get(Order, order_id)
+        assert order is not None
+        return order
+
+
+@pytest.fixture
+def statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the engine runs meanwhile, with its parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "WITH")):
+            seen.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+SMALL = {"plans"}  # a handful of rows whatever the size
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_the_scan_and_dispatch_queries_use_indexes(
+    db: Database, settings: Settings, statements: list[tuple[str, Any]]
+) -> None:
+    seller = bootstrap.seller(settings)
+    await _generate(db, 2000)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    with clock.frozen(NOW):
+        await finders.scan(db, settings, seller, batch=500)
+        async with db.uow() as uow:
+            claimed = await outbox.claim(uow, "w1", 20, 60)
+            alert = await outbox.held(uow, claimed[0], "w1")
+            assert alert is not None
+            await outbox.recipients(uow, alert.customer_id)
+            await outbox.delivered_to(uow, alert.id)
+        async with db.uow() as uow:
+            await renewals.run_due(uow, seller)
+    assert len(statements) > 20
+    scans = []
+    async with db.engine.connect() as conn:
+        await conn.execute(text("SET enable_seqscan = off"))  # the plan as it would be on big tables
+        for statement, parameters in statements:
+            plan = await conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+            lines = [row[0] for row in plan]
+            scans += [
+                (line.strip(), statement[:120])
+                for line in lines
+                if "Seq Scan on" in line and line.split("Seq Scan on ")[1].split()[0] not in SMALL
+            ]
+    assert scans == []
