@@ -324,10 +324,11 @@ async def alerts(dispatcher: Dispatcher, found: Findings) -> None:
         now = clock.now()
         for days in (0, 3, 10, 20, 35, 50):
             with clock.frozen(now + dt.timedelta(days=days)):
-                for customer in customers:
-                    for finding in await finders.find(uow, customer, settings, seller):
-                        alert = Alert(kind=finding.kind, params=finding.params, customer_id=customer.id)
-                        await compose_alert(uow, alert, customer, dispatcher, found, f"+{days}d")
+                ids = [c.id for c in customers]
+                for finding in await finders.find(uow, ids, settings, seller):
+                    customer = next(c for c in customers if c.id == finding.customer_id)
+                    alert = Alert(kind=finding.kind, params=finding.params, customer_id=customer.id)
+                    await compose_alert(uow, alert, customer, dispatcher, found, f"+{days}d")
         customer = customers[0]
         invoice = await uow.session.scalar(select(Invoice).where(Invoice.customer_id == customer.id))
         ticket = await uow.session.scalar(select(Ticket).where(Ticket.customer_id == customer.id))
