@@ -208,7 +208,7 @@ async def serve_bot(conn: Connection, database_url: str, api_url: str, users: in
             if command == "cpu":
                 conn.send(time.process_time())
             elif command == "profile":
-                profiler = cProfile.Profile()
+                profiler = cProfile.Profile(time.thread_time)
                 profiler.enable()
                 conn.send(None)
             elif command == "unprofile" and profiler is not None:
