@@ -373,7 +373,9 @@ def cli() -> None:
     parser.add_argument("--users", type=int, default=100, help="linked Telegram users (3 updates each)")
     parser.add_argument("--concurrency", type=int, default=40, help="parallel webhook deliveries")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    parser.add_argument("--profile", help="write a cProfile of the bot process during the pipeline run")
+    parser.add_argument(
+        "--profile", help="write a cProfile (CPU time) of the bot process during the pipeline run"
+    )
     args = parser.parse_args()
     if args.profile:  # the bot process runs elsewhere: give it an absolute path
         args.profile = str(Path(args.profile).resolve())
