@@ -208,7 +208,7 @@ async def serve_bot(conn: Connection, database_url: str, api_url: str, users: in
             if command == "cpu":
                 conn.send(time.process_time())
             elif command == "profile":
-                profiler = cProfile.Profile()
+                profiler = cProfile.Profile(time.thread_time)
                 profiler.enable()
                 conn.send(None)
             elif command == "unprofile" and profiler is not None:
@@ -373,7 +373,9 @@ def cli() -> None:
     parser.add_argument("--users", type=int, default=100, help="linked Telegram users (3 updates each)")
     parser.add_argument("--concurrency", type=int, default=40, help="parallel webhook deliveries")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    parser.add_argument("--profile", help="write a cProfile of the bot process during the pipeline run")
+    parser.add_argument(
+        "--profile", help="write a cProfile (CPU time) of the bot process during the pipeline run"
+    )
     args = parser.parse_args()
     if args.profile:  # the bot process runs elsewhere: give it an absolute path
         args.profile = str(Path(args.profile).resolve())

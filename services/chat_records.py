@@ -8,33 +8,77 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.models import ActionKey, ChatIdentity, Conversation, Customer, ProcessedUpdate
+from storage.models import ActionKey, ChatIdentity, Conversation, Customer, ProcessedUpdate, utcnow
 from storage.uow import UnitOfWork
 
+Found = tuple[ChatIdentity, Customer | None, Conversation | None]
 
-async def find(
-    uow: UnitOfWork, platform: str, workspace: str, user_id: str
-) -> tuple[ChatIdentity, Customer | None, Conversation | None] | None:
+# The statements of every update are built once here, with bound parameters, so that SQLAlchemy
+# finds their compiled form in its cache instead of building and compiling them per update.
+_SENDER = and_(
+    ChatIdentity.platform == bindparam("platform"),
+    ChatIdentity.workspace == bindparam("workspace"),
+    ChatIdentity.user_id == bindparam("user_id"),
+)
+_UPDATES = cast(Table, ProcessedUpdate.__table__)  # a Core insert: its row count says whether it claimed
+_CLAIM_VALUES: dict[str, Any] = {
+    "source": bindparam("source"),
+    "update_id": bindparam("update_id"),
+    "processed_at": bindparam("now"),
+}
+
+
+def _who_from(claimed: Any) -> Select[Any]:
+    """The identity (None when unknown), its account and its open form, beside ``claimed``."""
+    return (
+        select(ChatIdentity, Customer, Conversation, claimed)
+        .select_from(select(literal(1).label("one")).subquery("one"))
+        .outerjoin(ChatIdentity, _SENDER)
+        .outerjoin(Customer, Customer.id == ChatIdentity.customer_id)
+        .outerjoin(Conversation, Conversation.identity_id == ChatIdentity.id)
+    )
+
+
+_FIND = _who_from(literal(1).label("fresh"))
+_CLAIM = (
+    postgresql.insert(_UPDATES).values(_CLAIM_VALUES).on_conflict_do_nothing().returning(literal(1))
+).cte("claim")
+# PostgreSQL: the claim and who sent it in one round trip (the insert waits for a transaction
+# holding the same key, then finds it taken or takes it over).
+_CLAIM_AND_FIND = _who_from(select(func.count()).select_from(_CLAIM).scalar_subquery().label("fresh"))
+_CLAIM_SQLITE = sqlite.insert(_UPDATES).values(_CLAIM_VALUES).on_conflict_do_nothing()
+_CLAIM_POSTGRESQL = postgresql.insert(_UPDATES).values(_CLAIM_VALUES).on_conflict_do_nothing()
+
+
+async def find(uow: UnitOfWork, platform: str, workspace: str, user_id: str) -> Found | None:
     """An existing identity with its account and its open form, in one query (every update needs all three)."""
-    found = (
-        await uow.session.execute(
-            select(ChatIdentity, Customer, Conversation)
-            .outerjoin(Customer, Customer.id == ChatIdentity.customer_id)
-            .outerjoin(Conversation, Conversation.identity_id == ChatIdentity.id)
-            .where(
-                ChatIdentity.platform == platform,
-                ChatIdentity.workspace == workspace,
-                ChatIdentity.user_id == user_id,
-            )
-        )
-    ).first()
-    return None if found is None else (found[0], found[1], found[2])
+    row = (
+        await uow.session.execute(_FIND, {"platform": platform, "workspace": workspace, "user_id": user_id})
+    ).one()
+    return None if row[0] is None else (row[0], row[1], row[2])
+
+
+async def claim_and_find(
+    uow: UnitOfWork, source: str, update_id: str, platform: str, workspace: str, user_id: str
+) -> tuple[bool, Found | None]:
+    """``insert_claim`` and ``find`` in one statement on PostgreSQL (two on SQLite, which has no
+    insert in a ``WITH``): whether the update was claimed now, and who sent it. The caller commits
+    the claim at once on SQLite (``bot.core.chat_state.claims_wait_for_commit``)."""
+    sender = {"platform": platform, "workspace": workspace, "user_id": user_id}
+    if uow.dialect != "postgresql":
+        # Read first: the claim's write then holds SQLite's one write lock only until its commit.
+        found = await find(uow, platform, workspace, user_id)
+        return await insert_claim(uow, source, update_id), found
+    claim = {"source": source, "update_id": update_id, "now": utcnow()}
+    row = (await uow.session.execute(_CLAIM_AND_FIND, {**claim, **sender})).one()
+    return bool(row[3]), None if row[0] is None else (row[0], row[1], row[2])
 
 
 async def identity(uow: UnitOfWork, platform: str, workspace: str, user_id: str) -> ChatIdentity:
@@ -60,6 +104,21 @@ async def identity(uow: UnitOfWork, platform: str, workspace: str, user_id: str)
         return again
 
 
+_SEEN = (
+    update(cast(Table, ChatIdentity.__table__))
+    .where(ChatIdentity.id == bindparam("ident"))
+    .values(last_seen_at=bindparam("seen"), platform_language=bindparam("app_language"))
+)
+
+
+def note_sender(uow: UnitOfWork, ident: ChatIdentity, seen: dt.datetime | None, language: str | None) -> None:
+    """Set when ``ident`` last wrote and its app's language, on the row read (as if loaded so) and
+    in the database with the next commit."""
+    set_committed_value(ident, "last_seen_at", seen)
+    set_committed_value(ident, "platform_language", language)
+    uow.write_later(_SEEN, {"ident": ident.id, "seen": seen, "app_language": language})
+
+
 async def customer_of(uow: UnitOfWork, ident: ChatIdentity) -> Customer | None:
     if ident.customer_id is None:
         return None
@@ -69,19 +128,21 @@ async def customer_of(uow: UnitOfWork, ident: ChatIdentity) -> Customer | None:
 async def insert_claim(uow: UnitOfWork, source: str, update_id: str) -> bool:
     """Insert an update id unless it is there already: False when it is (or another transaction
     holds it: on PostgreSQL this waits for that one to end)."""
-    insert = postgresql.insert if uow.dialect == "postgresql" else sqlite.insert
-    claimed = await uow.session.execute(
-        insert(ProcessedUpdate).values(source=source, update_id=update_id).on_conflict_do_nothing()
-    )
+    statement = _CLAIM_POSTGRESQL if uow.dialect == "postgresql" else _CLAIM_SQLITE
+    params = {"source": source, "update_id": update_id, "now": utcnow()}
+    claimed = await uow.session.execute(statement, params)
     return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+_ADD_KEYS = insert(cast(Table, ActionKey.__table__))
 
 
 def add_key(
     uow: UnitOfWork, key: str, identity_id: int, kind: str, payload: dict[str, Any], expires_at: dt.datetime
 ) -> None:
-    uow.session.add(
-        ActionKey(key=key, identity_id=identity_id, kind=kind, payload=payload, expires_at=expires_at)
-    )
+    """Saved with the next commit, with the other keys of the transaction in one statement."""
+    row = {"key": key, "identity_id": identity_id, "kind": kind, "payload": payload, "expires_at": expires_at}
+    uow.write_later(_ADD_KEYS, row)
 
 
 @dataclass(frozen=True)
@@ -96,11 +157,22 @@ class Key:
     used_at: dt.datetime | None
 
 
+_KEY = select(
+    ActionKey.key,
+    ActionKey.identity_id,
+    ActionKey.kind,
+    ActionKey.payload,
+    ActionKey.expires_at,
+    ActionKey.used_at,
+).where(ActionKey.key == bindparam("key"))
+
+
 async def key(uow: UnitOfWork, key: str) -> Key | None:
-    row = await uow.session.get(ActionKey, key, populate_existing=True)
+    """Read as it is in the database now (a row, no mapped object)."""
+    row = (await uow.session.execute(_KEY, {"key": key})).first()
     if row is None:
         return None
-    return Key(row.key, row.identity_id, row.kind, dict(row.payload), row.expires_at, row.used_at)
+    return Key(row[0], row[1], row[2], dict(row[3]), row[4], row[5])
 
 
 async def use_key(uow: UnitOfWork, key: str, now: dt.datetime, unexpired: bool = True) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import raiseload
@@ -194,16 +194,40 @@ async def renewal(uow: UnitOfWork, effect: str, ref_id: int, start: dt.date) -> 
 async def listing(
     uow: UnitOfWork, customer_id: int, status: str = "unpaid", offset: int = 0, limit: int = 5
 ) -> tuple[Sequence[Invoice], int]:
-    """One page of the customer's invoices (quotes excluded) and how many there are in all.
+    """One page of the customer's invoices (quotes excluded) and how many there are in all, in
+    one query (the count rides on each row; counted apart only for a page past the end).
 
     A page shows totals, not lines: the lines are not loaded (reading them raises)."""
-    query = select(Invoice).where(Invoice.customer_id == customer_id, Invoice.kind != "quote")
+    params: dict[str, object] = {"customer_id": customer_id, "offset": offset, "limit": limit}
     if status != "all":
-        query = query.where(Invoice.status == status)
-    total = await uow.session.scalar(select(func.count()).select_from(query.subquery()))
-    page = query.options(raiseload(Invoice.lines)).order_by(Invoice.id.desc()).offset(offset).limit(limit)
-    rows = await uow.session.scalars(page)
-    return rows.all(), int(total or 0)
+        params["status"] = status
+    rows = (await uow.session.execute(_PAGES[status != "all"], params)).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    if offset == 0:
+        return [], 0
+    total = await uow.session.scalar(_COUNTS[status != "all"], params)
+    return [], int(total or 0)
+
+
+def _listed(by_status: bool) -> Select[Invoice]:
+    query = select(Invoice).where(Invoice.customer_id == bindparam("customer_id"), Invoice.kind != "quote")
+    return query.where(Invoice.status == bindparam("status")) if by_status else query
+
+
+# Built once (every status but "all" filters by it), so their compiled form is reused.
+_PAGES = {
+    by_status: _listed(by_status)
+    .add_columns(func.count().over())
+    .options(raiseload(Invoice.lines))
+    .order_by(Invoice.id.desc())
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+    for by_status in (False, True)
+}
+_COUNTS = {
+    by_status: select(func.count()).select_from(_listed(by_status).subquery()) for by_status in (False, True)
+}
 
 
 async def get(uow: UnitOfWork, invoice_id: int, actor: Actor) -> Invoice:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services import audit
@@ -41,18 +41,23 @@ async def lock(uow: UnitOfWork, customer_id: int) -> None:
         )
 
 
+# Read on most chat updates: built once, so SQLAlchemy reuses their compiled form.
+_BALANCE = select(Customer.balance_minor).where(Customer.id == bindparam("id"))
+_RECENT = (
+    select(LedgerEntry)
+    .where(LedgerEntry.customer_id == bindparam("id"))
+    .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 async def balance(uow: UnitOfWork, customer: Customer) -> Money:
-    minor = await uow.session.scalar(select(Customer.balance_minor).where(Customer.id == customer.id))
+    minor = await uow.session.scalar(_BALANCE, {"id": customer.id})
     return Money(int(minor or 0), customer.currency)
 
 
 async def recent(uow: UnitOfWork, customer_id: int, limit: int = 5) -> Sequence[LedgerEntry]:
-    rows = await uow.session.scalars(
-        select(LedgerEntry)
-        .where(LedgerEntry.customer_id == customer_id)
-        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
-        .limit(limit)
-    )
+    rows = await uow.session.scalars(_RECENT, {"id": customer_id, "limit": limit})
     return rows.all()
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from services import audit, clock, linking
+from services import audit, chat_records, clock, linking
 from services.access import owned
 from services.audit import Actor
 from storage.models import ChannelBinding, ChatIdentity, Conversation
@@ -19,12 +19,16 @@ from storage.uow import UnitOfWork
 SEEN_EVERY = dt.timedelta(minutes=1)
 
 
-def seen(ident: ChatIdentity) -> None:
-    """Note that ``ident`` wrote now: at most once a minute, so a busy chat writes nothing more per
-    message (saved with the update's own commit)."""
+def seen(uow: UnitOfWork, ident: ChatIdentity, platform_language: str | None) -> None:
+    """Note that ``ident`` wrote now (at most once a minute, so a busy chat writes nothing more per
+    message) and the language its app is set to, when told and changed (for the alerts sent to
+    this chat later). Saved with the update's own commit, after the reply."""
     now = clock.now()
-    if ident.last_seen_at is None or now - ident.last_seen_at >= SEEN_EVERY:
-        ident.last_seen_at = now
+    last = ident.last_seen_at
+    due = last is None or now - last >= SEEN_EVERY
+    language = platform_language if platform_language is not None else ident.platform_language
+    if due or language != ident.platform_language:
+        chat_records.note_sender(uow, ident, now if due else last, language)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Executable, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
@@ -37,6 +37,7 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self.commits = 0  # how many commits this unit of work made (what is durable already)
         self._deferred: list[object] = []
+        self._later: dict[Executable, list[dict[str, object]]] = {}
 
     @property
     def session(self) -> AsyncSession:
@@ -58,6 +59,7 @@ class UnitOfWork:
         assert self._session is not None
         try:
             if self._deferred:  # the caller never committed after deferring: save them alone
+                self._later = {}
                 await self._session.rollback()
                 await self.commit()
             # close() rolls back what was not committed and detaches the objects without
@@ -65,6 +67,7 @@ class UnitOfWork:
             await self._session.close()
         finally:
             self._session = None
+            self._later = {}
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this transaction commits (never if it rolls back)."""
@@ -76,10 +79,20 @@ class UnitOfWork:
         the block at the latest."""
         self._deferred.append(row)
 
+    def write_later(self, statement: Executable, params: dict[str, object]) -> None:
+        """Run ``statement`` (an insert or update built once) with ``params`` at the next commit,
+        in one round trip with the other ``params`` of the same statement: writes that nothing
+        reads before the commit, such as the keys of a reply's buttons, cost no round trip of
+        their own and, on SQLite, take the write lock only for the commit. A rollback drops them."""
+        self._later.setdefault(statement, []).append(params)
+
     async def commit(self) -> None:
         if self._deferred:
             self.session.add_all(self._deferred)
             self._deferred = []
+        later, self._later = self._later, {}
+        for statement, rows in later.items():
+            await self.session.execute(statement, rows)
         await self.session.commit()
         self.commits += 1
 
@@ -99,6 +112,7 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         """Drop what was not committed; the unit of work stays open for more."""
+        self._later = {}
         await self.session.rollback()
 
     async def flush(self) -> None:

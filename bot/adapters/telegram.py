@@ -49,7 +49,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.adapters.telegram_http import AiohttpRequest
 from bot.config import Settings
-from bot.core.dispatcher import Dispatcher
+from bot.core.dispatcher import Deliver, Dispatcher
 from bot.core.i18n import LANGUAGES, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.core.limiting import Limiter
@@ -408,20 +408,31 @@ class TelegramAdapter:
             await self._answer_update(update, incoming)
 
     async def _answer_update(self, update: Update, incoming: Incoming) -> None:
-        """Dispatch, send the replies, and answer a button press (in the update's log scope)."""
+        """Dispatch, send the replies as soon as the dispatcher has them (before it writes what can
+        wait), and answer a button press (in the update's log scope). A failure to send is raised
+        once the dispatcher is done: the update is handled and kept whatever the Bot API said."""
         query = update.callback_query
-        toast: str | None = None
-        try:
-            replies = await self._dispatch(incoming)
+        toast: list[str] = []
+        failed: list[Exception] = []
+        pressed = query.message if query is not None and isinstance(query.message, Message) else None
+
+        async def deliver(replies: list[Reply]) -> None:
             if query is not None and incoming.is_group and self._is_toast(replies):
-                toast = replies[0].text
+                toast.append(replies[0].text)
                 return
-            pressed = query.message if query is not None and isinstance(query.message, Message) else None
-            for reply in replies:
-                await self.render(incoming, reply, pressed)
+            try:
+                for reply in replies:
+                    await self.render(incoming, reply, pressed)
+            except Exception as err:  # raised below, once the update's work is saved
+                failed.append(err)
+
+        try:
+            await self._dispatch(incoming, deliver)
+            if failed:
+                raise failed[0]
         finally:
             if query is not None:
-                await self._answer(query, toast)
+                await self._answer(query, toast[0] if toast else None)
 
     @staticmethod
     async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -434,15 +445,17 @@ class TelegramAdapter:
             return False
         return head.split("@", 1)[1].casefold() != (self.bot.username or "").casefold()
 
-    async def _dispatch(self, incoming: Incoming) -> list[Reply]:
+    async def _dispatch(self, incoming: Incoming, deliver: Deliver) -> None:
         """Link attempts (``/start CODE``) are limited per Telegram user before the code is tried."""
         found = self.dispatcher.registry.match(incoming.text) if incoming.text else None
         if found is not None and found[0].name == "start" and found[1]:
             allowed = await self._link_limiter.hit(self._link_limit, "telegram-link", incoming.user_id)
             if not allowed:
                 with use_locale(self._language(incoming)):
-                    return [Reply(_("Too many link attempts. Please wait a few minutes, then try again."))]
-        return await self.dispatcher.handle(incoming)
+                    text = _("Too many link attempts. Please wait a few minutes, then try again.")
+                await deliver([Reply(text)])
+                return
+        await self.dispatcher.handle(incoming, deliver)
 
     @staticmethod
     def _is_toast(replies: list[Reply]) -> bool:

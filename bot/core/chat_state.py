@@ -33,7 +33,28 @@ class Who:
 
 async def who(uow: UnitOfWork, platform: str, workspace: str, user_id: str) -> Who:
     """The identity (added if new), its account and its open form."""
-    found = await chat_records.find(uow, platform, workspace, user_id)
+    return await _known_or_new(
+        uow, platform, workspace, user_id, await chat_records.find(uow, platform, workspace, user_id)
+    )
+
+
+async def arrive(
+    uow: UnitOfWork, platform: str, workspace: str, user_id: str, update_id: str | None
+) -> tuple[bool, Who | None]:
+    """Claim the update (``claim_update``; an update without an id is always fresh) and learn who
+    sent it (``who``), in one round trip on PostgreSQL. A redelivered update is not fresh and
+    has no ``Who``: nothing more is read for it."""
+    if update_id is None:
+        return True, await who(uow, platform, workspace, user_id)
+    fresh, found = await chat_records.claim_and_find(uow, platform, update_id, platform, workspace, user_id)
+    if not fresh:
+        return False, None
+    return True, await _known_or_new(uow, platform, workspace, user_id, found)
+
+
+async def _known_or_new(
+    uow: UnitOfWork, platform: str, workspace: str, user_id: str, found: chat_records.Found | None
+) -> Who:
     if found is not None:
         return Who(*found)
     ident = await chat_records.identity(uow, platform, workspace, user_id)

@@ -15,7 +15,7 @@ import difflib
 import logging
 import time
 import traceback
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,9 +137,17 @@ class Dispatcher:
         self.limiter = limiter  # shared with the rest of the process (see bootstrap.assemble)
         self.gate = Gate(settings)
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
+    async def handle(self, incoming: Incoming, deliver: Deliver | None = None) -> list[Reply]:
         """One transaction per update where the database allows it: the update id's claim, what
         the handler does and the buttons' keys are committed together (handlers may commit earlier).
+
+        With ``deliver`` (an adapter's sending, which must not raise), the replies are sent through
+        it as soon as they are known, and nothing is returned: the answer goes out first, and
+        what can wait (the buttons' keys, audit rows, when the sender was last seen) is written
+        after it, in the same transaction. What the handler did that must not be lost (money, a
+        used confirmation) it has committed itself already. If that last commit fails, the
+        sender gets the apology after the answer, and a redelivery of the update is answered
+        once more (on PostgreSQL the claim was rolled back with it).
 
         Pooled connections are not pinged before use (a round trip per update): one the server
         dropped fails on first use, and the update is handled again on a fresh connection.
@@ -149,6 +157,13 @@ class Dispatcher:
         if not addressable(incoming):
             log.warning("dropped an update from %s: its sender ids cannot be stored", incoming.platform[:20])
             return []
+        replies = await self._measured(incoming, _Once(deliver) if deliver is not None else None)
+        if deliver is not None and replies:
+            await deliver(replies)
+            return []
+        return replies
+
+    async def _measured(self, incoming: Incoming, deliver: _Once | None) -> list[Reply]:
         started = time.perf_counter()
         outcome = _Outcome()
         with update_scope(incoming.platform, incoming.update_id) as scope:
@@ -157,13 +172,13 @@ class Dispatcher:
                 allowed = await self.limiter.hit(self._limit, sender)
                 try:
                     try:
-                        return await self._handle(incoming, allowed, outcome, scope)
+                        return await self._handle(incoming, allowed, outcome, scope, deliver)
                     except Exception as err:
                         if not connection_lost(err):
                             raise
                         log.warning("database connection lost; handling the update again on a fresh one")
                         outcome = _Outcome()
-                        return await self._handle(incoming, allowed, outcome, scope)
+                        return await self._handle(incoming, allowed, outcome, scope, deliver)
                 except Exception as err:  # the safety net: tests assert it is never reached
                     outcome.name = "error"
                     log_failure(err)
@@ -193,22 +208,28 @@ class Dispatcher:
             async with self.db.uow() as uow:
                 await self._claim(uow, incoming)
                 await uow.commit()
-                lang = (await self._who(uow, incoming))[3]
+                who = await chat_state.who(uow, incoming.platform, incoming.workspace, incoming.user_id)
+                lang = (await self._who(uow, incoming, who))[3]
         with use_locale(lang):
             return [Reply(_(FAILED), language=lang)]
 
     async def _handle(
-        self, incoming: Incoming, allowed: bool, outcome: _Outcome, scope: UpdateScope
+        self, incoming: Incoming, allowed: bool, outcome: _Outcome, scope: UpdateScope, deliver: _Once | None
     ) -> list[Reply]:
         async with self.db.uow() as uow:
-            if not await self._claim(uow, incoming):
+            fresh, arrived = await chat_state.arrive(
+                uow, incoming.platform, incoming.workspace, incoming.user_id, incoming.update_id
+            )
+            if not fresh or arrived is None:
                 outcome.name = "duplicate"
                 return []
+            if incoming.update_id is not None and not chat_state.claims_wait_for_commit(uow):
+                await uow.commit()  # see _claim
             claimed = uow.commits
-            who, customer, role, lang = await self._who(uow, incoming)
+            who, customer, role, lang = await self._who(uow, incoming, arrived)
             identity = who.identity
             identity_id = identity.id
-            sessions.seen(identity)
+            sessions.seen(uow, identity, normalize(incoming.language))
             scope.account = customer.id if customer else None
             if customer is None and incoming.linked_only:
                 await uow.commit()  # keeps the claim: this update is done
@@ -241,10 +262,12 @@ class Dispatcher:
                         outcome.command = ctx.command
                 reply.language = lang
                 seal(uow, identity_id, reply, self.settings)
+                if deliver is not None:
+                    await deliver([reply])
                 await uow.commit()
                 decided = pending_actions.committed(uow)
         await self.actions.carry_out(decided)  # the servers and domains a payment changed, now
-        return [reply]
+        return [] if deliver is not None else [reply]
 
     @staticmethod
     async def _claim(uow: UnitOfWork, incoming: Incoming) -> bool:
@@ -267,11 +290,10 @@ class Dispatcher:
         return await self._claim(uow, incoming)
 
     async def _who(
-        self, uow: UnitOfWork, incoming: Incoming
+        self, uow: UnitOfWork, incoming: Incoming, who: chat_state.Who
     ) -> tuple[chat_state.Who, Customer | None, str, str]:
-        """Who wrote, the account they act for, their role there, and the language to answer in
-        (their own choice first, then the account's)."""
-        who = await chat_state.who(uow, incoming.platform, incoming.workspace, incoming.user_id)
+        """Who wrote (``who``: as found or added), the account they act for, their role there, and
+        the language to answer in (their own choice first, then the account's)."""
         if who.new:
             await uow.commit()  # a first contact: what is keyed to the identity outlives a rollback
         identity, customer = who.identity, who.customer
@@ -285,8 +307,6 @@ class Dispatcher:
                 # only people linked to it individually act with their own role.
                 customer, role = bound, "guest"
         platform = normalize(incoming.language)
-        if platform is not None and identity.platform_language != platform:
-            identity.platform_language = platform  # for the alerts sent to this chat later
         lang = choose(
             identity.language,
             customer.language if customer else None,
@@ -566,6 +586,22 @@ class Dispatcher:
                 ).format(command=guess[0])
             )
         return Reply(_("I don't know that command. Type help to see everything I can do."))
+
+
+Deliver = Callable[[list[Reply]], Awaitable[None]]
+
+
+class _Once:
+    """An adapter's ``deliver`` for one update: an update handled again after a lost connection
+    does not send a second answer (the first one is out)."""
+
+    def __init__(self, deliver: Deliver) -> None:
+        self._deliver: Deliver | None = deliver
+
+    async def __call__(self, replies: list[Reply]) -> None:
+        deliver, self._deliver = self._deliver, None
+        if deliver is not None:
+            await deliver(replies)
 
 
 @dataclass

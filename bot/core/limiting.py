@@ -11,12 +11,14 @@ and shown in ``/healthz`` (``rate_limit_storage``).
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from limits import RateLimitItem, WindowStats
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -65,24 +67,58 @@ async def storage_state(uri: str) -> dict[str, str]:
     return {"state": "up"} if reachable else {"state": "fallback", "limits": "per process"}
 
 
+class LoopMemoryStorage(MemoryStorage):
+    """limits' in-process storage, its expired events dropped in the event loop. The library's own
+    pass runs after almost every hit and hands each key to a thread (``asyncio.to_thread``): with
+    a few hundred chats that cost more CPU than the rest of a chat update. The events of a key
+    are ordered newest first, so one bisection finds the expired ones; and a pass runs at most
+    once a second (expired events left meanwhile are not counted: the library reads windows by
+    time, this pass only frees memory)."""
+
+    _swept = 0.0
+
+    async def _MemoryStorage__expire_events(self) -> None:  # replaces the library's private pass
+        now = time.time()
+        if now - self._swept < 1.0:
+            return
+        self._swept = now
+        for key in list(self.events):
+            events = self.events[key]
+            del events[bisect.bisect_left(events, -now, key=lambda event: -event.expiry) :]
+            if not events:
+                self.events.pop(key, None)
+                self.locks.pop(key, None)
+        for key in [key for key, at in self.expirations.items() if at <= now]:
+            self.storage.pop(key, None)
+            self.expirations.pop(key, None)
+            self.locks.pop(key, None)
+
+
+def _storage(uri: str) -> Any:
+    """The storage named by ``uri``; ``LoopMemoryStorage`` for the in-process one."""
+    if uri.startswith("async+memory://"):
+        return LoopMemoryStorage(uri, wrap_exceptions=True)
+    return storage_from_string(uri, wrap_exceptions=True)
+
+
 class Limiter:
     """``MovingWindowRateLimiter``'s ``hit`` and ``get_window_stats``, on the shared storage
     while it answers and on this process's memory while it does not."""
 
     def __init__(self, storage_uri: str) -> None:
-        self._storage = storage_from_string(storage_uri, wrap_exceptions=True)
+        self._storage = _storage(storage_uri)
         self._shared = MovingWindowRateLimiter(self._storage)
         self._local = (
             self._shared
             if storage_uri.startswith(("memory://", "async+memory://"))
-            else MovingWindowRateLimiter(storage_from_string("async+memory://"))
+            else MovingWindowRateLimiter(_storage("async+memory://"))
         )
         self._retry_at = 0.0
 
     async def check(self) -> bool:
         """Whether the shared storage answers now."""
         try:
-            return bool(await self._storage.check())  # type: ignore[misc]
+            return bool(await self._storage.check())
         except (StorageError, OSError):
             return False
 

@@ -10,6 +10,7 @@ enough to be such an ending; a longer word of five letters or more also matches 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -127,7 +128,7 @@ class PhraseBook:
         self.objects = tuple(words(fold(" ".join(objects))))
 
     def is_object(self, word: str) -> bool:
-        return any(fits(word, noun) for noun in self.objects)
+        return _names_object(self.objects, word)
 
     def trim(self, args: Sequence[str]) -> list[str]:
         """No arguments when only possessives, politeness and object nouns were given ("reboot my
@@ -159,6 +160,13 @@ class PhraseBook:
         _, phrase, used = best
         rest = [w for i, w in enumerate(said) if i not in used and not self.is_object(w)]
         return Understood(phrase.command, [*phrase.args, *rest])
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_object(objects: tuple[str, ...], word: str) -> bool:
+    """Whether ``word`` fits one of ``objects``: remembered, as the same words come back (the
+    arguments of buttons), and trying every noun with typos costs more than the rest of a match."""
+    return any(fits(word, noun) for noun in objects)
 
 
 def _find(said: list[str], wanted: tuple[str, ...]) -> list[int] | None:

@@ -8,6 +8,7 @@ language's endings allowed for.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -145,9 +146,15 @@ class Registry:
         return list(self.commands.values())
 
 
+@functools.cache
+def _wanted(func: Handler) -> tuple[str, ...]:
+    """The parameter names of a handler (read once: they do not change)."""
+    return tuple(inspect.signature(func).parameters)
+
+
 def inject(func: Handler, available: dict[str, Any]) -> Awaitable[Reply]:
     """Call ``func`` with the dependencies it names among ``available`` (by parameter name)."""
-    wanted = inspect.signature(func).parameters
+    wanted = _wanted(func)
     missing = [name for name in wanted if name not in available]
     if missing:
         raise TypeError(f"{func.__qualname__} asks for unknown dependencies {missing}")
