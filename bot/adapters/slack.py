@@ -483,9 +483,9 @@ class SlackAdapter:
         if reply.replace and where.response_url:
             await self._respond(where, text, blocks, replace_original=True)
         elif reply.replace and where.message_ts and where.channel:
-            await self.pacer.wait(where.channel)
             client = await self._client(where.team)
-            await client.chat_update(channel=where.channel, ts=where.message_ts, text=text, blocks=blocks)
+            async with self.pacer.sending(where.channel):
+                await client.chat_update(channel=where.channel, ts=where.message_ts, text=text, blocks=blocks)
         elif where.response_url:
             await self._respond(where, text, blocks, replace_original=False)
         else:
@@ -516,11 +516,11 @@ class SlackAdapter:
         self, where: Where, text: str, blocks: list[kit.Block], replace_original: bool
     ) -> None:
         assert where.response_url is not None
-        await self.pacer.wait(where.channel or where.user)
         hook = AsyncWebhookClient(where.response_url, retry_handlers=retry_handlers(self.metrics))
-        response = await hook.send(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
-        )
+        async with self.pacer.sending(where.channel or where.user):
+            response = await hook.send(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
+            )
         if response.status_code != 200:
             log.warning("response_url answered %s: %s", response.status_code, response.body)
 
@@ -537,15 +537,15 @@ class SlackAdapter:
         ``priority``: ``ALERT`` for what the bot starts (a reply to the channel goes first)."""
         channel = where.channel or where.user
         client = await self._client(where.team)
-        await self.pacer.wait(channel, priority)
-        if reply.private and where.is_group:
-            sent = await client.chat_postEphemeral(
-                channel=channel, user=where.user, text=text, blocks=blocks, thread_ts=where.thread_ts
+        async with self.pacer.sending(channel, priority):
+            if reply.private and where.is_group:
+                sent = await client.chat_postEphemeral(
+                    channel=channel, user=where.user, text=text, blocks=blocks, thread_ts=where.thread_ts
+                )
+                return sent.get("message_ts")
+            sent = await client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, thread_ts=where.thread_ts
             )
-            return sent.get("message_ts")
-        sent = await client.chat_postMessage(
-            channel=channel, text=text, blocks=blocks, thread_ts=where.thread_ts
-        )
         return sent.get("ts")
 
     async def send(self, reply: Reply, channel: str, user: str | None = None, team: str = "") -> str | None:

@@ -105,10 +105,11 @@ class PacedLimiter(BaseRateLimiter[int]):
         chat = data.get("chat_id")
         priority = REPLY if rate_limit_args is None else rate_limit_args
         while True:
-            if chat is not None:
-                await self.pacer.wait(str(chat), priority, group=is_group(chat))
             try:
-                return await callback(*args, **kwargs)
+                if chat is None:
+                    return await callback(*args, **kwargs)
+                async with self.pacer.sending(str(chat), priority, group=is_group(chat)):
+                    return await callback(*args, **kwargs)
             except RetryAfter as err:
                 self.metrics.rate_limited.labels("telegram").inc()
                 with warnings.catch_warnings():  # an int of seconds until PTB switches to timedelta
