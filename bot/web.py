@@ -16,7 +16,8 @@ from bot.admin import app as admin_api
 from bot.config import Settings
 from bot.core.limiting import storage_state
 from bot.core.metrics import CONTENT_TYPE, Metrics
-from bot.lifecycle import HEALTH, Health
+from bot.lifecycle import Health
+from bot.supervision import HEALTH
 from services.records import Database, again_if_dropped
 
 if TYPE_CHECKING:  # a platform's library is imported only when its adapter is given

@@ -55,7 +55,7 @@ from bot.core.metrics import Metrics
 from bot.core.pacing import ALERT, REPLY, Pacer
 from bot.core.registry import Registry
 from bot.core.types import Incoming, Reply, Submission
-from bot.lifecycle import supervise
+from bot.supervision import supervise
 from services.ids import is_digits
 
 log = logging.getLogger("hostbot.slack")

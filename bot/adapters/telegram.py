@@ -56,7 +56,7 @@ from bot.core.metrics import Metrics
 from bot.core.pacing import REPLY, Pacer
 from bot.core.registry import Registry, fold
 from bot.core.types import Incoming, Reply
-from bot.lifecycle import supervise
+from bot.supervision import supervise
 
 log = logging.getLogger("hostbot.telegram")
 # PTB tells at INFO that it starts and stops; the process says it once itself ("stopped").
