@@ -45,7 +45,9 @@ from bot.core.limiting import Limiter
 from bot.core.metrics import Metrics
 
 HEADROOM = 0.97
-CATCH_UP = 0.9  # overall, a send that left late may be followed after 90 % of a gap, no sooner
+# Overall, a send that left late may be followed after half a gap, no sooner: the sends a busy
+# event loop held back catch up with their schedule (the log of sends keeps the limit meanwhile).
+CATCH_UP = 0.5
 REPLY = 0  # an answer to what someone just did: goes first
 ALERT = 1  # a message the bot starts: takes the slots left over
 
@@ -237,7 +239,7 @@ class Pacer:
                     break
             await self._pause(turns, ticket, wait)
         now = self._now()
-        if now - due > gap:  # nothing was sent for a while: the spacing starts again from now
+        if now - due > max(gap, limit.get_expiry()):  # nothing sent for a while: start again from now
             due = now
         self._due[key], self._last[key] = due, now
 
