@@ -10,7 +10,7 @@ platform cannot see more than the limit in any one-second window of its own, wha
 With Redis storage the log is shared by every process (on the Redis server's clock).
 
 Within a process sends are also spread evenly, overall and per chat, one every
-``1 / (rate × HEADROOM)`` seconds: the platform sees a steady 97 % of each limit, and the log
+``1 / (rate × HEADROOM)`` seconds: the platform sees a steady 99 % of each limit, and the log
 only holds a send back when answers are slow (it then costs the rate, never the limit; measured
 in ``bench/alerts.py``). Sends that fall late (a busy event loop) leave one by one, never in a
 bunch (see ``_slot``).
@@ -44,7 +44,7 @@ from limits import RateLimitItem, parse
 from bot.core.limiting import Limiter
 from bot.core.metrics import Metrics
 
-HEADROOM = 0.97
+HEADROOM = 0.99  # the even spacing's rate; the log of sends, not this margin, keeps the limit
 # Overall, a send that left late may be followed after half a gap, no sooner: the sends a busy
 # event loop held back catch up with their schedule (the log of sends keeps the limit meanwhile).
 CATCH_UP = 0.5
