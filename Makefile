@@ -59,6 +59,7 @@ bench: $(BIN)/hostbot
 	$(BIN)/python -m bench.telegram_webhook
 	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.jobs --customers 100000
+	$(BIN)/python -m bench.startup
 
 # Lock files (see README, Dependencies). pip-tools runs in a venv of its own, pinned with hashes
 # in requirements/tools.txt, so it never mixes with the project's packages.

@@ -334,8 +334,10 @@ def cli() -> None:
     print(
         f"{r['alerts']} alerts to {r['chats']} chats ({r['database']}), {r['throttled']} answered 429\n"
         f"achieved {r['achieved_per_second']:.2f}/s against {r['limit_per_second']}/s: "
-        f"ratio {r['achieved_ratio']:.3f}\n"
-        f"most requests in one second: {r['max_in_one_second']}\n"
+        f"ratio {r['achieved_ratio']:.3f} (goal >= 0.95: {'met' if r['achieved_ratio'] >= 0.95 else 'NOT MET'})\n"
+        f"most requests in any one-second window at the receiver (sliding, by arrival): "
+        f"{r['max_in_one_second']} (limit {r['limit_per_second']}: "
+        f"{'held' if r['max_in_one_second'] <= r['limit_per_second'] else 'EXCEEDED'})\n"
         f"smallest gap between two requests to one chat: {gap}\n"
         f"lost {r['lost']}, duplicated {r['duplicated']}; outbox {r['outbox']}"
     )

@@ -20,20 +20,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from aiohttp import web
 from limits import parse
 
-from bot import admin, demo
-from bot.adapters.shell import Shell
-from bot.adapters.slack import SLACK_KEY, SlackAdapter
-from bot.adapters.slack_desk import SlackDesk
-from bot.adapters.telegram import TELEGRAM, TelegramAdapter
-from bot.admin.app import Admin
-from bot.alerts.dispatch import AlertSender, Sleep
 from bot.alerts.notifier import OutboxNotifier
-from bot.alerts.senders import Desk, LogSender, Sender, SlackSender, TelegramSender
+from bot.alerts.senders import Desk, LogSender, Sender
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.limiting import Limiter
@@ -42,9 +34,6 @@ from bot.core.pacing import Pacer
 from bot.core.registry import Registry
 from bot.documents import Renderer
 from bot.lifecycle import Health, supervised
-from bot.mail.sender import MailSender
-from bot.payments_web import Payments
-from bot.web import Site, make_web_app
 from handlers import ROUTERS
 from handlers.vocabulary import OBJECTS, PHRASES
 from services import mail_outbox, networks
@@ -53,10 +42,6 @@ from services.drivers.folder_files import FolderFiles
 from services.drivers.forward import ForwardResolver
 from services.drivers.inventory import InventoryDns, InventoryDriver, InventoryRegistrar
 from services.drivers.log_mail import LogMailer
-from services.drivers.powerdns import PowerDns
-from services.drivers.proxmox import ProxmoxDriver, tls_verify
-from services.drivers.smtp_mail import SmtpMailer
-from services.drivers.stripe_checkout import StripeCheckout
 from services.invoices import Seller
 from services.paying import PayLinks
 from services.ports import (
@@ -70,22 +55,37 @@ from services.ports import (
     ServerDriver,
 )
 from storage.db import make_engine, migrate
-from storage.models import Customer
 from storage.uow import Database
+
+# What only some processes or settings need is imported where it is built (a one-shot command
+# such as ``hostbot link-code`` starts in a fraction of the time): the platforms' libraries, the
+# admin API and the web app, the optional drivers.
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.adapters.shell import Shell
+    from bot.adapters.slack import SlackAdapter
+    from bot.adapters.slack_desk import SlackDesk
+    from bot.adapters.telegram import TelegramAdapter
+    from bot.admin.app import Admin
+    from bot.alerts.dispatch import AlertSender, Sleep
+    from bot.mail.sender import MailSender
 
 log = logging.getLogger("hostbot")
 T = TypeVar("T")
 
+
 # The drivers of each port by the name its setting gives; the first is the default.
-MAILERS: dict[str, Callable[[Settings], Mailer]] = {
-    "log": lambda settings: LogMailer(),
-    "smtp": lambda s: SmtpMailer(s.smtp_url, s.mail_from, s.smtp_timeout_seconds, s.smtp_ca_file),
-}
-SERVER_DRIVERS: dict[str, Callable[[Settings], ServerDriver]] = {
-    "inventory": lambda settings: InventoryDriver(
-        settings.secret_key, settings.inventory_console_url, settings.console_ttl_seconds
-    ),
-    "proxmox": lambda settings: ProxmoxDriver(
+def _smtp(s: Settings) -> Mailer:
+    from services.drivers.smtp_mail import SmtpMailer
+
+    return SmtpMailer(s.smtp_url, s.mail_from, s.smtp_timeout_seconds, s.smtp_ca_file)
+
+
+def _proxmox(settings: Settings) -> ServerDriver:
+    from services.drivers.proxmox import ProxmoxDriver, tls_verify
+
+    return ProxmoxDriver(
         settings.proxmox_url,
         settings.proxmox_token_id,
         settings.proxmox_token_secret,
@@ -94,16 +94,33 @@ SERVER_DRIVERS: dict[str, Callable[[Settings], ServerDriver]] = {
         poll_seconds=settings.proxmox_poll_seconds,
         console_url=settings.proxmox_console_url,
         console_ttl=settings.console_ttl_seconds,
-    ),
-}
-DNS_DRIVERS: dict[str, Callable[[Settings], DnsDriver]] = {
-    "inventory": lambda settings: InventoryDns(ForwardResolver(settings.dns_resolver)),
-    "powerdns": lambda settings: PowerDns(
+    )
+
+
+def _powerdns(settings: Settings) -> DnsDriver:
+    from services.drivers.powerdns import PowerDns
+
+    return PowerDns(
         settings.powerdns_api_url,
         settings.powerdns_api_key,
         ForwardResolver(settings.dns_resolver),
         settings.powerdns_server_id,
+    )
+
+
+MAILERS: dict[str, Callable[[Settings], Mailer]] = {
+    "log": lambda settings: LogMailer(),
+    "smtp": _smtp,
+}
+SERVER_DRIVERS: dict[str, Callable[[Settings], ServerDriver]] = {
+    "inventory": lambda settings: InventoryDriver(
+        settings.secret_key, settings.inventory_console_url, settings.console_ttl_seconds
     ),
+    "proxmox": _proxmox,
+}
+DNS_DRIVERS: dict[str, Callable[[Settings], DnsDriver]] = {
+    "inventory": lambda settings: InventoryDns(ForwardResolver(settings.dns_resolver)),
+    "powerdns": _powerdns,
 }
 REGISTRARS: dict[str, Callable[[Settings], Registrar]] = {
     "inventory": lambda settings: InventoryRegistrar(),
@@ -161,6 +178,8 @@ def card_checkout(settings: Settings) -> CardCheckout | None:
     """Stripe Checkout when a key is set; without one the pay page offers bank transfer only."""
     if not settings.stripe_api_key:
         return None
+    from services.drivers.stripe_checkout import StripeCheckout
+
     return StripeCheckout(settings.stripe_api_key, settings.stripe_webhook_secret, settings.stripe_api_base)
 
 
@@ -297,6 +316,9 @@ async def open_app(settings: Settings, seed_demo: bool = False) -> App:
     await migrate(db.engine)
     chat = dispatcher(db, settings)
     if seed_demo:
+        from bot import demo
+        from storage.models import Customer
+
         async with db.uow() as uow:
             if await uow.session.scalar(Customer.__table__.select().limit(1)) is None:
                 await demo.seed(uow, chat.seller, settings.secret_key)
@@ -308,6 +330,8 @@ async def open_app(settings: Settings, seed_demo: bool = False) -> App:
 
 
 def telegram_adapter(app: App, poll_timeout: int = 10) -> TelegramAdapter:
+    from bot.adapters.telegram import TelegramAdapter
+
     settings = app.settings
     pacer = Pacer(
         "telegram",
@@ -329,6 +353,8 @@ def slack_wanted(settings: Settings) -> bool:
 
 
 def slack_adapter(app: App) -> SlackAdapter:
+    from bot.adapters.slack import SlackAdapter
+
     settings = app.settings
     pacer = Pacer("slack", app.limiter, per_chat=settings.slack_pace_per_channel, metrics=app.metrics)
     return SlackAdapter(app.dispatcher, settings, pacer, app.metrics)
@@ -339,16 +365,23 @@ def support_desk(settings: Settings, slack: SlackAdapter | None) -> SlackDesk | 
     own workspace, whose bot token is ``SLACK_BOT_TOKEN``)."""
     if slack is None or not settings.slack_support_channel or not settings.slack_bot_token:
         return None
+    from bot.adapters.slack_desk import SlackDesk
+
     return SlackDesk(slack, settings.slack_support_channel, settings.default_language)
 
 
 def shell(app: App, user_id: str, language: str | None) -> Shell:
+    from bot.adapters.shell import Shell
+
     return Shell(app.dispatcher, user_id, language)
 
 
 def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
     """The web app of ``hostbot run``: pay pages with the card driver the settings pick, the admin
     API, and each platform whose token is set. Payment notices go to ``notifier`` (by default the app's)."""
+    from bot.payments_web import Payments
+    from bot.web import Site, make_web_app
+
     settings = app.settings
     if slack_wanted(settings) and not settings.slack_app_token and not settings.slack_signing_secret:
         raise ValueError("SLACK_SIGNING_SECRET is required to receive Slack events over HTTP")
@@ -378,6 +411,9 @@ def web_app(app: App, notifier: Notifier | None = None) -> web.Application:
 def admin_api(app: App) -> Admin:
     """The admin API's routes (``bot.admin.ROUTES``) on the app's database and seller; payment
     notices and staff replies go through the app's outbox notifier, like the desk's and the pay pages'."""
+    from bot import admin
+    from bot.admin.app import Admin
+
     return Admin(
         app.db,
         app.seller,
@@ -396,6 +432,8 @@ def admin_api(app: App) -> Admin:
 def senders(telegram: TelegramAdapter | None = None, slack: SlackAdapter | None = None) -> dict[str, Sender]:
     """Senders by platform name: the shell's log, and each platform whose adapter is running.
     Identities on a platform without a sender fail (and end as dead letters)."""
+    from bot.alerts.senders import SlackSender, TelegramSender
+
     found: dict[str, Sender] = {"shell": LogSender()}
     if telegram is not None:
         found["telegram"] = TelegramSender(telegram)
@@ -404,9 +442,20 @@ def senders(telegram: TelegramAdapter | None = None, slack: SlackAdapter | None 
     return found
 
 
-def served_senders(served: web.Application) -> dict[str, Sender]:
-    """Alerts through the adapters serving the chats of ``hostbot run``, sharing their pacing."""
-    return senders(served.get(TELEGRAM), served.get(SLACK_KEY))
+def served_senders(app: App, served: web.Application) -> dict[str, Sender]:
+    """Alerts through the adapters serving the chats of ``hostbot run``, sharing their pacing
+    (only the configured platforms' adapters are looked up: the others are never imported)."""
+    telegram: TelegramAdapter | None = None
+    slack: SlackAdapter | None = None
+    if app.settings.telegram_bot_token:
+        from bot.adapters.telegram import TELEGRAM
+
+        telegram = served.get(TELEGRAM)
+    if slack_wanted(app.settings):
+        from bot.adapters.slack import SLACK_KEY
+
+        slack = served.get(SLACK_KEY)
+    return senders(telegram, slack)
 
 
 @asynccontextmanager
@@ -431,6 +480,9 @@ async def connected_senders(app: App) -> AsyncIterator[dict[str, Sender]]:
 def alert_sender(app: App, through: Mapping[str, Sender], sleep: Sleep = asyncio.sleep) -> AlertSender:
     """The outbox's sender for this process; the support desk posts through the Slack sender's
     adapter (the one that serves Slack in ``hostbot run``)."""
+    from bot.alerts.dispatch import AlertSender
+    from bot.alerts.senders import SlackSender
+
     slack = through.get("slack")
     desk: Desk | None = support_desk(app.settings, slack.adapter) if isinstance(slack, SlackSender) else None
     return AlertSender(app.db, app.settings, app.seller, through, sleep, desk=desk)
@@ -441,4 +493,6 @@ def alert_sender(app: App, through: Mapping[str, Sender], sleep: Sleep = asyncio
 
 def mail_sender(app: App) -> MailSender:
     """The mail outbox's sender for this process, through the mail driver the settings pick."""
+    from bot.mail.sender import MailSender
+
     return MailSender(app.db, app.settings, app.dispatcher.drivers.mail, app.dispatcher.documents)

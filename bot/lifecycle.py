@@ -19,8 +19,6 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from aiohttp import web
-
 log = logging.getLogger("hostbot")
 
 FIRST_RETRY = 1.0  # seconds before the second attempt; doubled after each failure
@@ -83,9 +81,6 @@ class Health:
         self.components[name] = {"state": state, **details}
 
 
-HEALTH = web.AppKey("health", Health)
-
-
 async def keep_trying(
     name: str,
     start: Callable[[], Awaitable[None]],
@@ -142,14 +137,3 @@ async def supervised(
             await task
         await stop()
         health.report(name, "stopped")
-
-
-async def supervise(
-    web_app: web.Application,
-    name: str,
-    start: Callable[[], Awaitable[None]],
-    stop: Callable[[], Awaitable[None]],
-) -> AsyncIterator[None]:
-    """The same as a ``cleanup_ctx`` of the web app, reporting to its ``/healthz``."""
-    async with supervised(name, start, stop, web_app.get(HEALTH) or Health()):
-        yield

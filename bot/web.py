@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from bot import console_web, payments_web
-from bot.adapters import slack, telegram
 from bot.admin import app as admin_api
 from bot.config import Settings
 from bot.core.limiting import storage_state
 from bot.core.metrics import CONTENT_TYPE, Metrics
-from bot.lifecycle import HEALTH, Health
+from bot.lifecycle import Health
+from bot.supervision import HEALTH
 from services.records import Database, again_if_dropped
+
+if TYPE_CHECKING:  # a platform's library is imported only when its adapter is given
+    from bot.adapters import slack, telegram
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,12 @@ def make_web_app(
     payments_web.setup(web_app, payments)
     console_web.setup(web_app, site.settings, site.db)
     if telegram_adapter is not None:
+        from bot.adapters import telegram
+
         telegram.setup(web_app, telegram_adapter)
     if slack_adapter is not None:
+        from bot.adapters import slack
+
         slack.setup(web_app, slack_adapter)
     if admin is not None:
         admin_api.setup(web_app, admin)

@@ -56,7 +56,7 @@ from bot.core.metrics import Metrics
 from bot.core.pacing import ALERT, REPLY, Pacer
 from bot.core.registry import Registry
 from bot.core.types import Incoming, Reply, Submission
-from bot.lifecycle import supervise
+from bot.supervision import supervise
 from services.ids import is_digits
 
 log = logging.getLogger("hostbot.slack")
@@ -493,11 +493,11 @@ class SlackAdapter:
         if reply.replace and len(parts) == 1 and where.response_url:
             await self._respond(where, *parts[0], replace_original=True)
         elif reply.replace and len(parts) == 1 and where.message_ts and where.channel:
-            await self.pacer.wait(where.channel)
             client = await self._client(where.team)
-            await client.chat_update(
-                channel=where.channel, ts=where.message_ts, text=parts[0][0], blocks=parts[0][1]
-            )
+            async with self.pacer.sending(where.channel):
+                await client.chat_update(
+                    channel=where.channel, ts=where.message_ts, text=parts[0][0], blocks=parts[0][1]
+                )
         else:
             for text, blocks in parts:
                 if where.response_url:
@@ -531,11 +531,11 @@ class SlackAdapter:
         self, where: Where, text: str, blocks: list[kit.Block], replace_original: bool
     ) -> None:
         assert where.response_url is not None
-        await self.pacer.wait(where.channel or where.user)
         hook = AsyncWebhookClient(where.response_url, retry_handlers=retry_handlers(self.metrics))
-        response = await hook.send(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
-        )
+        async with self.pacer.sending(where.channel or where.user):
+            response = await hook.send(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
+            )
         if response.status_code != 200:
             log.warning("response_url answered %s: %s", response.status_code, response.body)
 
@@ -552,15 +552,15 @@ class SlackAdapter:
         ``priority``: ``ALERT`` for what the bot starts (a reply to the channel goes first)."""
         channel = where.channel or where.user
         client = await self._client(where.team)
-        await self.pacer.wait(channel, priority)
-        if reply.private and where.is_group:
-            sent = await client.chat_postEphemeral(
-                channel=channel, user=where.user, text=text, blocks=blocks, thread_ts=where.thread_ts
+        async with self.pacer.sending(channel, priority):
+            if reply.private and where.is_group:
+                sent = await client.chat_postEphemeral(
+                    channel=channel, user=where.user, text=text, blocks=blocks, thread_ts=where.thread_ts
+                )
+                return sent.get("message_ts")
+            sent = await client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, thread_ts=where.thread_ts
             )
-            return sent.get("message_ts")
-        sent = await client.chat_postMessage(
-            channel=channel, text=text, blocks=blocks, thread_ts=where.thread_ts
-        )
         return sent.get("ts")
 
     async def send(self, reply: Reply, channel: str, user: str | None = None, team: str = "") -> str | None:

@@ -160,8 +160,8 @@ class SlackDesk:
     async def post_ticket(self, ticket: DeskTicket) -> str:
         """Post the ticket to the channel; returns its ts (the thread of its conversation)."""
         text, blocks = self.header(ticket)
-        await self.adapter.pacer.wait(self.channel)
-        sent = await self.adapter.client.chat_postMessage(channel=self.channel, text=text, blocks=blocks)
+        async with self.adapter.pacer.sending(self.channel):
+            sent = await self.adapter.client.chat_postMessage(channel=self.channel, text=text, blocks=blocks)
         return str(sent["ts"])
 
     async def refresh(self, ticket: DeskTicket) -> None:
@@ -169,15 +169,17 @@ class SlackDesk:
         if ticket.thread is None:
             return
         text, blocks = self.header(ticket)
-        await self.adapter.pacer.wait(self.channel)
-        await self.adapter.client.chat_update(
-            channel=self.channel, ts=ticket.thread, text=text, blocks=blocks
-        )
+        async with self.adapter.pacer.sending(self.channel):
+            await self.adapter.client.chat_update(
+                channel=self.channel, ts=ticket.thread, text=text, blocks=blocks
+            )
 
     async def say(self, ticket: DeskTicket, text: str) -> None:
         """A message in the ticket's thread."""
-        await self.adapter.pacer.wait(self.channel)
-        await self.adapter.client.chat_postMessage(channel=self.channel, thread_ts=ticket.thread, text=text)
+        async with self.adapter.pacer.sending(self.channel):
+            await self.adapter.client.chat_postMessage(
+                channel=self.channel, thread_ts=ticket.thread, text=text
+            )
 
     async def post_event(self, ticket: DeskTicket, event: str, message: DeskMessage | None) -> None:
         """The customer wrote, closed or reopened the ticket: said in its thread, and the ticket's
@@ -215,10 +217,10 @@ class SlackDesk:
 
     async def _tell(self, user: str, text: str, thread: str | None = None) -> None:
         """A note only ``user`` sees in the channel (or the thread)."""
-        await self.adapter.pacer.wait(self.channel)
-        await self.adapter.client.chat_postEphemeral(
-            channel=self.channel, user=user, text=text, thread_ts=thread
-        )
+        async with self.adapter.pacer.sending(self.channel):
+            await self.adapter.client.chat_postEphemeral(
+                channel=self.channel, user=user, text=text, thread_ts=thread
+            )
 
     async def _on_message(self, event: dict[str, Any]) -> None:
         """A reply in a ticket's thread is a staff reply; anything else in the channel is the staff's

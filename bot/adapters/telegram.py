@@ -58,7 +58,7 @@ from bot.core.metrics import Metrics
 from bot.core.pacing import REPLY, Pacer
 from bot.core.registry import Registry, fold
 from bot.core.types import Incoming, IncomingFile, Reply
-from bot.lifecycle import supervise
+from bot.supervision import supervise
 
 log = logging.getLogger("hostbot.telegram")
 # PTB tells at INFO that it starts and stops; the process says it once itself ("stopped").
@@ -107,10 +107,11 @@ class PacedLimiter(BaseRateLimiter[int]):
         chat = data.get("chat_id")
         priority = REPLY if rate_limit_args is None else rate_limit_args
         while True:
-            if chat is not None:
-                await self.pacer.wait(str(chat), priority, group=is_group(chat))
             try:
-                return await callback(*args, **kwargs)
+                if chat is None:
+                    return await callback(*args, **kwargs)
+                async with self.pacer.sending(str(chat), priority, group=is_group(chat)):
+                    return await callback(*args, **kwargs)
             except RetryAfter as err:
                 self.metrics.rate_limited.labels("telegram").inc()
                 with warnings.catch_warnings():  # an int of seconds until PTB switches to timedelta

@@ -14,7 +14,8 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from services.backoffice.common import Code, ExternalId, Id
-from services.backoffice.tokens import Scope, Token
+from services.backoffice.scopes import Scope
+from services.backoffice.tokens import Token
 from services.invoices import Seller
 from services.ports import FileStore, Notifier, TicketEvents
 from services.records import UnitOfWork

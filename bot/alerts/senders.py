@@ -22,16 +22,16 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from slack_sdk.errors import SlackApiError
-
-from bot.adapters.slack import SlackAdapter
-from bot.adapters.telegram import TelegramAdapter
 from bot.core.pacing import ALERT
 from bot.core.types import Reply
 from services.desk import DeskMessage, DeskTicket
 from services.records import ChannelBinding, ChatIdentity
+
+if TYPE_CHECKING:  # a process without Slack or Telegram never imports their libraries
+    from bot.adapters.slack import SlackAdapter
+    from bot.adapters.telegram import TelegramAdapter
 
 log = logging.getLogger("hostbot.alerts.send")
 
@@ -105,6 +105,8 @@ class SlackSender:
         return await self._post(reply, chat.chat_id, None, chat.workspace)
 
     async def _post(self, reply: Reply, channel: str, user: str | None, team: str) -> str:
+        from slack_sdk.errors import SlackApiError
+
         try:
             ts = await self.adapter.send(reply, channel, user=user, team=team)
         except SlackApiError as err:

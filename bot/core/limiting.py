@@ -23,6 +23,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
+from bot.core.sendlog import MemorySendLog, SendLog, send_log
+
 log = logging.getLogger("hostbot.limits")
 # coredis logs every reconnection attempt at INFO; the switch to memory is logged once, below.
 logging.getLogger("coredis.retry").setLevel(logging.WARNING)
@@ -102,17 +104,17 @@ def _storage(uri: str) -> Any:
 
 
 class Limiter:
-    """``MovingWindowRateLimiter``'s ``hit`` and ``get_window_stats``, on the shared storage
-    while it answers and on this process's memory while it does not."""
+    """``MovingWindowRateLimiter``'s ``hit`` and ``get_window_stats``, and the pacer's log of
+    sends (``bot.core.sendlog``), on the shared storage while it answers and on this process's
+    memory while it does not."""
 
     def __init__(self, storage_uri: str) -> None:
         self._storage = _storage(storage_uri)
         self._shared = MovingWindowRateLimiter(self._storage)
-        self._local = (
-            self._shared
-            if storage_uri.startswith(("memory://", "async+memory://"))
-            else MovingWindowRateLimiter(_storage("async+memory://"))
-        )
+        memory = storage_uri.startswith(("memory://", "async+memory://"))
+        self._local = self._shared if memory else MovingWindowRateLimiter(_storage("async+memory://"))
+        self._sends_local = MemorySendLog()
+        self._sends_shared: SendLog = self._sends_local if memory else send_log(storage_uri)
         self._retry_at = 0.0
 
     async def check(self) -> bool:
@@ -128,14 +130,30 @@ class Limiter:
     async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         return await self._on_either(lambda limiter: limiter.get_window_stats(item, *identifiers))
 
+    async def occupy(self, key: str, limit: int, period: float, token: str) -> float:
+        """``SendLog.occupy``: 0 when the send may leave, else the seconds to wait at least."""
+        return await self._either(
+            lambda: self._sends_shared.occupy(key, limit, period, token),
+            lambda: self._sends_local.occupy(key, limit, period, token),
+        )
+
+    async def release(self, key: str, token: str) -> None:
+        """``SendLog.release``: the send's answer came back."""
+        await self._either(
+            lambda: self._sends_shared.release(key, token), lambda: self._sends_local.release(key, token)
+        )
+
     async def _on_either(self, call: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T:
+        return await self._either(lambda: call(self._shared), lambda: call(self._local))
+
+    async def _either(self, shared: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]) -> T:
         if time.monotonic() >= self._retry_at:
             try:
-                result = await call(self._shared)
+                result = await shared()
             except (StorageError, OSError) as err:  # OSError: a connection dropped mid-call
                 self._retry_at = time.monotonic() + RETRY_SECONDS
                 _Outage.begin(err)
             else:
                 _Outage.end()
                 return result
-        return await call(self._local)
+        return await local()

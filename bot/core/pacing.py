@@ -1,19 +1,19 @@
 """Outbound pacing for platform APIs: never more than the limit in any one-second window.
 
 A leaky bucket (aiolimiter, python-telegram-bot's ``AIORateLimiter``) lets a full burst through and
-then keeps dripping, so some one-second windows see up to twice the rate. Here every send takes an
-entry in ``limits``' moving window, per chat and overall, and waits until the oldest entry leaves
-the window when it is full. With Redis storage the windows are shared by every process; an entry
-is stamped when its request leaves the process, so across processes the bound holds up to one
-Redis round trip (milliseconds).
+then keeps dripping, so some one-second windows see up to twice the rate. A moving window of the
+times our requests left is not enough either: the platform counts arrivals, which trail our sends
+by a varying delay (a busy event loop, a slow connection), so sends spread over a little more than
+a second can land within one there. Here every send is counted, per chat and overall, from the
+moment it is let out until one second after its answer came back (``bot.core.sendlog``): the
+platform cannot see more than the limit in any one-second window of its own, whatever the delays.
+With Redis storage the log is shared by every process (on the Redis server's clock).
 
-The window alone still lets a full burst out at its edge, and the platform counts arrivals, which
-trail our sends by a varying few milliseconds: a burst granted at the end of one window and the
-next at its start can land in the same second there. So within a process sends are also spread
-evenly, overall and per chat, one every ``1 / (rate × HEADROOM)`` seconds: the platform sees a
-steady 97 % of each limit, which absorbs tens of milliseconds of jitter between our send and its
-arrival (measured in ``bench/alerts.py``). Sends that fall late (a busy event loop) leave one by
-one, never in a bunch (see ``_space``).
+Within a process sends are also spread evenly, overall and per chat, one every
+``1 / (rate × HEADROOM)`` seconds: the platform sees a steady 99 % of each limit, and the log
+only holds a send back when answers are slow (it then costs the rate, never the limit; measured
+in ``bench/alerts.py``). Sends that fall late (a busy event loop) leave one by one, never in a
+bunch (see ``_slot``).
 
 Interactive first: every send has a priority, ``REPLY`` (an answer to what someone just did) or
 ``ALERT`` (a message the bot starts). Sends to one chat, and sends overall, leave one at a time, the
@@ -22,7 +22,7 @@ more urgent one that comes meanwhile. So a reply never waits behind the alerts q
 it takes the next slot the limits allow (at most one chat gap after the chat's previous message),
 and the alerts fill the slots nobody answering needs. The order holds within a process (``hostbot
 run`` sends alerts and replies through the same adapters); a separate ``hostbot worker`` only shares
-the windows with it (``RATE_LIMIT_STORAGE``).
+the log of sends with it (``RATE_LIMIT_STORAGE``).
 
 Group chats may have a limit of their own (``per_group``: Telegram allows 20 messages a minute in a
 group); a chat is a group when the caller says so.
@@ -35,7 +35,7 @@ import contextlib
 import heapq
 import itertools
 import math
-import time
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -44,8 +44,10 @@ from limits import RateLimitItem, parse
 from bot.core.limiting import Limiter
 from bot.core.metrics import Metrics
 
-HEADROOM = 0.97
-CATCH_UP = 0.9  # overall, a send that left late may be followed after 90 % of a gap, no sooner
+HEADROOM = 0.99  # the even spacing's rate; the log of sends, not this margin, keeps the limit
+# Overall, a send that left late may be followed after half a gap, no sooner: the sends a busy
+# event loop held back catch up with their schedule (the log of sends keeps the limit meanwhile).
+CATCH_UP = 0.5
 REPLY = 0  # an answer to what someone just did: goes first
 ALERT = 1  # a message the bot starts: takes the slots left over
 
@@ -86,18 +88,16 @@ class _Turns:
         finally:
             self._release(ticket)
 
-    async def pause(self, ticket: _Ticket, seconds: float) -> bool:
-        """Wait ``seconds`` holding the turn: True once they have passed; False when a more urgent
-        send came meanwhile (it had the turn, and ``ticket`` has it back: its slot is to be worked
-        out again)."""
+    async def pause(self, ticket: _Ticket, seconds: float) -> None:
+        """Wait ``seconds`` holding the turn, or less when a more urgent send comes meanwhile: it
+        has the turn, then ``ticket`` has it back (its slot is to be worked out again)."""
         try:
             async with asyncio.timeout(seconds):
                 await ticket.overtaken.wait()
         except TimeoutError:
-            return True
+            return
         self._release(ticket)
         await self._acquire(ticket)  # back in line at its first arrival: ahead of later alerts
-        return False
 
     async def _acquire(self, ticket: _Ticket) -> None:
         if self._holder is None:
@@ -160,39 +160,47 @@ class Pacer:
         self._queues: dict[str, _Turns] = {}
 
     async def connect(self) -> None:
-        """Open the storage before the first send, and fail fast when it is unreachable.
-
-        Entries are stamped with the time the request leaves this process, so a first send that
-        waits for a new Redis connection would be stamped early by that connection's set-up time.
-        """
+        """Open the storage before the first send, and fail fast when it is unreachable."""
         if not await self._limiter.check():
             raise ConnectionError(f"rate-limit storage unreachable for {self.namespace}")
 
-    async def wait(self, chat: str | None = None, priority: int = REPLY, group: bool = False) -> None:
-        """Return when one more message to ``chat`` (or an API call without a chat) may go out;
-        ``priority``: ``REPLY`` or ``ALERT``; ``group``: the chat is a group (``per_group``).
+    @contextlib.asynccontextmanager
+    async def sending(
+        self, chat: str | None = None, priority: int = REPLY, group: bool = False
+    ) -> AsyncIterator[None]:
+        """Enter when one more message to ``chat`` (or an API call without a chat) may go out, and
+        send it inside: it counts against the limits until one period after its answer came back
+        (``bot.core.sendlog``). ``priority``: ``REPLY`` or ``ALERT``; ``group``: the chat is a
+        group (``per_group``).
 
-        A chat's next message waits until this one has left (its overall turn included), so the
-        chat's spacing counts from the real departure."""
-        if chat is None:
-            await self._overall(priority)
-            return
-        key = f"chat:{chat}"
-        limit, gap = (self.per_group, self._group_gap) if group else (self.per_chat, self._chat_gap)
-        turns = self._queue(key)
-        async with turns.turn(priority) as ticket:
-            await self._space(key, gap, 1.0, turns, ticket)
-            await self._take(limit, key)
-            await self._overall(priority)
-            self._last[key] = time.monotonic()
-        if len(self._queues) > 10_000:
-            self._forget()
+        A chat's next message waits until this one has been let out (its overall turn included),
+        so the chat's spacing counts from the real departure."""
+        token, taken = secrets.token_hex(8), []  # one entry per key, released whatever happens
+        try:
+            if chat is None:
+                taken.append("all")
+                await self._overall(token, priority)
+            else:
+                key = f"chat:{chat}"
+                limit, gap = (self.per_group, self._group_gap) if group else (self.per_chat, self._chat_gap)
+                turns = self._queue(key)
+                async with turns.turn(priority) as ticket:
+                    taken.append(key)
+                    await self._slot(key, token, limit, gap, 1.0, turns, ticket)
+                    taken.append("all")
+                    await self._overall(token, priority)
+                    self._last[key] = self._now()
+                if len(self._queues) > 10_000:
+                    self._forget()
+            yield
+        finally:
+            for key in taken:
+                await self._limiter.release(f"{self.namespace}:{key}", token)
 
-    async def _overall(self, priority: int) -> None:
+    async def _overall(self, token: str, priority: int) -> None:
         turns = self._queue("all")
         async with turns.turn(priority) as ticket:
-            await self._space("all", self._gap, CATCH_UP, turns, ticket)
-        await self._take(self.overall, "all")
+            await self._slot("all", token, self.overall, self._gap, CATCH_UP, turns, ticket)
 
     def _queue(self, key: str) -> _Turns:
         queue = self._queues.get(key)
@@ -200,34 +208,50 @@ class Pacer:
             queue = self._queues[key] = _Turns()
         return queue
 
-    async def _space(self, key: str, gap: float, catch_up: float, turns: _Turns, ticket: _Ticket) -> None:
-        """Leave one ``gap`` after the previous send of ``key`` was due, and never sooner than
+    async def _slot(
+        self,
+        key: str,
+        token: str,
+        limit: RateLimitItem,
+        gap: float,
+        catch_up: float,
+        turns: _Turns,
+        ticket: _Ticket,
+    ) -> None:
+        """Leave one ``gap`` after the previous send of ``key`` was due, never sooner than
         ``catch_up`` of a gap after it actually left (a whole gap for a chat, whose one message
-        per second leaves no room; ``CATCH_UP`` overall). The caller holds the key's turn with
-        ``ticket``; a more urgent send that comes while it waits takes the slot first.
+        per second leaves no room; ``CATCH_UP`` overall), and only while the log of sends has room
+        (other processes' sends, and this process's in flight). The caller holds the key's turn
+        with ``ticket``; a more urgent send that comes while it waits takes the slot first.
+        ``token`` names the send's entry in the log, to release once the send is answered.
 
         A sleeper wakes a little late each time; counting from due times keeps those delays from
         adding up. After the event loop was busy for longer, the late sleepers leave one by one
         instead of together (a burst the platform would count in one second)."""
         while True:
             due = max(self._due.get(key, -math.inf) + gap, self._last.get(key, -math.inf) + gap * catch_up)
-            wait = due - time.monotonic()
-            if wait <= 0 or await self._pause(turns, ticket, wait):
-                break
-        if wait < -gap:  # nothing was sent for a while: the spacing starts again from now
-            due = time.monotonic()
-        self._due[key], self._last[key] = due, time.monotonic()
+            wait = due - self._now()
+            if wait <= 0:
+                wait = await self._limiter.occupy(
+                    f"{self.namespace}:{key}", limit.amount, limit.get_expiry(), token
+                )
+                if wait <= 0:
+                    break
+            await self._pause(turns, ticket, wait)
+        now = self._now()
+        if now - due > max(gap, limit.get_expiry()):  # nothing sent for a while: start again from now
+            due = now
+        self._due[key], self._last[key] = due, now
 
-    async def _pause(self, turns: _Turns, ticket: _Ticket, seconds: float) -> bool:
-        """A send held back by the pacing (counted, so that /metrics shows how often and how long);
-        False when a more urgent send took the slot meanwhile."""
+    async def _pause(self, turns: _Turns, ticket: _Ticket, seconds: float) -> None:
+        """A send held back by the pacing (counted, so that /metrics shows how often and how long)."""
         if self.metrics is not None:
             self.metrics.paced(self.namespace, seconds)
-        return await turns.pause(ticket, seconds)
+        await turns.pause(ticket, seconds)
 
     def _forget(self) -> None:
         """Drop the chats nobody is waiting for whose last send is older than a chat's gap."""
-        now = time.monotonic()
+        now = self._now()
         idle = [
             k
             for k, q in self._queues.items()
@@ -238,16 +262,9 @@ class Pacer:
             self._last.pop(k, None)
             self._due.pop(k, None)
 
-    async def _take(self, item: RateLimitItem, key: str) -> None:
-        while not await self._limiter.hit(item, self.namespace, key):
-            stats = await self._limiter.get_window_stats(item, self.namespace, key)
-            await self._sleep(max(stats.reset_time - time.time(), 0.001))
-
-    async def _sleep(self, seconds: float) -> None:
-        """A send held back by a full window (another process took it): counted like ``_pause``."""
-        if self.metrics is not None:
-            self.metrics.paced(self.namespace, seconds)
-        await asyncio.sleep(seconds)
+    def _now(self) -> float:
+        """The event loop's clock (``time.monotonic``, or a test's fake one)."""
+        return asyncio.get_running_loop().time()
 
 
 def _gap(limit: RateLimitItem) -> float:

@@ -8,17 +8,15 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 from sqlalchemy import select
 
 from services import audit, clock
 from services.backoffice.common import Conflict, Missing
+from services.backoffice.scopes import SCOPES, Scope
 from storage.models import ApiToken
 from storage.uow import UnitOfWork
 
-Scope = Literal["read", "write", "money"]
-SCOPES: tuple[Scope, ...] = get_args(Scope)
 PREFIX = "hbt_"  # recognisable in a leaked file or a secret scanner
 
 

@@ -581,7 +581,7 @@ async def _ticket_on_telegram(api: AdminApi, telegram: Telegram, token: str) -> 
 
 
 async def _send_alerts(api: AdminApi) -> int:
-    sender = bootstrap.alert_sender(api.app, bootstrap.served_senders(api.web_app))
+    sender = bootstrap.alert_sender(api.app, bootstrap.served_senders(api.app, api.web_app))
     return await sender.run_pass()
 
 

@@ -55,7 +55,7 @@ class Desk:
         return SlackUser(self.client, self.web_app[SLACK_KEY], self.slack, uid)
 
     async def send_alerts(self) -> int:
-        sender = bootstrap.alert_sender(self.app, bootstrap.served_senders(self.web_app))
+        sender = bootstrap.alert_sender(self.app, bootstrap.served_senders(self.app, self.web_app))
         return await sender.run_pass()
 
     async def ticket(self, ticket_id: int) -> Ticket:

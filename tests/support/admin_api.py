@@ -16,7 +16,7 @@ from bot import bootstrap
 from bot.bootstrap import App
 from bot.core.dispatcher import Dispatcher
 from services.backoffice import tokens
-from services.backoffice.tokens import Scope
+from services.backoffice.scopes import Scope
 
 BASE = "/admin/api/v1"
 
