@@ -59,8 +59,9 @@ def vat_amount(subtotal_minor: int, rate: Decimal) -> int:
     return int((Decimal(subtotal_minor) * rate / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-async def _next_seq(uow: UnitOfWork, series: str) -> int:
-    """Take the next number of a series; the row stays locked until commit, so no gaps or twins."""
+async def _next_seq(uow: UnitOfWork, series: str, count: int = 1) -> int:
+    """Take the next ``count`` numbers of a series (the first is returned); the row stays locked
+    until commit, so no gaps or twins."""
     insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
     await uow.session.execute(
         insert(InvoiceSeries).values(series=series, next_seq=1).on_conflict_do_nothing()
@@ -68,8 +69,8 @@ async def _next_seq(uow: UnitOfWork, series: str) -> int:
     seq = await uow.session.scalar(
         update(InvoiceSeries)
         .where(InvoiceSeries.series == series)
-        .values(next_seq=InvoiceSeries.next_seq + 1)
-        .returning(InvoiceSeries.next_seq - 1)
+        .values(next_seq=InvoiceSeries.next_seq + count)
+        .returning(InvoiceSeries.next_seq - count)
     )
     assert seq is not None
     return int(seq)
@@ -89,15 +90,44 @@ async def create(
     """``buyer``: the billing address printed on this invoice instead of the account's (a top-up's,
     given for that invoice only: ``services.topup``); VAT is still decided on the account's data."""
     today = clock.today()
-    supply = supply_date or today
-    decision = vat.decide(customer.country, customer.is_business, customer.vat_id, seller.country, supply)
     prefix = {"quote": "Q"}.get(kind, "")
     series = f"{prefix}{seller.series}{today.year}"
     seq = await _next_seq(uow, series)
+    invoice = _invoice(customer, lines, seller, kind, order_id, supply_date or today, buyer, series, seq)
+    uow.session.add(invoice)
+    await uow.flush()
+    audit.record(uow, f"{kind}.create", actor, f"invoice:{invoice.id}", total=invoice.total_minor)
+    if kind == "invoice":
+        await mail_outbox.add(
+            uow,
+            f"invoice:{invoice.id}",
+            "invoice",
+            await mailboxes.mailbox(uow, customer, "billing"),
+            {"invoice": invoice.id},
+            customer_id=customer.id,
+            language=customer.language or "",
+        )
+    return invoice
+
+
+def _invoice(
+    customer: Customer,
+    lines: Sequence[LineSpec],
+    seller: Seller,
+    kind: str,
+    order_id: int | None,
+    supply: dt.date,
+    buyer: Mapping[str, str] | None,
+    series: str,
+    seq: int,
+) -> Invoice:
+    """The invoice ``create`` writes, numbered ``seq`` in ``series``."""
+    today = clock.today()
+    decision = vat.decide(customer.country, customer.is_business, customer.vat_id, seller.country, supply)
     subtotal = sum(spec.unit_minor * spec.quantity for spec in lines)
     vat_minor = vat_amount(subtotal, decision.rate)
     renews = [renewal_key(s.effect, s.ref_id, s.period_start) for s in lines if s.effect in RENEWAL_ITEMS]
-    invoice = Invoice(
+    return Invoice(
         customer_id=customer.id,
         kind=kind,
         series=series,
@@ -137,20 +167,43 @@ async def create(
             for spec in lines
         ],
     )
-    uow.session.add(invoice)
+
+
+async def create_many(
+    uow: UnitOfWork, batch: Sequence[tuple[Customer, Sequence[LineSpec], dt.date]], seller: Seller
+) -> list[Invoice]:
+    """Invoices of many customers at once, by the system (the month close): each (customer, lines,
+    supply date) numbered in the order given, the same invoices, audit entries and mails as
+    ``create`` one at a time, in a few statements for the whole batch."""
+    if not batch:
+        return []
+    today = clock.today()
+    series = f"{seller.series}{today.year}"
+    first = await _next_seq(uow, series, len(batch))
+    made = [
+        _invoice(customer, lines, seller, "invoice", None, supply, None, series, first + i)
+        for i, (customer, lines, supply) in enumerate(batch)
+    ]
+    uow.session.add_all(made)
     await uow.flush()
-    audit.record(uow, f"{kind}.create", actor, f"invoice:{invoice.id}", total=invoice.total_minor)
-    if kind == "invoice":
-        await mail_outbox.add(
-            uow,
-            f"invoice:{invoice.id}",
-            "invoice",
-            await mailboxes.mailbox(uow, customer, "billing"),
-            {"invoice": invoice.id},
-            customer_id=customer.id,
-            language=customer.language or "",
-        )
-    return invoice
+    for invoice in made:
+        audit.record(uow, "invoice.create", None, f"invoice:{invoice.id}", total=invoice.total_minor)
+    to = await mailboxes.mailboxes(uow, [customer for customer, _, _ in batch], "billing")
+    await mail_outbox.add_all(
+        uow,
+        [
+            mail_outbox.Draft(
+                f"invoice:{invoice.id}",
+                "invoice",
+                to[customer.id],
+                {"invoice": invoice.id},
+                customer.id,
+                customer.language or "",
+            )
+            for invoice, (customer, _, _) in zip(made, batch, strict=True)
+        ],
+    )
+    return made
 
 
 def account_buyer(customer: Customer) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, null, select, update
 from sqlalchemy.orm import aliased
 
-from storage.models import MeterRun, MeterSnapshot
+from storage.models import MeteredResource, MeterRun, MeterSnapshot
 from storage.uow import UnitOfWork
 
 _COLUMNS = (
@@ -103,12 +103,18 @@ async def rebuild(uow: UnitOfWork, resource_ids: Collection[int]) -> None:
 async def extend(uow: UnitOfWork, hour: dt.datetime) -> None:
     """Roll the snapshots of ``hour`` into the runs, in the caller's transaction (the one that
     wrote them): the same state as the resource's latest run extends it, another starts a run.
-    Running it again for the same hour changes nothing. Does not commit."""
+    Running it again for the same hour changes nothing. Does not commit.
+
+    Every statement finds the hour's snapshots by primary key from the runs or the resources
+    (both small), never by scanning the snapshots for the hour."""
     snap = MeterSnapshot
-    at_hour = select(snap.resource_id).where(snap.hour == hour)
+
+    def recorded(resource_id: Any) -> Any:
+        return exists().where(snap.resource_id == resource_id, snap.hour == hour)
+
     later = await uow.session.scalars(
         select(MeterRun.resource_id)
-        .where(MeterRun.resource_id.in_(at_hour), MeterRun.last_hour > hour)
+        .where(MeterRun.last_hour > hour, recorded(MeterRun.resource_id))
         .distinct()
     )
     # Recorded out of order: that hour may split a run, roll those resources up again.
@@ -129,9 +135,8 @@ async def extend(uow: UnitOfWork, hour: dt.datetime) -> None:
         .execution_options(synchronize_session=False)
     )
     covered = aliased(MeterRun)
-    starting = at_hour.where(
-        ~exists().where(covered.resource_id == snap.resource_id, covered.last_hour >= hour)
-    )
+    uncovered = ~exists().where(covered.resource_id == MeteredResource.id, covered.last_hour >= hour)
+    starting = select(MeteredResource.id).where(recorded(MeteredResource.id), uncovered)
     await uow.session.execute(
         update(MeterRun)
         .where(MeterRun.ended.is_(None), MeterRun.resource_id.in_(starting))
@@ -150,10 +155,9 @@ async def extend(uow: UnitOfWork, hour: dt.datetime) -> None:
                 snap.customer_id,
                 snap.product_id,
                 snap.hourly_minor,
-            ).where(
-                snap.hour == hour,
-                ~exists().where(covered.resource_id == snap.resource_id, covered.last_hour >= hour),
-            ),
+            )
+            .join(MeteredResource, MeteredResource.id == snap.resource_id)
+            .where(snap.hour == hour, uncovered),
         )
     )
 

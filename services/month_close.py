@@ -147,7 +147,6 @@ async def close_claimed(
         .order_by(MeterRun.customer_id, MeterRun.resource_id, MeterRun.since)
         .limit(rows)
     )
-    done: dict[int, Invoice | None] = {}
     current: tuple[_Account, _Resource] | None = None
     after: tuple[Any, ...] | None = None
     while True:
@@ -157,8 +156,6 @@ async def close_claimed(
             if current is None or current[1].id != rid:
                 if current is not None:
                     _add_lines(*current)
-                    if current[0].customer.id != cid:
-                        await _finish(uow, current[0], seller, done)
                 current = (accounts[cid], _Resource(rid, name, created, deleted))
             current[1].runs.append(Run(since, ended, State(pid, rate)))
             current[1].products[pid] = product
@@ -172,32 +169,31 @@ async def close_claimed(
         )
     if current is not None:
         _add_lines(*current)
-        await _finish(uow, current[0], seller, done)
-    for cid in ids:
-        if cid not in done and cid in accounts:
-            await _finish(uow, accounts[cid], seller, done)
-    return done
+    return await _invoice_all(uow, [accounts[cid] for cid in ids if cid in accounts], seller)
 
 
-async def _finish(
-    uow: UnitOfWork, account: _Account, seller: Seller, done: dict[int, Invoice | None]
-) -> None:
-    """The customer's invoice, once all its runs are read; the close is audited either way."""
-    customer = account.customer
-    invoice = None
-    if account.lines:
-        invoice = await invoices.create(
-            uow, customer, account.lines, seller, None, supply_date=account.month.last_day()
-        )
-    audit.record(
-        uow,
-        "meter.close",
-        None,
-        f"customer:{customer.id}",
-        month=account.month.key,
-        invoice=invoice.id if invoice else None,
+async def _invoice_all(
+    uow: UnitOfWork, accounts: Sequence[_Account], seller: Seller
+) -> dict[int, Invoice | None]:
+    """The invoices of the accounts with billable lines, in the accounts' order; every close is
+    audited, with its invoice or none."""
+    billed = [a for a in accounts if a.lines]
+    made = await invoices.create_many(
+        uow, [(a.customer, a.lines, a.month.last_day()) for a in billed], seller
     )
-    done[customer.id] = invoice
+    done: dict[int, Invoice | None] = {a.customer.id: None for a in accounts}
+    done.update({a.customer.id: invoice for a, invoice in zip(billed, made, strict=True)})
+    for account in accounts:
+        invoice = done[account.customer.id]
+        audit.record(
+            uow,
+            "meter.close",
+            None,
+            f"customer:{account.customer.id}",
+            month=account.month.key,
+            invoice=invoice.id if invoice else None,
+        )
+    return done
 
 
 async def run(db: Database, seller: Seller, customers: int = CUSTOMERS, rows: int = ROWS) -> int:
