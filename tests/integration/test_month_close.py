@@ -11,13 +11,15 @@ import random
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, update
+from alembic import command
+from sqlalchemy import Connection, func, select, update
 
 from bot.demo import METERED
 from services import clock, meter_runs, metering, month_close
 from services.audit import Actor
 from services.hourly_billing import HOUR, Month, charge
 from services.invoices import Seller
+from storage.db import alembic_config
 from storage.models import (
     Customer,
     IdempotencyKey,
@@ -295,3 +297,23 @@ async def test_a_resource_deleted_before_the_month_bills_nothing(db: Database, d
     with clock.frozen(AFTER):
         async with db.uow() as uow:
             assert await close_in(uow, ids, 2) == expected
+
+
+async def test_the_migration_fills_the_roll_up_from_the_snapshots(db: Database) -> None:
+    """Migration 0020 on a database that has snapshots already: the runs it fills are the ones
+    the recording keeps."""
+    await generate(db, seed=5, resellers=4)
+    async with db.uow() as uow:
+        kept = await runs(uow)
+    assert kept
+
+    def again(conn: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0020-1")
+        command.upgrade(cfg, "head")
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(again)
+    async with db.uow() as uow:
+        assert await runs(uow) == kept
