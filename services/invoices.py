@@ -8,8 +8,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import raiseload
@@ -93,7 +94,10 @@ async def create(
     prefix = {"quote": "Q"}.get(kind, "")
     series = f"{prefix}{seller.series}{today.year}"
     seq = await _next_seq(uow, series)
-    invoice = _invoice(customer, lines, seller, kind, order_id, supply_date or today, buyer, series, seq)
+    invoice = Invoice(
+        **_columns(customer, lines, seller, kind, order_id, supply_date or today, buyer, series, seq),
+        lines=[InvoiceLine(**_line(spec)) for spec in lines],
+    )
     uow.session.add(invoice)
     await uow.flush()
     audit.record(uow, f"{kind}.create", actor, f"invoice:{invoice.id}", total=invoice.total_minor)
@@ -110,7 +114,7 @@ async def create(
     return invoice
 
 
-def _invoice(
+def _columns(
     customer: Customer,
     lines: Sequence[LineSpec],
     seller: Seller,
@@ -120,87 +124,102 @@ def _invoice(
     buyer: Mapping[str, str] | None,
     series: str,
     seq: int,
-) -> Invoice:
-    """The invoice ``create`` writes, numbered ``seq`` in ``series``."""
+) -> dict[str, Any]:
+    """The invoice ``create`` writes, numbered ``seq`` in ``series``, as column values."""
     today = clock.today()
     decision = vat.decide(customer.country, customer.is_business, customer.vat_id, seller.country, supply)
     subtotal = sum(spec.unit_minor * spec.quantity for spec in lines)
     vat_minor = vat_amount(subtotal, decision.rate)
     renews = [renewal_key(s.effect, s.ref_id, s.period_start) for s in lines if s.effect in RENEWAL_ITEMS]
-    return Invoice(
-        customer_id=customer.id,
-        kind=kind,
-        series=series,
-        seq=seq,
-        number=f"{series}-{seq:05d}",
-        status="draft" if kind == "quote" else "unpaid",
-        currency=customer.currency,
-        issue_date=today,
-        supply_date=supply,
-        due_date=today + dt.timedelta(days=seller.due_days),
-        subtotal_minor=subtotal,
-        vat_rate=decision.rate,
-        vat_minor=vat_minor,
-        total_minor=subtotal + vat_minor,
-        reverse_charge=decision.reverse_charge,
-        order_id=order_id,
-        renewal_key=renews[0] if renews and kind == "invoice" else None,
-        buyer=dict(buyer) if buyer is not None else account_buyer(customer),
-        seller={
+    return {
+        "customer_id": customer.id,
+        "kind": kind,
+        "series": series,
+        "seq": seq,
+        "number": f"{series}-{seq:05d}",
+        "status": "draft" if kind == "quote" else "unpaid",
+        "currency": customer.currency,
+        "issue_date": today,
+        "supply_date": supply,
+        "due_date": today + dt.timedelta(days=seller.due_days),
+        "subtotal_minor": subtotal,
+        "vat_rate": decision.rate,
+        "vat_minor": vat_minor,
+        "total_minor": subtotal + vat_minor,
+        "reverse_charge": decision.reverse_charge,
+        "order_id": order_id,
+        "renewal_key": renews[0] if renews and kind == "invoice" else None,
+        "buyer": dict(buyer) if buyer is not None else account_buyer(customer),
+        "seller": {
             "name": seller.name,
             "address": seller.address,
             "country": seller.country,
             "vat_id": seller.vat_id,
         },
-        lines=[
-            InvoiceLine(
-                description=spec.description,
-                kind=spec.kind,
-                quantity=spec.quantity,
-                unit_minor=spec.unit_minor,
-                amount_minor=spec.unit_minor * spec.quantity,
-                period_start=spec.period_start,
-                period_end=spec.period_end,
-                effect=spec.effect,
-                ref_id=spec.ref_id,
-            )
-            for spec in lines
-        ],
-    )
+    }
+
+
+def _line(spec: LineSpec) -> dict[str, Any]:
+    return {
+        "description": spec.description,
+        "kind": spec.kind,
+        "quantity": spec.quantity,
+        "unit_minor": spec.unit_minor,
+        "amount_minor": spec.unit_minor * spec.quantity,
+        "period_start": spec.period_start,
+        "period_end": spec.period_end,
+        "effect": spec.effect,
+        "ref_id": spec.ref_id,
+    }
 
 
 async def create_many(
     uow: UnitOfWork, batch: Sequence[tuple[Customer, Sequence[LineSpec], dt.date]], seller: Seller
-) -> list[Invoice]:
+) -> list[tuple[int, int]]:
     """Invoices of many customers at once, by the system (the month close): each (customer, lines,
-    supply date) numbered in the order given, the same invoices, audit entries and mails as
-    ``create`` one at a time, in a few statements for the whole batch."""
+    supply date) numbered in the order given; the same invoices, audit entries and mails as
+    ``create`` one at a time, in a few statements for the whole batch and no ORM objects. Returns
+    each invoice's (id, total) in the order given."""
     if not batch:
         return []
     today = clock.today()
     series = f"{seller.series}{today.year}"
     first = await _next_seq(uow, series, len(batch))
-    made = [
-        _invoice(customer, lines, seller, "invoice", None, supply, None, series, first + i)
+    rows = [
+        _columns(customer, lines, seller, "invoice", None, supply, None, series, first + i)
         for i, (customer, lines, supply) in enumerate(batch)
     ]
-    uow.session.add_all(made)
-    await uow.flush()
-    for invoice in made:
-        audit.record(uow, "invoice.create", None, f"invoice:{invoice.id}", total=invoice.total_minor)
+    ids = list(
+        await uow.session.scalars(
+            insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
+            rows,
+        )
+    )
+    await uow.session.execute(
+        insert(InvoiceLine),
+        [
+            {"invoice_id": invoice_id, **_line(spec)}
+            for invoice_id, (_, lines, _) in zip(ids, batch, strict=True)
+            for spec in lines
+        ],
+    )
+    made = [(invoice_id, int(row["total_minor"])) for invoice_id, row in zip(ids, rows, strict=True)]
+    await audit.record_system(
+        uow, "invoice.create", [(f"invoice:{invoice_id}", {"total": total}) for invoice_id, total in made]
+    )
     to = await mailboxes.mailboxes(uow, [customer for customer, _, _ in batch], "billing")
     await mail_outbox.add_all(
         uow,
         [
             mail_outbox.Draft(
-                f"invoice:{invoice.id}",
+                f"invoice:{invoice_id}",
                 "invoice",
                 to[customer.id],
-                {"invoice": invoice.id},
+                {"invoice": invoice_id},
                 customer.id,
                 customer.language or "",
             )
-            for invoice, (customer, _, _) in zip(made, batch, strict=True)
+            for invoice_id, (customer, _, _) in zip(ids, batch, strict=True)
         ],
     )
     return made

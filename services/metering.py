@@ -273,9 +273,9 @@ async def close_month(uow: UnitOfWork, customer_id: int, month: Month, seller: S
     """Create the month's usage invoice, once per customer and month however often it is asked
     (``services.month_close``, for one customer). Nothing billable: closed without an invoice."""
     claimed = await month_close.claim(uow, [(customer_id, month)])
-    invoice = (await month_close.close_claimed(uow, claimed, seller)).get(customer_id)
+    invoice_id = (await month_close.close_claimed(uow, claimed, seller)).get(customer_id)
     await uow.commit()
-    return invoice
+    return None if invoice_id is None else await uow.session.get(Invoice, invoice_id)
 
 
 async def due(uow: UnitOfWork) -> list[tuple[int, Month]]:

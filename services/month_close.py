@@ -23,7 +23,7 @@ from services import audit, clock, invoices
 from services.hourly_billing import Month, Run, Span, State, resource_spans
 from services.invoices import LineSpec, Seller
 from services.money import exponent
-from storage.models import Customer, IdempotencyKey, Invoice, MeteredProduct, MeteredResource, MeterRun
+from storage.models import Customer, IdempotencyKey, MeteredProduct, MeteredResource, MeterRun
 from storage.uow import Database, UnitOfWork
 
 CUSTOMERS = 500  # customers per transaction
@@ -107,9 +107,9 @@ def _add_lines(account: _Account, resource: _Resource) -> None:
 
 async def close_claimed(
     uow: UnitOfWork, claimed: Sequence[tuple[int, Month]], seller: Seller, rows: int = ROWS
-) -> dict[int, Invoice | None]:
-    """Invoice the claimed months (the caller holds their keys): the invoice of each customer, or
-    None when nothing was billable. Does not commit."""
+) -> dict[int, int | None]:
+    """Invoice the claimed months (the caller holds their keys): the invoice id of each customer,
+    or None when nothing was billable. Does not commit."""
     if not claimed:
         return {}
     ids = sorted(c for c, _ in claimed)
@@ -174,25 +174,23 @@ async def close_claimed(
 
 async def _invoice_all(
     uow: UnitOfWork, accounts: Sequence[_Account], seller: Seller
-) -> dict[int, Invoice | None]:
+) -> dict[int, int | None]:
     """The invoices of the accounts with billable lines, in the accounts' order; every close is
     audited, with its invoice or none."""
     billed = [a for a in accounts if a.lines]
     made = await invoices.create_many(
         uow, [(a.customer, a.lines, a.month.last_day()) for a in billed], seller
     )
-    done: dict[int, Invoice | None] = {a.customer.id: None for a in accounts}
-    done.update({a.customer.id: invoice for a, invoice in zip(billed, made, strict=True)})
-    for account in accounts:
-        invoice = done[account.customer.id]
-        audit.record(
-            uow,
-            "meter.close",
-            None,
-            f"customer:{account.customer.id}",
-            month=account.month.key,
-            invoice=invoice.id if invoice else None,
-        )
+    done: dict[int, int | None] = {a.customer.id: None for a in accounts}
+    done.update({a.customer.id: invoice_id for a, (invoice_id, _total) in zip(billed, made, strict=True)})
+    await audit.record_system(
+        uow,
+        "meter.close",
+        [
+            (f"customer:{a.customer.id}", {"month": a.month.key, "invoice": done[a.customer.id]})
+            for a in accounts
+        ],
+    )
     return done
 
 
