@@ -156,6 +156,7 @@ def seller(settings: Settings) -> Seller:
         settings.seller_vat_id,
         settings.invoice_series,
         settings.invoice_due_days,
+        settings.default_language,
     )
 
 

@@ -16,8 +16,10 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
 from services import clock, invoices, meter_runs, paying, sealing, traffic
+from services import topup as topup_service
 from services.hourly_billing import HOUR, Month, hour_start
 from services.invoices import LineSpec, Seller
+from services.wording import Text, names_of
 from storage.models import (
     Addon,
     Customer,
@@ -60,6 +62,192 @@ ADDONS = [
 
 # A year's renewal of a domain ending in .example, per currency (the demo domains all end so).
 DOMAIN_PRICES = {"EUR": 1200, "IDR": 18000000, "TRY": 42000}
+
+
+# What the customer reads about each product, by code: its name where it differs from the one above,
+# and its description, per language (the provider's data, as the admin API and the import take it).
+WORDS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "vps-s": (
+        {},
+        {
+            "en": "1 vCPU, 2 GB memory, 40 GB disk",
+            "fr": "1 vCPU, 2 Go de mémoire, 40 Go de disque",
+            "id": "1 vCPU, memori 2 GB, disk 40 GB",
+            "tr": "1 vCPU, 2 GB bellek, 40 GB disk",
+        },
+    ),
+    "vps-m": (
+        {},
+        {
+            "en": "2 vCPUs, 4 GB memory, 80 GB disk",
+            "fr": "2 vCPU, 4 Go de mémoire, 80 Go de disque",
+            "id": "2 vCPU, memori 4 GB, disk 80 GB",
+            "tr": "2 vCPU, 4 GB bellek, 80 GB disk",
+        },
+    ),
+    "dedicated": (
+        {"fr": "Serveur dédié E3", "id": "Server dedicated E3", "tr": "Adanmış sunucu E3"},
+        {
+            "en": "4 cores, 32 GB memory, 960 GB SSD, for you alone",
+            "fr": "4 cœurs, 32 Go de mémoire, 960 Go de SSD, rien que pour vous",
+            "id": "4 core, memori 32 GB, SSD 960 GB, khusus untuk Anda",
+            "tr": "4 çekirdek, 32 GB bellek, 960 GB SSD, yalnızca sizin için",
+        },
+    ),
+    "basic": (
+        {"fr": "Essentiel", "id": "Dasar", "tr": "Temel"},
+        {
+            "en": "The platform's core features, free",
+            "fr": "Les fonctions de base de la plateforme, gratuitement",
+            "id": "Fitur inti platform, gratis",
+            "tr": "Platformun temel özellikleri, ücretsiz",
+        },
+    ),
+    "growth": (
+        {"fr": "Croissance", "id": "Berkembang", "tr": "Büyüme"},
+        {
+            "en": "More users and automations for a growing team",
+            "fr": "Plus d’utilisateurs et d’automatisations pour une équipe qui grandit",
+            "id": "Lebih banyak pengguna dan otomatisasi untuk tim yang berkembang",
+            "tr": "Büyüyen ekipler için daha fazla kullanıcı ve otomasyon",
+        },
+    ),
+    "enterprise": (
+        {"fr": "Entreprise", "id": "Perusahaan", "tr": "Kurumsal"},
+        {
+            "en": "Unlimited users, single sign-on and a dedicated contact",
+            "fr": "Utilisateurs illimités, authentification unique et un interlocuteur dédié",
+            "id": "Pengguna tanpa batas, single sign-on, dan kontak khusus",
+            "tr": "Sınırsız kullanıcı, tek oturum açma ve size özel bir temsilci",
+        },
+    ),
+    "support-standard": (
+        {"fr": "Support standard", "id": "Dukungan standar", "tr": "Standart destek"},
+        {
+            "en": "Answers within one working day",
+            "fr": "Réponse sous un jour ouvré",
+            "id": "Dijawab dalam satu hari kerja",
+            "tr": "Bir iş günü içinde yanıt",
+        },
+    ),
+    "support-priority": (
+        {"fr": "Support prioritaire", "id": "Dukungan prioritas", "tr": "Öncelikli destek"},
+        {
+            "en": "Answers within four hours, every day",
+            "fr": "Réponse sous quatre heures, tous les jours",
+            "id": "Dijawab dalam empat jam, setiap hari",
+            "tr": "Her gün, dört saat içinde yanıt",
+        },
+    ),
+    "support-premium": (
+        {"fr": "Support premium", "id": "Dukungan premium", "tr": "Premium destek"},
+        {
+            "en": "Answers within one hour, day and night, by phone too",
+            "fr": "Réponse sous une heure, jour et nuit, y compris par téléphone",
+            "id": "Dijawab dalam satu jam, siang dan malam, juga lewat telepon",
+            "tr": "Gece gündüz bir saat içinde yanıt, telefonla da",
+        },
+    ),
+    "mail-starter": (
+        {"fr": "Messagerie Starter", "id": "Email Starter", "tr": "E-posta Başlangıç"},
+        {
+            "en": "5 mailboxes of 10 GB",
+            "fr": "5 boîtes mail de 10 Go",
+            "id": "5 akun email 10 GB",
+            "tr": "10 GB’lık 5 posta kutusu",
+        },
+    ),
+    "mail-business": (
+        {"fr": "Messagerie Business", "id": "Email Bisnis", "tr": "E-posta İşletme"},
+        {
+            "en": "25 mailboxes of 25 GB, shared calendars",
+            "fr": "25 boîtes mail de 25 Go, agendas partagés",
+            "id": "25 akun email 25 GB, kalender bersama",
+            "tr": "25 GB’lık 25 posta kutusu, ortak takvimler",
+        },
+    ),
+    "mail-pro": (
+        {"fr": "Messagerie Pro", "id": "Email Pro", "tr": "E-posta Pro"},
+        {
+            "en": "100 mailboxes of 50 GB, archiving",
+            "fr": "100 boîtes mail de 50 Go, archivage",
+            "id": "100 akun email 50 GB, pengarsipan",
+            "tr": "50 GB’lık 100 posta kutusu, arşivleme",
+        },
+    ),
+    "bandwidth": (
+        {"fr": "Bande passante premium", "id": "Bandwidth premium", "tr": "Premium bant genişliği"},
+        {
+            "en": "Traffic over premium transit, without limits",
+            "fr": "Trafic sur transit premium, sans limite",
+            "id": "Trafik lewat jalur transit premium, tanpa batas",
+            "tr": "Premium transit üzerinden sınırsız trafik",
+        },
+    ),
+    "storage": (
+        {
+            "fr": "Stockage supplémentaire 100 Go",
+            "id": "Penyimpanan tambahan 100 GB",
+            "tr": "Ek depolama 100 GB",
+        },
+        {
+            "en": "100 GB more disk on the server",
+            "fr": "100 Go de disque en plus sur le serveur",
+            "id": "Tambahan disk 100 GB di server",
+            "tr": "Sunucuda 100 GB ek disk",
+        },
+    ),
+    "mailbox": (
+        {"fr": "Boîte mail supplémentaire", "id": "Akun email tambahan", "tr": "Ek posta kutusu"},
+        {
+            "en": "One more mailbox in the mail package",
+            "fr": "Une boîte mail de plus dans la formule de messagerie",
+            "id": "Satu akun email lagi dalam paket email",
+            "tr": "E-posta paketinde bir posta kutusu daha",
+        },
+    ),
+    "hosting-s": (
+        {"fr": "Hébergement revendeur S", "id": "Hosting reseller S", "tr": "Bayi barındırma S"},
+        {
+            "en": "A hosting account for one of your clients, 10 GB",
+            "fr": "Un compte d’hébergement pour l’un de vos clients, 10 Go",
+            "id": "Akun hosting untuk salah satu klien Anda, 10 GB",
+            "tr": "Müşterilerinizden biri için 10 GB barındırma hesabı",
+        },
+    ),
+    "hosting-m": (
+        {"fr": "Hébergement revendeur M", "id": "Hosting reseller M", "tr": "Bayi barındırma M"},
+        {
+            "en": "A hosting account for one of your clients, 25 GB",
+            "fr": "Un compte d’hébergement pour l’un de vos clients, 25 Go",
+            "id": "Akun hosting untuk salah satu klien Anda, 25 GB",
+            "tr": "Müşterilerinizden biri için 25 GB barındırma hesabı",
+        },
+    ),
+    "ssl": (
+        {"fr": "Certificat SSL", "id": "Sertifikat SSL", "tr": "SSL sertifikası"},
+        {
+            "en": "A certificate renewed for you",
+            "fr": "Un certificat renouvelé pour vous",
+            "id": "Sertifikat yang diperpanjang untuk Anda",
+            "tr": "Sizin için yenilenen bir sertifika",
+        },
+    ),
+    "support": (
+        {"fr": "Pack support prioritaire", "id": "Paket dukungan prioritas", "tr": "Öncelikli destek paketi"},
+        {
+            "en": "Your clients’ tickets answered first",
+            "fr": "Les tickets de vos clients traités en premier",
+            "id": "Tiket klien Anda dijawab lebih dulu",
+            "tr": "Müşterilerinizin talepleri önce yanıtlanır",
+        },
+    ),
+}
+
+
+def _words(code: str) -> dict[str, dict[str, str]]:
+    names, descriptions = WORDS[code]
+    return {"names": names, "descriptions": descriptions}
 
 
 @dataclass(frozen=True)
@@ -129,6 +317,7 @@ async def seed(
             plan = Plan(
                 code=code,
                 name=name,
+                **_words(code),
                 kind=kind,
                 rank=rank,
                 currency=currency,
@@ -140,7 +329,7 @@ async def seed(
     addons: dict[tuple[str, str], Addon] = {}
     for code, name, prices in ADDONS:
         for currency, monthly in prices.items():
-            addon = Addon(code=code, name=name, currency=currency, monthly_minor=monthly)
+            addon = Addon(code=code, name=name, **_words(code), currency=currency, monthly_minor=monthly)
             uow.session.add(addon)
             addons[code, currency] = addon
     for currency, minor in DOMAIN_PRICES.items():
@@ -165,7 +354,7 @@ async def seed(
             customer.emails = [CustomerEmail(purpose="billing", email=spec.billing_email)]
         uow.session.add(customer)
         await uow.flush()
-        await _account(uow, customer, n, plans, seller, today, secret)
+        await _account(uow, customer, n, plans, addons, seller, today, secret)
         await _subscriptions(uow, customer, plans, addons, today)
         made.append(customer)
     await _reseller(uow, made[0])
@@ -180,6 +369,7 @@ async def _account(
     customer: Customer,
     n: int,
     plans: dict[tuple[str, str], Plan],
+    addons: dict[tuple[str, str], Addon],
     seller: Seller,
     today: dt.date,
     secret: str,
@@ -234,7 +424,7 @@ async def _account(
     topup = await invoices.create(
         uow,
         customer,
-        [LineSpec("Balance top-up", medium.monthly_minor * 3, kind="topup")],
+        [LineSpec(Text(topup_service.TOPUP), medium.monthly_minor * 3, kind="topup")],
         seller,
         None,
         "topup",
@@ -246,7 +436,7 @@ async def _account(
         customer,
         [
             LineSpec(
-                f"{medium.name} #{web.id}",
+                Text("{plan} #{id}", {"plan": names_of(medium), "id": web.id}),
                 medium.monthly_minor,
                 period_start=web.period_start,
                 period_end=web.period_end,
@@ -265,14 +455,14 @@ async def _account(
         customer,
         [
             LineSpec(
-                f"{medium.name} #{web.id}",
+                Text("{plan} #{id}", {"plan": names_of(medium), "id": web.id}),
                 medium.monthly_minor,
                 period_start=web.period_end,
                 period_end=web.period_end + relativedelta(months=1),
                 effect="order_renewal",
                 ref_id=web.id,
             ),
-            LineSpec("Premium bandwidth", bandwidth, kind="addon"),
+            LineSpec(names_of(addons["bandwidth", cur]), bandwidth, kind="addon"),
         ],
         seller,
         None,
@@ -404,7 +594,12 @@ async def _reseller(uow: UnitOfWork, customer: Customer) -> None:
     for code, name, kind, rates in METERED:
         for currency, rate in rates.items():
             product = MeteredProduct(
-                code=code, name=name, kind=kind, currency=currency, hourly_minor=Decimal(rate)
+                code=code,
+                name=name,
+                **_words(code),
+                kind=kind,
+                currency=currency,
+                hourly_minor=Decimal(rate),
             )
             uow.session.add(product)
             if currency == customer.currency:

@@ -8,17 +8,18 @@ from collections.abc import Sequence
 
 from babel import Locale
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import current
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold
 from bot.core.types import Button, Confirmable, Reply, UsageError
 from services import ids
-from services.breakdown import MAINTENANCE, PROCESSING, Totals
+from services.breakdown import Totals
 from services.errors import N_, NotFound
 from services.invoices import LineSpec
 from services.money import Money
 from services.records import Plan
+from services.wording import Localized
 
 LABELS = {
     "unpaid": N_("unpaid"),
@@ -71,12 +72,15 @@ def filter_row(names: dict[str, str], current: str, command: str) -> list[Button
 
 
 def price_line(plan: Plan) -> str:
-    """A plan with its monthly and yearly price, as the option lists show it."""
-    return _("{plan}: {monthly} monthly or {yearly} yearly").format(
-        plan=plan.name,
+    """A plan with its monthly and yearly price, as the option lists show it, and its description
+    (the provider's) on the next line when it has one."""
+    line = _("{plan}: {monthly} monthly or {yearly} yearly").format(
+        plan=localized.name(plan),
         monthly=formatting.amount(plan.monthly_minor, plan.currency),
         yearly=formatting.amount(plan.yearly_minor, plan.currency),
     )
+    about = localized.description(plan)
+    return f"{line}\n  {about}" if about else line
 
 
 # What a user may type around a reference: "#14", "(HB2026-00014)", "HB2026-00014.", Slack's `code`.
@@ -143,33 +147,18 @@ def page_of(args: list[str]) -> int:
     return 1
 
 
-# How each kind of invoice line reads in the chat; other kinds show their stored description.
-LINE_LABELS = {
-    "platform": N_("Platform charge: {name}"),
-    "proration": N_("Plan change, prorated: {name}"),
-    "mailboxes": N_("Extra mailboxes: {name}"),
-    "maintenance": MAINTENANCE,
-    "processing": PROCESSING,
-}
-
-
-def line_label(kind: str, description: str) -> str:
-    template = LINE_LABELS.get(kind)
-    return _(template).format(name=description) if template else description
-
-
 def line_text(
-    kind: str,
-    description: str,
+    description: str | Localized,
     quantity: int,
     amount: Money,
     start: dt.date | None,
     end: dt.date | None,
 ) -> str:
-    """ "• Extra storage (1 Dec 2026 – 1 Jan 2027): 2 × €3.00" in the current language."""
+    """ "• Extra storage (1 Dec 2026 – 1 Jan 2027): 2 × €3.00" in the current language; an issued
+    line reads as it was written on the invoice."""
     period = f" ({formatting.date(start)} – {formatting.date(end)})" if start and end else ""
     qty = f"{quantity} × " if quantity != 1 else ""
-    return f"• {line_label(kind, description)}{period}: {qty}{formatting.money(amount)}"
+    return f"• {localized.text(description)}{period}: {qty}{formatting.money(amount)}"
 
 
 def breakdown_text(lines: Sequence[LineSpec], totals: Totals) -> str:
@@ -177,7 +166,6 @@ def breakdown_text(lines: Sequence[LineSpec], totals: Totals) -> str:
     cur = totals.total.currency
     out = [
         line_text(
-            spec.kind,
             spec.description,
             spec.quantity,
             Money(spec.unit_minor, cur),

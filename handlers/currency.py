@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import current
 from bot.core.i18n import gettext as _
 from bot.core.registry import Registry
@@ -29,8 +29,10 @@ class ChangeCurrency:
 def _repriced(item: currency.Repriced) -> str:
     prices = {"before": formatting.money(item.before), "after": formatting.money(item.after)}
     if item.order_id is None:
-        return _("• {name}: {before} → {after}").format(name=item.name, **prices)
-    return _("• {name} (order #{id}): {before} → {after}").format(name=item.name, id=item.order_id, **prices)
+        return _("• {name}: {before} → {after}").format(name=localized.text(item.name), **prices)
+    return _("• {name} (order #{id}): {before} → {after}").format(
+        name=localized.text(item.name), id=item.order_id, **prices
+    )
 
 
 @router.command(

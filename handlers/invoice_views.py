@@ -65,7 +65,6 @@ def invoice_text(inv: Invoice) -> str:
     for line in inv.lines:
         lines.append(
             line_text(
-                line.kind,
                 line.description,
                 line.quantity,
                 Money(line.unit_minor, inv.currency),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
 from bot.core.router import Router
@@ -36,7 +36,7 @@ async def _overview(uow: UnitOfWork, order: Order) -> Reply:
             "Mail package: {plan} (order #{id}), {price} {cycle}, {boxes} extra mailboxes, due {due}.",
             mail.mailboxes(order),
         ).format(
-            plan=order.plan.name,
+            plan=localized.name(order.plan),
             id=order.id,
             price=formatting.amount(order.price_minor, order.currency),
             cycle=label(order.billing_cycle),
@@ -56,11 +56,17 @@ async def _overview(uow: UnitOfWork, order: Order) -> Reply:
         lines.append(price_line(plan))
         if plan.rank > order.plan.rank:
             up.append(
-                Button(_("Upgrade to {plan}").format(plan=plan.name), command=f"mail upgrade {plan.code}")
+                Button(
+                    _("Upgrade to {plan}").format(plan=localized.name(plan)),
+                    command=f"mail upgrade {plan.code}",
+                )
             )
         elif plan.rank < order.plan.rank:
             down.append(
-                Button(_("Downgrade to {plan}").format(plan=plan.name), command=f"mail downgrade {plan.code}")
+                Button(
+                    _("Downgrade to {plan}").format(plan=localized.name(plan)),
+                    command=f"mail downgrade {plan.code}",
+                )
             )
     lines.append(
         _(
@@ -142,7 +148,7 @@ async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], sel
         up = mail.preview_upgrade(customer, order, plan, seller)
         text = [
             _("Upgrade order #{id} from {old} to {new} for the {days} days left in the period:").format(
-                id=order.id, old=order.plan.name, new=plan.name, days=up.days_left
+                id=order.id, old=localized.name(order.plan), new=localized.name(plan), days=up.days_left
             ),
             breakdown_text(up.lines, up.totals),
             _("An invoice will be created; the package changes as soon as it is paid."),
@@ -151,7 +157,10 @@ async def mail_package(uow: UnitOfWork, customer: Customer, args: list[str], sel
     window = mail.check_downgrade(order, plan)
     text = [
         _("Ask for a downgrade of order #{id} from {old} to {new} at the due date {due}?").format(
-            id=order.id, old=order.plan.name, new=plan.name, due=formatting.date(window.due)
+            id=order.id,
+            old=localized.name(order.plan),
+            new=localized.name(plan),
+            due=formatting.date(window.due),
         ),
         _("A ticket will be opened for our billing team, who will confirm it there."),
     ]
@@ -197,9 +206,11 @@ async def confirm_downgrade(
     order = await _mail_order(uow, customer)
     plan = await plans.load_plan(uow, action.plan_id)
     window = mail.check_downgrade(order, plan)
-    subject = _("Mail package downgrade to {plan} (order #{id})").format(plan=plan.name, id=order.id)
+    subject = _("Mail package downgrade to {plan} (order #{id})").format(
+        plan=localized.name(plan), id=order.id
+    )
     body = _("Please downgrade order #{id} from {old} to {new} at the due date {due}.").format(
-        id=order.id, old=order.plan.name, new=plan.name, due=formatting.date(window.due)
+        id=order.id, old=localized.name(order.plan), new=localized.name(plan), due=formatting.date(window.due)
     )
     ticket = await mail.request_downgrade(
         uow, customer, order.id, plan.id, subject, body, actor, ticket_events

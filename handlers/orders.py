@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
 from bot.core.router import Router
 from bot.core.types import Button, Reply
@@ -37,7 +37,7 @@ async def list_orders(uow: UnitOfWork, customer: Customer) -> Reply:
         lines.append(
             _("#{id} · {plan} · {ip} · until {end} · {price} {cycle} · {status}").format(
                 id=order.id,
-                plan=order.plan.name,
+                plan=localized.name(order.plan),
                 ip=ip,
                 end=formatting.date(order.period_end),
                 price=formatting.amount(order.price_minor, order.currency),
@@ -59,7 +59,7 @@ async def show_order(uow: UnitOfWork, actor: Actor, args: list[str]) -> Reply:
     order = await orders.get(uow, first_number(args), actor)
     lines = [
         _("Order #{id}: {plan} — {status}").format(
-            id=order.id, plan=order.plan.name, status=label(order.status)
+            id=order.id, plan=localized.name(order.plan), status=label(order.status)
         ),
         _("Cost: {price} {cycle}").format(
             price=formatting.amount(order.price_minor, order.currency), cycle=label(order.billing_cycle)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
 from bot.core.router import Router
@@ -40,7 +40,9 @@ async def show_overview(uow: UnitOfWork, customer: Customer, seller: Seller) -> 
         lines.append(_("Renewals in the next 30 days:"))
         for item in view.renewals:
             auto = _("auto-renew") if item.auto else _("manual")
-            lines.append(f"{formatting.date(item.due)} · {item.ref} · {formatting.money(item.cost)} · {auto}")
+            lines.append(
+                f"{formatting.date(item.due)} · {localized.text(item.ref)} · {formatting.money(item.cost)} · {auto}"
+            )
     else:
         lines.append(_("No renewals in the next 30 days."))
     buttons = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold
 from bot.core.router import Router
@@ -63,7 +63,7 @@ CANCELS: dict[str, type[CancelPlanChange]] = {"plan": CancelPlanChange, "support
 async def _overview(uow: UnitOfWork, order: Order, command: str) -> Reply:
     lines = [
         _("Current: {plan} (order #{id}), {price} {cycle}, period {start} – {end}.").format(
-            plan=order.plan.name,
+            plan=localized.name(order.plan),
             id=order.id,
             price=formatting.amount(order.price_minor, order.currency),
             cycle=label(order.billing_cycle),
@@ -76,7 +76,7 @@ async def _overview(uow: UnitOfWork, order: Order, command: str) -> Reply:
     if pending is not None and pending.plan is not None:
         lines.append(
             _("Scheduled: change to {plan} ({cycle}) on {date}.").format(
-                plan=pending.plan.name,
+                plan=localized.name(pending.plan),
                 cycle=label(pending.billing_cycle or order.billing_cycle),
                 date=formatting.date(pending.effective_on or order.period_end),
             )
@@ -87,7 +87,7 @@ async def _overview(uow: UnitOfWork, order: Order, command: str) -> Reply:
     for plan in await plans.options(uow, order):
         lines.append(price_line(plan))
         if plan.id != order.plan_id:
-            choices.append(Button(plan.name, command=f"{command} {plan.code}"))
+            choices.append(Button(localized.name(plan), command=f"{command} {plan.code}"))
     other = "yearly" if order.billing_cycle == "monthly" else "monthly"
     choices.append(Button(label(other), command=f"{command} {order.plan.code} {other}"))
     buttons.insert(0, choices)
@@ -110,7 +110,7 @@ async def plan_reply(
         return confirmation(
             _("Cancel the change of order #{id} to {plan} scheduled for {date}?").format(
                 id=order.id,
-                plan=pending.plan.name,
+                plan=localized.name(pending.plan),
                 date=formatting.date(pending.effective_on or order.period_end),
             ),
             _("Confirm"),
@@ -126,8 +126,8 @@ async def plan_reply(
     action = CHANGES[command](order.id, plan.id, cycle, on)
     new_price = formatting.amount(plans.price(plan, cycle), order.currency)
     head = {
-        "old": order.plan.name,
-        "new": plan.name,
+        "old": localized.name(order.plan),
+        "new": localized.name(plan),
         "id": order.id,
         "date": formatting.date(change.effective_on),
     }
@@ -178,7 +178,7 @@ async def change_reply(
     done = await plans.change(
         uow, customer, action.order_id, action.plan_id, action.cycle, action.on, seller, actor
     )
-    plan = done.preview.plan.name
+    plan = localized.name(done.preview.plan)
     if done.change is not None:
         return Reply(
             _("Done: order #{id} will change to {plan} on {date}.").format(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
 from bot.core.registry import fold
 from bot.core.router import Router
@@ -65,7 +65,7 @@ async def extend(uow: UnitOfWork, customer: Customer, actor: Actor, args: list[s
     text = "\n".join(
         [
             _("Extend order #{id} ({plan}) for {period}:").format(
-                id=order.id, plan=order.plan.name, period=period
+                id=order.id, plan=localized.name(order.plan), period=period
             ),
             breakdown_text(plan.lines, plan.totals),
             _(
@@ -145,7 +145,10 @@ async def settings_(
         state = _("auto-renew on") if order.auto_renew else _("auto-renew off")
         lines.append(
             _("#{id} · {plan} · until {end} · {state}").format(
-                id=order.id, plan=order.plan.name, end=formatting.date(order.period_end), state=state
+                id=order.id,
+                plan=localized.name(order.plan),
+                end=formatting.date(order.period_end),
+                state=state,
             )
         )
         label = _("#{id}: turn off") if order.auto_renew else _("#{id}: turn on")

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.context import Context
 from bot.core.forms import Data, Form, Invalid, Step
 from bot.core.i18n import gettext as _
@@ -221,7 +221,7 @@ async def _order(answer: str, ctx: Context, data: Data) -> int | None:
 async def _your_orders(ctx: Context) -> list[tuple[str, str]]:
     assert ctx.customer is not None
     rows = await orders.listing(ctx.uow, ctx.customer.id)
-    return [(str(o.id), f"#{o.id} {o.plan.name}") for o in rows[:6]]
+    return [(str(o.id), f"#{o.id} {localized.name(o.plan)}") for o in rows[:6]]
 
 
 async def _subject(answer: str, ctx: Context, data: Data) -> str:

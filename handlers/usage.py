@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
 from bot.core.router import Router
 from bot.core.types import Button, Reply
@@ -25,7 +25,7 @@ def _billed(usage: MonthUsage) -> list[str]:
             # "h" is the abbreviation of hours and {rate} a price per hour.
             _("• {name} — {package}: {hours} h × {rate} = {amount}").format(
                 name=usage.resources[line.resource_id].name,
-                package=usage.products[line.state.product_id].name,
+                package=localized.name(usage.products[line.state.product_id]),
                 hours=len(line.hours),
                 rate=formatting.rate(line.state.rate, usage.currency),
                 amount=formatting.amount(line.amount, usage.currency),
@@ -47,7 +47,7 @@ def _pending(usage: MonthUsage) -> list[str]:
         lines.append(
             # TRANSLATORS: "h" is the abbreviation of hours.
             _("• {name} — {package}: {hours} h").format(
-                name=resource.name, package=resource.product.name, hours=hours
+                name=resource.name, package=localized.name(resource.product), hours=hours
             )
         )
     return lines

@@ -2,8 +2,7 @@
 
 Fees are the provider's published rules, kept here as data: a monthly maintenance fee on managed
 servers and a payment processing fee as a percentage of the other lines. Line descriptions are
-stored in English (they are printed on the invoice document); the chat shows them translated by
-their ``kind``.
+``wording.Text``: written in the customer's language when the invoice is issued.
 """
 
 from __future__ import annotations
@@ -17,19 +16,21 @@ from services import invoices, proration, vat
 from services.errors import N_
 from services.invoices import LineSpec, Seller
 from services.money import Money
+from services.wording import Text, names_of
 from storage.models import Customer, Order
 
 MAINTENANCE_MONTHLY = {"server": {"EUR": 300, "IDR": 4500000, "TRY": 10500}}
 PROCESSING_PERCENT = Decimal("2.5")
 MAINTENANCE = N_("Maintenance fee")
 PROCESSING = N_("Payment processing fee")
+PLATFORM = N_("Platform charge: {name}")
 
 
 def processing_fee(lines: Sequence[LineSpec]) -> list[LineSpec]:
     """The processing fee line for these lines (none when it rounds to nothing)."""
     base = sum(spec.unit_minor * spec.quantity for spec in lines)
     fee = int((Decimal(base) * PROCESSING_PERCENT / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return [LineSpec(PROCESSING, fee, kind="processing")] if fee > 0 else []
+    return [LineSpec(Text(PROCESSING), fee, kind="processing")] if fee > 0 else []
 
 
 def with_fees(lines: Sequence[LineSpec]) -> list[LineSpec]:
@@ -41,9 +42,10 @@ def period_lines(order: Order, start: dt.date, end: dt.date, effect: str | None 
     the maintenance fee of managed servers, then the processing fee."""
     months = proration.months_in(order.billing_cycle)
     plan = order.plan
+    numbered = Text("{plan} #{id}", {"plan": names_of(plan), "id": order.id})
     lines = [
         LineSpec(
-            f"{plan.name} #{order.id}",
+            Text(PLATFORM, {"name": numbered}) if plan.kind == "subscription" else numbered,
             order.price_minor,
             kind="platform" if plan.kind == "subscription" else "service",
             period_start=start,
@@ -55,7 +57,7 @@ def period_lines(order: Order, start: dt.date, end: dt.date, effect: str | None 
     for extra in order.addons:
         lines.append(
             LineSpec(
-                extra.addon.name,
+                names_of(extra.addon),
                 extra.addon.monthly_minor * months,
                 quantity=extra.quantity,
                 kind="addon",
@@ -67,7 +69,11 @@ def period_lines(order: Order, start: dt.date, end: dt.date, effect: str | None 
     if monthly_fee:
         lines.append(
             LineSpec(
-                MAINTENANCE, monthly_fee * months, kind="maintenance", period_start=start, period_end=end
+                Text(MAINTENANCE),
+                monthly_fee * months,
+                kind="maintenance",
+                period_start=start,
+                period_end=end,
             )
         )
     return with_fees(lines)

@@ -27,6 +27,7 @@ from services.audit import Actor
 from services.errors import N_, DomainError, InvalidState
 from services.iso4217 import MINOR_UNITS
 from services.money import Money
+from services.wording import Names, names_of
 from storage.models import (
     Addon,
     AlertSettings,
@@ -66,7 +67,7 @@ class Repriced:
     """One thing billed from now on at its price in the new currency: a plan or add-on of an order,
     or a domain (``order_id`` None)."""
 
-    name: str
+    name: Names
     order_id: int | None
     before: Money
     after: Money
@@ -196,20 +197,22 @@ async def _orders(uow: UnitOfWork, customer: Customer, wanted: str, moves: _Move
     for order in orders:
         plan = await _plan(uow, order.plan.code, wanted)
         if plan is None:
-            raise NoPrice(NO_PLAN_PRICE, plan=order.plan.name, id=order.id, currency=wanted)
+            raise NoPrice(NO_PLAN_PRICE, plan=names_of(order.plan), id=order.id, currency=wanted)
         moves.orders.append((order, plan))
         after = Money(plans.price(plan, order.billing_cycle), wanted)
-        found.append(Repriced(order.plan.name, order.id, Money(order.price_minor, order.currency), after))
+        found.append(
+            Repriced(names_of(order.plan), order.id, Money(order.price_minor, order.currency), after)
+        )
         for line in order.addons:
             addon = await uow.session.scalar(
                 select(Addon).where(Addon.code == line.addon.code, Addon.currency == wanted)
             )
             if addon is None:
-                raise NoPrice(NO_ADDON_PRICE, addon=line.addon.name, id=order.id, currency=wanted)
+                raise NoPrice(NO_ADDON_PRICE, addon=names_of(line.addon), id=order.id, currency=wanted)
             moves.addons.append((line, addon))
             before = Money(line.addon.monthly_minor * line.quantity, line.addon.currency)
             after = Money(addon.monthly_minor * line.quantity, wanted)
-            found.append(Repriced(line.addon.name, order.id, before, after))
+            found.append(Repriced(names_of(line.addon), order.id, before, after))
     return found
 
 
@@ -227,11 +230,11 @@ async def _scheduled(uow: UnitOfWork, customer: Customer, wanted: str, moves: _M
         assert row.plan is not None and row.billing_cycle is not None
         plan = await _plan(uow, row.plan.code, wanted)
         if plan is None:
-            raise NoPrice(NO_PLAN_PRICE, plan=row.plan.name, id=row.order_id, currency=wanted)
+            raise NoPrice(NO_PLAN_PRICE, plan=names_of(row.plan), id=row.order_id, currency=wanted)
         moves.scheduled.append((row, plan))
         before = Money(plans.price(row.plan, row.billing_cycle), row.plan.currency)
         after = Money(plans.price(plan, row.billing_cycle), wanted)
-        found.append(Repriced(row.plan.name, row.order_id, before, after))
+        found.append(Repriced(names_of(row.plan), row.order_id, before, after))
     return found
 
 
@@ -246,7 +249,9 @@ async def _domains(uow: UnitOfWork, customer: Customer, wanted: str, moves: _Mov
             raise NoPrice(NO_DOMAIN_PRICE, domain=domain.name, currency=wanted)
         moves.domains.append((domain, minor))
         found.append(
-            Repriced(domain.name, None, Money(domain.renewal_minor, domain.currency), Money(minor, wanted))
+            Repriced(
+                Names(domain.name), None, Money(domain.renewal_minor, domain.currency), Money(minor, wanted)
+            )
         )
     return found
 

@@ -19,6 +19,7 @@ from services import audit, clock, ledger, mail_outbox, mailboxes, vat
 from services.access import find, owned
 from services.audit import Actor
 from services.errors import N_, InvalidState
+from services.wording import Localized, write
 from storage.models import (
     Customer,
     Invoice,
@@ -41,11 +42,17 @@ class Seller:
     vat_id: str
     series: str = "HB"
     due_days: int = 14
+    # The provider's default language: an invoice's lines are written in it for an account that
+    # chose none.
+    language: str = "en"
 
 
 @dataclass(frozen=True)
 class LineSpec:
-    description: str
+    """``description``: a ``wording.Text`` written in the customer's language when the invoice is
+    issued, or a text to print as it is (typed by staff, copied from a quote)."""
+
+    description: str | Localized
     unit_minor: int
     quantity: int = 1
     kind: str = "service"
@@ -94,9 +101,10 @@ async def create(
     prefix = {"quote": "Q"}.get(kind, "")
     series = f"{prefix}{seller.series}{today.year}"
     seq = await _next_seq(uow, series)
+    columns = _columns(customer, lines, seller, kind, order_id, supply_date or today, buyer, series, seq)
     invoice = Invoice(
-        **_columns(customer, lines, seller, kind, order_id, supply_date or today, buyer, series, seq),
-        lines=[InvoiceLine(**_line(spec)) for spec in lines],
+        **columns,
+        lines=[InvoiceLine(**_line(spec, columns["language"])) for spec in lines],
     )
     uow.session.add(invoice)
     await uow.flush()
@@ -147,6 +155,7 @@ def _columns(
         "vat_minor": vat_minor,
         "total_minor": subtotal + vat_minor,
         "reverse_charge": decision.reverse_charge,
+        "language": customer.language or seller.language,
         "order_id": order_id,
         "renewal_key": renews[0] if renews and kind == "invoice" else None,
         "buyer": dict(buyer) if buyer is not None else account_buyer(customer),
@@ -159,9 +168,10 @@ def _columns(
     }
 
 
-def _line(spec: LineSpec) -> dict[str, Any]:
+def _line(spec: LineSpec, language: str) -> dict[str, Any]:
+    """A line's column values, its description written in the invoice's language."""
     return {
-        "description": spec.description,
+        "description": write(spec.description, language),
         "kind": spec.kind,
         "quantity": spec.quantity,
         "unit_minor": spec.unit_minor,
@@ -198,8 +208,8 @@ async def create_many(
     await uow.session.execute(
         insert(InvoiceLine),
         [
-            {"invoice_id": invoice_id, **_line(spec)}
-            for invoice_id, (_, lines, _) in zip(ids, batch, strict=True)
+            {"invoice_id": invoice_id, **_line(spec, row["language"])}
+            for invoice_id, row, (_, lines, _) in zip(ids, rows, batch, strict=True)
             for spec in lines
         ],
     )

@@ -19,12 +19,14 @@ from services.breakdown import Totals
 from services.errors import N_, InvalidState, NotFound
 from services.invoices import LineSpec, Seller
 from services.ports import TicketEvents
+from services.wording import Text, names_of
 from storage.models import Addon, Customer, Invoice, Order, OrderChange, Plan, Ticket
 from storage.uow import UnitOfWork
 
 WINDOW_OPENS_DAYS = 30
 WINDOW_CLOSES_DAYS = 15
 MAX_MAILBOXES = 1000
+MAILBOXES = N_("Extra mailboxes: {name}")
 
 
 class PendingUpgrade(InvalidState):
@@ -80,8 +82,8 @@ def preview_upgrade(customer: Customer, order: Order, plan: Plan, seller: Seller
     if plan.rank <= order.plan.rank:
         raise InvalidState(
             N_("{plan} is not an upgrade of your current package {current}."),
-            plan=plan.name,
-            current=order.plan.name,
+            plan=names_of(plan),
+            current=names_of(order.plan),
         )
     plans.ensure_open_period(order, clock.today())
     return _preview(
@@ -110,7 +112,7 @@ async def preview_mailboxes(
     full = addon.monthly_minor * proration.months_in(order.billing_cycle)
     each = proration.prorate(full, order.period_start, order.period_end, today, order.period_end)
     line = LineSpec(
-        f"{addon.name} #{order.id}",
+        Text(MAILBOXES, {"name": Text("{addon} #{id}", {"addon": names_of(addon), "id": order.id})}),
         each,
         quantity=count,
         kind="mailboxes",
@@ -203,8 +205,8 @@ def check_downgrade(order: Order, plan: Plan) -> DowngradeWindow:
     if plan.rank >= order.plan.rank:
         raise InvalidState(
             N_("{plan} is not a downgrade of your current package {current}."),
-            plan=plan.name,
-            current=order.plan.name,
+            plan=names_of(plan),
+            current=names_of(order.plan),
         )
     window = downgrade_window(order, clock.today())
     if not window.is_open:

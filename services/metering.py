@@ -31,6 +31,7 @@ from services.hourly_billing import (
     resource_lines,
 )
 from services.invoices import LineSpec, Seller
+from services.wording import names_of
 from storage.models import (
     Customer,
     IdempotencyKey,
@@ -261,7 +262,7 @@ def invoice_lines(usage: MonthUsage) -> list[LineSpec]:
         month_close.line_spec(
             Span.of(line),
             usage.resources[line.resource_id].name,
-            usage.products[line.state.product_id].name,
+            names_of(usage.products[line.state.product_id]),
             usage.currency,
             usage.tz,
         )

@@ -20,15 +20,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services import audit, clock, invoices
+from services.errors import N_
 from services.hourly_billing import Month, Run, Span, State, resource_spans
 from services.invoices import LineSpec, Seller
-from services.money import exponent
+from services.wording import Names, Rate, Text
 from storage.models import Customer, IdempotencyKey, MeteredProduct, MeteredResource, MeterRun
 from storage.uow import Database, UnitOfWork
 
 CUSTOMERS = 500  # customers per transaction
 ROWS = 5000  # runs read per page
 RETAINED = dt.timedelta(days=62)  # a resource deleted longer ago has no month left to close
+# TRANSLATORS: an invoice line: the reseller's account, add-on or pack, its package, the hours it
+# existed and the price of an hour.
+USAGE_LINE = N_("{resource} — {package}: {hours} h × {rate}/h")
 KEYSET = (MeterRun.customer_id, MeterRun.resource_id, MeterRun.since)
 
 
@@ -36,11 +40,19 @@ def usage_key(customer_id: int, month: Month) -> str:
     return f"usage-invoice:{customer_id}:{month.key}"
 
 
-def line_spec(span: Span, resource_name: str, product_name: str, currency: str, tz: ZoneInfo) -> LineSpec:
-    """One invoice line: resource, package, hours and hourly rate, and its period."""
-    major = span.state.rate.scaleb(-exponent(currency)).normalize()
+def line_spec(span: Span, resource_name: str, package: Names, currency: str, tz: ZoneInfo) -> LineSpec:
+    """One invoice line: resource, package, hours and hourly rate (written in the customer's
+    language when the invoice is), and its period."""
     return LineSpec(
-        f"{resource_name} — {product_name}: {span.count} h × {major:f} {currency}/h",
+        Text(
+            USAGE_LINE,
+            {
+                "resource": resource_name,
+                "package": package,
+                "hours": span.count,
+                "rate": Rate(span.state.rate, currency),
+            },
+        ),
         span.amount,
         kind="usage",
         period_start=span.first.astimezone(tz).date(),
@@ -93,7 +105,7 @@ class _Resource:
     created_at: dt.datetime
     deleted_at: dt.datetime | None
     runs: list[Run] = field(default_factory=list)
-    products: dict[int, str] = field(default_factory=dict)
+    products: dict[int, Names] = field(default_factory=dict)
 
 
 def _add_lines(account: _Account, resource: _Resource) -> None:
@@ -101,8 +113,8 @@ def _add_lines(account: _Account, resource: _Resource) -> None:
     if resource.created_at >= end or (resource.deleted_at is not None and resource.deleted_at <= start):
         return
     for span in resource_spans(resource.id, resource.runs, resource.deleted_at, account.bounds, end):
-        name = resource.products[span.state.product_id]
-        account.lines.append(line_spec(span, resource.name, name, account.customer.currency, account.tz))
+        package = resource.products[span.state.product_id]
+        account.lines.append(line_spec(span, resource.name, package, account.customer.currency, account.tz))
 
 
 async def close_claimed(
@@ -131,6 +143,7 @@ async def close_claimed(
             MeterRun.product_id,
             MeterRun.hourly_minor,
             MeteredProduct.name,
+            MeteredProduct.names,
             MeteredResource.name,
             MeteredResource.created_at,
             MeteredResource.deleted_at,
@@ -152,13 +165,13 @@ async def close_claimed(
     while True:
         page = query if after is None else query.where(tuple_(*KEYSET) > tuple_(*after))
         found = (await uow.session.execute(page)).all()
-        for cid, rid, since, ended, pid, rate, product, name, created, deleted in found:
+        for cid, rid, since, ended, pid, rate, product, names, name, created, deleted in found:
             if current is None or current[1].id != rid:
                 if current is not None:
                     _add_lines(*current)
                 current = (accounts[cid], _Resource(rid, name, created, deleted))
             current[1].runs.append(Run(since, ended, State(pid, rate)))
-            current[1].products[pid] = product
+            current[1].products[pid] = Names(product, dict(names or {}))
         if len(found) < rows:
             break
         last = found[-1]

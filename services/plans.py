@@ -24,11 +24,13 @@ from services.breakdown import Totals
 from services.errors import N_, InvalidState, NotFound
 from services.invoices import LineSpec, Seller
 from services.money import Money
+from services.wording import Param, Text, names_of
 from storage.models import Addon, Customer, Invoice, Order, OrderAddon, OrderChange, Plan
 from storage.uow import UnitOfWork
 
 MAILBOX = "mailbox"
 BATCH = 500  # scheduled changes per transaction
+PRORATED = N_("Plan change, prorated: {name}")
 
 
 def price(plan: Plan, cycle: str) -> int:
@@ -61,14 +63,23 @@ def _key(text: str) -> str:
 
 
 def find(plans: Sequence[Plan], ref: str) -> Plan | None:
-    """A plan by code or name, in any case, with or without spaces ("Mail Pro", "mailpro", "mail-pro"),
+    """A plan by code or name (in any language), in any case, with or without spaces ("Mail Pro", "mailpro", "mail-pro"),
     or by one word of its name when only one plan has it ("pro", "premium")."""
     wanted = _key(ref)
     for plan in plans:
-        if wanted in {_key(plan.code), _key(plan.name)}:
+        if wanted in {_key(plan.code), *map(_key, _names(plan))}:
             return plan
-    by_word = [p for p in plans if wanted in {_key(w) for w in p.name.split() + p.code.split("-")}]
+    by_word = [p for p in plans if wanted in {_key(w) for n in _names(p) for w in n.split()} | _words(p.code)]
     return by_word[0] if len(by_word) == 1 else None
+
+
+def _words(code: str) -> set[str]:
+    return {_key(w) for w in code.split("-")}
+
+
+def _names(plan: Plan) -> list[str]:
+    """Its name in every language: a customer may type the one they see."""
+    return [plan.name, *(plan.names or {}).values()]
 
 
 def is_upgrade(order: Order, plan: Plan, cycle: str) -> bool:
@@ -89,8 +100,9 @@ def proration_lines(order: Order, plan: Plan, cycle: str, start: dt.date) -> lis
     amount = proration.prorate(difference, order.period_start, order.period_end, start, order.period_end)
     if amount <= 0:
         return []
+    change: dict[str, Param] = {"old": names_of(order.plan), "new": names_of(plan), "id": order.id}
     line = LineSpec(
-        f"{order.plan.name} → {plan.name} #{order.id}",
+        Text(PRORATED, {"name": Text("{old} → {new} #{id}", change)}),
         amount,
         kind="proration",
         period_start=start,
@@ -127,7 +139,7 @@ def preview(
         raise NotFound()
     if plan.id == order.plan_id and cycle == order.billing_cycle:
         raise InvalidState(
-            N_("Order #{id} is already on {plan} with that billing cycle."), id=order.id, plan=plan.name
+            N_("Order #{id} is already on {plan} with that billing cycle."), id=order.id, plan=names_of(plan)
         )
     if on is not None and on <= today:
         raise InvalidState(N_("Choose a date after today."))

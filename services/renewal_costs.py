@@ -18,12 +18,16 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
 from services import breakdown, invoices, proration
+from services.errors import N_
 from services.invoices import LineSpec, Seller
 from services.money import Money
+from services.wording import Names, Text, names_of
 from storage.models import Customer, Domain, Invoice, Order
 from storage.uow import UnitOfWork
 
 EFFECTS = {"order": "order_renewal", "domain": "domain_renewal"}
+# TRANSLATORS: an invoice line; {domain} is a domain name.
+DOMAIN_RENEWAL = N_("Domain renewal {domain} (1 year)")
 
 
 def order_period(order: Order) -> tuple[dt.date, dt.date]:
@@ -45,7 +49,7 @@ def domain_lines(domain: Domain) -> list[LineSpec]:
     start, end = domain_period(domain)
     return [
         LineSpec(
-            description=f"Domain renewal {domain.name} (1 year)",
+            description=Text(DOMAIN_RENEWAL, {"domain": domain.name}),
             unit_minor=domain.renewal_minor,
             kind="domain",
             period_start=start,
@@ -120,16 +124,18 @@ class Renewal:
 
     item: str
     id: int
-    name: str
+    name: Names
     due: dt.date
     auto: bool
     cost: Money
     invoice: Invoice | None
 
     @property
-    def ref(self) -> str:
+    def ref(self) -> Text:
         """How the customer recognises it: "#7 Cloud S" for an order, the name for a domain."""
-        return f"#{self.id} {self.name}" if self.item == "order" else self.name
+        if self.item == "order":
+            return Text("#{id} {name}", {"id": self.id, "name": self.name})
+        return Text("{name}", {"name": self.name})
 
 
 def _found(prices: dict[Key, Cost], orders: Sequence[Order], domains: Sequence[Domain]) -> list[Renewal]:
@@ -137,11 +143,13 @@ def _found(prices: dict[Key, Cost], orders: Sequence[Order], domains: Sequence[D
     for o in orders:
         cost = prices["order", o.id]
         found.append(
-            Renewal("order", o.id, o.plan.name, o.period_end, o.auto_renew, cost.amount, cost.invoice)
+            Renewal("order", o.id, names_of(o.plan), o.period_end, o.auto_renew, cost.amount, cost.invoice)
         )
     for d in domains:
         cost = prices["domain", d.id]
-        found.append(Renewal("domain", d.id, d.name, d.expires_on, d.auto_renew, cost.amount, cost.invoice))
+        found.append(
+            Renewal("domain", d.id, Names(d.name), d.expires_on, d.auto_renew, cost.amount, cost.invoice)
+        )
     return found
 
 

@@ -22,10 +22,12 @@ from services.audit import Actor
 from services.errors import N_, DomainError
 from services.invoices import LineSpec, Seller
 from services.money import AmountError, Money
+from services.wording import Text
 from storage.models import Customer, Invoice
 from storage.uow import UnitOfWork
 
 MAX_MINOR = 10**11
+TOPUP = N_("Balance top-up")
 LIMITS = {"name": 200, "address": 300, "postal_code": 20, "city": 100}
 _POSTAL = re.compile(r"^[\w][\w \-]*$")
 _TAX_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .\-/]{2,29}$")
@@ -173,7 +175,7 @@ async def request(
     invoice = await invoices.create(
         uow,
         customer,
-        [LineSpec("Balance top-up", amount.minor, kind="topup")],
+        [LineSpec(Text(TOPUP), amount.minor, kind="topup")],
         seller,
         actor,
         kind="topup",

@@ -158,6 +158,10 @@ class Plan(Base):
     monthly_minor: Mapped[int] = mapped_column(BigInteger)
     yearly_minor: Mapped[int] = mapped_column(BigInteger)
     rank: Mapped[int] = mapped_column(Integer, default=0)
+    # The name and description per language (``{"fr": "..."}``), entered by the provider;
+    # ``name`` is the one shown where a language has none (``services.wording``).
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
+    descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class Addon(Base):
@@ -169,6 +173,10 @@ class Addon(Base):
     name: Mapped[str] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
     monthly_minor: Mapped[int] = mapped_column(BigInteger)
+    # The name and description per language (``{"fr": "..."}``), entered by the provider;
+    # ``name`` is the one shown where a language has none (``services.wording``).
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
+    descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class Order(Base):
@@ -261,6 +269,9 @@ class Invoice(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     # A credit note's invoice: the one it credits (``kind`` ``credit``); NULL for every other invoice.
     credits_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    # The language its line texts were written in when it was issued (they stay so: it is a legal
+    # document); NULL for invoices issued before lines were written in the customer's language.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         lazy="selectin", order_by="InvoiceLine.id", cascade="all, delete-orphan"
@@ -554,6 +565,10 @@ class MeteredProduct(Base):
     kind: Mapped[str] = mapped_column(String(10))
     currency: Mapped[str] = mapped_column(String(3))
     hourly_minor: Mapped[Decimal] = mapped_column(Numeric(16, 4))
+    # The name and description per language (``{"fr": "..."}``), entered by the provider;
+    # ``name`` is the one shown where a language has none (``services.wording``).
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
+    descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class MeteredResource(Base):

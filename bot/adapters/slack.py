@@ -66,6 +66,7 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 LOCALE_CACHE_SIZE = 10_000
 MAX_AGE = 5 * 60  # seconds: Slack's window for a request's timestamp
 REPLAYS = "slack-request"  # processed_updates source of the requests remembered by signature
+RESPONSE_URL_USES = 5  # messages Slack takes through one response_url
 
 
 class CountedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
@@ -475,21 +476,30 @@ class SlackAdapter:
         await (await self._client(team)).views_publish(user_id=incoming.user_id, view=view)
 
     async def _deliver(self, reply: Reply, where: Where) -> None:
+        """One reply where it belongs, in as many messages as it takes (``kit.messages``): private
+        things to the direct messages, an edit in place when it still fits in one message."""
         if reply.for_requester_only and where.is_group:
             await self._deliver_privately(reply, where)
             return
         with use_locale(reply.language or current()):
-            text, blocks = kit.message(reply)
-        if reply.replace and where.response_url:
-            await self._respond(where, text, blocks, replace_original=True)
-        elif reply.replace and where.message_ts and where.channel:
+            parts = kit.messages(reply)
+        if where.response_url and len(parts) > RESPONSE_URL_USES:
+            await self._deliver_privately(reply, where)
+            return
+        if reply.replace and len(parts) == 1 and where.response_url:
+            await self._respond(where, *parts[0], replace_original=True)
+        elif reply.replace and len(parts) == 1 and where.message_ts and where.channel:
             await self.pacer.wait(where.channel)
             client = await self._client(where.team)
-            await client.chat_update(channel=where.channel, ts=where.message_ts, text=text, blocks=blocks)
-        elif where.response_url:
-            await self._respond(where, text, blocks, replace_original=False)
+            await client.chat_update(
+                channel=where.channel, ts=where.message_ts, text=parts[0][0], blocks=parts[0][1]
+            )
         else:
-            await self.post(reply, text, blocks, where)
+            for text, blocks in parts:
+                if where.response_url:
+                    await self._respond(where, text, blocks, replace_original=False)
+                else:
+                    await self.post(reply, text, blocks, where)
         for attachment in reply.attachments:  # never in a channel: see _deliver_privately
             await (await self._client(where.team)).files_upload_v2(
                 channel=await self._private_channel(where),
@@ -501,12 +511,13 @@ class SlackAdapter:
 
     async def _deliver_privately(self, reply: Reply, where: Where) -> None:
         """Pay links, documents and the like go to the requester's direct messages with the app;
-        the channel only tells the requester (ephemerally) where to look."""
+        the channel only tells the requester (ephemerally) where to look. So does an answer too
+        long for the ``response_url`` of a slash command."""
         dm = Where(where.user, await self._private_channel(where), team=where.team)
         await self._deliver(dataclasses.replace(reply, replace=False), dm)
         with use_locale(reply.language or current()):
             notice = Reply(_("I sent you the details in a private message."), private=True)
-            text, blocks = kit.message(notice)
+            [(text, blocks)] = kit.messages(notice)
         if where.response_url:
             await self._respond(where, text, blocks, replace_original=False)
         else:
@@ -551,12 +562,14 @@ class SlackAdapter:
     async def send(self, reply: Reply, channel: str, user: str | None = None, team: str = "") -> str | None:
         """Speak first (alerts): post one ``Reply`` to a channel of workspace ``team``, or to
         ``user``'s DM when no channel is given; a private reply in a channel is shown to ``user``
-        only. Paced to one message a second per channel, after the replies waiting for it; returns
-        the message ts. Buttons need keys sealed by the dispatcher. ``slack_oauth.NotInstalled``
+        only. Paced to one message a second per channel, after the replies waiting for it; a long
+        one takes several messages, and the ts returned is the last one's (with the buttons). Buttons need keys sealed by the dispatcher. ``slack_oauth.NotInstalled``
         when the app is not in ``team``."""
         where = Where(user or "", channel, is_group(channel), team=team)
-        text, blocks = kit.message(reply)
-        return await self.post(reply, text, blocks, where, ALERT)
+        ts: str | None = None
+        for text, blocks in kit.messages(reply):
+            ts = await self.post(reply, text, blocks, where, ALERT)
+        return ts
 
 
 def _browser_request(request: web.Request) -> AsyncBoltRequest:

@@ -17,9 +17,17 @@ from bot.core.i18n import gettext as _
 from bot.core.types import Button, Reply
 
 Block = dict[str, Any]
-SECTION_LIMIT = 2900
+# Slack's limits for one message (Block Kit reference): blocks, characters in a section's text
+# or in one of its fields, elements in an actions block. Slack also refuses a message whose blocks
+# hold much more than 13,000 characters in all (``msg_blocks_too_long``, slackapi/bolt-js#2509),
+# hence the lower ``MESSAGE_CHARS``.
+MESSAGE_BLOCKS = 50
+SECTION_CHARS = 3000
+FIELD_CHARS = 2000
 FIELDS_PER_SECTION = 10
-_FIELD = re.compile(r"^([^:•\n]{1,40}):\s+(\S.{0,1900})$")
+ACTIONS_PER_BLOCK = 25
+MESSAGE_CHARS = 12_000
+_FIELD = re.compile(r"^([^:•\n]{1,40}):\s+(\S.*)$")
 
 
 def escape(text: str) -> str:
@@ -31,46 +39,110 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
     return {"type": "plain_text", "text": (text or "·")[:limit], "emoji": True}
 
 
-def _section(lines: list[str]) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": escape("\n".join(lines))[:3000]}}
+@dataclass(frozen=True)
+class Piece:
+    """One block of a reply's text and the lines of the text it shows (the message's own text,
+    which Slack shows in notifications). ``size``: the characters it puts in the message."""
+
+    block: Block
+    source: str
+    size: int
 
 
-def _fields(pairs: list[tuple[str, str]]) -> Block:
-    return {
-        "type": "section",
-        "fields": [{"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"} for k, v in pairs],
-    }
+def _section(lines: list[str]) -> Piece:
+    text = escape("\n".join(lines))
+    return Piece({"type": "section", "text": {"type": "mrkdwn", "text": text}}, "\n".join(lines), len(text))
 
 
-def text_blocks(text: str) -> list[Block]:
-    """Paragraphs as sections; two or more ``Label: value`` lines in a row as a fields section."""
-    blocks: list[Block] = []
+def _field_text(label: str, value: str) -> str:
+    return f"*{escape(label)}*\n{escape(value)}"
+
+
+def _fields(lines: list[str], pairs: list[tuple[str, str]]) -> Piece:
+    fields = [{"type": "mrkdwn", "text": _field_text(k, v)} for k, v in pairs]
+    size = sum(len(f["text"]) for f in fields)
+    return Piece({"type": "section", "fields": fields}, "\n".join(lines), size)
+
+
+def _as_field(line: str) -> tuple[str, str] | None:
+    """``Label: value`` that fits in one field, else None."""
+    m = _FIELD.match(line)
+    if m is None or len(_field_text(m.group(1), m.group(2))) > FIELD_CHARS:
+        return None
+    return m.group(1), m.group(2)
+
+
+def _width(ch: str) -> int:
+    """What one character takes once escaped."""
+    return {"&": 5, "<": 4, ">": 4}.get(ch, 1)
+
+
+def _cut(line: str) -> list[str]:
+    """A line too long for a section, in pieces that fit, cut after a space where there is one."""
+    cut: list[str] = []
+    while len(escape(line)) > SECTION_CHARS:
+        end, size = 0, 0
+        while size + _width(line[end]) <= SECTION_CHARS:
+            size += _width(line[end])
+            end += 1
+        space = line.rfind(" ", 0, end)
+        end = space + 1 if space > 0 else end
+        cut.append(line[:end])
+        line = line[end:]
+    return [*cut, line]
+
+
+def pieces(text: str) -> list[Piece]:
+    """Lines as sections of at most ``SECTION_CHARS``, cut between lines (a longer line after a
+    space); two or more ``Label: value`` lines in a row as fields sections. Nothing is left out."""
+    found: list[Piece] = []
     lines = text.split("\n")
-    i = 0
     para: list[str] = []
 
     def flush() -> None:
-        while para:
-            chunk: list[str] = []
-            while para and (not chunk or len("\n".join([*chunk, para[0]])) <= SECTION_LIMIT):
-                chunk.append(para.pop(0)[:SECTION_LIMIT])
-            if any(line.strip() for line in chunk):
-                blocks.append(_section(chunk))
+        chunk: list[str] = []
+        size = -1
+        for line in (part for whole in para for part in _cut(whole)):
+            if chunk and size + 1 + len(escape(line)) > SECTION_CHARS:
+                keep(chunk)
+                chunk, size = [], -1
+            chunk.append(line)
+            size += 1 + len(escape(line))
+        keep(chunk)
+        para.clear()
 
+    def keep(chunk: list[str]) -> None:
+        if any(line.strip() for line in chunk):  # blank lines alone show nothing
+            found.append(_section(chunk))
+
+    i = 0
     while i < len(lines):
         run: list[tuple[str, str]] = []
-        while i + len(run) < len(lines) and (m := _FIELD.match(lines[i + len(run)])):
-            run.append((m.group(1), m.group(2)))
+        while i + len(run) < len(lines) and (pair := _as_field(lines[i + len(run)])):
+            run.append(pair)
         if len(run) >= 2 and i > 0:
             flush()
-            for start in range(0, len(run), FIELDS_PER_SECTION):
-                blocks.append(_fields(run[start : start + FIELDS_PER_SECTION]))
+            start = 0
+            while start < len(run):
+                end, size = start, 0
+                while end < len(run) and end - start < FIELDS_PER_SECTION:
+                    size += len(_field_text(*run[end]))
+                    if end > start and size > SECTION_CHARS:
+                        break
+                    end += 1
+                found.append(_fields(lines[i + start : i + end], run[start:end]))
+                start = end
             i += len(run)
             continue
         para.append(lines[i])
         i += 1
     flush()
-    return blocks or [_section([" "])]
+    return found or [_section([" "])]
+
+
+def text_blocks(text: str) -> list[Block]:
+    """The blocks of ``text`` in one view (the App Home, which holds 100 blocks)."""
+    return [piece.block for piece in pieces(text)]
 
 
 def button_element(button: Button, question: str) -> dict[str, Any] | None:
@@ -95,18 +167,35 @@ def button_element(button: Button, question: str) -> dict[str, Any] | None:
 
 
 def action_blocks(reply: Reply) -> list[Block]:
+    """A row of buttons per actions block (a row longer than Slack allows in several)."""
     blocks = []
     for row in reply.buttons:
         elements = [e for e in (button_element(b, reply.text) for b in row) if e is not None]
-        if elements:
-            blocks.append({"type": "actions", "elements": elements[:25]})
+        for start in range(0, len(elements), ACTIONS_PER_BLOCK):
+            blocks.append({"type": "actions", "elements": elements[start : start + ACTIONS_PER_BLOCK]})
     return blocks
 
 
-def message(reply: Reply) -> tuple[str, list[Block]]:
-    """The notification text (mrkdwn too: escaped like the blocks, so what a user typed cannot
-    ping ``<!channel>`` or make a link) and the blocks of a message."""
-    return escape(reply.text[:3000]), (text_blocks(reply.text) + action_blocks(reply))[:50]
+def messages(reply: Reply) -> list[tuple[str, list[Block]]]:
+    """The messages a reply takes, in order, as (text, blocks): its text cut between blocks where a
+    message is full (``MESSAGE_BLOCKS``, ``MESSAGE_CHARS``), the buttons under the last piece of
+    text, as Telegram shows a long answer. A message's text is its own piece of the reply (mrkdwn,
+    escaped like the blocks, so that what a user typed cannot ping ``<!channel>`` or make a link)."""
+    actions = action_blocks(reply)[: MESSAGE_BLOCKS - 1]  # 49 rows: more than any answer offers
+    parts: list[list[Piece]] = [[]]
+    for piece in pieces(reply.text):
+        current = parts[-1]
+        full = len(current) >= MESSAGE_BLOCKS or sum(p.size for p in current) + piece.size > MESSAGE_CHARS
+        if current and full:
+            parts.append([])
+        parts[-1].append(piece)
+    last = parts[-1]
+    room = MESSAGE_BLOCKS - len(actions)
+    if len(last) > room:
+        parts[-1:] = [last[:-room], last[-room:]]
+    out = [(escape("\n".join(p.source for p in part)), [p.block for p in part]) for part in parts]
+    out[-1][1].extend(actions)
+    return out
 
 
 def modal_button(form: Form) -> dict[str, Any]:

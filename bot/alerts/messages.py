@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.core import formatting
+from bot.core import formatting, localized
 from bot.core.i18n import gettext as _
 from bot.core.i18n import ngettext
 from bot.core.types import Button, Reply
@@ -66,8 +66,8 @@ async def _pay_link(uow: UnitOfWork, inv: Invoice, settings: Settings, personal:
 
 def _service(r: renewal_costs.Renewal) -> str:
     if r.item == "order":
-        return _("Order #{id} ({plan})").format(id=r.id, plan=r.name)
-    return r.name
+        return _("Order #{id} ({plan})").format(id=r.id, plan=localized.text(r.name))
+    return r.name.fallback
 
 
 def _expiry(r: renewal_costs.Renewal, today: dt.date) -> str:
@@ -132,7 +132,7 @@ async def _renewal(
             lines += [_pay_line(link)] if link is not None else []
             buttons.append([Button(_("Pay"), command=f"pay {r.invoice.id}")])
         else:
-            line = f"renew {r.name}" if r.item == "domain" else f"extend {r.id}"
+            line = f"renew {r.name.fallback}" if r.item == "domain" else f"extend {r.id}"
             buttons.append(_button(_("Renew"), line))
         return Reply("\n".join(lines), buttons=[row for row in buttons if row], private=True)
 
@@ -348,7 +348,7 @@ async def _payment(uow: UnitOfWork, alert: Alert, customer: Customer) -> Draft |
 
 def _lifecycle_text(step: str, standing: service_lifecycle.Standing, today: dt.date) -> str:
     order = standing.order
-    service = _("Order #{id} ({plan})").format(id=order.id, plan=order.plan.name)
+    service = _("Order #{id} ({plan})").format(id=order.id, plan=localized.name(order.plan))
     due = formatting.date(order.period_end)
     if step == "suspend":
         left = (standing.suspend_on - today).days

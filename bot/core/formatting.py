@@ -29,6 +29,7 @@ from babel.units import format_unit
 from bot.core.i18n import current, gettext
 from services.errors import DomainError
 from services.money import Money, Written, exponent
+from services.wording import Names
 
 
 def sentence(text: str) -> str:
@@ -142,6 +143,8 @@ def value(v: Any) -> str:
         return date(v)
     if isinstance(v, Decimal):
         return percent(v)
+    if isinstance(v, Names):
+        return v.in_language(current())
     return str(v)
 
 

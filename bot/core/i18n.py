@@ -1,41 +1,20 @@
-"""Per-request locale (a ContextVar) and gettext catalogs compiled in memory from locales/*.po."""
+"""Per-request locale (a ContextVar) over the gettext catalogs (compiled by ``services.wording``)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
-from pathlib import Path
-
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
 
 from services.errors import N_
+from services.wording import translations
 
-LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 LANGUAGES: tuple[str, ...] = ("en", "fr", "id", "tr")
 DEFAULT = "en"
 
 _locale: ContextVar[str] = ContextVar("locale", default=DEFAULT)
 
 __all__ = ["LANGUAGES", "N_", "accepted", "current", "gettext", "ngettext", "normalize", "use_locale"]
-
-
-@cache
-def translations(lang: str) -> NullTranslations:
-    """Compile the .po file once per process; English is the source language."""
-    path = LOCALES_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if lang == DEFAULT or not path.exists():
-        return NullTranslations()
-    with path.open("rb") as fh:
-        catalog = read_po(fh, locale=lang)
-    buf = io.BytesIO()
-    write_mo(buf, catalog)
-    buf.seek(0)
-    return Translations(buf)
 
 
 def normalize(code: str | None) -> str | None:

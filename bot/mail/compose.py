@@ -244,7 +244,12 @@ async def _invoice(
             total=formatting.amount(inv.total_minor, inv.currency),
             issued=formatting.date(inv.issue_date),
             due=formatting.date(inv.due_date),
-        )
+        ),
+        # What it is for, as written on the invoice when it was issued.
+        "\n".join(
+            f"• {line.description}: {formatting.amount(line.amount_minor, inv.currency)}"
+            for line in inv.lines
+        ),
     ]
     if inv.status == "unpaid":
         link = await invoices.create_pay_link(uow, inv, settings.public_base_url, settings.pay_link_ttl_days)

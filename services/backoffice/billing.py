@@ -35,15 +35,19 @@ from services.backoffice.common import (
     ref_of,
     staff_actor,
 )
-from services.errors import InvalidState
+from services.errors import N_, InvalidState
 from services.invoices import LineSpec, Seller
 from services.money import Money
+from services.wording import Text
 from storage.models import Customer, Invoice, LedgerEntry
 from storage.uow import UnitOfWork
 
 Reason = Annotated[
     str, Field(min_length=1, max_length=200, description="why, kept in the ledger and the audit")
 ]
+
+# TRANSLATORS: the line of a credit note; {reason} is what the staff typed.
+CREDIT = N_("Credit for {number}: {reason}")
 
 # -- invoices ------------------------------------------------------------------------------------
 
@@ -193,7 +197,7 @@ async def credit(
     owner = await uow.session.get(Customer, invoice.customer_id)
     assert owner is not None
     actor = staff_actor(owner.id, by)
-    line = LineSpec(f"Credit for {invoice.number}: {doc.reason}", -subtotal, kind="credit")
+    line = LineSpec(Text(CREDIT, {"number": invoice.number, "reason": doc.reason}), -subtotal, kind="credit")
     note_row = await invoices.create(
         uow, owner, [line], seller, actor, kind="credit", supply_date=invoice.supply_date
     )

@@ -14,11 +14,33 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from services.backoffice.common import Code, Currency, Document, Invalid, Minor, Missing, note
+from services.backoffice.common import Code, Currency, Document, Invalid, Language, Minor, Missing, note
 from storage.models import Addon, MeteredProduct, Plan
 from storage.uow import UnitOfWork
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
+About = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class Worded(Document):
+    """What the customer reads about an item, per language: ``name`` is shown where ``names`` has
+    no entry for the customer's language, the English description where ``descriptions`` has none."""
+
+    code: Code
+    name: Name
+    names: dict[Language, Name] = Field(
+        default_factory=dict, description="the name per language; `name` where one is missing"
+    )
+    descriptions: dict[Language, About] = Field(
+        default_factory=dict, description="what it is, per language; English where one is missing"
+    )
+
+    def words(self) -> dict[str, Any]:
+        return {"name": self.name, "names": dict(self.names), "descriptions": dict(self.descriptions)}
+
+
+def _words(row: Plan | Addon | MeteredProduct) -> dict[str, Any]:
+    return {"name": row.name, "names": dict(row.names or {}), "descriptions": dict(row.descriptions or {})}
 
 
 class Priced(Protocol):
@@ -37,11 +59,9 @@ class PlanPrice(Document):
     yearly_minor: Minor
 
 
-class PlanDoc(Document):
+class PlanDoc(Worded):
     """A plan; ``kind`` says which command changes it (``plan``, ``supportpackage``, ``mail``)."""
 
-    code: Code
-    name: Name
     kind: Literal["server", "subscription", "support", "mail"]
     rank: int = Field(0, ge=0, le=1000, description="order in option lists; higher is an upgrade")
     prices: Annotated[list[PlanPrice], Field(min_length=1, max_length=200)]
@@ -57,9 +77,7 @@ class AddonPrice(Document):
     monthly_minor: Minor
 
 
-class AddonDoc(Document):
-    code: Code
-    name: Name
+class AddonDoc(Worded):
     prices: Annotated[list[AddonPrice], Field(min_length=1, max_length=200)]
 
     @model_validator(mode="after")
@@ -79,11 +97,9 @@ class MeteredPrice(Document):
     hourly_minor: HourlyRate
 
 
-class MeteredProductDoc(Document):
+class MeteredProductDoc(Worded):
     """A package a reseller's accounts, add-ons or service packs are billed by the hour for."""
 
-    code: Code
-    name: Name
     kind: Literal["account", "addon", "pack"]
     prices: Annotated[list[MeteredPrice], Field(min_length=1, max_length=200)]
 
@@ -156,14 +172,14 @@ async def put_plan(uow: UnitOfWork, doc: PlanDoc, by: str, code: str | None = No
         p.currency: {"monthly_minor": p.monthly_minor, "yearly_minor": p.yearly_minor} for p in doc.prices
     }
     return await _put(
-        uow, Plan, "plan", doc.code, {"name": doc.name, "kind": doc.kind, "rank": doc.rank}, prices, by
+        uow, Plan, "plan", doc.code, {**doc.words(), "kind": doc.kind, "rank": doc.rank}, prices, by
     )
 
 
 async def put_addon(uow: UnitOfWork, doc: AddonDoc, by: str, code: str | None = None) -> str:
     _check_code(code, doc.code)
     prices = {p.currency: {"monthly_minor": p.monthly_minor} for p in doc.prices}
-    return await _put(uow, Addon, "addon", doc.code, {"name": doc.name}, prices, by)
+    return await _put(uow, Addon, "addon", doc.code, doc.words(), prices, by)
 
 
 async def put_metered_product(
@@ -172,7 +188,7 @@ async def put_metered_product(
     _check_code(code, doc.code)
     await _same_kind(uow, MeteredProduct, doc.code, doc.kind)
     prices = {p.currency: {"hourly_minor": p.hourly_minor} for p in doc.prices}
-    shared = {"name": doc.name, "kind": doc.kind}
+    shared = {**doc.words(), "kind": doc.kind}
     return await _put(uow, MeteredProduct, "metered_product", doc.code, shared, prices, by)
 
 
@@ -180,7 +196,7 @@ def _plan(rows: Sequence[Plan]) -> PlanDoc:
     first = rows[0]
     return PlanDoc(
         code=first.code,
-        name=first.name,
+        **_words(first),
         kind=first.kind,
         rank=first.rank,
         prices=[
@@ -193,7 +209,7 @@ def _plan(rows: Sequence[Plan]) -> PlanDoc:
 def _addon(rows: Sequence[Addon]) -> AddonDoc:
     return AddonDoc(
         code=rows[0].code,
-        name=rows[0].name,
+        **_words(rows[0]),
         prices=[AddonPrice(currency=r.currency, monthly_minor=r.monthly_minor) for r in rows],
     )
 
@@ -201,7 +217,7 @@ def _addon(rows: Sequence[Addon]) -> AddonDoc:
 def _metered(rows: Sequence[MeteredProduct]) -> MeteredProductDoc:
     return MeteredProductDoc(
         code=rows[0].code,
-        name=rows[0].name,
+        **_words(rows[0]),
         kind=rows[0].kind,
         prices=[MeteredPrice(currency=r.currency, hourly_minor=r.hourly_minor) for r in rows],
     )

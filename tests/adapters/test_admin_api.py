@@ -392,6 +392,38 @@ async def test_openapi_document(api: AdminApi) -> None:
     assert customer["additionalProperties"] is False
 
 
+async def test_catalogue_names_per_language_round_trip(api: AdminApi, writer: str, empty: Dispatcher) -> None:
+    """The provider names what it sells in each language; the API gives back what it was given, the
+    OpenAPI document describes it, and a customer reads the name in their language."""
+    customer_id = await _whole_customer(api, writer)
+    names = {
+        "en": "Daily backups",
+        "fr": "Sauvegardes quotidiennes",
+        "id": "Cadangan harian",
+        "tr": "Günlük yedek",
+    }
+    about = {"fr": "Une copie chaque nuit, gardée 30 jours", "tr": "Her gece bir kopya, 30 gün saklanır"}
+    worded = {**ADDON, "names": names, "descriptions": about}
+    put = await api.call("PUT", "/addons/backup", writer, worded)
+    assert put.status == 200, put.body
+    got = (await api.call("GET", "/addons/backup", writer)).body
+    assert (got["names"], got["descriptions"]) == (names, about)
+    assert (await api.call("PUT", "/addons/backup", writer, worded)).body == got  # unchanged
+    plan = {**PLAN, "names": {"tr": "Sanal sunucu M"}}
+    assert (await api.call("PUT", "/plans/vps-m", writer, plan)).status == 200
+    assert (await api.call("GET", "/plans/vps-m", writer)).body["names"] == {"tr": "Sanal sunucu M"}
+    wrong = await api.call("PUT", "/plans/vps-m", writer, {**PLAN, "names": {"de": "Virtueller Server"}})
+    assert wrong.status == 422
+    schemas = (await api.call("GET", "/openapi.json", None)).body["components"]["schemas"]
+    addon_schema = next(v for k, v in schemas.items() if k.startswith("AddonDoc"))
+    assert {"names", "descriptions"} <= set(addon_schema["properties"])
+
+    lea = await Chat.linked(empty, "lea", customer_id)
+    await lea.say("dil tr")
+    listed = (await lea.say("orders")).text
+    assert "Sanal sunucu M" in listed and "VPS M" not in listed
+
+
 async def test_metered_resources_as_a_reseller_panel_syncs_them(
     api: AdminApi, writer: str, empty: Dispatcher
 ) -> None:

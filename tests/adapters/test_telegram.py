@@ -21,7 +21,16 @@ from bot.core.pacing import REPLY
 from bot.core.types import Attachment, Button, Reply
 from services import clock, invoices, linking
 from services.invoices import LineSpec
-from storage.models import AuditEntry, ChatIdentity, Customer, Domain, ProcessedUpdate, Server, Ticket
+from storage.models import (
+    AuditEntry,
+    ChatIdentity,
+    Customer,
+    Domain,
+    Invoice,
+    ProcessedUpdate,
+    Server,
+    Ticket,
+)
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.roles import (
     CASES,
@@ -226,6 +235,41 @@ async def test_new_ticket_conversation(tg: Telegram, dispatcher: Dispatcher) -> 
         "technical",
         "high",
     )
+
+
+async def test_top_up_conversation_then_the_invoice(tg: Telegram, dispatcher: Dispatcher) -> None:
+    """``/topup`` on Telegram, which has no dialogs: asked step by step in the chat (a wrong answer
+    asked again, the account's details offered as buttons), a preview, then one invoice on the press."""
+    await tg.link(dispatcher.db, ALICE)
+    before = await _top_ups(dispatcher)
+    [amount] = await tg.say(ALICE, "/topup")
+    assert "How much, in EUR?" in amount.params["text"]
+    assert "How much" in texts(await tg.say(ALICE, "a lot"))  # refused, asked again
+    read = texts(await tg.say(ALICE, "100"))
+    assert "Top-up of €100.00." in read and "Business name" in read
+    [address] = await tg.say(ALICE, "Atelier Lumière SAS")
+    assert "Street and number?" in address.params["text"]
+    for answer, following in (("3 quai Voltaire", "Postal code?"), ("75007", "City?"), ("Paris", "Country?")):
+        assert following in texts(await tg.say(ALICE, answer))
+    [tax_id] = await tg.say(ALICE, "FR")
+    assert "Tax id" in tax_id.params["text"] and tax_id.button("No tax id")
+    [preview] = await tg.say(ALICE, "40303265045")
+    assert preview.chat_id == ALICE
+    assert "€100.00" in preview.params["text"] and "FR40303265045" in preview.params["text"]
+    calls = await tg.press(ALICE, preview, "Issue invoice")
+    assert "Top-up invoice issued" in texts(calls)
+    again = await tg.press(ALICE, preview, "Issue invoice")
+    assert "already handled" in texts(again)
+    issued = [i for i in await _top_ups(dispatcher) if i.id not in {b.id for b in before}]
+    assert [(i.status, i.total_minor, i.currency) for i in issued] == [("unpaid", 10000, "EUR")]
+
+
+async def _top_ups(dispatcher: Dispatcher) -> list[Invoice]:
+    async with dispatcher.db.uow() as uow:
+        found = await uow.session.scalars(
+            select(Invoice).where(Invoice.customer_id == 1, Invoice.kind == "topup")
+        )
+        return list(found.all())
 
 
 async def test_reboot_with_confirmation_edits_in_place_and_runs_once(

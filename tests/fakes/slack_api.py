@@ -7,6 +7,10 @@ answer a method with 429 and a ``Retry-After`` header first. Tests wait for call
 Several workspaces: each call records the token it was made with (``Call.token``); ``auth.test``
 names the workspace of each token in ``bots`` (else ``team``); ``oauth.v2.access`` exchanges a code
 ``grant``ed for a workspace once, for the app's ``client_id`` and ``client_secret`` only.
+
+Messages (``chat.*`` and ``response_url`` hooks) are checked as Slack checks them
+(``tests.fakes.block_kit``): one Slack would refuse is answered with Slack's error, and recorded
+with it (``Call.error``), never among the calls ``of`` returns.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.block_kit import refusal
+
+MESSAGES = ("chat.postMessage", "chat.postEphemeral", "chat.update")
+
 
 @dataclass
 class Call:
@@ -29,6 +37,7 @@ class Call:
     status: int = 200
     at: float = field(default_factory=time.monotonic)
     token: str = ""
+    error: str = ""
 
     def blocks(self) -> list[dict[str, Any]]:
         raw = self.args.get("blocks") or (self.args.get("view") or {}).get("blocks") or []
@@ -107,7 +116,7 @@ class FakeSlackAPI:
         self._throttled.setdefault(method, []).extend([retry_after] * times)
 
     def of(self, *methods: str) -> list[Call]:
-        return [c for c in self.calls if c.method in methods and c.status == 200]
+        return [c for c in self.calls if c.method in methods and c.status == 200 and not c.error]
 
     def grant(self, code: str, team: str, token: str, name: str = "", installer: str = "UADMIN") -> None:
         """Slack's consent screen, accepted: ``code`` gives ``token``, the bot token of ``team``."""
@@ -145,7 +154,10 @@ class FakeSlackAPI:
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(queue.pop(0))}
             )
-        await self._record(Call(method, args, token=token))
+        refused = refusal(str(args.get("text", "")), args.get("blocks")) if method in MESSAGES else None
+        await self._record(Call(method, args, token=token, error=refused or ""))
+        if refused:
+            return web.json_response({"ok": False, "error": refused})
         if method == "oauth.v2.access":
             return web.json_response(self._exchange(request.headers.get("Authorization", ""), args))
         return web.json_response(self._answer(method, args, token))
@@ -205,8 +217,10 @@ class FakeSlackAPI:
         return shared
 
     async def _hook(self, request: web.Request) -> web.Response:
-        await self._record(Call(f"hook:{request.match_info['name']}", await request.json()))
-        return web.Response(text="ok")
+        args = await request.json()
+        refused = refusal(str(args.get("text", "")), args.get("blocks"))
+        await self._record(Call(f"hook:{request.match_info['name']}", args, error=refused or ""))
+        return web.Response(status=400, text=refused) if refused else web.Response(text="ok")
 
     def _answer(self, method: str, args: dict[str, Any], token: str) -> dict[str, Any]:
         ts = f"1700000000.{next(self._ts):06d}"

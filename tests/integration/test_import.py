@@ -48,7 +48,8 @@ async def test_the_example_gives_customers_who_chat(db: Database, settings: Sett
     assert format_currency(Decimal("25.00"), "EUR", locale="fr") in balance
     assert "Opening balance carried over from WHMCS" in balance
     orders = (await chat.say("commandes")).text
-    assert "VPS M" in orders and "Standard support" in orders
+    # Product names as the file gives them in French; VPS M has none, so its one name is shown.
+    assert "VPS M" in orders and "Support standard" in orders and "Standard support" not in orders
     assert "brasserie-du-port.example" in (await chat.say("domaines")).text
 
 
@@ -107,3 +108,18 @@ async def test_a_dry_run_writes_nothing(db: Database) -> None:
         report = await bundle.apply(uow, example(), commit=False)
     assert report.count("created") == 16 and report.refused == []
     assert await _count(db, Customer) == 0
+
+
+async def test_names_per_language_round_trip(db: Database) -> None:
+    """What the file says per language comes back out of the export as it went in."""
+    async with db.uow() as uow:
+        await bundle.apply(uow, example())
+    async with db.uow() as uow:
+        exported = await bundle.export(uow)
+    document = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    for section in ("plans", "addons", "metered_products"):
+        given = {i["code"]: (i.get("names", {}), i.get("descriptions", {})) for i in document[section]}
+        back = {i["code"]: (i["names"], i["descriptions"]) for i in exported[section]}
+        assert back == given, section
+    support = next(p for p in exported["plans"] if p["code"] == "support-standard")
+    assert support["names"]["tr"] == "Standart destek" and support["descriptions"]["fr"].startswith("Réponse")

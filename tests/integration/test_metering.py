@@ -117,10 +117,10 @@ async def test_leap_february_hour_by_hour(db: Database) -> None:
         (line.description, line.amount_minor, line.period_start, line.period_end) for line in invoice.lines
     ]
     assert got == [
-        ("a.example — Reseller hosting S: 696 h × 0.0041 EUR/h", charge(696, Decimal("0.41")), dt.date(2028, 2, 1), dt.date(2028, 2, 29)),
-        ("b.example — Reseller hosting S: 292 h × 0.0041 EUR/h", charge(292, Decimal("0.41")), dt.date(2028, 2, 3), dt.date(2028, 2, 15)),
-        ("b.example — Reseller hosting M: 115 h × 0.0082 EUR/h", charge(115, Decimal("0.82")), dt.date(2028, 2, 15), dt.date(2028, 2, 20)),
-        ("late.example — SSL certificate: 60 h × 0.0014 EUR/h", charge(60, Decimal("0.14")), dt.date(2028, 2, 27), dt.date(2028, 2, 29)),
+        ("a.example — Reseller hosting S: 696 h × €0.0041/h", charge(696, Decimal("0.41")), dt.date(2028, 2, 1), dt.date(2028, 2, 29)),
+        ("b.example — Reseller hosting S: 292 h × €0.0041/h", charge(292, Decimal("0.41")), dt.date(2028, 2, 3), dt.date(2028, 2, 15)),
+        ("b.example — Reseller hosting M: 115 h × €0.0082/h", charge(115, Decimal("0.82")), dt.date(2028, 2, 15), dt.date(2028, 2, 20)),
+        ("late.example — SSL certificate: 60 h × €0.0014/h", charge(60, Decimal("0.14")), dt.date(2028, 2, 27), dt.date(2028, 2, 29)),
     ]  # fmt: skip
     assert sum(line.amount_minor for line in invoice.lines) == invoice.subtotal_minor == 285 + 120 + 94 + 8
     assert invoice.vat_minor == vat_amount(invoice.subtotal_minor, Decimal(21))

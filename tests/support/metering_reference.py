@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 
 from services.hourly_billing import Month, State, resource_lines
-from services.money import exponent
+from services.month_close import USAGE_LINE
+from services.wording import Rate, Text, names_of, write
 from storage.models import Customer, MeteredProduct, MeteredResource, MeterSnapshot
 from storage.uow import UnitOfWork
 
@@ -20,8 +21,9 @@ from storage.uow import UnitOfWork
 Row = tuple[str, int, dt.date, dt.date, int | None]
 
 
-async def usage_lines(uow: UnitOfWork, customer: Customer, month: Month) -> list[Row]:
-    """The customer's usage invoice lines for the whole month, as ``close_month`` made them."""
+async def usage_lines(uow: UnitOfWork, customer: Customer, month: Month, language: str = "en") -> list[Row]:
+    """The customer's usage invoice lines for the whole month, as ``close_month`` made them
+    (``language``: the seller's, for a customer who chose none)."""
     tz = ZoneInfo(customer.timezone)
     start, end = month.bounds(tz)
     hours = month.hours(tz)
@@ -36,7 +38,7 @@ async def usage_lines(uow: UnitOfWork, customer: Customer, month: Month) -> list
             .order_by(MeteredResource.id)
         )
     ).all()
-    names = {p.id: p.name for p in await uow.session.scalars(select(MeteredProduct))}
+    products = {p.id: p for p in await uow.session.scalars(select(MeteredProduct))}
     out: list[Row] = []
     for resource in resources:
         before = await uow.session.scalar(
@@ -55,11 +57,18 @@ async def usage_lines(uow: UnitOfWork, customer: Customer, month: Month) -> list
         )
         states = [(hour, State(pid, rate)) for hour, pid, rate in snapshots]
         for line in resource_lines(resource.id, states, resource.deleted_at, hours, end):
-            rate = line.state.rate.scaleb(-exponent(customer.currency)).normalize()
+            text = Text(
+                USAGE_LINE,
+                {
+                    "resource": resource.name,
+                    "package": names_of(products[line.state.product_id]),
+                    "hours": len(line.hours),
+                    "rate": Rate(line.state.rate, customer.currency),
+                },
+            )
             out.append(
                 (
-                    f"{resource.name} — {names[line.state.product_id]}: {len(line.hours)} h × "
-                    f"{rate:f} {customer.currency}/h",
+                    write(text, customer.language or language),
                     line.amount,
                     line.hours[0].astimezone(tz).date(),
                     line.hours[-1].astimezone(tz).date(),

@@ -2,7 +2,7 @@
 month close reads a few rows per resource instead of every hour; filled from the snapshots
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-01 07:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
