@@ -61,7 +61,12 @@ async def generate(db: Database, seed: int, resellers: int = 10) -> list[int]:
     for n in range(resellers):
         async with db.uow() as uow:
             customer = Customer(
-                name=f"r{n}", email=f"r{n}@example.org", country="NL", currency="EUR", timezone=ZONES[n % 5]
+                name=f"r{n}",
+                email=f"r{n}@example.org",
+                country="NL",
+                currency="EUR",
+                timezone=ZONES[n % 5],
+                language=(None, "fr", "tr", "id")[n % 4],  # lines written in each
             )
             uow.session.add(customer)
             await uow.flush()
