@@ -31,6 +31,7 @@ from services import (
     linking,
     mail_outbox,
     metering,
+    month_close,
     pending_actions,
     plans,
     renewals,
@@ -165,15 +166,8 @@ async def record_hour(app: App) -> int:
 
 
 async def close_months(app: App) -> int:
-    """Create the usage invoice of every customer whose month has ended; each in its own transaction."""
-    async with app.db.uow() as uow:
-        due = await metering.due(uow)
-    created = 0
-    for customer_id, month in due:
-        async with app.db.uow() as uow:
-            if await metering.close_month(uow, customer_id, month, app.seller) is not None:
-                created += 1
-    return created
+    """Create the usage invoice of every customer whose month has ended, a batch at a time."""
+    return await month_close.run(app.db, app.seller)
 
 
 async def hourly(app: App) -> None:

@@ -13,9 +13,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from services import clock, invoices, paying, sealing, traffic
+from services import clock, invoices, meter_runs, paying, sealing, traffic
 from services import topup as topup_service
 from services.hourly_billing import HOUR, Month, hour_start
 from services.invoices import LineSpec, Seller
@@ -28,7 +28,6 @@ from storage.models import (
     DomainPrice,
     MeteredProduct,
     MeteredResource,
-    MeterSnapshot,
     Order,
     OrderAddon,
     Plan,
@@ -651,8 +650,7 @@ async def _reseller(uow: UnitOfWork, customer: Customer) -> None:
                 }
             )
             hour += HOUR
-    if rows:
-        await uow.session.execute(insert(MeterSnapshot), rows)
+    await meter_runs.record(uow, rows)
 
 
 # Average bytes a second (in, out) by server name, nightly backup bytes out (at 02:00 local), and a

@@ -48,6 +48,19 @@ async def record_all(
         )
 
 
+async def record_system(uow: UnitOfWork, action: str, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """``record`` with no actor for many (target, detail) at once, in one statement: what a job
+    did, as ``record(uow, action, None, ...)`` writes it one at a time."""
+    if rows:
+        await uow.session.execute(
+            insert(AuditEntry),
+            [
+                {"action": action, "customer_id": None, "target": t, "outcome": "ok", "detail": d}
+                for t, d in rows
+            ],
+        )
+
+
 def defer(
     uow: UnitOfWork,
     action: str,

@@ -156,6 +156,69 @@ def resource_lines(
     return lines
 
 
+@dataclass(frozen=True)
+class Run:
+    """A resource's state from the UTC hour ``since`` until the hour ``ended`` (None: still)."""
+
+    since: dt.datetime
+    ended: dt.datetime | None
+    state: State
+
+
+@dataclass(frozen=True)
+class Span:
+    """A ``Line`` told by its first hour and its number of hours: what a month close needs,
+    without an object per hour."""
+
+    resource_id: int
+    state: State
+    first: dt.datetime
+    count: int
+
+    @classmethod
+    def of(cls, line: Line) -> Span:
+        return cls(line.resource_id, line.state, line.hours[0], len(line.hours))
+
+    @property
+    def last(self) -> dt.datetime:
+        return self.first + (self.count - 1) * HOUR
+
+    @property
+    def amount(self) -> int:
+        return charge(self.count, self.state.rate)
+
+
+def _ceil_hour(moment: dt.datetime) -> dt.datetime:
+    start = hour_start(moment)
+    return start if start == moment else start + HOUR
+
+
+def resource_spans(
+    resource_id: int,
+    runs: Sequence[Run],
+    deleted_at: dt.datetime | None,
+    bounds: tuple[dt.datetime, dt.datetime],
+    until: dt.datetime,
+) -> list[Span]:
+    """``resource_lines`` counted over runs instead of hours (the same lines, as spans): a run
+    bills the month's hours from its start to the next run's, before ``until`` and deletion."""
+    start, end = bounds
+    first = _ceil_hour(start)
+    stop = _ceil_hour(min(end, until) if deleted_at is None else min(end, until, deleted_at))
+    spans: list[Span] = []
+    for run in sorted(runs, key=lambda r: r.since):
+        lo = max(run.since, first)
+        hi = stop if run.ended is None else min(run.ended, stop)
+        if hi <= lo:
+            continue
+        count = (hi - lo) // HOUR
+        if spans and spans[-1].state == run.state and spans[-1].last + HOUR == lo:
+            spans[-1] = Span(resource_id, run.state, spans[-1].first, spans[-1].count + count)
+        else:
+            spans.append(Span(resource_id, run.state, lo, count))
+    return spans if sum(span.count for span in spans) >= FREE_HOURS else []
+
+
 def per_day(lines: Iterable[Line], tz: ZoneInfo) -> dict[dt.date, int]:
     """Each local day's share of the lines; the shares of a line sum to its amount exactly."""
     days: dict[dt.date, int] = defaultdict(int)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -83,6 +84,56 @@ async def add(
     if wake is not None:
         uow.after_commit(wake)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One mail for ``add_all``: what ``add`` takes, without a secret or a deadline."""
+
+    key: str
+    kind: str
+    to: str
+    params: dict[str, Any]
+    customer_id: int | None
+    language: str
+
+
+async def add_all(uow: UnitOfWork, drafts: Sequence[Draft]) -> int:
+    """``add`` for many mails in one statement (keys that exist are skipped); how many were
+    written. Does not commit."""
+    if not drafts:
+        return 0
+    now = clock.now()
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    result = await uow.session.execute(
+        insert(Mail)
+        .values(
+            [
+                {
+                    "key": d.key,
+                    "message_id": secrets.token_hex(16),
+                    "customer_id": d.customer_id,
+                    "kind": d.kind,
+                    "to_addr": d.to,
+                    "language": d.language,
+                    "params": d.params,
+                    "secret": False,
+                    "state": "pending",
+                    "attempts": 0,
+                    "not_before": now,
+                    "not_after": None,
+                    "last_error": "",
+                    "created_at": now,
+                }
+                for d in drafts
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    wake = uow.session.info.get(_WAKE)
+    if wake is not None:
+        uow.after_commit(wake)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _claimable(now: dt.datetime) -> Any:

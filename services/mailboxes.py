@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select
 
@@ -58,6 +59,17 @@ async def mailbox(uow: UnitOfWork, customer: Customer, purpose: str) -> str:
         .limit(1)
     )
     return alternative or customer.email
+
+
+async def mailboxes(uow: UnitOfWork, customers: Sequence[Customer], purpose: str) -> dict[int, str]:
+    """``mailbox`` for many customers in one query, by customer id."""
+    found = await uow.session.execute(
+        select(CustomerEmail.customer_id, CustomerEmail.email)
+        .where(CustomerEmail.customer_id.in_([c.id for c in customers]), CustomerEmail.purpose == purpose)
+        .order_by(CustomerEmail.id)
+    )
+    latest = {customer_id: email for customer_id, email in found}
+    return {c.id: latest.get(c.id) or c.email for c in customers}
 
 
 async def listing(uow: UnitOfWork, customer_id: int) -> dict[str, str]:

@@ -11,11 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services import audit, clock, invoices
+from services import audit, clock, meter_runs, month_close
 from services.access import owned
 from services.audit import Actor
 from services.errors import N_, InvalidState, NotFound
@@ -23,6 +23,7 @@ from services.hourly_billing import (
     FREE_HOURS,
     Line,
     Month,
+    Span,
     State,
     billed_hours,
     hour_start,
@@ -30,22 +31,20 @@ from services.hourly_billing import (
     resource_lines,
 )
 from services.invoices import LineSpec, Seller
-from services.wording import Rate, Text, names_of
+from services.wording import names_of
 from storage.models import (
     Customer,
     IdempotencyKey,
     Invoice,
     MeteredProduct,
     MeteredResource,
+    MeterRun,
     MeterSnapshot,
 )
 from storage.uow import UnitOfWork
 
 # Rows per INSERT, well under the drivers' bound-parameter limits (five columns a row).
 SNAPSHOT_BATCH = 1000
-# TRANSLATORS: an invoice line: the reseller's account, add-on or pack, its package, the hours it
-# existed and the price of an hour.
-USAGE_LINE = N_("{resource} — {package}: {hours} h × {rate}/h")
 
 
 async def _product(uow: UnitOfWork, code: str, currency: str) -> MeteredProduct:
@@ -107,7 +106,8 @@ async def remove(uow: UnitOfWork, resource_id: int, actor: Actor) -> MeteredReso
 async def snapshot(uow: UnitOfWork) -> int:
     """Record the hour in progress for every resource that exists now; returns the rows written.
 
-    Safe to run twice in the same hour or on two workers at once: an hour is recorded once.
+    Safe to run twice in the same hour or on two workers at once: an hour is recorded once. The
+    roll-up (``services.meter_runs``) follows in the same transaction.
     """
     now = clock.now()
     rows = await uow.session.execute(
@@ -134,6 +134,7 @@ async def snapshot(uow: UnitOfWork) -> int:
         batch = values[i : i + SNAPSHOT_BATCH]
         result = await uow.session.execute(insert(MeterSnapshot).values(batch).on_conflict_do_nothing())
         written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    await meter_runs.extend(uow, hour)
     await uow.commit()
     return written
 
@@ -166,7 +167,9 @@ class _Recorded:
 
 
 async def _recorded(uow: UnitOfWork, customer: Customer, month: Month, tz: ZoneInfo) -> _Recorded:
-    """The month's snapshots of the customer's resources, plus each one's last one before the month."""
+    """The states of the customer's resources through the month, from the roll-up: the first hour
+    of each run that reaches into the month, the one in progress when the month began included
+    (the same states, hour by hour, as the snapshots'; see ``services.meter_runs``)."""
     start, end = month.bounds(tz)
     resources = {
         r.id: r
@@ -181,36 +184,16 @@ async def _recorded(uow: UnitOfWork, customer: Customer, month: Month, tz: ZoneI
     states: dict[int, list[tuple[dt.datetime, State]]] = defaultdict(list)
     product_ids = {r.product_id for r in resources.values()}
     if resources:
-        last_before = (
-            select(MeterSnapshot.resource_id, func.max(MeterSnapshot.hour).label("hour"))
-            .where(MeterSnapshot.resource_id.in_(resources), MeterSnapshot.hour < start)
-            .group_by(MeterSnapshot.resource_id)
-            .subquery()
-        )
         rows = await uow.session.execute(
-            select(
-                MeterSnapshot.resource_id,
-                MeterSnapshot.hour,
-                MeterSnapshot.product_id,
-                MeterSnapshot.hourly_minor,
-            )
-            .outerjoin(
-                last_before,
-                and_(
-                    last_before.c.resource_id == MeterSnapshot.resource_id,
-                    last_before.c.hour == MeterSnapshot.hour,
-                ),
-            )
-            .where(
-                MeterSnapshot.resource_id.in_(resources),
-                or_(
-                    and_(MeterSnapshot.hour >= start, MeterSnapshot.hour < end),
-                    last_before.c.hour.is_not(None),
-                ),
+            select(MeterRun.resource_id, MeterRun.since, MeterRun.product_id, MeterRun.hourly_minor).where(
+                MeterRun.customer_id == customer.id,
+                MeterRun.resource_id.in_(resources),
+                MeterRun.since < end,
+                or_(MeterRun.ended.is_(None), MeterRun.ended > start),
             )
         )
-        for rid, hour, pid, rate in rows:
-            states[rid].append((hour, State(pid, rate)))
+        for rid, since, pid, rate in rows:
+            states[rid].append((since, State(pid, rate)))
             product_ids.add(pid)
     products = {
         p.id: p
@@ -275,68 +258,25 @@ async def month_usage(uow: UnitOfWork, customer: Customer, month: Month) -> Mont
 
 def invoice_lines(usage: MonthUsage) -> list[LineSpec]:
     """One invoice line per usage line: resource, package, hours and hourly rate, and its period."""
-    specs = []
-    for line in usage.lines:
-        resource = usage.resources[line.resource_id]
-        product = usage.products[line.state.product_id]
-        specs.append(
-            LineSpec(
-                Text(
-                    USAGE_LINE,
-                    {
-                        "resource": resource.name,
-                        "package": names_of(product),
-                        "hours": len(line.hours),
-                        "rate": Rate(line.state.rate, usage.currency),
-                    },
-                ),
-                line.amount,
-                kind="usage",
-                period_start=line.hours[0].astimezone(usage.tz).date(),
-                period_end=line.hours[-1].astimezone(usage.tz).date(),
-                ref_id=resource.id,
-            )
+    return [
+        month_close.line_spec(
+            Span.of(line),
+            usage.resources[line.resource_id].name,
+            names_of(usage.products[line.state.product_id]),
+            usage.currency,
+            usage.tz,
         )
-    return specs
-
-
-def _key(customer_id: int, month: Month) -> str:
-    return f"usage-invoice:{customer_id}:{month.key}"
+        for line in usage.lines
+    ]
 
 
 async def close_month(uow: UnitOfWork, customer_id: int, month: Month, seller: Seller) -> Invoice | None:
-    """Create the month's usage invoice, once per customer and month however often it is asked.
-
-    The claim on the idempotency key comes first: a second worker waits on it, then finds it
-    taken. Nothing billable: the month is closed without an invoice.
-    """
-    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-    claimed = await uow.session.scalar(
-        insert(IdempotencyKey)
-        .values(key=_key(customer_id, month), created_at=clock.now())
-        .on_conflict_do_nothing()
-        .returning(IdempotencyKey.key)
-    )
-    if claimed is None:
-        return None
-    customer = await uow.session.get(Customer, customer_id)
-    assert customer is not None
-    usage = await month_usage(uow, customer, month)
-    invoice = None
-    if usage.lines:
-        invoice = await invoices.create(
-            uow, customer, invoice_lines(usage), seller, None, supply_date=month.last_day()
-        )
-    audit.record(
-        uow,
-        "meter.close",
-        None,
-        f"customer:{customer_id}",
-        month=month.key,
-        invoice=invoice.id if invoice else None,
-    )
+    """Create the month's usage invoice, once per customer and month however often it is asked
+    (``services.month_close``, for one customer). Nothing billable: closed without an invoice."""
+    claimed = await month_close.claim(uow, [(customer_id, month)])
+    invoice_id = (await month_close.close_claimed(uow, claimed, seller)).get(customer_id)
     await uow.commit()
-    return invoice
+    return None if invoice_id is None else await uow.session.get(Invoice, invoice_id)
 
 
 async def due(uow: UnitOfWork) -> list[tuple[int, Month]]:
@@ -344,26 +284,18 @@ async def due(uow: UnitOfWork) -> list[tuple[int, Month]]:
     now = clock.now()
     rows = await uow.session.execute(
         select(Customer.id, Customer.timezone)
-        .where(
-            Customer.id.in_(
-                select(MeteredResource.customer_id).where(
-                    MeteredResource.created_at < now,
-                    or_(
-                        MeteredResource.deleted_at.is_(None),
-                        MeteredResource.deleted_at > now - dt.timedelta(days=62),
-                    ),
-                )
-            )
-        )
+        .where(Customer.id.in_(month_close.metered(now)))
         .order_by(Customer.id)
     )
     wanted = [(cid, Month.of(now, ZoneInfo(tz)).previous()) for cid, tz in rows]
     done = set(
         await uow.session.scalars(
-            select(IdempotencyKey.key).where(IdempotencyKey.key.in_([_key(c, m) for c, m in wanted]))
+            select(IdempotencyKey.key).where(
+                IdempotencyKey.key.in_([month_close.usage_key(c, m) for c, m in wanted])
+            )
         )
     )
-    return [(c, m) for c, m in wanted if _key(c, m) not in done]
+    return [(c, m) for c, m in wanted if month_close.usage_key(c, m) not in done]
 
 
 async def billing_open(uow: UnitOfWork, customer: Customer) -> bool:
@@ -372,7 +304,7 @@ async def billing_open(uow: UnitOfWork, customer: Customer) -> bool:
     tz = ZoneInfo(customer.timezone)
     month = Month.of(clock.now(), tz)
     previous = month.previous()
-    closed = await uow.session.get(IdempotencyKey, _key(customer.id, previous)) is not None
+    closed = await uow.session.get(IdempotencyKey, month_close.usage_key(customer.id, previous)) is not None
     since = (month if closed else previous).bounds(tz)[0]
     found = await uow.session.scalar(
         select(MeteredResource.id)

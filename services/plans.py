@@ -12,8 +12,10 @@ import datetime as dt
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, exists, func, select, update
+from sqlalchemy.orm import aliased
 
 from services import audit, breakdown, clock, invoices, proration
 from services.access import owned
@@ -27,6 +29,7 @@ from storage.models import Addon, Customer, Invoice, Order, OrderAddon, OrderCha
 from storage.uow import UnitOfWork
 
 MAILBOX = "mailbox"
+BATCH = 500  # scheduled changes per transaction
 PRORATED = N_("Plan change, prorated: {name}")
 
 
@@ -272,37 +275,109 @@ async def cancel(uow: UnitOfWork, change_id: int, actor: Actor) -> OrderChange:
     return row
 
 
-async def apply_due(uow: UnitOfWork, seller: Seller) -> int:
-    """The worker's job: apply every scheduled change whose date has come; returns how many."""
+def _upgrade(change: type[OrderChange] | Any) -> ColumnElement[bool]:
+    """``is_upgrade`` in SQL, for a scheduled change and the order as it is before the change."""
+    order = aliased(Order)
+    new, current = aliased(Plan), aliased(Plan)
+    return exists().where(
+        order.id == change.order_id,
+        new.id == change.plan_id,
+        current.id == order.plan_id,
+        func.coalesce(change.billing_cycle, order.billing_cycle) == order.billing_cycle,
+        new.rank > current.rank,
+    )
+
+
+async def apply_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> int:
+    """The worker's job: apply every scheduled change whose date has come, a batch per transaction;
+    returns how many. The downgrades and changes of cycle of a batch are a few statements, each
+    change taken by a conditional update; an upgrade is prorated on its own invoice."""
     today = clock.today()
     applied = 0
-    last_id = 0
+    after = 0
     while True:
-        row = await uow.session.scalar(
-            select(OrderChange)
+        pick = (
+            select(OrderChange.id)
             .where(
-                OrderChange.status == "scheduled", OrderChange.effective_on <= today, OrderChange.id > last_id
+                OrderChange.status == "scheduled", OrderChange.effective_on <= today, OrderChange.id > after
             )
             .order_by(OrderChange.id)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=OrderChange)
+            .limit(batch)
         )
-        if row is None:
+        if uow.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        ids = list((await uow.session.scalars(pick)).all())
+        if not ids:
             return applied
-        last_id = row.id
+        after = ids[-1]
+        applied += await _switch_due(uow, ids) + await _upgrade_due(uow, ids, seller)
+        await uow.commit()
+
+
+async def _switch_due(uow: UnitOfWork, ids: Sequence[int]) -> int:
+    """The changes among ``ids`` that are not upgrades: taken, then their orders switched at once."""
+    taken = (
+        await uow.session.execute(
+            update(OrderChange)
+            .where(
+                OrderChange.id.in_(ids),
+                OrderChange.status == "scheduled",
+                OrderChange.plan_id.is_not(None),
+                ~_upgrade(OrderChange),
+            )
+            .values(status="done")
+            .returning(OrderChange.id, OrderChange.order_id, OrderChange.customer_id, OrderChange.plan_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    if not taken:
+        return 0
+    cycle = func.coalesce(OrderChange.billing_cycle, Order.billing_cycle)
+    await uow.session.execute(
+        update(Order)
+        .where(
+            Order.id == OrderChange.order_id,
+            OrderChange.id.in_([change for change, _order, _customer, _plan in taken]),
+            Plan.id == OrderChange.plan_id,
+        )
+        .values(
+            plan_id=OrderChange.plan_id,
+            billing_cycle=cycle,
+            price_minor=case((cycle == "yearly", Plan.yearly_minor), else_=Plan.monthly_minor),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    found = await uow.session.execute(select(Plan.id, Plan.code).where(Plan.id.in_({p for *_, p in taken})))
+    codes: dict[int | None, str] = {plan_id: code for plan_id, code in found}
+    await audit.record_all(
+        uow,
+        "order.downgrade",
+        [(customer, f"order:{order}", {"new": codes[plan]}) for _change, order, customer, plan in taken],
+    )
+    return len(taken)
+
+
+async def _upgrade_due(uow: UnitOfWork, ids: Sequence[int], seller: Seller) -> int:
+    """The upgrades among ``ids`` (all that is still scheduled): each switched and prorated."""
+    rows = (
+        await uow.session.scalars(
+            select(OrderChange)
+            .where(
+                OrderChange.id.in_(ids), OrderChange.status == "scheduled", OrderChange.plan_id.is_not(None)
+            )
+            .order_by(OrderChange.id)
+        )
+    ).all()
+    for row in rows:
         order = await uow.session.get(Order, row.order_id)
         customer = await uow.session.get(Customer, row.customer_id)
         assert order is not None and customer is not None and row.plan is not None
-        cycle = row.billing_cycle or order.billing_cycle
-        if is_upgrade(order, row.plan, cycle):
-            invoice = await _upgrade_now(uow, customer, order, row.plan, cycle, seller, None)
-            row.invoice_id = invoice.id if invoice else None
-        else:
-            switch(order, row.plan, cycle)
-            audit.record(uow, "order.downgrade", None, f"order:{order.id}", new=row.plan.code)
+        invoice = await _upgrade_now(
+            uow, customer, order, row.plan, row.billing_cycle or order.billing_cycle, seller, None
+        )
+        row.invoice_id = invoice.id if invoice else None
         row.status = "done"
-        applied += 1
-        await uow.commit()
+    return len(rows)
 
 
 async def awaiting_payment(uow: UnitOfWork, order: Order) -> OrderChange | None:

@@ -642,6 +642,31 @@ class MeterSnapshot(Base):
     hourly_minor: Mapped[Decimal] = mapped_column(Numeric(16, 4))
 
 
+class MeterRun(Base):
+    """The recorded hours of one resource, rolled up: a run of consecutive snapshots in the same
+    package at the same rate (``services.meter_runs`` keeps it in step with ``meter_snapshots``).
+
+    The state of any hour is the state of the run it falls in (``since`` ≤ hour < ``ended``), as
+    it is of the last snapshot at or before it; so a month close reads a few runs per resource
+    instead of every hour. ``ended`` is the next run's ``since`` (None: the latest run);
+    ``last_hour`` and ``hours`` say what was recorded in the run.
+    """
+
+    __tablename__ = "meter_runs"
+    __table_args__ = (Index("ix_meter_runs_customer_resource", "customer_id", "resource_id", "since"),)
+
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("metered_resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    since: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    ended: Mapped[dt.datetime | None] = mapped_column()
+    last_hour: Mapped[dt.datetime] = mapped_column()
+    hours: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("metered_products.id"))
+    hourly_minor: Mapped[Decimal] = mapped_column(Numeric(16, 4))
+
+
 class ChannelBinding(Base):
     """A group chat (Slack channel, Telegram group) that a team shares for one customer account."""
 

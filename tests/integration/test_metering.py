@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.demo import METERED
-from services import clock, metering
+from services import clock, meter_runs, metering
 from services.audit import Actor
 from services.errors import InvalidState, NotFound
 from services.hourly_billing import HOUR, Month, charge
 from services.invoices import Seller, vat_amount
-from storage.models import AuditEntry, Customer, IdempotencyKey, Invoice, MeteredProduct, MeterSnapshot
+from storage.models import AuditEntry, Customer, IdempotencyKey, Invoice, MeteredProduct
 from storage.uow import Database
 
 SELLER = Seller("Hostbot Hosting B.V.", "Keizersgracht 100, Amsterdam", "NL", "NL004495445B01")
@@ -268,7 +268,7 @@ async def test_stored_snapshots_invoice_adds_up(
                 in_month.append(product.hourly_minor)
         await at(db, deleted, metering.remove, made.id, Actor(customer.id))
         async with db.uow() as uow:
-            await uow.session.execute(MeterSnapshot.__table__.insert(), rows)
+            await meter_runs.record(uow, rows)
             await uow.commit()
         if len(in_month) >= 48:
             expected += sum(charge(in_month.count(r), r) for r in set(in_month))
