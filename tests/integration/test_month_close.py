@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, event, func, select, text, update
 
 from bot.demo import METERED
 from services import clock, meter_runs, metering, month_close
@@ -323,3 +324,38 @@ async def test_the_migration_fills_the_roll_up_from_the_snapshots(db: Database) 
         await conn.run_sync(again)
     async with db.uow() as uow:
         assert await runs(uow) == kept
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_the_close_reads_through_indexes(db: Database) -> None:
+    """The close's reads and writes would not scan a big table (plans as on big tables: sequential
+    scans priced out, so one left means no index serves the query)."""
+    await generate(db, seed=7, resellers=12)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH")):
+            seen.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        with clock.frozen(AFTER):
+            assert await month_close.run(db, SELLER, customers=5, rows=50) > 0
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert any("FROM meter_runs" in statement for statement, _ in seen)
+    small = {"metered_products", "sellers"}  # a handful of rows whatever the size
+    scans = []
+    async with db.engine.connect() as conn:
+        await conn.execute(text("SET enable_seqscan = off"))
+        for statement, parameters in seen:
+            plan = [row[0] for row in await conn.exec_driver_sql("EXPLAIN " + statement, parameters)]
+            scans += [
+                (line.strip(), statement[:120])
+                for line in plan
+                if "Seq Scan on" in line and line.split("Seq Scan on ")[1].split()[0] not in small
+            ]
+    assert scans == []
