@@ -48,6 +48,7 @@ from bot.adapters.telegram import TelegramAdapter
 from bot.alerts.senders import Sender, TelegramSender
 from bot.bootstrap import App, open_app
 from bot.config import Settings
+from bot.core.dispatcher import Deliver
 from bot.core.pacing import HEADROOM
 from bot.core.types import Incoming, Reply
 from services import invoices
@@ -134,9 +135,13 @@ async def type_balance(adapter: TelegramAdapter, busy: asyncio.Event) -> Typed:
     typed = Typed()
     handle = adapter.dispatcher.handle
 
-    async def timed(incoming: Incoming) -> list[Reply]:
-        replies = await handle(incoming)
-        typed.handled[int(incoming.chat_id)] = time.monotonic()
+    async def timed(incoming: Incoming, deliver: Deliver | None = None) -> list[Reply]:
+        async def stamped(replies: list[Reply]) -> None:
+            typed.handled[int(incoming.chat_id)] = time.monotonic()
+            if deliver is not None:
+                await deliver(replies)
+
+        replies = await handle(incoming, stamped)
         return replies
 
     adapter.dispatcher.handle = timed  # type: ignore[method-assign]  # the bench's stopwatch
