@@ -94,6 +94,7 @@ def overdue_rung(days_after: Sequence[int], late: int) -> int | None:
 class _Batch:
     """What the rules know of one batch of customers: each one's day, balance and currency."""
 
+    span: tuple[int, int]  # the first and last customer id the batch may hold
     today: dict[int, dt.date]
     balance: dict[int, Money]
     prefs: dict[int, tuple[list[str], int | None]]  # muted kinds, low-balance threshold
@@ -105,8 +106,7 @@ class _Batch:
         """``column`` (a customer id) lies in the batch's range of ids: a range costs nothing to
         bind, unlike a set of thousands; rows of customers in the range but outside the batch
         (those without a chat) are dropped by the rules (``cid in batch.today``)."""
-        ids = self.today.keys()
-        return column.between(min(ids), max(ids))
+        return column.between(*self.span)
 
     @property
     def first_day(self) -> dt.date:
@@ -117,24 +117,35 @@ class _Batch:
         return max(self.today.values())
 
 
-def _with_chat() -> ColumnElement[bool]:
-    linked = exists().where(ChatIdentity.customer_id == Customer.id)
-    shared = exists().where(ChannelBinding.customer_id == Customer.id)
-    return linked | shared
-
-
 _CUSTOMER = (Customer.id, Customer.timezone, Customer.balance_minor, Customer.currency)
 
 
-async def _next_batch(uow: UnitOfWork, after: int, limit: int) -> _Batch:
-    """The next ``limit`` customers with at least one linked or shared chat, by id (keyset)."""
-    rows = await uow.session.execute(
-        select(*_CUSTOMER).where(Customer.id > after, _with_chat()).order_by(Customer.id).limit(limit)
+async def _next_batch(uow: UnitOfWork, after: int, limit: int) -> _Batch | None:
+    """The customers with at least one linked or shared chat among the next ``limit`` customers
+    after ``after`` by id (keyset); None when there are no more customers. The range is fixed
+    first so that the chats are probed within it only (an unbounded ``EXISTS`` reads every chat
+    of every customer, each batch)."""
+    last = await uow.session.scalar(
+        select(Customer.id).where(Customer.id > after).order_by(Customer.id).offset(limit - 1).limit(1)
     )
-    return await _start(uow, rows.all())
+    if last is None:
+        last = await uow.session.scalar(select(func.max(Customer.id)).where(Customer.id > after))
+        if last is None:
+            return None
+    linked = exists().where(
+        ChatIdentity.customer_id == Customer.id, ChatIdentity.customer_id.between(after + 1, last)
+    )
+    shared = exists().where(
+        ChannelBinding.customer_id == Customer.id, ChannelBinding.customer_id.between(after + 1, last)
+    )
+    rows = await uow.session.execute(
+        select(*_CUSTOMER).where(Customer.id.between(after + 1, last), linked | shared)
+    )
+    return await _start(uow, rows.all(), (after + 1, last))
 
 
-async def _start(uow: UnitOfWork, rows: Sequence[Any]) -> _Batch:
+async def _start(uow: UnitOfWork, rows: Sequence[Any], span: tuple[int, int]) -> _Batch:
+    """The batch of these customers (``_CUSTOMER`` rows), whose ids lie within ``span``."""
     now = clock.now()
     days: dict[str, dt.date] = {}
     today, balance = {}, {}
@@ -143,7 +154,7 @@ async def _start(uow: UnitOfWork, rows: Sequence[Any]) -> _Batch:
             days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
         today[cid] = days[tz]
         balance[cid] = Money(int(minor or 0), currency)
-    batch = _Batch(today, balance, {})
+    batch = _Batch(span, today, balance, {})
     if today:
         prefs = await uow.session.execute(
             select(AlertSettings.customer_id, AlertSettings.muted, AlertSettings.low_balance_minor).where(
@@ -405,7 +416,8 @@ async def find(uow: UnitOfWork, ids: list[int], settings: AlertRules, seller: Se
     chats that no shared chat of theirs takes either (what the outbox already has is among them:
     ``outbox.add_many`` skips it)."""
     rows = await uow.session.execute(select(*_CUSTOMER).where(among(uow.dialect, Customer.id, ids)))
-    return await _find(uow, await _start(uow, rows.all()), settings, seller)
+    span = (min(ids), max(ids)) if ids else (0, 0)
+    return await _find(uow, await _start(uow, rows.all(), span), settings, seller)
 
 
 async def _find(uow: UnitOfWork, batch: _Batch, settings: AlertRules, seller: Seller) -> list[Finding]:
@@ -438,12 +450,12 @@ async def scan(db: Database, settings: AlertRules, seller: Seller, batch: int = 
     while True:
         async with db.uow() as uow:
             customers = await _next_batch(uow, after, batch)
-            if not customers.today:
+            if customers is None:
                 break
             found = await _find(uow, customers, settings, seller)
             added += await outbox.add_many(uow, [(f.key, f.customer_id, f.kind, f.params) for f in found])
             await uow.commit()
-        after = max(customers.today)
+        after = customers.span[1]
     if added:
         log.info("alerts scan: %d new", added)
     return added
