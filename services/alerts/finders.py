@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import QueryableAttribute
 
 from services import alert_prefs, clock, renewal_costs
 from services.alerts import facts, outbox
@@ -50,7 +51,7 @@ from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger("hostbot.alerts")
 
-BATCH = 2000  # customers per transaction of the scan
+BATCH = 10_000  # customers per transaction of the scan
 
 
 class AlertRules(Protocol):
@@ -93,12 +94,19 @@ def overdue_rung(days_after: Sequence[int], late: int) -> int | None:
 class _Batch:
     """What the rules know of one batch of customers: each one's day, balance and currency."""
 
+    span: tuple[int, int]  # the first and last customer id the batch may hold
     today: dict[int, dt.date]
     balance: dict[int, Money]
     prefs: dict[int, tuple[list[str], int | None]]  # muted kinds, low-balance threshold
     found: list[Finding] = field(default_factory=list)
     # A renewal alert that is not to be written when the key of its warning exists.
     unless: dict[str, Finding] = field(default_factory=dict)
+
+    def mine(self, column: QueryableAttribute[int]) -> ColumnElement[bool]:
+        """``column`` (a customer id) lies in the batch's range of ids: a range costs nothing to
+        bind, unlike a set of thousands; rows of customers in the range but outside the batch
+        (those without a chat) are dropped by the rules (``cid in batch.today``)."""
+        return column.between(*self.span)
 
     @property
     def first_day(self) -> dt.date:
@@ -109,36 +117,52 @@ class _Batch:
         return max(self.today.values())
 
 
-async def _customers_after(uow: UnitOfWork, after: int, limit: int) -> list[int]:
-    """The next ``limit`` customers with at least one linked or shared chat, by id."""
-    linked = exists().where(ChatIdentity.customer_id == Customer.id)
-    shared = exists().where(ChannelBinding.customer_id == Customer.id)
-    rows = await uow.session.scalars(
-        select(Customer.id).where(Customer.id > after, linked | shared).order_by(Customer.id).limit(limit)
+_CUSTOMER = (Customer.id, Customer.timezone, Customer.balance_minor, Customer.currency)
+
+
+async def _next_batch(uow: UnitOfWork, after: int, limit: int) -> _Batch | None:
+    """The customers with at least one linked or shared chat among the next ``limit`` customers
+    after ``after`` by id (keyset); None when there are no more customers. The range is fixed
+    first so that the chats are probed within it only (an unbounded ``EXISTS`` reads every chat
+    of every customer, each batch)."""
+    last = await uow.session.scalar(
+        select(Customer.id).where(Customer.id > after).order_by(Customer.id).offset(limit - 1).limit(1)
     )
-    return list(rows.all())
+    if last is None:
+        last = await uow.session.scalar(select(func.max(Customer.id)).where(Customer.id > after))
+        if last is None:
+            return None
+    linked = exists().where(
+        ChatIdentity.customer_id == Customer.id, ChatIdentity.customer_id.between(after + 1, last)
+    )
+    shared = exists().where(
+        ChannelBinding.customer_id == Customer.id, ChannelBinding.customer_id.between(after + 1, last)
+    )
+    rows = await uow.session.execute(
+        select(*_CUSTOMER).where(Customer.id.between(after + 1, last), linked | shared)
+    )
+    return await _start(uow, rows.all(), (after + 1, last))
 
 
-async def _start(uow: UnitOfWork, ids: list[int]) -> _Batch:
+async def _start(uow: UnitOfWork, rows: Sequence[Any], span: tuple[int, int]) -> _Batch:
+    """The batch of these customers (``_CUSTOMER`` rows), whose ids lie within ``span``."""
     now = clock.now()
     days: dict[str, dt.date] = {}
     today, balance = {}, {}
-    rows = await uow.session.execute(
-        select(Customer.id, Customer.timezone, Customer.balance_minor, Customer.currency).where(
-            among(uow.dialect, Customer.id, ids)
-        )
-    )
     for cid, tz, minor, currency in rows:
         if tz not in days:  # facts.local_today, once per zone
             days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
         today[cid] = days[tz]
         balance[cid] = Money(int(minor or 0), currency)
-    prefs = await uow.session.execute(
-        select(AlertSettings.customer_id, AlertSettings.muted, AlertSettings.low_balance_minor).where(
-            among(uow.dialect, AlertSettings.customer_id, ids)
+    batch = _Batch(span, today, balance, {})
+    if today:
+        prefs = await uow.session.execute(
+            select(AlertSettings.customer_id, AlertSettings.muted, AlertSettings.low_balance_minor).where(
+                batch.mine(AlertSettings.customer_id)
+            )
         )
-    )
-    return _Batch(today, balance, {cid: (muted or [], low) for cid, muted, low in prefs})
+        batch.prefs = {cid: (muted or [], low) for cid, muted, low in prefs if cid in today}
+    return batch
 
 
 @dataclass(frozen=True)
@@ -154,35 +178,39 @@ class _Due:
 
 
 async def _renewals(
-    uow: UnitOfWork, batch: _Batch, ids: list[int], settings: AlertRules, seller: Seller
+    uow: UnitOfWork, batch: _Batch, settings: AlertRules, seller: Seller
 ) -> dict[int, list[_Due]]:
     """Each customer's active orders and domains that end within reach of a rung or the forecast;
     the automatic ones priced (their customers, open renewal invoices and lines read for the batch)."""
     span = max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])
     lo, hi = batch.first_day, batch.last_day + dt.timedelta(days=span)
     in_orders = (
-        among(uow.dialect, Order.customer_id, ids),
+        batch.mine(Order.customer_id),
         Order.status == "active",
         Order.period_end.between(lo, hi),
     )
-    in_domains = (among(uow.dialect, Domain.customer_id, ids), Domain.expires_on.between(lo, hi))
+    in_domains = (batch.mine(Domain.customer_id), Domain.expires_on.between(lo, hi))
     found: dict[int, list[_Due]] = defaultdict(list)
     for oid, cid, due in await uow.session.execute(
         select(Order.id, Order.customer_id, Order.period_end).where(*in_orders, Order.auto_renew.is_not(True))
     ):
-        found[cid].append(_Due("order", oid, due, False))
+        if cid in batch.today:
+            found[cid].append(_Due("order", oid, due, False))
     for did, cid, due in await uow.session.execute(
         select(Domain.id, Domain.customer_id, Domain.expires_on).where(
             *in_domains, Domain.auto_renew.is_not(True)
         )
     ):
-        found[cid].append(_Due("domain", did, due, False))
+        if cid in batch.today:
+            found[cid].append(_Due("domain", did, due, False))
     by_order: dict[int, list[Order]] = defaultdict(list)
     by_domain: dict[int, list[Domain]] = defaultdict(list)
     for o in await uow.session.scalars(select(Order).where(*in_orders, Order.auto_renew.is_(True))):
-        by_order[o.customer_id].append(o)
+        if o.customer_id in batch.today:
+            by_order[o.customer_id].append(o)
     for d in await uow.session.scalars(select(Domain).where(*in_domains, Domain.auto_renew.is_(True))):
-        by_domain[d.customer_id].append(d)
+        if d.customer_id in batch.today:
+            by_domain[d.customer_id].append(d)
     who = sorted({*by_order, *by_domain})
     if not who:
         return found
@@ -230,34 +258,34 @@ def _ladder(batch: _Batch, renewals: dict[int, list[_Due]], settings: AlertRules
                 batch.unless[f"short:{step}"] = Finding(f"renew:{step}", cid, "renewal", params)
 
 
-async def _notices(uow: UnitOfWork, batch: _Batch, ids: list[int]) -> None:
+async def _notices(uow: UnitOfWork, batch: _Batch) -> None:
     """Auto-renewals the billing job could not pay at the period's end (``BillingNotice`` rows not
     told yet); the notice is marked delivered once its alert is sent."""
     rows = await uow.session.execute(
         select(BillingNotice.id, BillingNotice.customer_id).where(
-            among(uow.dialect, BillingNotice.customer_id, ids),
+            batch.mine(BillingNotice.customer_id),
             BillingNotice.kind == "renewal_shortfall",
             BillingNotice.delivered_at.is_(None),
         )
     )
     for n, cid in rows:
+        if cid not in batch.today:
+            continue
         batch.found.append(Finding(f"notice:{n}", cid, "autorenew", {"rule": "notice", "notice": n}))
 
 
-async def _forecast(
-    uow: UnitOfWork, batch: _Batch, ids: list[int], renewals: dict[int, list[_Due]], days: int
-) -> None:
+async def _forecast(uow: UnitOfWork, batch: _Batch, renewals: dict[int, list[_Due]], days: int) -> None:
     """The balance will not cover the automatic renewals and the pay-as-you-use charges of the next
     N days: one alert per first renewal due, or per month when only usage is short. Usage is
     estimated only for customers with a resource still running (the others have none ahead)."""
     if days <= 0:
         return
-    metered = set(
+    metered = batch.today.keys() & set(
         (
             await uow.session.scalars(
                 select(MeteredResource.customer_id)
                 .where(
-                    among(uow.dialect, MeteredResource.customer_id, ids),
+                    batch.mine(MeteredResource.customer_id),
                     MeteredResource.deleted_at.is_(None) | (MeteredResource.deleted_at > clock.now()),
                 )
                 .distinct()
@@ -331,16 +359,18 @@ async def _threshold(uow: UnitOfWork, batch: _Batch) -> None:
             batch.found.append(Finding(key, cid, "lowbalance", params))
 
 
-async def _overdue(uow: UnitOfWork, batch: _Batch, ids: list[int], days_after: list[int]) -> None:
+async def _overdue(uow: UnitOfWork, batch: _Batch, days_after: list[int]) -> None:
     rows = await uow.session.execute(
         select(Invoice.id, Invoice.customer_id, Invoice.due_date).where(
-            among(uow.dialect, Invoice.customer_id, ids),
+            batch.mine(Invoice.customer_id),
             Invoice.status == "unpaid",
             Invoice.kind == "invoice",
             Invoice.due_date < batch.last_day,
         )
     )
     for invoice_id, cid, due in rows:
+        if cid not in batch.today:
+            continue
         today = batch.today[cid]
         rung = overdue_rung(days_after, (today - due).days) if due < today else None
         if rung is not None:
@@ -349,29 +379,31 @@ async def _overdue(uow: UnitOfWork, batch: _Batch, ids: list[int], days_after: l
             )
 
 
-async def _replies(uow: UnitOfWork, batch: _Batch, ids: list[int]) -> None:
+async def _replies(uow: UnitOfWork, batch: _Batch) -> None:
     """One alert per unread support reply (the latest one of each ticket)."""
     rows = await uow.session.execute(
         select(Ticket.customer_id, TicketMessage.ticket_id, func.max(TicketMessage.id))
         .join(Ticket, Ticket.id == TicketMessage.ticket_id)
         .where(
-            among(uow.dialect, Ticket.customer_id, ids),
+            batch.mine(Ticket.customer_id),
             TicketMessage.author == "staff",
             TicketMessage.is_read.is_(False),
         )
         .group_by(Ticket.customer_id, TicketMessage.ticket_id)
     )
     for cid, ticket, message in rows:
+        if cid not in batch.today:
+            continue
         params = {"ticket": ticket, "message": message}
         batch.found.append(Finding(f"reply:{ticket}:{message}", cid, "ticket", params))
 
 
-async def _taken(uow: UnitOfWork, ids: list[int]) -> dict[int, set[str]]:
+async def _taken(uow: UnitOfWork, batch: _Batch) -> dict[int, set[str]]:
     """Per customer, every kind that at least one of their shared chats takes."""
     taken: dict[int, set[str]] = defaultdict(set)
     rows = await uow.session.execute(
         select(ChannelBinding.customer_id, ChannelBinding.alert_kinds).where(
-            among(uow.dialect, ChannelBinding.customer_id, ids)
+            batch.mine(ChannelBinding.customer_id)
         )
     )
     for cid, kinds in rows:
@@ -381,27 +413,34 @@ async def _taken(uow: UnitOfWork, ids: list[int]) -> dict[int, set[str]]:
 
 async def find(uow: UnitOfWork, ids: list[int], settings: AlertRules, seller: Seller) -> list[Finding]:
     """Everything worth telling these customers today, minus the kinds each turned off in their own
-    chats that no shared chat of theirs takes either, minus what the outbox already has."""
-    batch = await _start(uow, ids)
+    chats that no shared chat of theirs takes either (what the outbox already has is among them:
+    ``outbox.add_many`` skips it)."""
+    rows = await uow.session.execute(select(*_CUSTOMER).where(among(uow.dialect, Customer.id, ids)))
+    span = (min(ids), max(ids)) if ids else (0, 0)
+    return await _find(uow, await _start(uow, rows.all(), span), settings, seller)
+
+
+async def _find(uow: UnitOfWork, batch: _Batch, settings: AlertRules, seller: Seller) -> list[Finding]:
     if not batch.today:
         return []
-    renewals = await _renewals(uow, batch, ids, settings, seller)
+    renewals = await _renewals(uow, batch, settings, seller)
     if settings.alerts_renewal_days:
         _ladder(batch, renewals, settings)
     if settings.alerts_autorenew_short:
-        await _notices(uow, batch, ids)
-    await _forecast(uow, batch, ids, renewals, settings.alerts_forecast_days)
+        await _notices(uow, batch)
+    await _forecast(uow, batch, renewals, settings.alerts_forecast_days)
     await _threshold(uow, batch)
     if settings.alerts_overdue_days:
-        await _overdue(uow, batch, ids, settings.alerts_overdue_days)
+        await _overdue(uow, batch, settings.alerts_overdue_days)
     if settings.alerts_ticket_replies:
-        await _replies(uow, batch, ids)
-    keys = [f.key for f in batch.found] + [k for short, f in batch.unless.items() for k in (short, f.key)]
-    known = set(await outbox.existing(uow, keys)) if keys else set()
-    found = batch.found + [f for short, f in batch.unless.items() if short not in known]
-    taken = await _taken(uow, ids)
+        await _replies(uow, batch)
+    # Only the warnings that silence a reminder are looked up: a key the outbox has already is
+    # skipped by the insert itself (``outbox.add_many``).
+    warned = set(await outbox.existing(uow, list(batch.unless))) if batch.unless else set()
+    found = batch.found + [f for short, f in batch.unless.items() if short not in warned]
+    taken = await _taken(uow, batch)
     muted = {cid: set(off) - taken.get(cid, set()) for cid, (off, _low) in batch.prefs.items()}
-    return [f for f in found if f.key not in known and f.kind not in muted.get(f.customer_id, ())]
+    return [f for f in found if f.kind not in muted.get(f.customer_id, ())]
 
 
 async def scan(db: Database, settings: AlertRules, seller: Seller, batch: int = BATCH) -> int:
@@ -410,13 +449,13 @@ async def scan(db: Database, settings: AlertRules, seller: Seller, batch: int = 
     added, after = 0, 0
     while True:
         async with db.uow() as uow:
-            ids = await _customers_after(uow, after, batch)
-            if not ids:
+            customers = await _next_batch(uow, after, batch)
+            if customers is None:
                 break
-            found = await find(uow, ids, settings, seller)
+            found = await _find(uow, customers, settings, seller)
             added += await outbox.add_many(uow, [(f.key, f.customer_id, f.kind, f.params) for f in found])
             await uow.commit()
-        after = ids[-1]
+        after = customers.span[1]
     if added:
         log.info("alerts scan: %d new", added)
     return added

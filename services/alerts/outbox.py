@@ -12,17 +12,18 @@ that already got the message: per person's chat (``AlertDelivery``) and per shar
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exists, func, literal, or_, select, update
+from sqlalchemy import Select, bindparam, exists, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services import clock
-from storage.models import Alert, AlertDelivery, ChannelAlertDelivery, ChatIdentity, Customer
+from storage.models import Alert, AlertDelivery, ChannelAlertDelivery, ChatIdentity, Customer, UTCDateTime
 from storage.sets import among
 from storage.uow import UnitOfWork
 
@@ -70,13 +71,15 @@ async def existing(uow: UnitOfWork, keys: Sequence[str]) -> list[str]:
 
 async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str, Any]]]) -> int:
     """``add`` for many findings — (key, customer id, kind, params) — skipping keys that exist;
-    returns how many were new. One statement compiled once, its rows sent in batches (SQLAlchemy's
-    "insert many values"). Does not commit."""
+    returns how many were new. Does not commit. On PostgreSQL one statement inserts them all from
+    four array parameters (``unnest``), however many they are; SQLite takes the rows in batches of
+    one statement compiled once (SQLAlchemy's "insert many values")."""
     if not rows:
         return 0
     now = clock.now()
-    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-    statement = insert(Alert).on_conflict_do_nothing(index_elements=["key"]).returning(Alert.id)
+    if uow.dialect == "postgresql":
+        return await _add_unnested(uow, rows, now)
+    statement = sqlite_insert(Alert).on_conflict_do_nothing(index_elements=["key"]).returning(Alert.id)
     values = [
         {
             "key": key,
@@ -93,6 +96,32 @@ async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str
     ]
     connection = await uow.session.connection()
     return len((await connection.execute(statement, values)).all())
+
+
+_UNNESTED = text(
+    """INSERT INTO alerts (key, customer_id, kind, params, state, attempts, not_before, last_error,
+           created_at)
+       SELECT k, c, t, CAST(p AS json), 'pending', 0, :now, '', :now
+       FROM unnest(CAST(:keys AS varchar[]), CAST(:customers AS integer[]), CAST(:kinds AS varchar[]),
+           CAST(:params AS text[])) AS f(k, c, t, p)
+       ON CONFLICT (key) DO NOTHING"""
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+async def _add_unnested(
+    uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str, Any]]], now: dt.datetime
+) -> int:
+    result = await uow.session.execute(
+        _UNNESTED,
+        {
+            "now": now,
+            "keys": [r[0] for r in rows],
+            "customers": [r[1] for r in rows],
+            "kinds": [r[2] for r in rows],
+            "params": [json.dumps(r[3]) for r in rows],
+        },
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def add_selected(uow: UnitOfWork, rows: Select[Any]) -> list[tuple[int, int, str]]:
