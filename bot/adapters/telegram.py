@@ -26,8 +26,6 @@ from telegram import (
     BotCommand,
     CallbackQuery,
     Document,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputFile,
     Message,
     PhotoSize,
@@ -234,20 +232,19 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return [c.rstrip("\n") for c in chunks if c.strip()]
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Buttons as an inline keyboard: the opaque key as callback data, or a URL to open."""
+def keyboard(reply: Reply) -> dict[str, Any] | None:
+    """Buttons as an inline keyboard: the opaque key as callback data, or a URL to open. Built as
+    the Bot API's JSON, not as PTB objects turned back into it for every message."""
     rows = []
     for row in reply.buttons:
         cells = [
-            InlineKeyboardButton(b.label, url=b.url)
-            if b.url
-            else InlineKeyboardButton(b.label, callback_data=b.key)
+            {"text": b.label, "url": b.url} if b.url else {"text": b.label, "callback_data": b.key}
             for b in row
             if b.url or b.key
         ]
         if cells:
             rows.append(cells)
-    return InlineKeyboardMarkup(rows) if rows else None
+    return {"inline_keyboard": rows} if rows else None
 
 
 def menu_name(alias: str) -> str:
