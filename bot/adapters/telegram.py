@@ -26,8 +26,6 @@ from telegram import (
     BotCommand,
     CallbackQuery,
     Document,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputFile,
     Message,
     PhotoSize,
@@ -45,7 +43,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBDeprecationWarning
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.adapters.telegram_http import AiohttpRequest
 from bot.config import Settings
@@ -63,6 +61,8 @@ from bot.supervision import supervise
 log = logging.getLogger("hostbot.telegram")
 # PTB tells at INFO that it starts and stops; the process says it once itself ("stopped").
 logging.getLogger("telegram.ext.Application").setLevel(logging.WARNING)
+# ``TelegramAdapter._post`` calls these through ``do_api_request`` on purpose: to keep the JSON.
+warnings.filterwarnings("ignore", r"Please use 'Bot\.(sendMessage|editMessageText)'", PTBUserWarning)
 
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -233,20 +233,19 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return [c.rstrip("\n") for c in chunks if c.strip()]
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Buttons as an inline keyboard: the opaque key as callback data, or a URL to open."""
+def keyboard(reply: Reply) -> dict[str, Any] | None:
+    """Buttons as an inline keyboard: the opaque key as callback data, or a URL to open. Built as
+    the Bot API's JSON, not as PTB objects turned back into it for every message."""
     rows = []
     for row in reply.buttons:
         cells = [
-            InlineKeyboardButton(b.label, url=b.url)
-            if b.url
-            else InlineKeyboardButton(b.label, callback_data=b.key)
+            {"text": b.label, "url": b.url} if b.url else {"text": b.label, "callback_data": b.key}
             for b in row
             if b.url or b.key
         ]
         if cells:
             rows.append(cells)
-    return InlineKeyboardMarkup(rows) if rows else None
+    return {"inline_keyboard": rows} if rows else None
 
 
 def menu_name(alias: str) -> str:
@@ -493,11 +492,14 @@ class TelegramAdapter:
             chunks = split_text(reply.text)
             if len(chunks) == 1:
                 try:
-                    await self.bot.edit_message_text(
-                        chunks[0],
-                        chat_id=pressed.chat.id,
-                        message_id=pressed.message_id,
-                        reply_markup=keyboard(reply),
+                    await self._post(
+                        "editMessageText",
+                        {
+                            "chat_id": pressed.chat.id,
+                            "message_id": pressed.message_id,
+                            "text": chunks[0],
+                            "reply_markup": keyboard(reply),
+                        },
                     )
                     return
                 except BadRequest as err:
@@ -519,6 +521,13 @@ class TelegramAdapter:
                 )
         await self.bot.send_message(int(incoming.chat_id), notice)
 
+    async def _post(self, endpoint: str, fields: dict[str, object], priority: int = REPLY) -> Any:
+        """A Bot API call whose result is kept as JSON, not parsed back into PTB objects (parsing
+        every sent message into a ``Message`` to read its id was half of PTB's CPU per update).
+        PTB still encodes the request and raises its errors (``RetryAfter``, ``Forbidden`` ...),
+        on the same transport, and the call is paced like any other."""
+        return await self.paced_bot.do_api_request(endpoint, fields, rate_limit_args=priority)
+
     async def send(self, chat_id: int, reply: Reply, priority: int = REPLY) -> int:
         """Send one reply to a chat (also for messages the bot starts, such as alerts, with the
         ``ALERT`` priority): the text in pieces Telegram accepts, the buttons under the last piece,
@@ -529,8 +538,8 @@ class TelegramAdapter:
         message_id = 0
         for i, chunk in enumerate(chunks):
             markup = keyboard(reply) if i == len(chunks) - 1 else None
-            sent = await bot.send_message(chat_id, chunk, reply_markup=markup, rate_limit_args=priority)
-            message_id = sent.message_id
+            fields = {"chat_id": chat_id, "text": chunk, "reply_markup": markup}
+            message_id = int((await self._post("sendMessage", fields, priority))["message_id"])
         for attachment in reply.attachments:
             document = InputFile(attachment.data, filename=attachment.filename)
             if attachment.content_type in ("image/png", "image/jpeg"):

@@ -3,17 +3,21 @@
 The bot already runs aiohttp for its web server, and each Bot API call through PTB's default
 ``HTTPXRequest`` cost several milliseconds of CPU in httpx/httpcore (whose pool scans every pooled
 connection per request); aiohttp's client does the same call for a fraction of that (see
-``bench/telegram_webhook.py``). PTB keeps building the requests, raising its errors (429 as
+``bench/telegram_webhook.py``). A call without files goes as one JSON body (which the Bot API
+takes as well as form fields): encoding it costs less than URL-encoding every field. PTB keeps building the requests, raising its errors (429 as
 ``RetryAfter``, 403 as ``Forbidden`` ...) and parsing the results: only the wire changes.
 """
 
 from __future__ import annotations
+
+import json
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 Seconds = float | None
+JSON = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -70,10 +74,10 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
         files = request_data.multipart_data if request_data else None
-        fields = request_data.json_parameters if request_data else {}
-        body: aiohttp.FormData | dict[str, str] = fields
+        body: aiohttp.FormData | bytes = json.dumps(request_data.parameters if request_data else {}).encode()
         if files:
-            form = aiohttp.FormData(fields)
+            assert request_data is not None
+            form = aiohttp.FormData(request_data.json_parameters)
             for name, (filename, content, mimetype) in files.items():
                 form.add_field(name, content, filename=filename, content_type=mimetype)
             body = form
@@ -84,7 +88,10 @@ class AiohttpRequest(BaseRequest):
             sock_read=self._given(read_timeout, self._read_timeout),
         )
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            headers = None if files else JSON
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
             raise TimedOut from err

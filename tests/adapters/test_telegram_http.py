@@ -26,16 +26,22 @@ class Server:
         self.received: list[tuple[str, dict[str, str], dict[str, bytes], str]] = []
         self.answer: web.Response | None = None
         self.delay = 0.0
+        self.content_type = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         fields: dict[str, str] = {}
         files: dict[str, bytes] = {}
+        self.content_type = request.content_type
         if request.content_type.startswith("multipart/"):
             async for part in await request.multipart():
                 if part.filename is not None:  # type: ignore[union-attr]
                     files[part.name or ""] = await part.read()  # type: ignore[union-attr]
                 else:
                     fields[part.name or ""] = await part.text()  # type: ignore[union-attr]
+        elif request.content_type == "application/json":
+            fields = {
+                k: v if isinstance(v, str) else json.dumps(v) for k, v in (await request.json()).items()
+            }
         else:
             fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         method = request.match_info["method"]
@@ -68,7 +74,7 @@ def bot(base_url: str, request: AiohttpRequest | None = None) -> Bot:
     )
 
 
-async def test_a_message_goes_as_form_fields_and_comes_back_as_a_message(
+async def test_a_message_goes_as_json_and_comes_back_as_a_message(
     server: tuple[Server, str],
 ) -> None:
     state, url = server
@@ -76,6 +82,7 @@ async def test_a_message_goes_as_form_fields_and_comes_back_as_a_message(
         sent = await telegram.send_message(5, "Solde : 12,00 €", reply_markup=None)
     method, fields, files, agent = state.received[-1]
     assert (method, fields["chat_id"], fields["text"], files) == ("sendMessage", "5", "Solde : 12,00 €", {})
+    assert state.content_type == "application/json"
     assert "python-telegram-bot" in agent
     assert sent.message_id == 7 and sent.text == "Solde : 12,00 €"
 

@@ -59,6 +59,13 @@ def _decode(value: str) -> Any:
     return value
 
 
+def _as_field(value: Any) -> Any:
+    """A JSON body's value as a form field would have given it: scalars as their text."""
+    if isinstance(value, str | dict | list):
+        return value
+    return json.dumps(value)
+
+
 class FakeTelegramAPI:
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -228,6 +235,8 @@ class FakeTelegramAPI:
                     files[part.name or ""] = await part.read()  # type: ignore[union-attr]
                 else:
                     params[part.name or ""] = _decode(await part.text())  # type: ignore[union-attr]
+        elif request.content_type == "application/json":  # as the bot sends a call without files
+            params = {k: _as_field(v) for k, v in (await request.json()).items()}
         else:
             params = {k: _decode(v) for k, v in (await request.post()).items() if isinstance(v, str)}
         call = Call(method, params, files)
