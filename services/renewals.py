@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -139,11 +139,13 @@ async def run_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> Renewa
 
     The due items are selected a batch at a time (keyset by id, one statement per batch); an item
     whose renewal the balance did not cover is selected again only once the customer's ledger has
-    moved since (``renewal_short_mark``), so a pass does not redo every uncovered renewal. Each item
-    is then handled in its own transaction with its customer's row locked and the item read again
-    under the lock, so several workers never renew one twice; the debit itself only passes while
-    the balance covers the whole invoice. What the balance does not cover is recorded once per
-    period for the alerts (``notify_shortfall``).
+    moved since (``renewal_short_mark``), so a pass does not redo every uncovered renewal. A batch is
+    one transaction: the rows of all its customers are locked first, in id order (``_lock_batch``),
+    so passes racing on one batch wait for each other instead of deadlocking, and each item is read
+    again under the lock, so several workers never renew one twice; the debit itself only passes
+    while the balance covers the whole invoice. A customer's items are handled in id order, so what
+    the balance covers is decided the same way whatever the batch size. What the balance does not
+    cover is recorded once per period for the alerts (``notify_shortfall``).
     """
     run = RenewalRun([], [])
     today = clock.today()
@@ -151,18 +153,49 @@ async def run_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> Renewa
     due = (Order.auto_renew.is_(True), Order.status.in_(RENEWABLE), Order.period_end <= today)
     after = 0
     while found := await _due(uow, Order, due, after, batch):
+        customers = await _lock_batch(uow, found)
+        orders = await _read_batch(uow, Order, found)
         for order_id, customer_id in found:
-            await _renew_order(uow, seller, today, order_id, customer_id, run)
-            await uow.commit()  # also when another worker renewed it meanwhile: the lock is released
+            await _renew_order(uow, seller, today, orders.get(order_id), customers.get(customer_id), run)
+        await uow.commit()  # also when another worker renewed them meanwhile: the locks are released
         after = found[-1][0]
     domain_due = (Domain.auto_renew.is_(True), Domain.expires_on <= today)
     after = 0
     while found := await _due(uow, Domain, domain_due, after, batch):
+        customers = await _lock_batch(uow, found)
+        domains = await _read_batch(uow, Domain, found)
         for domain_id, customer_id in found:
-            await _renew_domain(uow, seller, today, domain_id, customer_id, run)
-            await uow.commit()
+            await _renew_domain(uow, seller, today, domains.get(domain_id), customers.get(customer_id), run)
+        await uow.commit()
         after = found[-1][0]
     return run
+
+
+_Item = TypeVar("_Item", Order, Domain)
+
+
+async def _lock_batch(uow: UnitOfWork, found: list[tuple[int, int]]) -> dict[int, Customer]:
+    """Hold the rows of every customer of a batch until it commits (``ledger.lock`` for many), taken
+    in customer id order by one statement, as every holder of several customers' rows must; the
+    customers as they are under the lock, by id."""
+    ids = sorted({customer_id for _item, customer_id in found})
+    query = select(Customer).where(Customer.id.in_(ids)).execution_options(populate_existing=True)
+    if uow.dialect == "postgresql":
+        query = query.order_by(Customer.id).with_for_update(of=Customer)
+    else:  # SQLite: the first write takes the database's one write lock
+        await ledger.lock(uow, ids[0])
+    return {customer.id: customer for customer in await uow.session.scalars(query)}
+
+
+async def _read_batch(uow: UnitOfWork, item: type[_Item], found: list[tuple[int, int]]) -> dict[int, _Item]:
+    """The batch's orders or domains as the database has them under their customers' locks (not
+    from the session's cache), by id, in one statement (an order's add-ons in one more)."""
+    rows = await uow.session.scalars(
+        select(item)
+        .where(item.id.in_([item_id for item_id, _customer in found]))
+        .execution_options(populate_existing=True)
+    )
+    return {row.id: row for row in rows}
 
 
 RENEWABLE = ("active", "suspended")
@@ -194,12 +227,22 @@ async def _ledger_mark(uow: UnitOfWork, customer_id: int) -> int:
 
 
 async def _renew_order(
-    uow: UnitOfWork, seller: Seller, today: dt.date, order_id: int, customer_id: int, run: RenewalRun
+    uow: UnitOfWork,
+    seller: Seller,
+    today: dt.date,
+    order: Order | None,
+    customer: Customer | None,
+    run: RenewalRun,
 ) -> None:
-    await ledger.lock(uow, customer_id)
-    order = await _fresh(uow, order_id)
-    customer = await uow.session.get(Customer, order.customer_id)
-    if customer is None or not order.auto_renew or order.status not in RENEWABLE or order.period_end > today:
+    """``order`` and ``customer`` as read under the lock of the customer the order was selected with."""
+    if (
+        order is None
+        or customer is None
+        or order.customer_id != customer.id
+        or not order.auto_renew
+        or order.status not in RENEWABLE
+        or order.period_end > today
+    ):
         return
     invoice = await pending_invoice(uow, order) or await _create(uow, customer, order, seller, None)
     if await paying.from_balance_if_covered(uow, customer, invoice, None):
@@ -213,14 +256,21 @@ async def _renew_order(
 
 
 async def _renew_domain(
-    uow: UnitOfWork, seller: Seller, today: dt.date, domain_id: int, customer_id: int, run: RenewalRun
+    uow: UnitOfWork,
+    seller: Seller,
+    today: dt.date,
+    domain: Domain | None,
+    customer: Customer | None,
+    run: RenewalRun,
 ) -> None:
-    await ledger.lock(uow, customer_id)
-    domain = await uow.session.scalar(
-        select(Domain).where(Domain.id == domain_id).execution_options(populate_existing=True)
-    )
-    customer = await uow.session.get(Customer, customer_id)
-    if domain is None or customer is None or not domain.auto_renew or domain.expires_on > today:
+    """``domain`` and ``customer`` as read under the lock of the customer the domain was selected with."""
+    if (
+        domain is None
+        or customer is None
+        or domain.customer_id != customer.id
+        or not domain.auto_renew
+        or domain.expires_on > today
+    ):
         return
     start = domain.expires_on
     invoice = await domains.renewal_invoice(uow, customer, domain, seller, None)

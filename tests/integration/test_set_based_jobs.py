@@ -4,6 +4,7 @@ on PostgreSQL; an auto-renewal the balance does not cover is not tried again unt
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -109,6 +110,33 @@ async def test_the_renewal_pass_renews_what_the_per_order_pass_renewed(
     assert run == expected_run
     assert await _renewal_state(db) == expected
     assert run.renewed and run.short and run.domains_renewed and run.domains_short
+
+
+def _without_invoice_ids(state: dict[str, Any]) -> dict[str, Any]:
+    """The state with invoices compared by what they are, not by the order their ids were taken in."""
+    return {**state, "invoices": sorted(tuple(row[1:]) for row in state["invoices"])}
+
+
+async def test_two_passes_racing_on_the_same_batches_renew_each_item_once(
+    db: Database, settings: Settings
+) -> None:
+    seller = bootstrap.seller(settings)
+    await _generate(db, RENEWING)
+    with clock.frozen(NOW):
+        async with db.uow() as uow:
+            expected_run = await jobs_reference.run_due_per_order(uow, seller)
+        expected = await _renewal_state(db)
+        await _generate(db, RENEWING)
+
+        async def one_pass() -> renewals.RenewalRun:
+            async with db.uow() as uow:
+                return await renewals.run_due(uow, seller, batch=50)
+
+        first, second = await asyncio.gather(one_pass(), one_pass())
+    assert sorted(first.renewed + second.renewed) == expected_run.renewed  # each once, by one pass
+    assert sorted(first.domains_renewed + second.domains_renewed) == expected_run.domains_renewed
+    assert set(first.short + second.short) == set(expected_run.short)
+    assert _without_invoice_ids(await _renewal_state(db)) == _without_invoice_ids(expected)
 
 
 async def test_an_uncovered_renewal_waits_for_the_ledger_to_move(db: Database, settings: Settings) -> None:
