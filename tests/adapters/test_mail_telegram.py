@@ -43,14 +43,6 @@ def mailer(settings: Settings) -> Mailer:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegramAPI]:
-    api = FakeTelegramAPI()
-    await api.start()
-    yield api
-    await api.close()
-
-
-@pytest.fixture
 async def served(
     fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
 ) -> AsyncIterator[tuple[App, Telegram]]:

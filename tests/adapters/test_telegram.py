@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot import bootstrap
-from bot.adapters.telegram import TELEGRAM, PacedLimiter, TelegramAdapter, split_text, utf16_len
+from bot.adapters.telegram import PacedLimiter, TelegramAdapter, split_text, utf16_len
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher, link_instructions
 from bot.core.i18n import use_locale
@@ -46,26 +46,6 @@ from tests.support.telegram_driver import GROUP, SECRET, Telegram, telegram_sett
 ALICE, BOB, CAROL, DEDE = 111, 222, 333, 444
 # python-telegram-bot warns about its own RetryAfter constructor (int vs timedelta); not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegramAPI]:
-    api = FakeTelegramAPI()
-    await api.start()
-    yield api
-    await api.close()
-
-
-@pytest.fixture(params=["polling", "webhook"])
-async def tg(
-    request: pytest.FixtureRequest, fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
-) -> AsyncIterator[Telegram]:
-    """The bot as ``hostbot run`` serves it: the web app starts and stops the adapter."""
-    webhook = request.param == "webhook"
-    app = bootstrap.assemble(telegram_settings(settings, fake.url, webhook), dispatcher.db, dispatcher)
-    web_app = bootstrap.web_app(app)
-    async with TestClient(TestServer(web_app, host="127.0.0.1", port=0)) as client:
-        yield Telegram(fake, web_app[TELEGRAM], client if webhook else None)
 
 
 async def _denials(dispatcher: Dispatcher, action: str) -> int:

@@ -4,44 +4,20 @@ downloaded and leave nothing behind."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from bot import bootstrap
-from bot.adapters.telegram import TELEGRAM
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from storage.models import Ticket, TicketAttachment, TicketMessage
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.support.telegram_driver import Telegram, telegram_settings, texts
+from tests.support.telegram_driver import Telegram, texts
 
 ALICE = 111
 JPEG = b"\xff\xd8\xff\xe0" + b"\x10" * 200
 LOG = b"2026-12-01 kernel: eth0 link down\n"
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegramAPI]:
-    api = FakeTelegramAPI()
-    await api.start()
-    yield api
-    await api.close()
-
-
-@pytest.fixture(params=["polling", "webhook"])
-async def tg(
-    request: pytest.FixtureRequest, fake: FakeTelegramAPI, dispatcher: Dispatcher, settings: Settings
-) -> AsyncIterator[Telegram]:
-    webhook = request.param == "webhook"
-    app = bootstrap.assemble(telegram_settings(settings, fake.url, webhook), dispatcher.db, dispatcher)
-    web_app = bootstrap.web_app(app)
-    async with TestClient(TestServer(web_app, host="127.0.0.1", port=0)) as client:
-        yield Telegram(fake, web_app[TELEGRAM], client if webhook else None)
 
 
 async def _rows(dispatcher: Dispatcher) -> list[TicketAttachment]:
