@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Incoming
 from storage.models import ProcessedUpdate, Ticket
-from tests.adapters.test_slack import api, linked, web  # noqa: F401  (fixtures)
+from tests.adapters.test_slack import api, linked  # noqa: F401  (fixtures; `web` is in conftest)
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.chat import Chat
@@ -181,7 +181,7 @@ async def test_telegram_form_answer_with_a_nul_character(
 
 
 async def test_slack_checks_the_signature_before_parsing_the_body(
-    web: tuple[TestClient, SlackAdapter],  # noqa: F811
+    web: tuple[TestClient, SlackAdapter],
     api: FakeSlackAPI,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -216,7 +216,7 @@ def _signed_bytes(body: bytes) -> dict[str, str]:
 
 
 async def test_a_replayed_modal_submission_creates_one_ticket(
-    web: tuple[TestClient, SlackAdapter],  # noqa: F811
+    web: tuple[TestClient, SlackAdapter],
     api: FakeSlackAPI,  # noqa: F811
     dispatcher: Dispatcher,
     caplog: pytest.LogCaptureFixture,
@@ -257,7 +257,7 @@ async def test_a_replayed_modal_submission_creates_one_ticket(
 
 
 async def test_a_replayed_slash_command_is_answered_once(
-    web: tuple[TestClient, SlackAdapter],  # noqa: F811
+    web: tuple[TestClient, SlackAdapter],
     api: FakeSlackAPI,  # noqa: F811
     dispatcher: Dispatcher,
 ) -> None:
@@ -280,7 +280,7 @@ async def test_a_replayed_slash_command_is_answered_once(
 
 
 async def test_user_text_is_escaped_in_the_fallback_text_too(
-    web: tuple[TestClient, SlackAdapter],  # noqa: F811
+    web: tuple[TestClient, SlackAdapter],
     api: FakeSlackAPI,  # noqa: F811
     dispatcher: Dispatcher,
 ) -> None:

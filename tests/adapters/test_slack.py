@@ -32,7 +32,7 @@ from tests.support.roles import (
     expected_answer,
     own_language,
 )
-from tests.support.slack_client import SECRET, TEAM, SlackUser, signed
+from tests.support.slack_client import TEAM, SlackUser, signed
 
 
 @pytest.fixture
@@ -40,24 +40,6 @@ async def api() -> AsyncIterator[FakeSlackAPI]:
     fake = await FakeSlackAPI(locales={"UFR": "fr-FR"}).start()
     yield fake
     await fake.stop()
-
-
-@pytest.fixture
-async def web(
-    db: Database, settings: Settings, dispatcher: Dispatcher, api: FakeSlackAPI
-) -> AsyncIterator[tuple[TestClient, SlackAdapter]]:
-    slack_settings = settings.model_copy(
-        update={
-            "slack_bot_token": "xoxb-test",
-            "slack_signing_secret": SECRET,
-            "slack_api_url": api.api_url,
-            "slack_pace_per_channel": "1000/second",
-        }
-    )
-    dispatcher.settings = slack_settings
-    web_app = bootstrap.web_app(bootstrap.assemble(slack_settings, db, dispatcher))
-    async with TestClient(TestServer(web_app)) as client:
-        yield client, web_app[SLACK_KEY]
 
 
 def user(web: tuple[TestClient, SlackAdapter], api: FakeSlackAPI, uid: str) -> SlackUser:

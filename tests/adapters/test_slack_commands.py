@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot import bootstrap
-from bot.adapters.slack import RESPONSE_URL_USES, SLACK_KEY, SlackAdapter, Where
-from bot.config import Settings
+from bot.adapters.slack import RESPONSE_URL_USES, SlackAdapter, Where
 from bot.core.dispatcher import Dispatcher
 from bot.core.registry import Command
 from bot.core.types import Button, Reply
@@ -26,7 +23,7 @@ from services import chat_records, linking
 from storage.models import Order
 from tests.fakes.block_kit import decoded, problems, texts
 from tests.fakes.slack_api import Call, FakeSlackAPI
-from tests.support.slack_client import SECRET, TEAM, SlackUser
+from tests.support.slack_client import TEAM, SlackUser
 
 # Arguments that make a command do what it is for with the demo's first customer (Atelier
 # Lumière: invoice 3 unpaid, order 1 with server web-1, ticket 1). A command not named here is
@@ -64,31 +61,6 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 LAST = ("unlink",)
 # What a bare command may answer: its usage, or nothing to act on yet.
 FAILED = ("went wrong", "don't know that command")
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeSlackAPI]:
-    fake = await FakeSlackAPI().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def web(
-    db: object, settings: Settings, dispatcher: Dispatcher, api: FakeSlackAPI
-) -> AsyncIterator[tuple[TestClient, SlackAdapter]]:
-    slack_settings = settings.model_copy(
-        update={
-            "slack_bot_token": "xoxb-test",
-            "slack_signing_secret": SECRET,
-            "slack_api_url": api.api_url,
-            "slack_pace_per_channel": "1000/second",
-        }
-    )
-    dispatcher.settings = slack_settings
-    web_app = bootstrap.web_app(bootstrap.assemble(slack_settings, dispatcher.db, dispatcher))
-    async with TestClient(TestServer(web_app)) as client:
-        yield client, web_app[SLACK_KEY]
 
 
 async def linked(

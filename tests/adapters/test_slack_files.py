@@ -4,7 +4,6 @@ Web API, on SQLite and PostgreSQL); refused files are never downloaded and leave
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,38 +21,15 @@ from storage.uow import Database
 from tests.adapters.test_slack_install import TOKENS, install, installable
 from tests.adapters.test_slack_install import link as link_in
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.support.slack_client import SECRET, TEAM, SlackUser
+from tests.support.slack_client import TEAM, SlackUser
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 100
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[FakeSlackAPI]:
-    fake = await FakeSlackAPI().start()
-    yield fake
-    await fake.stop()
-
-
 async def _serve(db: Database, dispatcher: Dispatcher, settings: Settings) -> TestServer:
     dispatcher.settings = settings
     return TestServer(bootstrap.web_app(bootstrap.assemble(settings, db, dispatcher)))
-
-
-@pytest.fixture
-async def web(
-    db: Database, settings: Settings, dispatcher: Dispatcher, api: FakeSlackAPI
-) -> AsyncIterator[tuple[TestClient, SlackAdapter]]:
-    one = settings.model_copy(
-        update={
-            "slack_bot_token": "xoxb-test",
-            "slack_signing_secret": SECRET,
-            "slack_api_url": api.api_url,
-            "slack_pace_per_channel": "1000/second",
-        }
-    )
-    async with TestClient(await _serve(db, dispatcher, one)) as client:
-        yield client, client.server.app[SLACK_KEY]
 
 
 async def linked(

@@ -17,6 +17,7 @@ from bot import bootstrap
 from bot.config import Settings
 from services import clock, ledger, renewals
 from services.alerts import finders, outbox
+from services.invoices import Seller
 from services.money import Money
 from storage.models import Alert, BillingNotice, Customer, Domain, Invoice, LedgerEntry, Order
 from storage.uow import Database
@@ -95,16 +96,23 @@ async def _renewal_state(db: Database) -> dict[str, Any]:
         }
 
 
+async def _renewed_per_order(db: Database, seller: Seller) -> tuple[renewals.RenewalRun, dict[str, Any]]:
+    """What today's per-order pass does to the generated data (its run and the state it leaves),
+    then the same data generated afresh for the pass under test."""
+    await _generate(db, RENEWING)
+    async with db.uow() as uow:
+        run = await jobs_reference.run_due_per_order(uow, seller)
+    state = await _renewal_state(db)
+    await _generate(db, RENEWING)
+    return run, state
+
+
 async def test_the_renewal_pass_renews_what_the_per_order_pass_renewed(
     db: Database, settings: Settings
 ) -> None:
     seller = bootstrap.seller(settings)
-    await _generate(db, RENEWING)
     with clock.frozen(NOW):
-        async with db.uow() as uow:
-            expected_run = await jobs_reference.run_due_per_order(uow, seller)
-        expected = await _renewal_state(db)
-        await _generate(db, RENEWING)
+        expected_run, expected = await _renewed_per_order(db, seller)
         async with db.uow() as uow:
             run = await renewals.run_due(uow, seller, batch=7)
     assert run == expected_run
@@ -121,12 +129,8 @@ async def test_two_passes_racing_on_the_same_batches_renew_each_item_once(
     db: Database, settings: Settings
 ) -> None:
     seller = bootstrap.seller(settings)
-    await _generate(db, RENEWING)
     with clock.frozen(NOW):
-        async with db.uow() as uow:
-            expected_run = await jobs_reference.run_due_per_order(uow, seller)
-        expected = await _renewal_state(db)
-        await _generate(db, RENEWING)
+        expected_run, expected = await _renewed_per_order(db, seller)
 
         async def one_pass() -> renewals.RenewalRun:
             async with db.uow() as uow:
