@@ -214,13 +214,16 @@ class AlertSender:
     async def _desk_view(
         self, alert_id: int, ticket_id: int
     ) -> tuple[DeskTicket | None, tuple[str, str | None] | None]:
-        """The ticket as the desk shows it and the state of its ``opened`` alert; the lease renewed."""
+        """The ticket as the desk shows it and the state of its ``opened`` alert; the lease renewed.
+        The state is read first: the post's thread is committed before its alert is marked sent,
+        and the two reads need not share a snapshot (SQLite), so a ``sent`` read first guarantees
+        that the ticket read after it carries the thread."""
         async with self.db.uow() as uow:
+            opened = await outbox.state_of(uow, f"desk:{ticket_id}:opened")
             try:
                 ticket: DeskTicket | None = await support.view(uow, ticket_id)
             except NotFound:
                 ticket = None
-            opened = await outbox.state_of(uow, f"desk:{ticket_id}:opened")
             if not await outbox.extend(uow, alert_id, self.worker, self.settings.alerts_lease_seconds):
                 raise _LostClaim()
         return ticket, opened
