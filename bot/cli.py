@@ -24,6 +24,7 @@ from bot.core.i18n import choose, normalize, use_locale
 from bot.core.i18n import gettext as _
 from bot.lifecycle import Stop
 from services import (
+    attachments,
     bank_statements,
     bank_transfers,
     clock,
@@ -196,6 +197,9 @@ async def hourly(app: App) -> None:
     async with app.db.uow() as uow:
         removed = await housekeeping.purge(uow)
     log.info("housekeeping removed %d expired rows", removed)
+    async with app.db.uow() as uow:
+        swept = await attachments.sweep(uow, app.dispatcher.drivers.files)
+    log.info("attachments: %d files of tickets that never committed removed", swept)
     async with app.db.uow() as uow:
         merged = await traffic.downsample(uow)
     log.info("traffic: %d rows merged into longer intervals or expired", merged)

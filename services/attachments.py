@@ -8,6 +8,7 @@ behind; the rows are written in the caller's transaction (with the message they 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import unicodedata
@@ -190,3 +191,31 @@ async def content(
         return row, await store.get(row.storage_key)
     except KeyError:
         raise NotFound() from None
+
+
+ORPHAN_AGE = dt.timedelta(hours=1)
+_SWEEP_CHUNK = 500  # keys looked up per statement
+
+
+async def sweep(uow: UnitOfWork, store: FileStore, older_than: dt.timedelta = ORPHAN_AGE) -> int:
+    """Remove the files no attachment row names: written for a ticket message whose transaction then
+    failed (``attach`` removes them only when the failure happens inside it). Only files older than
+    ``older_than`` are considered, so one being attached right now is never taken; their age is the
+    file system's, so it is measured on the wall clock, not the business clock. Returns how many."""
+    removed = 0
+    async for found in store.kept_before(dt.datetime.now(dt.UTC) - older_than):
+        for start in range(0, len(found), _SWEEP_CHUNK):
+            keys = found[start : start + _SWEEP_CHUNK]
+            known = set(
+                await uow.session.scalars(
+                    select(TicketAttachment.storage_key).where(TicketAttachment.storage_key.in_(keys))
+                )
+            )
+            removed += await _remove(store, [key for key in keys if key not in known])
+    return removed
+
+
+async def _remove(store: FileStore, keys: list[str]) -> int:
+    for key in keys:
+        await store.delete(key)
+    return len(keys)

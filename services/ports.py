@@ -8,6 +8,7 @@ The drivers live in ``services.drivers``; ``bot.bootstrap`` picks one per port f
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -262,6 +263,11 @@ class FileStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Forget ``key`` (nothing happens when it is not kept)."""
+        ...
+
+    def kept_before(self, moment: dt.datetime) -> AsyncIterator[list[str]]:
+        """The keys of the files written before ``moment``, a bounded group at a time (for the sweep
+        of files whose ticket never committed)."""
         ...
 
 

@@ -5,12 +5,15 @@ customer's file name reaches the path, and nothing here is ever executed or serv
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import re
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 _KEY = re.compile(r"[0-9a-f]{32}")
+_SHARD = re.compile(r"[0-9a-f]{2}")
 
 
 class FolderFiles:
@@ -53,3 +56,32 @@ class FolderFiles:
             await asyncio.to_thread(self._path(key).unlink, True)
         except KeyError:
             return
+
+    async def kept_before(self, moment: dt.datetime) -> AsyncIterator[list[str]]:
+        """One subfolder's keys at a time (at most 1/256 of the store in memory); a half-written
+        ``.part`` left by a crash is removed here too, it can never become a file."""
+        for shard in await asyncio.to_thread(self._shards):
+            keys = await asyncio.to_thread(self._older, shard, moment.timestamp())
+            if keys:
+                yield keys
+
+    def _shards(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if _SHARD.fullmatch(p.name) and p.is_dir())
+
+    @staticmethod
+    def _older(shard: Path, before: float) -> list[str]:
+        keys: list[str] = []
+        with os.scandir(shard) as entries:
+            for entry in entries:
+                try:
+                    if entry.stat().st_mtime >= before:
+                        continue
+                except FileNotFoundError:
+                    continue
+                if _KEY.fullmatch(entry.name):
+                    keys.append(entry.name)
+                elif entry.name.endswith(".part") and _KEY.fullmatch(entry.name.removesuffix(".part")):
+                    Path(entry.path).unlink(missing_ok=True)
+        return keys

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from bot.core import formatting
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
 from bot.core.types import Incoming, IncomingFile, Reply
+from services import attachments
 from services.drivers.folder_files import FolderFiles
 from storage.models import Ticket, TicketAttachment, TicketMessage
 from tests.support.chat import Chat
@@ -202,6 +205,28 @@ async def test_folder_store_keys_are_random_and_never_paths(tmp_path: Path) -> N
     with pytest.raises(KeyError):
         await store.get(first)
     assert [p.name for p in (tmp_path / "files").rglob("*") if p.is_file()] == [second]
+
+
+async def test_the_sweep_removes_only_old_files_no_attachment_names(
+    dispatcher: Dispatcher, alice: Chat, settings: Settings
+) -> None:
+    """A file whose ticket never committed (written, then the transaction failed) goes once it is an
+    hour old; an attached file, and an orphan younger than an hour, stay; a crash's ``.part`` goes."""
+    await _to_message_step(alice)
+    await send(alice, "See the screenshot", Sent("shot.png", PNG, "image/png"))
+    [row] = await _rows(dispatcher)
+    store = FolderFiles(settings.attachments_dir)
+    orphan, young = await store.put(b"lost"), await store.put(b"just written")
+    part = Path(settings.attachments_dir) / orphan[:2] / f"{'0' * 32}.part"
+    part.write_bytes(b"half")
+    hours_ago = time.time() - 2 * 3600
+    for path in _stored(settings):
+        if path.name != young:
+            os.utime(path, (hours_ago, hours_ago))
+    async with dispatcher.db.uow() as uow:
+        assert await attachments.sweep(uow, store) == 1
+    assert sorted(p.name for p in _stored(settings)) == sorted([row.storage_key, young])
+    assert await store.get(row.storage_key) == PNG
 
 
 async def test_the_shell_sends_a_local_file_named_with_at(
