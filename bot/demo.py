@@ -428,14 +428,7 @@ async def _account(
             )
         )
     # Money in: a top-up paid by bank transfer, so the balance starts positive.
-    topup = await invoices.create(
-        uow,
-        customer,
-        [LineSpec(Text(topup_service.TOPUP), medium.monthly_minor * 3, kind="topup")],
-        seller,
-        None,
-        "topup",
-    )
+    topup = await topup_service.issue(uow, customer, medium.monthly_minor * 3, seller, None)
     await paying.mark_paid(uow, topup, "bank", None)
     # Last period of the web server: paid.
     paid = await invoices.create(

@@ -10,6 +10,7 @@ later pays, so the top-up invoice itself carries none.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -172,18 +173,26 @@ async def request(
     details stay as they are)."""
     if amount.currency != customer.currency or not 0 < amount.minor < MAX_MINOR:
         raise InvalidAmount(customer.currency)
+    invoice = await issue(uow, customer, amount.minor, seller, actor, billing.buyer())
+    await uow.commit()
+    return invoice
+
+
+async def issue(
+    uow: UnitOfWork,
+    customer: Customer,
+    minor: int,
+    seller: Seller,
+    actor: Actor | None,
+    buyer: Mapping[str, str] | None = None,
+) -> Invoice:
+    """The unpaid top-up invoice, in the caller's transaction: no VAT, since a top-up is a payment
+    on account (VAT is charged on the invoices the balance later pays)."""
     invoice = await invoices.create(
-        uow,
-        customer,
-        [LineSpec(Text(TOPUP), amount.minor, kind="topup")],
-        seller,
-        actor,
-        kind="topup",
-        buyer=billing.buyer(),
+        uow, customer, [LineSpec(Text(TOPUP), minor, kind="topup")], seller, actor, kind="topup", buyer=buyer
     )
     invoice.vat_rate = Decimal(0)
     invoice.vat_minor = 0
     invoice.reverse_charge = False
     invoice.total_minor = invoice.subtotal_minor
-    await uow.commit()
     return invoice
