@@ -100,6 +100,7 @@ async def test_auto_renew_never_pays_part_and_says_what_is_missing(dispatcher: D
 async def test_auto_renew_creates_the_renewal_invoice_with_its_breakdown(dispatcher: Dispatcher) -> None:
     db, seller = dispatcher.db, dispatcher.seller
     order = await _kind_order(db, 4, "subscription")
+    await _spend_down_to(db, 4, 20000)  # covers this renewal and web-1 of the same day
     async with db.uow() as uow:
         row = await uow.session.get(Order, order.id)
         assert row is not None

@@ -76,7 +76,7 @@ async def test_change_once_settled_reprices_what_is_billed_next(dispatcher: Disp
 
     await jan.press("Confirm", await jan.say("paybalance 12"))
     refused = (await jan.say("currency TRY")).text
-    assert f"Your balance is {_eur('42.17')}" in refused and "refund" in refused
+    assert f"Your balance is {_eur('29.63')}" in refused and "refund" in refused
     await jan.say("alerts threshold 10")
     await _settle(dispatcher, JAN)
     before = await _invoices(dispatcher, JAN)
