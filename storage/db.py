@@ -1,4 +1,9 @@
-"""Engine creation and schema migration (SQLite by default, PostgreSQL via ``DATABASE_URL``)."""
+"""Engine creation and schema migration (SQLite by default, PostgreSQL via ``DATABASE_URL``).
+
+An empty database gets the models' schema in one go (``create_all``), stamped with the newest
+migration, without importing Alembic: what a first start costs. A database with tables is
+brought to the newest migration by Alembic, when it is not there already.
+``tests/integration/test_migrations.py`` checks that both ways build the same schema."""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from storage.models import Base
+from storage.uow import Database
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -62,14 +70,38 @@ def heads() -> set[str]:
     return revisions - followed
 
 
-def _at_head(conn: Connection) -> bool:
+def at_head(conn: Connection) -> bool:
+    """Whether the database is stamped with the newest migration (no Alembic needed)."""
     if not inspect(conn).has_table("alembic_version"):
         return False
     current = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
     return bool(current) and current == heads()
 
 
-def _upgrade(conn: Connection) -> None:
+# Alembic's version table, as its ``stamp`` creates it (``DefaultImpl.version_table_impl``).
+_VERSIONS = Table(
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
+def create(conn: Connection) -> bool:
+    """The models' tables in an empty database, stamped with the one head migration; False (and
+    nothing done) when the migrations have no single head this module can read."""
+    found = heads()
+    if len(found) != 1:
+        return False
+    (head,) = found
+    Base.metadata.create_all(conn, checkfirst=False)
+    _VERSIONS.create(conn, checkfirst=False)
+    conn.execute(_VERSIONS.insert().values(version_num=head))
+    return True
+
+
+def upgrade(conn: Connection) -> None:
+    """Every migration not applied yet, through Alembic."""
     from alembic import command
 
     cfg = alembic_config()
@@ -77,10 +109,24 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
+def _migrate(conn: Connection) -> bool:
+    names = inspect(conn).get_table_names()
+    if not names and create(conn):
+        return True
+    if not at_head(conn):  # Alembic only when there is something to do
+        upgrade(conn)
+    return "customers" not in names
+
+
 async def migrate(engine: AsyncEngine) -> bool:
     """Bring the schema to head; returns True when the database was empty before."""
     async with engine.begin() as conn:
-        fresh = not await conn.run_sync(lambda c: inspect(c).has_table("customers"))
-        if not await conn.run_sync(_at_head):  # Alembic only when there is something to do
-            await conn.run_sync(_upgrade)
-    return fresh
+        return await conn.run_sync(_migrate)
+
+
+async def open_database(url: str) -> Database:
+    """The database at ``url``, created or migrated first: all a command that only reads and
+    writes records needs (``hostbot link-code``), without the chat's parts."""
+    db = Database(make_engine(url))
+    await migrate(db.engine)
+    return db

@@ -276,7 +276,10 @@ class Invoice(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     external_id: Mapped[str | None] = mapped_column(String(100))
     # A credit note's invoice: the one it credits (``kind`` ``credit``); NULL for every other invoice.
-    credits_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    # Named as migration 0011 names it (its downgrade drops it by that name).
+    credits_invoice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoices.id", name="fk_invoices_credits_invoice_id")
+    )
     # The language its line texts were written in when it was issued (they stay so: it is a legal
     # document); NULL for invoices issued before lines were written in the customer's language.
     language: Mapped[str | None] = mapped_column(String(8))
