@@ -54,7 +54,7 @@ from services.ports import (
     Registrar,
     ServerDriver,
 )
-from storage.db import make_engine, migrate
+from storage.db import open_database
 from storage.uow import Database
 
 # What only some processes or settings need is imported where it is built (a one-shot command
@@ -312,8 +312,7 @@ def with_secret(settings: Settings) -> Settings:
 async def open_app(settings: Settings, seed_demo: bool = False) -> App:
     """Create and migrate the database on first use; seed demo data into an empty one if asked."""
     settings = with_secret(settings)
-    db = Database(make_engine(settings.database_url))
-    await migrate(db.engine)
+    db = await open_database(settings.database_url)
     chat = dispatcher(db, settings)
     if seed_demo:
         from bot import demo

@@ -11,50 +11,35 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
 from sqlalchemy import or_, select
 
-from bot import bootstrap
-from bot.adapters.shell import link_local_user
-from bot.bootstrap import App, open_app
 from bot.config import Settings, get_settings
-from bot.core import formatting, logs
-from bot.core.i18n import choose, normalize, use_locale
-from bot.core.i18n import gettext as _
-from bot.lifecycle import Stop
-from services import (
-    attachments,
-    bank_statements,
-    bank_transfers,
-    clock,
-    housekeeping,
-    linking,
-    mail_outbox,
-    metering,
-    month_close,
-    pending_actions,
-    plans,
-    renewals,
-    service_lifecycle,
-    traffic,
-    traffic_import,
-)
-from services.alerts import outbox
+from bot.core import logs
 from services.backoffice.scopes import SCOPES
 from services.errors import NotFound
-from services.hourly_billing import HOUR, hour_start
 from services.ids import parse_id
+from storage.db import open_database
 from storage.models import Customer
+from storage.uow import Database
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+    from bot.lifecycle import Stop
+    from services import bank_transfers
 
 log = logging.getLogger("hostbot")
-# A subcommand imports what only it uses (the web app, the platforms' libraries, the alerts and
-# mail senders, the back office's documents): a one-shot command starts in a fraction of the time.
+# A subcommand imports what only it uses: the composition root (bot.bootstrap: the chat's
+# dispatcher, every handler, the drivers) only for a command that chats, serves or runs the jobs,
+# the web app, the platforms' libraries, the alerts and mail senders, the back office's documents
+# only where they are used. A command that only reads and writes records opens the database alone
+# (``open_database``): a one-shot command starts in a fraction of the time.
 
 
-async def find_customer(app: App, ref: str | None) -> Customer:
+async def find_customer(db: Database, ref: str | None) -> Customer:
     """A customer by id, external id, e-mail or part of the name; the first one when ``ref`` is None."""
-    async with app.db.uow() as uow:
+    async with db.uow() as uow:
         query = select(Customer).order_by(Customer.id)
         if ref is not None:
             conditions = [Customer.email == ref, Customer.external_id == ref, Customer.name.ilike(f"%{ref}%")]
@@ -70,10 +55,15 @@ async def find_customer(app: App, ref: str | None) -> Customer:
 async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
     """Ctrl-D (end of input) and Ctrl-C leave quietly, with status 0. Mail written meanwhile is
     sent as soon as it is committed (what is still due at the end is left to the worker)."""
+    from bot import bootstrap
+    from bot.adapters.shell import link_local_user
+    from bot.core.i18n import choose, normalize, use_locale
+    from bot.core.i18n import gettext as _
+    from bot.lifecycle import Stop
     from bot.mail import sender as mail_sender
 
     stop = Stop().install()
-    app = await open_app(settings, seed_demo=not args.no_demo)
+    app = await bootstrap.open_app(settings, seed_demo=not args.no_demo)
     sending = Stop()
     mail = asyncio.create_task(
         mail_sender.run_forever(
@@ -88,10 +78,10 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
                 greeting = _("hostbot. Type link to link this terminal to an account.")
         else:
             try:
-                customer = await find_customer(app, args.customer)
+                customer = await find_customer(app.db, args.customer)
             except NotFound:
                 with use_locale(lang or "en"):
-                    print(await _no_customer(app, args.customer), file=sys.stderr)
+                    print(await _no_customer(app.db, args.customer), file=sys.stderr)
                 return 2
             user = f"local-{customer.id}"
             await link_local_user(app.dispatcher, user, customer.id)
@@ -107,9 +97,11 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
         await app.close()
 
 
-async def _no_customer(app: App, ref: str | None) -> str:
+async def _no_customer(db: Database, ref: str | None) -> str:
     """Why the shell cannot start: no customer matches, or there is none yet (then how to make one)."""
-    async with app.db.uow() as uow:
+    from bot.core.i18n import gettext as _
+
+    async with db.uow() as uow:
         empty = await uow.session.scalar(select(Customer.id).limit(1)) is None
     if not empty:
         return _("No customer matches {ref}.").format(ref=ref)
@@ -128,11 +120,13 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     requests in flight and stop the platforms (``stop_grace_seconds`` each at most), exit 0."""
     from aiohttp import web
 
+    from bot import bootstrap
     from bot.alerts import worker as alerts_worker
+    from bot.lifecycle import Stop
     from bot.mail import sender as mail_sender
 
     stop = Stop().install()
-    app = await open_app(settings)
+    app = await bootstrap.open_app(settings)
     web_app = bootstrap.web_app(app)
     runner = web.AppRunner(web_app, shutdown_timeout=settings.stop_grace_seconds)
     try:
@@ -162,17 +156,23 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def record_hour(app: App) -> int:
+    from services import metering
+
     async with app.db.uow() as uow:
         return await metering.snapshot(uow)
 
 
 async def close_months(app: App) -> int:
     """Create the usage invoice of every customer whose month has ended, a batch at a time."""
+    from services import month_close
+
     return await month_close.run(app.db, app.seller)
 
 
 async def hourly(app: App) -> None:
     """The hourly jobs: record metered resources, close ended months, billing, clean-up."""
+    from services import attachments, housekeeping, plans, renewals, service_lifecycle, traffic
+
     log.info("metering recorded %d resources", await record_hour(app))
     log.info("metering created %d usage invoices", await close_months(app))
     # Scheduled plan changes first, so that a renewal on the same day uses the new plan.
@@ -206,6 +206,8 @@ async def hourly(app: App) -> None:
 
 
 async def record_traffic(app: App) -> None:
+    from services import traffic
+
     async with app.db.uow() as uow:
         written = await traffic.record(uow, app.dispatcher.drivers.servers)
     log.info("traffic: %d intervals recorded from the server driver", written)
@@ -222,6 +224,9 @@ async def _traffic_forever(app: App, stop: Stop) -> None:
 async def _hourly_forever(app: App, stop: Stop) -> None:
     """Just after each hour starts, so that every hour is metered once; a pass that has begun
     is finished before stopping (each step is its own transaction)."""
+    from services import clock
+    from services.hourly_billing import HOUR, hour_start
+
     while not stop.is_set():
         await hourly(app)
         now = clock.now()
@@ -244,11 +249,13 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     ``ALERTS_INTERVAL_SECONDS`` and mail every ``MAIL_INTERVAL_SECONDS``; ``--once``: one pass of
     each. On SIGTERM/SIGINT: finish the hourly pass and the mail in hand, hand back the alerts and
     mails in hand, exit 0."""
+    from bot import bootstrap
     from bot.alerts import worker as alerts_worker
+    from bot.lifecycle import Stop
     from bot.mail import sender as mail_sender
 
     stop = Stop().install()
-    app = await open_app(settings)
+    app = await bootstrap.open_app(settings)
     seller = app.seller
     try:
         async with bootstrap.connected_senders(app) as senders:
@@ -278,7 +285,9 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_meter(settings: Settings, args: argparse.Namespace) -> int:
-    app = await open_app(settings)
+    from bot import bootstrap
+
+    app = await bootstrap.open_app(settings)
     try:
         if args.action == "snapshot":
             print(f"recorded {await record_hour(app)} metered resources for this hour")
@@ -292,9 +301,11 @@ async def cmd_meter(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_alerts_status(settings: Settings, args: argparse.Namespace) -> int:
     """Counts per state, what is waiting (next due first), then the dead letters with their last
     error: what an operator acts on (``hostbot alerts requeue``)."""
-    app = await open_app(settings)
+    from services.alerts import outbox
+
+    db = await open_database(settings.database_url)
     try:
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             counts = await outbox.counts(uow)
             waiting = await outbox.waiting(uow)
             dead = await outbox.dead_letters(uow)
@@ -315,15 +326,17 @@ async def cmd_alerts_status(settings: Settings, args: argparse.Namespace) -> int
             )
         return 0
     finally:
-        await app.close()
+        await db.close()
 
 
 async def cmd_actions(settings: Settings, args: argparse.Namespace) -> int:
     """``status``: counts per state, then the actions that failed (for good, or waiting for their
     next attempt) with their last error; ``retry ID``: a failed action back in the queue."""
-    app = await open_app(settings)
+    from services import pending_actions
+
+    db = await open_database(settings.database_url)
     try:
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             if args.actions_command == "retry":
                 if not await pending_actions.retry(uow, args.id):
                     print(f"no failed action #{args.id}", file=sys.stderr)
@@ -340,17 +353,19 @@ async def cmd_actions(settings: Settings, args: argparse.Namespace) -> int:
             )
         return 0
     finally:
-        await app.close()
+        await db.close()
 
 
 async def cmd_alerts_requeue(settings: Settings, args: argparse.Namespace) -> int:
     """Dead letters back to pending (all, or those named), sent by the next worker round."""
+    from services.alerts import outbox
+
     if not args.all and not args.ids:
         print("name the dead letters to requeue (their #ids), or --all", file=sys.stderr)
         return 2
-    app = await open_app(settings)
+    db = await open_database(settings.database_url)
     try:
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             requeued = await outbox.requeue(uow, None if args.all else args.ids)
         print(
             f"requeued {len(requeued)} dead letters"
@@ -358,10 +373,12 @@ async def cmd_alerts_requeue(settings: Settings, args: argparse.Namespace) -> in
         )
         return 0
     finally:
-        await app.close()
+        await db.close()
 
 
 def _transfer_line(outcome: bank_transfers.Outcome) -> str:
+    from bot.core import formatting
+
     t = outcome.transfer
     amount = formatting.amount(t.amount.minor, t.amount.currency)
     booked = f" {t.booked_on:%Y-%m-%d}" if t.booked_on else ""
@@ -371,6 +388,10 @@ def _transfer_line(outcome: bank_transfers.Outcome) -> str:
 async def cmd_payments_import(settings: Settings, args: argparse.Namespace) -> int:
     """Apply a camt.053 statement's credits, each once; list what was paid, credited, already
     applied, and what could not be matched (nothing changed for those)."""
+    from bot import bootstrap
+    from bot.core.i18n import use_locale
+    from services import bank_statements, bank_transfers
+
     try:
         statement = bank_statements.parse(await asyncio.to_thread(Path(args.statement).read_bytes))
     except OSError as err:
@@ -386,7 +407,7 @@ async def cmd_payments_import(settings: Settings, args: argparse.Namespace) -> i
             file=sys.stderr,
         )
         return 2
-    app = await open_app(settings)
+    app = await bootstrap.open_app(settings)
     try:
         outcomes = []
         for transfer in statement.transfers:
@@ -421,9 +442,11 @@ async def cmd_payments_import(settings: Settings, args: argparse.Namespace) -> i
 
 async def cmd_mail_status(settings: Settings, args: argparse.Namespace) -> int:
     """Counts per state, then the dead letters with their last error (what an operator acts on)."""
-    app = await open_app(settings)
+    from services import mail_outbox
+
+    db = await open_database(settings.database_url)
     try:
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             counts = await mail_outbox.counts(uow)
             dead = await mail_outbox.dead_letters(uow)
         print("  ".join(f"{state}: {n}" for state, n in counts.items()))
@@ -436,28 +459,32 @@ async def cmd_mail_status(settings: Settings, args: argparse.Namespace) -> int:
             )
         return 0
     finally:
-        await app.close()
+        await db.close()
 
 
 async def cmd_mail_requeue(settings: Settings, args: argparse.Namespace) -> int:
     """Dead letters back to pending (those named, or all with ``--all``), due at once."""
+    from services import mail_outbox
+
     if not args.ids and not args.all:
         print(
             "name the dead letters to send again (hostbot mail status lists them), or --all", file=sys.stderr
         )
         return 2
-    app = await open_app(settings)
+    db = await open_database(settings.database_url)
     try:
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             count = await mail_outbox.requeue(uow, None if args.all else args.ids)
         print(f"{count} mails are pending again; the worker sends them on its next round")
         return 0
     finally:
-        await app.close()
+        await db.close()
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    app = await open_app(settings, seed_demo=args.demo)
+    from bot import bootstrap
+
+    app = await bootstrap.open_app(settings, seed_demo=args.demo)
     await app.close()
     print("database is up to date")
     return 0
@@ -465,17 +492,19 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_traffic_import(settings: Settings, args: argparse.Namespace) -> int:
     """Exit status 1 when a line was refused (the good ones are stored all the same)."""
+    from services import traffic_import
+
     try:
         text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         print(f"cannot read {args.file}: {err}", file=sys.stderr)
         return 2
-    app = await open_app(settings)
+    db = await open_database(settings.database_url)
     try:
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             report = await traffic_import.import_lines(uow, text.splitlines())
     finally:
-        await app.close()
+        await db.close()
     print(f"{args.file}: samples stored: {report.stored}, intervals written: {report.buckets}")
     if report.refused:
         print(f"lines refused: {len(report.refused)}", file=sys.stderr)
@@ -495,14 +524,16 @@ def link_instruction(settings: Settings, platform: str, code: str) -> str:
 
 
 async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
-    app = await open_app(settings)
+    from services import linking
+
+    db = await open_database(settings.database_url)
     try:
         try:
-            customer = await find_customer(app, args.customer)
+            customer = await find_customer(db, args.customer)
         except NotFound:
             print(f"no customer matches {args.customer!r}", file=sys.stderr)
             return 2
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             code = await linking.issue_code(uow, customer.id, args.platform, args.role)
         print(f"Link code for {customer.name} on {args.platform} (single use, 15 minutes): {code}")
         print(link_instruction(settings, args.platform, code))
@@ -519,7 +550,7 @@ async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"Or open: {telegram.deep_link(username, code)}")
         return 0
     finally:
-        await app.close()
+        await db.close()
 
 
 async def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
@@ -527,9 +558,9 @@ async def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     from services.backoffice import tokens
     from services.backoffice.common import Conflict, Missing
 
-    app = await open_app(settings)
+    db = await open_database(settings.database_url)
     try:
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             if args.token_command == "create":
                 secret, token = await tokens.create(uow, args.name, args.scope or ["read"])
                 print(f"token {token.name} ({', '.join(token.scopes)}): {secret}")
@@ -548,7 +579,7 @@ async def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
         print(err.detail, file=sys.stderr)
         return 2
     finally:
-        await app.close()
+        await db.close()
 
 
 def token_name(text: str) -> str:
@@ -563,6 +594,8 @@ def _read(path: str) -> str:
 
 async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     """Apply a file all or nothing and say what became of each record (exit 1: nothing written)."""
+    from pydantic import ValidationError
+
     from services.backoffice import bundle
 
     if args.schema:
@@ -582,12 +615,12 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             print(f"refused {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}")
         print("Nothing was imported: the file does not follow the schema (hostbot import --schema).")
         return 1
-    app = await open_app(settings)
+    db = await open_database(settings.database_url)
     try:
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             report = await bundle.apply(uow, found, commit=not args.dry_run)
     finally:
-        await app.close()
+        await db.close()
     for line in report.lines:
         print(f"{line.status:<9} {line.section} {line.name}" + (f": {line.why}" if line.why else ""))
     counts = ", ".join(f"{s} {report.count(s)}" for s in ("created", "updated", "unchanged", "refused"))
@@ -603,12 +636,12 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     import file's shape."""
     from services.backoffice import bundle
 
-    app = await open_app(settings)
+    db = await open_database(settings.database_url)
     try:
-        async with app.db.uow() as uow:
+        async with db.uow() as uow:
             document = await bundle.export(uow)
     finally:
-        await app.close()
+        await db.close()
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if args.file in (None, "-"):
         sys.stdout.write(text)
