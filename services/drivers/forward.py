@@ -3,16 +3,19 @@
 Every DNS driver answers ``resolves_to`` with this, against the resolver the settings name
 (``DNS_RESOLVER``): the system's (``/etc/resolv.conf``) when empty, one server as ``host`` or
 ``host:port`` (``[2001:db8::53]:53`` for IPv6), or ``none`` to not check at all.
+
+dnspython is imported at the first lookup: every process builds a resolver, few look anything up
+(a one-shot command or ``hostbot run`` on the demo configuration never does).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+from typing import TYPE_CHECKING
 
-import dns.asyncresolver
-import dns.exception
-import dns.resolver
+if TYPE_CHECKING:
+    import dns.asyncresolver
 
 log = logging.getLogger("hostbot.dns")
 
@@ -55,6 +58,9 @@ class ForwardResolver:
         when it has none or others, None when no resolver answered."""
         if self._off:
             return None
+        import dns.exception
+        import dns.resolver
+
         address = ipaddress.ip_address(ip)
         try:
             resolver = self._resolver()
@@ -69,6 +75,8 @@ class ForwardResolver:
         return any(ipaddress.ip_address(record.address) == address for record in answer)
 
     def _resolver(self) -> dns.asyncresolver.Resolver:
+        import dns.asyncresolver
+
         if self._server is None:
             resolver = dns.asyncresolver.Resolver()  # the system's; NoResolverConfiguration without one
         else:

@@ -1,7 +1,8 @@
 """A process imports what its command and its configured platforms and drivers need, nothing more:
 a one-shot command, or ``hostbot run`` with the demo configuration, never loads the PDF or chart
-libraries, Alembic (on a database already migrated), the platforms' libraries or the optional
-drivers; a one-shot command not even aiohttp. What each process loaded is read from its own ``sys.modules`` at exit (no timing)."""
+libraries, Alembic (on a database already migrated, or an empty one), dnspython, the platforms'
+libraries or the optional drivers; a one-shot command not even aiohttp, nor the composition root
+(the chat's dispatcher, the handlers, the rate limits). What each process loaded is read from its own ``sys.modules`` at exit (no timing)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.support.cli import ROOT, env, output
 
@@ -27,19 +30,24 @@ HEAVY = (
     "telegram",
     "aiosmtplib",
     "stripe",
+    "dns",  # dnspython: the forward confirmation's, at its first lookup
 )
-# The command, run as ``hostbot`` runs it, telling at exit which of HEAVY it had imported.
+# What a process that chats, serves or runs the jobs builds, and a command that only reads and
+# writes records does without.
+APP = ("bot.bootstrap", "bot.core.dispatcher", "handlers", "limits")
+# The command, run as ``hostbot`` runs it, telling at exit which of HEAVY and of APP it had imported.
 PROBE = (
     "import atexit, sys\n"
     f"atexit.register(lambda: print('loaded:', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr))\n"
+    f"atexit.register(lambda: print('app:', [m for m in {APP!r} if m in sys.modules], file=sys.stderr))\n"
     "from bot.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
 
 
-def _loaded(stderr: str) -> list[str]:
-    line = next(line for line in stderr.splitlines() if line.startswith("loaded: "))
-    found: list[str] = ast.literal_eval(line.removeprefix("loaded: "))
+def _loaded(stderr: str, label: str = "loaded") -> list[str]:
+    line = next(line for line in stderr.splitlines() if line.startswith(f"{label}: "))
+    found: list[str] = ast.literal_eval(line.removeprefix(f"{label}: "))
     return found
 
 
@@ -61,6 +69,7 @@ def test_link_code_imports_none_of_the_heavy_libraries(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Link code for" in done.stdout
     assert _loaded(done.stderr) == []
+    assert _loaded(done.stderr, "app") == []  # the database alone
 
 
 def test_a_telegram_link_code_loads_telegram_only(tmp_path: Path) -> None:
@@ -80,10 +89,13 @@ def test_a_telegram_link_code_loads_telegram_only(tmp_path: Path) -> None:
     assert _loaded(done.stderr) == ["aiohttp", "telegram"]
 
 
-def test_run_with_the_demo_configuration_imports_none_of_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["migrated", "empty"])
+def test_run_with_the_demo_configuration_imports_none_of_them(tmp_path: Path, database: str) -> None:
     """On a migrated database with nothing to send (the demo data's mails would bring the PDF
-    library in, to attach invoices: imported when used, as it should be)."""
-    output(tmp_path, "migrate")
+    library in, to attach invoices: imported when used, as it should be), and on an empty one,
+    which it creates without Alembic."""
+    if database == "migrated":
+        output(tmp_path, "migrate")
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", PROBE, "run"],
