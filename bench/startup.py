@@ -8,10 +8,10 @@ the way a platform starts it (``python -m bot.cli ...``) in a fresh
 temporary data directory, on SQLite, with the demo configuration (no platform token, the default
 drivers), on a free port:
 
-- ``hostbot run`` on a fresh data directory (it creates and migrates the database): the time from
-  launch until ``/healthz`` answers 200; then, ``--settle`` seconds later, its resident memory
-  (``VmRSS``), and it is stopped with SIGTERM. Then the same on the database it created (the usual
-  restart), ``--runs`` times: the median.
+- ``hostbot run`` on a fresh data directory (it creates the database), ``--runs`` times, each in a
+  new one: the median time from launch until ``/healthz`` answers 200; each time, ``--settle``
+  seconds later, its resident memory (``VmRSS``), and it is stopped with SIGTERM. Then the same on
+  the database the last one created (the usual restart), ``--runs`` times: the median.
 - ``hostbot link-code 1 --platform shell`` on the demo database, ``--runs`` times: the median wall
   time and CPU time (user + system) of the whole process.
 
@@ -68,7 +68,9 @@ def _rss_mb(pid: int) -> float:
 
 
 def run_once(data: Path, settle: float) -> dict[str, float]:
-    """Launch ``hostbot run``; seconds until /healthz answers; its RSS ``settle`` s later."""
+    """Launch ``hostbot run`` in ``data`` (made if missing); seconds until /healthz answers; its
+    RSS ``settle`` s later."""
+    data.mkdir(exist_ok=True)
     port = _free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -123,9 +125,9 @@ def measure(runs: int, settle: float) -> dict[str, Any]:
         env=_env(ROOT),
         check=True,
     )
-    with tempfile.TemporaryDirectory() as fresh:
-        first = run_once(Path(fresh), settle)
-        restarts = [run_once(Path(fresh), settle) for _ in range(runs)]
+    with tempfile.TemporaryDirectory() as data:
+        fresh = [run_once(Path(data) / str(n), settle) for n in range(runs)]  # each in a new directory
+        restarts = [run_once(Path(data) / str(runs - 1), settle) for _ in range(runs)]
     with tempfile.TemporaryDirectory() as demo:
         data = Path(demo)
         subprocess.run(  # the demo database: created, migrated and filled by the shell
@@ -140,9 +142,9 @@ def measure(runs: int, settle: float) -> dict[str, Any]:
     return {
         "runs": runs,
         "load_average": os.getloadavg(),
-        "healthz_fresh_s": first["healthz_s"],
+        "healthz_fresh_s": statistics.median(r["healthz_s"] for r in fresh),
         "healthz_restart_s": statistics.median(r["healthz_s"] for r in restarts),
-        "idle_rss_mb": statistics.median([first["idle_rss_mb"], *(r["idle_rss_mb"] for r in restarts)]),
+        "idle_rss_mb": statistics.median(r["idle_rss_mb"] for r in fresh + restarts),
         "link_code_s": statistics.median(r["wall_s"] for r in links),
         "link_code_cpu_s": statistics.median(r["cpu_s"] for r in links),
         "link_code_all_s": [r["wall_s"] for r in links],
