@@ -38,6 +38,7 @@ DEFERRED = {
     "bot/alerts/senders.py",  # slack_sdk's error, in the Slack sender
     "bot/core/sendlog.py",  # the Redis client, where Redis keeps the limits
     "storage/db.py",  # Alembic, when the database is not at the newest migration
+    "services/drivers/forward.py",  # dnspython, at the first forward confirmation
 }
 
 
