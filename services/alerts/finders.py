@@ -189,7 +189,7 @@ async def _renewals(
     """Each customer's active orders and domains that end within reach of a rung or the forecast;
     the automatic ones priced. Everything is read as row tuples and priced from plain values
     (``renewal_costs.quoted``): building ORM objects for the thousands of automatic renewals of a
-    batch cost most of the scan's time."""
+    batch cost most of the scan's CPU."""
     span = max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])
     window = (batch.first_day, batch.last_day + dt.timedelta(days=span))
     found: dict[int, list[_Due]] = defaultdict(list)
