@@ -8,6 +8,7 @@ servers and a payment processing fee as a percentage of the other lines. Line de
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,10 +27,14 @@ PROCESSING = N_("Payment processing fee")
 PLATFORM = N_("Platform charge: {name}")
 
 
+def processing_minor(base_minor: int) -> int:
+    """The processing fee on lines adding up to ``base_minor``, rounded half-up."""
+    return int((Decimal(base_minor) * PROCESSING_PERCENT / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def processing_fee(lines: Sequence[LineSpec]) -> list[LineSpec]:
     """The processing fee line for these lines (none when it rounds to nothing)."""
-    base = sum(spec.unit_minor * spec.quantity for spec in lines)
-    fee = int((Decimal(base) * PROCESSING_PERCENT / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    fee = processing_minor(sum(spec.unit_minor * spec.quantity for spec in lines))
     return [LineSpec(Text(PROCESSING), fee, kind="processing")] if fee > 0 else []
 
 
@@ -65,7 +70,7 @@ def period_lines(order: Order, start: dt.date, end: dt.date, effect: str | None 
                 period_end=end,
             )
         )
-    monthly_fee = MAINTENANCE_MONTHLY.get(plan.kind, {}).get(order.currency, 0)
+    monthly_fee = maintenance_monthly(plan.kind, order.currency)
     if monthly_fee:
         lines.append(
             LineSpec(
@@ -77,6 +82,20 @@ def period_lines(order: Order, start: dt.date, end: dt.date, effect: str | None 
             )
         )
     return with_fees(lines)
+
+
+def maintenance_monthly(plan_kind: str, currency: str) -> int:
+    """The monthly maintenance fee of a plan of this kind (0: none)."""
+    return MAINTENANCE_MONTHLY.get(plan_kind, {}).get(currency, 0)
+
+
+def period_subtotal(plan_kind: str, cycle: str, currency: str, price_minor: int, addons_minor: int) -> int:
+    """What ``period_lines`` add up to (fees included, before VAT), from an order's columns and the
+    monthly price of its add-ons times their quantities (``addons_minor``): the alerts scan prices
+    thousands of renewals a batch without loading the orders and building their lines."""
+    months = proration.months_in(cycle)
+    base = price_minor + (addons_minor + maintenance_monthly(plan_kind, currency)) * months
+    return base + processing_minor(base)
 
 
 @dataclass(frozen=True)
@@ -101,3 +120,21 @@ def totals(customer: Customer, lines: Sequence[LineSpec], seller: Seller, on: dt
         Money(subtotal + tax, cur),
         decision.reverse_charge,
     )
+
+
+def total_minor(
+    country: str, is_business: bool, vat_id: str | None, subtotal_minor: int, seller: Seller, on: dt.date
+) -> int:
+    """``totals(...).total`` from the buyer's VAT facts and the lines' subtotal alone (no customer
+    object): the VAT decided the same way, on the same day, with the same rounding."""
+    decision = _decided(country, is_business, vat_id, seller.country, on)
+    return subtotal_minor + invoices.vat_amount(subtotal_minor, decision.rate)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decided(
+    country: str, is_business: bool, vat_id: str | None, seller_country: str, on: dt.date
+) -> vat.VatDecision:
+    """``vat.decide``, remembered: it depends on these values and the rate table only, and the alerts
+    scan asks it for thousands of renewals a batch with a few countries and days between them."""
+    return vat.decide(country, is_business, vat_id, seller_country, on)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
@@ -117,6 +118,37 @@ def priced(
         else:
             found[key] = Cost(breakdown.totals(customer, lines, seller, start).total, None)
     return found
+
+
+class Buyer(NamedTuple):
+    """The customer's facts a renewal invoice is priced with: VAT (country, business, VAT id) and
+    the currency; read as columns by the alerts scan instead of loading ``Customer`` objects."""
+
+    country: str
+    is_business: bool
+    vat_id: str | None
+    currency: str
+
+
+def quoted(
+    item: str,
+    item_id: int,
+    start: dt.date,
+    subtotal_minor: int,
+    buyer: Buyer,
+    seller: Seller,
+    invoiced: Mapping[str, Money],
+) -> Money:
+    """``priced`` for one item from plain values: the total of its open renewal invoice
+    (``invoiced``: totals by renewal key) when there is one, else what that invoice will total for
+    these lines (``subtotal_minor``: ``breakdown.period_subtotal`` for an order, the renewal price for a
+    domain) with VAT decided on ``start``, the period's first day. Same rule, no ORM objects: the
+    set-based alerts scan prices every automatic renewal of a batch of customers this way."""
+    open_total = invoiced.get(invoices.renewal_key(EFFECTS[item], item_id, start))
+    if open_total is not None:
+        return open_total
+    country, is_business, vat_id, currency = buyer
+    return Money(breakdown.total_minor(country, is_business, vat_id, subtotal_minor, seller, start), currency)
 
 
 async def of_order(uow: UnitOfWork, customer: Customer, seller: Seller, order: Order) -> Cost:

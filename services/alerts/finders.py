@@ -28,11 +28,12 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import QueryableAttribute
 
-from services import alert_prefs, clock, renewal_costs
+from services import alert_prefs, breakdown, clock, renewal_costs
 from services.alerts import facts, outbox
 from services.invoices import Seller
 from services.money import Money
 from storage.models import (
+    Addon,
     AlertSettings,
     BillingNotice,
     ChannelBinding,
@@ -43,6 +44,8 @@ from storage.models import (
     LedgerEntry,
     MeteredResource,
     Order,
+    OrderAddon,
+    Plan,
     Ticket,
     TicketMessage,
 )
@@ -177,64 +180,140 @@ class _Due:
     cost: Money | None = None
 
 
+_BUYER = (Customer.country, Customer.is_business, Customer.vat_id, Customer.currency)
+
+
 async def _renewals(
     uow: UnitOfWork, batch: _Batch, settings: AlertRules, seller: Seller
 ) -> dict[int, list[_Due]]:
     """Each customer's active orders and domains that end within reach of a rung or the forecast;
-    the automatic ones priced (their customers, open renewal invoices and lines read for the batch)."""
+    the automatic ones priced. Everything is read as row tuples and priced from plain values
+    (``renewal_costs.quoted``): building ORM objects for the thousands of automatic renewals of a
+    batch cost most of the scan's CPU."""
     span = max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])
-    lo, hi = batch.first_day, batch.last_day + dt.timedelta(days=span)
-    in_orders = (
-        batch.mine(Order.customer_id),
-        Order.status == "active",
-        Order.period_end.between(lo, hi),
-    )
-    in_domains = (batch.mine(Domain.customer_id), Domain.expires_on.between(lo, hi))
+    window = (batch.first_day, batch.last_day + dt.timedelta(days=span))
     found: dict[int, list[_Due]] = defaultdict(list)
-    for oid, cid, due in await uow.session.execute(
-        select(Order.id, Order.customer_id, Order.period_end).where(*in_orders, Order.auto_renew.is_not(True))
-    ):
-        if cid in batch.today:
-            found[cid].append(_Due("order", oid, due, False))
-    for did, cid, due in await uow.session.execute(
+    open_totals = await _open_renewal_totals(uow, batch)
+    for cid, due in [
+        *await _manual_renewals(uow, batch, window),
+        *await _auto_orders(uow, batch, window, seller, open_totals),
+        *await _auto_domains(uow, batch, window, seller, open_totals),
+    ]:
+        found[cid].append(due)
+    return found
+
+
+def _orders_in(batch: _Batch, window: tuple[dt.date, dt.date]) -> tuple[ColumnElement[bool], ...]:
+    return (batch.mine(Order.customer_id), Order.status == "active", Order.period_end.between(*window))
+
+
+def _domains_in(batch: _Batch, window: tuple[dt.date, dt.date]) -> tuple[ColumnElement[bool], ...]:
+    return (batch.mine(Domain.customer_id), Domain.expires_on.between(*window))
+
+
+async def _manual_renewals(
+    uow: UnitOfWork, batch: _Batch, window: tuple[dt.date, dt.date]
+) -> list[tuple[int, _Due]]:
+    """The orders and domains in the window that do not renew by themselves (never priced: no rule
+    weighs their cost)."""
+    orders = await uow.session.execute(
+        select(Order.id, Order.customer_id, Order.period_end).where(
+            *_orders_in(batch, window), Order.auto_renew.is_not(True)
+        ),
+    )
+    domains = await uow.session.execute(
         select(Domain.id, Domain.customer_id, Domain.expires_on).where(
-            *in_domains, Domain.auto_renew.is_not(True)
-        )
-    ):
-        if cid in batch.today:
-            found[cid].append(_Due("domain", did, due, False))
-    by_order: dict[int, list[Order]] = defaultdict(list)
-    by_domain: dict[int, list[Domain]] = defaultdict(list)
-    for o in await uow.session.scalars(select(Order).where(*in_orders, Order.auto_renew.is_(True))):
-        if o.customer_id in batch.today:
-            by_order[o.customer_id].append(o)
-    for d in await uow.session.scalars(select(Domain).where(*in_domains, Domain.auto_renew.is_(True))):
-        if d.customer_id in batch.today:
-            by_domain[d.customer_id].append(d)
-    who = sorted({*by_order, *by_domain})
-    if not who:
-        return found
-    customers = {
-        c.id: c
-        for c in await uow.session.scalars(select(Customer).where(among(uow.dialect, Customer.id, who)))
-    }
-    invoiced: dict[int, dict[str, Invoice]] = defaultdict(dict)
-    for invoice in await uow.session.scalars(
-        select(Invoice).where(
-            among(uow.dialect, Invoice.customer_id, who),
+            *_domains_in(batch, window), Domain.auto_renew.is_not(True)
+        ),
+    )
+    return [
+        (cid, _Due(item, item_id, due, False))
+        for item, rows in (("order", orders), ("domain", domains))
+        for item_id, cid, due in rows
+        if cid in batch.today
+    ]
+
+
+async def _open_renewal_totals(uow: UnitOfWork, batch: _Batch) -> dict[int, dict[str, Money]]:
+    """Each customer's unpaid renewal invoices' totals by renewal key (one live invoice per key):
+    an automatic renewal already invoiced costs that invoice's total."""
+    rows = await uow.session.execute(
+        select(Invoice.customer_id, Invoice.renewal_key, Invoice.total_minor, Invoice.currency).where(
+            batch.mine(Invoice.customer_id),
             Invoice.status == "unpaid",
             Invoice.renewal_key.is_not(None),
+        ),
+    )
+    totals: dict[int, dict[str, Money]] = defaultdict(dict)
+    for cid, key, total, currency in rows:
+        totals[cid][str(key)] = Money(total, currency)
+    return totals
+
+
+async def _auto_orders(
+    uow: UnitOfWork,
+    batch: _Batch,
+    window: tuple[dt.date, dt.date],
+    seller: Seller,
+    open_totals: dict[int, dict[str, Money]],
+) -> list[tuple[int, _Due]]:
+    """The automatic renewals of orders in the window, each with its plan's kind, its add-ons'
+    monthly price (summed in SQL) and its customer's VAT facts, priced as the renewal invoice will be."""
+    addons = (
+        select(func.coalesce(func.sum(Addon.monthly_minor * OrderAddon.quantity), 0))
+        .select_from(OrderAddon)
+        .join(Addon, Addon.id == OrderAddon.addon_id)
+        .where(OrderAddon.order_id == Order.id)
+        .scalar_subquery()
+    )
+    rows = await uow.session.execute(
+        select(
+            Order.id,
+            Order.customer_id,
+            Order.period_end,
+            Plan.kind,
+            Order.billing_cycle,
+            Order.currency,
+            Order.price_minor,
+            addons,
+            *_BUYER,
         )
-    ):
-        if invoice.renewal_key:
-            invoiced[invoice.customer_id][invoice.renewal_key] = invoice
-    for cid in who:
-        mine_o, mine_d = by_order[cid], by_domain[cid]
-        prices = renewal_costs.priced(customers[cid], seller, invoiced[cid], mine_o, mine_d)
-        found[cid] += [
-            _Due(r.item, r.id, r.due, True, r.cost)
-            for r in renewal_costs.found_renewals(prices, mine_o, mine_d)
-        ]
+        .join(Plan, Plan.id == Order.plan_id)
+        .join(Customer, Customer.id == Order.customer_id)
+        .where(*_orders_in(batch, window), Order.auto_renew.is_(True)),
+    )
+    found = []
+    for row in rows:
+        oid, cid, due, kind, cycle, currency, price, addons_minor = row[:8]
+        if cid not in batch.today:
+            continue
+        subtotal = breakdown.period_subtotal(kind, cycle, currency, price, int(addons_minor))
+        buyer = renewal_costs.Buyer(*row[8:])
+        cost = renewal_costs.quoted("order", oid, due, subtotal, buyer, seller, open_totals.get(cid, {}))
+        found.append((cid, _Due("order", oid, due, True, cost)))
+    return found
+
+
+async def _auto_domains(
+    uow: UnitOfWork,
+    batch: _Batch,
+    window: tuple[dt.date, dt.date],
+    seller: Seller,
+    open_totals: dict[int, dict[str, Money]],
+) -> list[tuple[int, _Due]]:
+    """The automatic renewals of domains in the window, priced (one year at the renewal price)."""
+    rows = await uow.session.execute(
+        select(Domain.id, Domain.customer_id, Domain.expires_on, Domain.renewal_minor, *_BUYER)
+        .join(Customer, Customer.id == Domain.customer_id)
+        .where(*_domains_in(batch, window), Domain.auto_renew.is_(True)),
+    )
+    found = []
+    for row in rows:
+        did, cid, due, price = row[:4]
+        if cid in batch.today:
+            buyer = renewal_costs.Buyer(*row[4:])
+            cost = renewal_costs.quoted("domain", did, due, price, buyer, seller, open_totals.get(cid, {}))
+            found.append((cid, _Due("domain", did, due, True, cost)))
     return found
 
 
@@ -266,7 +345,7 @@ async def _notices(uow: UnitOfWork, batch: _Batch) -> None:
             batch.mine(BillingNotice.customer_id),
             BillingNotice.kind == "renewal_shortfall",
             BillingNotice.delivered_at.is_(None),
-        )
+        ),
     )
     for n, cid in rows:
         if cid not in batch.today:
@@ -348,7 +427,7 @@ async def _threshold(uow: UnitOfWork, batch: _Batch) -> None:
     rows = await uow.session.execute(
         select(e.customer_id, func.max(e.id))
         .where(e.running - e.amount_minor >= e.threshold, e.threshold > e.running)
-        .group_by(e.customer_id)
+        .group_by(e.customer_id),
     )
     crossed: dict[int, int] = {int(cid): int(entry) for cid, entry in rows}
     for cid, threshold in below.items():
@@ -366,7 +445,7 @@ async def _overdue(uow: UnitOfWork, batch: _Batch, days_after: list[int]) -> Non
             Invoice.status == "unpaid",
             Invoice.kind == "invoice",
             Invoice.due_date < batch.last_day,
-        )
+        ),
     )
     for invoice_id, cid, due in rows:
         if cid not in batch.today:
@@ -389,7 +468,7 @@ async def _replies(uow: UnitOfWork, batch: _Batch) -> None:
             TicketMessage.author == "staff",
             TicketMessage.is_read.is_(False),
         )
-        .group_by(Ticket.customer_id, TicketMessage.ticket_id)
+        .group_by(Ticket.customer_id, TicketMessage.ticket_id),
     )
     for cid, ticket, message in rows:
         if cid not in batch.today:
@@ -404,7 +483,7 @@ async def _taken(uow: UnitOfWork, batch: _Batch) -> dict[int, set[str]]:
     rows = await uow.session.execute(
         select(ChannelBinding.customer_id, ChannelBinding.alert_kinds).where(
             batch.mine(ChannelBinding.customer_id)
-        )
+        ),
     )
     for cid, kinds in rows:
         taken[cid].update(kinds or [])

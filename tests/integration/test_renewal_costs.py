@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.numbers import format_currency
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from bot.alerts import messages
 from bot.core import formatting
@@ -17,7 +17,7 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import use_locale
 from handlers.overview import show_overview
 from services import clock, domains, ledger, overview, renewal_costs, renewals
-from services.alerts import facts
+from services.alerts import facts, finders
 from services.audit import Actor
 from services.money import Money
 from storage.models import Alert, Customer, Domain, Invoice, InvoiceLine, LedgerEntry, Order
@@ -209,3 +209,34 @@ async def test_the_issue_examples(dispatcher: Dispatcher) -> None:
             assert format_currency(Decimal("138.38"), "EUR", locale="en") in draft.personal().text
             home = (await show_overview(uow, customer, dispatcher.seller)).text
             assert f" · #3 Growth · {format_currency(Decimal('32.80'), 'EUR', locale='en')} · " in home
+
+
+async def _scan_prices(dispatcher: Dispatcher) -> dict[Item, Money]:
+    """Every demo item set to renew automatically (not committed), as the set-based alerts scan
+    prices it: from columns, without the orders' lines (``finders._renewals``, one batch)."""
+    async with dispatcher.db.uow() as uow:
+        await uow.session.execute(update(Order).values(auto_renew=True))
+        await uow.session.execute(update(Domain).values(auto_renew=True))
+        rows = (await uow.session.execute(select(*finders._CUSTOMER))).all()
+        batch = await finders._start(uow, rows, (min(r[0] for r in rows), max(r[0] for r in rows)))
+        # The renewal ladder reaches every demo item (ten years ahead).
+        reach = dispatcher.settings.model_copy(update={"alerts_renewal_days": [3650]})
+        found = await finders._renewals(uow, batch, reach, dispatcher.seller)
+    return {(cid, r.item, r.id): r.cost for cid, mine in found.items() for r in mine if r.cost is not None}
+
+
+async def test_the_alerts_scan_prices_renewals_as_the_overview_does(dispatcher: Dispatcher) -> None:
+    """The scan prices automatic renewals from row tuples (``renewal_costs.quoted``): the same amount
+    as the one rule for every demo item still ahead (add-ons, maintenance fees, yearly periods,
+    reverse charge), before and after each order's renewal is invoiced."""
+    for invoiced in (False, True):
+        if invoiced:
+            async with dispatcher.db.uow() as uow:
+                for order in (await uow.session.scalars(select(Order).where(Order.status == "active"))).all():
+                    customer = await _customer(uow, order.customer_id)
+                    await renewals.extend(uow, customer, order.id, dispatcher.seller, Actor(customer.id))
+        announced = await _announced(dispatcher)
+        ahead = {item for item, r in announced.items() if r.due > clock.today() + dt.timedelta(days=1)}
+        scanned = await _scan_prices(dispatcher)
+        assert ahead <= scanned.keys() and len(ahead) > 5, (ahead, scanned)
+        assert scanned == {item: announced[item].cost for item in scanned}, invoiced
