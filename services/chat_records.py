@@ -18,8 +18,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from storage.models import ActionKey, ChatIdentity, Conversation, Customer, ProcessedUpdate, utcnow
 from storage.uow import UnitOfWork
 
-Found = tuple[ChatIdentity, Customer | None, Conversation | None]
-
 # The statements of every update are built once here, with bound parameters, so that SQLAlchemy
 # finds their compiled form in its cache instead of building and compiling them per update.
 _SENDER = and_(
@@ -35,15 +33,51 @@ _CLAIM_VALUES: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class Key:
+    """A stored button key as its owner reads it."""
+
+    key: str
+    identity_id: int
+    kind: str
+    payload: dict[str, Any]
+    expires_at: dt.datetime
+    used_at: dt.datetime | None
+
+
+Found = tuple[ChatIdentity, Customer | None, Conversation | None, Key | None]
+_KEY_COLUMNS = (
+    ActionKey.key,
+    ActionKey.identity_id,
+    ActionKey.kind,
+    ActionKey.payload,
+    ActionKey.expires_at,
+    ActionKey.used_at,
+)
+
+
+def _key_of(row: Any) -> Key | None:
+    """A key from its columns (``_KEY_COLUMNS``), None when they are empty."""
+    if row is None or row[0] is None:
+        return None
+    return Key(row[0], row[1], row[2], dict(row[3]), row[4], row[5])
+
+
 def _who_from(claimed: Any) -> Select[Any]:
-    """The identity (None when unknown), its account and its open form, beside ``claimed``."""
+    """The identity (None when unknown), its account, its open form and the pressed key (the
+    ``key`` parameter: None for a message), beside ``claimed``: a press costs no query of its own."""
     return (
-        select(ChatIdentity, Customer, Conversation, claimed)
+        select(ChatIdentity, Customer, Conversation, claimed, *_KEY_COLUMNS)
         .select_from(select(literal(1).label("one")).subquery("one"))
         .outerjoin(ChatIdentity, _SENDER)
         .outerjoin(Customer, Customer.id == ChatIdentity.customer_id)
         .outerjoin(Conversation, Conversation.identity_id == ChatIdentity.id)
+        .outerjoin(ActionKey, ActionKey.key == bindparam("key"))
     )
+
+
+def _found(row: Any) -> Found | None:
+    return None if row[0] is None else (row[0], row[1], row[2], _key_of(row[4:]))
 
 
 _FIND = _who_from(literal(1).label("fresh"))
@@ -57,28 +91,29 @@ _CLAIM_SQLITE = sqlite.insert(_UPDATES).values(_CLAIM_VALUES).on_conflict_do_not
 _CLAIM_POSTGRESQL = postgresql.insert(_UPDATES).values(_CLAIM_VALUES).on_conflict_do_nothing()
 
 
-async def find(uow: UnitOfWork, platform: str, workspace: str, user_id: str) -> Found | None:
-    """An existing identity with its account and its open form, in one query (every update needs all three)."""
-    row = (
-        await uow.session.execute(_FIND, {"platform": platform, "workspace": workspace, "user_id": user_id})
-    ).one()
-    return None if row[0] is None else (row[0], row[1], row[2])
+async def find(
+    uow: UnitOfWork, platform: str, workspace: str, user_id: str, key: str | None = None
+) -> Found | None:
+    """An existing identity with its account, its open form and the row of the key it pressed (if
+    any), in one query (every update needs them)."""
+    sender = {"platform": platform, "workspace": workspace, "user_id": user_id, "key": key}
+    return _found((await uow.session.execute(_FIND, sender)).one())
 
 
 async def claim_and_find(
-    uow: UnitOfWork, source: str, update_id: str, platform: str, workspace: str, user_id: str
+    uow: UnitOfWork, source: str, update_id: str, platform: str, workspace: str, user_id: str, key: str | None
 ) -> tuple[bool, Found | None]:
     """``insert_claim`` and ``find`` in one statement on PostgreSQL (two on SQLite, which has no
     insert in a ``WITH``): whether the update was claimed now, and who sent it. The caller commits
     the claim at once on SQLite (``bot.core.chat_state.claims_wait_for_commit``)."""
-    sender = {"platform": platform, "workspace": workspace, "user_id": user_id}
     if uow.dialect != "postgresql":
         # Read first: the claim's write then holds SQLite's one write lock only until its commit.
-        found = await find(uow, platform, workspace, user_id)
+        found = await find(uow, platform, workspace, user_id, key)
         return await insert_claim(uow, source, update_id), found
-    claim = {"source": source, "update_id": update_id, "now": utcnow()}
-    row = (await uow.session.execute(_CLAIM_AND_FIND, {**claim, **sender})).one()
-    return bool(row[3]), None if row[0] is None else (row[0], row[1], row[2])
+    params = {"source": source, "update_id": update_id, "now": utcnow()}
+    params |= {"platform": platform, "workspace": workspace, "user_id": user_id, "key": key}
+    row = (await uow.session.execute(_CLAIM_AND_FIND, params)).one()
+    return bool(row[3]), _found(row)
 
 
 async def identity(uow: UnitOfWork, platform: str, workspace: str, user_id: str) -> ChatIdentity:
@@ -145,34 +180,12 @@ def add_key(
     uow.write_later(_ADD_KEYS, row)
 
 
-@dataclass(frozen=True)
-class Key:
-    """A stored button key as its owner reads it."""
-
-    key: str
-    identity_id: int
-    kind: str
-    payload: dict[str, Any]
-    expires_at: dt.datetime
-    used_at: dt.datetime | None
-
-
-_KEY = select(
-    ActionKey.key,
-    ActionKey.identity_id,
-    ActionKey.kind,
-    ActionKey.payload,
-    ActionKey.expires_at,
-    ActionKey.used_at,
-).where(ActionKey.key == bindparam("key"))
+_KEY = select(*_KEY_COLUMNS).where(ActionKey.key == bindparam("key"))
 
 
 async def key(uow: UnitOfWork, key: str) -> Key | None:
     """Read as it is in the database now (a row, no mapped object)."""
-    row = (await uow.session.execute(_KEY, {"key": key})).first()
-    if row is None:
-        return None
-    return Key(row[0], row[1], row[2], dict(row[3]), row[4], row[5])
+    return _key_of((await uow.session.execute(_KEY, {"key": key})).first())
 
 
 async def use_key(uow: UnitOfWork, key: str, now: dt.datetime, unexpired: bool = True) -> bool:

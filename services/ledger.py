@@ -56,6 +56,14 @@ async def balance(uow: UnitOfWork, customer: Customer) -> Money:
     return Money(int(minor or 0), customer.currency)
 
 
+def as_read(customer: Customer) -> Money:
+    """The balance on the customer's row as this transaction read it, with no statement of its own:
+    for showing the balance of the account a chat update was read with (``customer`` is loaded
+    with the sender, moments before, and ``post`` keeps it current). A decision on money reads
+    ``balance``, or moves it with ``post``."""
+    return Money(customer.balance_minor, customer.currency)
+
+
 async def recent(uow: UnitOfWork, customer_id: int, limit: int = 5) -> Sequence[LedgerEntry]:
     rows = await uow.session.scalars(_RECENT, {"id": customer_id, "limit": limit})
     return rows.all()

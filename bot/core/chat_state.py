@@ -21,32 +21,37 @@ from services.records import ChatIdentity, Conversation, Customer, UnitOfWork
 
 @dataclass(frozen=True)
 class Who:
-    """Who sent an update: the chat identity, the account it is linked to, its open form.
-    ``new``: the identity was added by this update (a first contact, to be committed at once so
-    what is keyed to it survives a rollback of the rest)."""
+    """Who sent an update: the chat identity, the account it is linked to, its open form, and the
+    row of the key it pressed (None for a message, or a key not found). ``new``: the identity was
+    added by this update (a first contact, to be committed at once so what is keyed to it survives
+    a rollback of the rest)."""
 
     identity: ChatIdentity
     customer: Customer | None
     form: Conversation | None
+    pressed: chat_records.Key | None = None
     new: bool = False
 
 
-async def who(uow: UnitOfWork, platform: str, workspace: str, user_id: str) -> Who:
-    """The identity (added if new), its account and its open form."""
+async def who(uow: UnitOfWork, platform: str, workspace: str, user_id: str, key: str | None = None) -> Who:
+    """The identity (added if new), its account, its open form and the row of ``key``, the key it
+    pressed (read in the same query; see ``press``)."""
     return await _known_or_new(
-        uow, platform, workspace, user_id, await chat_records.find(uow, platform, workspace, user_id)
+        uow, platform, workspace, user_id, await chat_records.find(uow, platform, workspace, user_id, key)
     )
 
 
 async def arrive(
-    uow: UnitOfWork, platform: str, workspace: str, user_id: str, update_id: str | None
+    uow: UnitOfWork, platform: str, workspace: str, user_id: str, update_id: str | None, key: str | None
 ) -> tuple[bool, Who | None]:
     """Claim the update (``claim_update``; an update without an id is always fresh) and learn who
-    sent it (``who``), in one round trip on PostgreSQL. A redelivered update is not fresh and
-    has no ``Who``: nothing more is read for it."""
+    sent it and what the key they pressed means (``who``), in one round trip on PostgreSQL. A
+    redelivered update is not fresh and has no ``Who``: nothing more is read for it."""
     if update_id is None:
-        return True, await who(uow, platform, workspace, user_id)
-    fresh, found = await chat_records.claim_and_find(uow, platform, update_id, platform, workspace, user_id)
+        return True, await who(uow, platform, workspace, user_id, key)
+    fresh, found = await chat_records.claim_and_find(
+        uow, platform, update_id, platform, workspace, user_id, key
+    )
     if not fresh:
         return False, None
     return True, await _known_or_new(uow, platform, workspace, user_id, found)
@@ -57,6 +62,7 @@ async def _known_or_new(
 ) -> Who:
     if found is not None:
         return Who(*found)
+    # A first contact: no key can be theirs yet (``press`` finds it unknown without reading it).
     ident = await chat_records.identity(uow, platform, workspace, user_id)
     return Who(ident, await chat_records.customer_of(uow, ident), None, new=True)
 
@@ -102,13 +108,15 @@ class Press:
     keep: bool = False
 
 
-async def press(uow: UnitOfWork, key: str, ident: ChatIdentity) -> Press:
-    """Resolve a key for the identity that pressed it; confirm and cancel keys are used up
-    atomically, once (cancelling also voids its confirmation, unless that was pressed first).
+async def press(uow: UnitOfWork, key: str, ident: ChatIdentity, row: chat_records.Key | None) -> Press:
+    """Resolve a key for the identity that pressed it, from its ``row`` as read with the sender
+    (``Who.pressed``: the read costs no round trip of its own; a command key is then only
+    compared, and the other kinds are used up by a conditional update whatever the row said).
+    Confirm and cancel keys are used up atomically, once (cancelling also voids its
+    confirmation, unless that was pressed first).
 
     A key that does not exist or belongs to someone else is ``unknown`` and audited as a denial.
     """
-    row = await chat_records.key(uow, key[:32])
     if row is None or row.identity_id != ident.id:
         audit.record(
             uow,

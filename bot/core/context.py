@@ -14,6 +14,7 @@ from bot.core import chat_state
 from bot.core.limiting import Limiter
 from bot.core.permissions import allows
 from bot.core.types import Incoming
+from services import chat_records
 from services.audit import Actor
 from services.records import ChatIdentity, Conversation, Customer, UnitOfWork
 
@@ -29,6 +30,7 @@ class Context:
     customer: Customer | None
     role: str = "guest"  # see bot.core.permissions
     form: Conversation | None = None  # the open form as read with the identity
+    pressed: chat_records.Key | None = None  # the pressed button's key as read with the identity
     args: list[str] = field(default_factory=list)
     line: str = ""  # the command line as typed, for a handler that takes free text after its arguments
     command: str | None = None  # the command run, for the metrics

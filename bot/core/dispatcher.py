@@ -76,6 +76,14 @@ def storable(text: str) -> bool:
     return True
 
 
+def pressed_key(incoming: Incoming) -> str | None:
+    """The key of a pressed button as it is read with the sender (keys are at most 32 URL-safe
+    characters); None for a message, or for a key the database cannot take as a parameter
+    (``_press`` answers that one as expired without reading it)."""
+    key = incoming.action_key
+    return key[:32] if key is not None and storable(key) else None
+
+
 def addressable(incoming: Incoming) -> bool:
     """Whether the sender's ids fit the tables that remember them (only a broken or forged
     platform event fails this: there is nobody to answer)."""
@@ -218,7 +226,12 @@ class Dispatcher:
     ) -> list[Reply]:
         async with self.db.uow() as uow:
             fresh, arrived = await chat_state.arrive(
-                uow, incoming.platform, incoming.workspace, incoming.user_id, incoming.update_id
+                uow,
+                incoming.platform,
+                incoming.workspace,
+                incoming.user_id,
+                incoming.update_id,
+                pressed_key(incoming),
             )
             if not fresh or arrived is None:
                 outcome.name = "duplicate"
@@ -241,7 +254,15 @@ class Dispatcher:
                     reply = Reply(_("You are sending messages too fast. Please wait a minute and try again."))
                 else:
                     ctx = Context(
-                        self.settings, uow, incoming, identity, customer, role, who.form, limiter=self.limiter
+                        self.settings,
+                        uow,
+                        incoming,
+                        identity,
+                        customer,
+                        role,
+                        who.form,
+                        pressed=who.pressed,
+                        limiter=self.limiter,
                     )
                     try:
                         answer = await self._route(ctx)
@@ -553,7 +574,7 @@ class Dispatcher:
     async def _press(self, ctx: Context, key: str) -> Reply:
         if not storable(key):  # no key of ours: they are URL-safe characters
             return Reply(_("This button has expired. Please ask again."))
-        press = await chat_state.press(ctx.uow, key, ctx.identity)
+        press = await chat_state.press(ctx.uow, key, ctx.identity, ctx.pressed)
         if press.keep:
             await ctx.uow.commit()  # a key used up stays used (and a denial audited) whatever follows
         if press.status == "unknown":

@@ -124,10 +124,10 @@ async def test_chat_state_leaves_every_commit_to_the_dispatcher(dispatcher: Disp
     """A first contact, a claim, a refused press and an expired form are kept only when the
     dispatcher, the one owner of an update's bookkeeping, commits them."""
     async with dispatcher.db.uow() as uow:
-        who = await chat_state.who(uow, "test", "", "newcomer")
+        who = await chat_state.who(uow, "test", "", "newcomer", key="no-such-key")
         assert who.new
         assert await chat_state.claim_update(uow, "test", "newcomer-1")
-        press = await chat_state.press(uow, "no-such-key", who.identity)
+        press = await chat_state.press(uow, "no-such-key", who.identity, who.pressed)
         assert press.status == "unknown" and press.keep
         await chat_state.save_conversation(uow, who.identity.id, "newticket", "subject", {}, ttl=-1)
         opened = await chat_state.conversation(uow, who.identity.id)

@@ -60,7 +60,7 @@ async def test_the_claim_and_the_sender_take_one_statement_and_the_update_one_co
     else:  # one writer per file: the claim is committed at once, the rest at the end
         assert sent.count("COMMIT") == 2
     assert sent[-1] == "COMMIT" and "INSERT INTO action_keys" in sent[-2]  # every key in one insert
-    assert sum("action_keys" in s for s in sent) == 1
+    assert sum("INSERT INTO action_keys" in s for s in sent) == 1
 
 
 async def test_a_redelivered_update_reads_nothing_more_and_sends_nothing(
@@ -76,7 +76,7 @@ async def test_a_redelivered_update_reads_nothing_more_and_sends_nothing(
     with statements(dispatcher) as sent:
         assert await dispatcher.handle(update("alice", "u-2", text="balance"), deliver) == []
     assert len(delivered) == 1
-    assert not [s for s in sent if "ledger_entries" in s or "action_keys" in s]
+    assert not [s for s in sent if "ledger_entries" in s or "INSERT INTO action_keys" in s]
 
 
 async def test_the_reply_goes_out_before_its_keys_are_written_and_they_work_after(
@@ -95,5 +95,18 @@ async def test_the_reply_goes_out_before_its_keys_are_written_and_they_work_afte
     assert seen_then == [before]  # not written yet when the reply went out
     assert await keys(dispatcher) == before + len([b for b in reply.all_buttons() if b.key])
     paid = next(b for b in reply.all_buttons() if b.command == "invoices paid")
-    [pressed] = await dispatcher.handle(update("alice", "u-4", key=paid.key))
+    with statements(dispatcher) as sent:
+        [pressed] = await dispatcher.handle(update("alice", "u-4", key=paid.key))
     assert "invoices unpaid" in {b.command for b in pressed.all_buttons()}  # the paid list's filters
+    # the pressed key is read with the sender, in the same statement
+    assert [s for s in sent if "FROM action_keys" in s or "JOIN action_keys" in s] == [
+        s for s in sent if "chat_identities" in s and "FROM" in s
+    ]
+
+
+async def test_the_balance_is_shown_as_read_with_the_sender(dispatcher: Dispatcher, alice: Chat) -> None:
+    await alice.say("balance")
+    with statements(dispatcher) as sent:
+        [reply] = await dispatcher.handle(update("alice", "u-5", text="balance"))
+    assert "Your balance" in reply.text
+    assert not [s for s in sent if s.startswith("SELECT customers.balance_minor")]  # no read of its own
