@@ -173,10 +173,15 @@ async def _order(db: Database, order_id: int) -> Order:
 
 @pytest.fixture
 def statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the engine runs meanwhile, with its parameters."""
+    """Every statement the engine runs meanwhile, with its parameters (of an executemany, the first
+    set: each set is planned the same way; a multi-row INSERT comes with its parameters flat)."""
     seen: list[tuple[str, Any]] = []
 
-    def record(_conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def record(
+        _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+    ) -> None:
+        if many and parameters and isinstance(parameters[0], tuple | list | dict):
+            parameters = parameters[0]
         if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "WITH")):
             seen.append((statement, parameters))
 
