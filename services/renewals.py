@@ -300,16 +300,7 @@ async def _renew_batch(
     Appends the ids renewed to ``renewed`` and those the balance did not cover to ``short``."""
     if not items:
         return
-    bills = await _live_bills(uow, [i.key for i in items])
-    new = [i for i in items if i.key not in bills]
-    issued = await invoices.create_many(
-        uow, [invoices.Draft(i.customer, i.lines, i.start, i.order_id) for i in new], seller
-    )
-    bills |= {
-        i.key: _Bill(b.id, b.number, "unpaid", b.total_minor, b.currency)
-        for i, b in zip(new, issued, strict=True)
-    }
-    outcomes = _decide(items, bills)
+    outcomes = _decide(items, await _bills(uow, seller, items))
     last = await _last_entries(uow, [o.due.customer.id for o in outcomes if not o.covered])
     paid = [o for o in outcomes if o.covered]
     entries = await paying.from_balances(
@@ -321,13 +312,27 @@ async def _renew_batch(
     )
     await audit.record_system(
         uow,
-        f"{model.__name__.lower()}.auto_renewed",
+        f"{items[0].item}.auto_renewed",
         [(f"{o.due.item}:{o.due.id}", {"invoice": o.bill.id}) for o in paid],
     )
     await _notify_shortfalls(uow, [o for o in outcomes if not o.covered])
     await _set_marks(uow, model, _marks(outcomes, entries, last))
     renewed += [o.due.id for o in paid]
     short += [o.due.id for o in outcomes if not o.covered]
+
+
+async def _bills(uow: UnitOfWork, seller: Seller, items: list[_Due]) -> dict[str, _Bill]:
+    """The invoice renewing each item, by renewal key: the live one there is, else a new one (all
+    the new ones written at once, numbered in the items' order as one at a time would)."""
+    bills = await _live_bills(uow, [i.key for i in items])
+    new = [i for i in items if i.key not in bills]
+    issued = await invoices.create_many(
+        uow, [invoices.Draft(i.customer, i.lines, i.start, i.order_id) for i in new], seller
+    )
+    return bills | {
+        i.key: _Bill(b.id, b.number, "unpaid", b.total_minor, b.currency)
+        for i, b in zip(new, issued, strict=True)
+    }
 
 
 async def _live_bills(uow: UnitOfWork, keys: list[str]) -> dict[str, _Bill]:
