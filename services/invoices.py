@@ -183,21 +183,40 @@ def _line(spec: LineSpec, language: str) -> dict[str, Any]:
     }
 
 
-async def create_many(
-    uow: UnitOfWork, batch: Sequence[tuple[Customer, Sequence[LineSpec], dt.date]], seller: Seller
-) -> list[tuple[int, int]]:
-    """Invoices of many customers at once, by the system (the month close): each (customer, lines,
-    supply date) numbered in the order given; the same invoices, audit entries and mails as
-    ``create`` one at a time, in a few statements for the whole batch and no ORM objects. Returns
-    each invoice's (id, total) in the order given."""
-    if not batch:
+@dataclass(frozen=True)
+class Draft:
+    """An invoice ``create_many`` is to write: the customer's lines supplied on ``supply``, for an
+    order (``order_id``) or none."""
+
+    customer: Customer
+    lines: Sequence[LineSpec]
+    supply: dt.date
+    order_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Issued:
+    """An invoice ``create_many`` wrote, as its callers need it (no ORM object)."""
+
+    id: int
+    number: str
+    total_minor: int
+    currency: str
+
+
+async def create_many(uow: UnitOfWork, drafts: Sequence[Draft], seller: Seller) -> list[Issued]:
+    """Invoices of many customers at once, by the system (the month close, the auto-renew pass):
+    numbered in the order given from one range of the series; the same invoices, audit entries and
+    mails as ``create`` one at a time, in a few statements for the whole batch and no ORM objects.
+    Returns what was issued, in the order given."""
+    if not drafts:
         return []
     today = clock.today()
     series = f"{seller.series}{today.year}"
-    first = await _next_seq(uow, series, len(batch))
+    first = await _next_seq(uow, series, len(drafts))
     rows = [
-        _columns(customer, lines, seller, "invoice", None, supply, None, series, first + i)
-        for i, (customer, lines, supply) in enumerate(batch)
+        _columns(d.customer, d.lines, seller, "invoice", d.order_id, d.supply, None, series, first + i)
+        for i, d in enumerate(drafts)
     ]
     ids = list(
         await uow.session.scalars(
@@ -205,31 +224,34 @@ async def create_many(
             rows,
         )
     )
-    await uow.session.execute(
-        insert(InvoiceLine),
+    await uow.session.execute(  # render_nulls: one statement, not one per run of rows with the same None
+        insert(InvoiceLine).execution_options(render_nulls=True),
         [
             {"invoice_id": invoice_id, **_line(spec, row["language"])}
-            for invoice_id, row, (_, lines, _) in zip(ids, rows, batch, strict=True)
-            for spec in lines
+            for invoice_id, row, d in zip(ids, rows, drafts, strict=True)
+            for spec in d.lines
         ],
     )
-    made = [(invoice_id, int(row["total_minor"])) for invoice_id, row in zip(ids, rows, strict=True)]
+    made = [
+        Issued(invoice_id, row["number"], int(row["total_minor"]), row["currency"])
+        for invoice_id, row in zip(ids, rows, strict=True)
+    ]
     await audit.record_system(
-        uow, "invoice.create", [(f"invoice:{invoice_id}", {"total": total}) for invoice_id, total in made]
+        uow, "invoice.create", [(f"invoice:{i.id}", {"total": i.total_minor}) for i in made]
     )
-    to = await mailboxes.mailboxes(uow, [customer for customer, _, _ in batch], "billing")
+    to = await mailboxes.mailboxes(uow, [d.customer for d in drafts], "billing")
     await mail_outbox.add_all(
         uow,
         [
             mail_outbox.Draft(
-                f"invoice:{invoice_id}",
+                f"invoice:{i.id}",
                 "invoice",
-                to[customer.id],
-                {"invoice": invoice_id},
-                customer.id,
-                customer.language or "",
+                to[d.customer.id],
+                {"invoice": i.id},
+                d.customer.id,
+                d.customer.language or "",
             )
-            for invoice_id, (customer, _, _) in zip(ids, batch, strict=True)
+            for i, d in zip(made, drafts, strict=True)
         ],
     )
     return made

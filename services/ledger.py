@@ -9,9 +9,10 @@ customer (paying an invoice, renewing), always taken before the invoice rows, so
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services import audit
@@ -110,3 +111,71 @@ async def post(
     uow.session.add(entry)
     audit.record(uow, f"ledger.{kind}", actor, f"customer:{customer.id}", amount=amount.minor, memo=memo)
     return entry
+
+
+@dataclass(frozen=True)
+class Debit:
+    """Money leaving a customer's balance (``amount`` is positive), with its entry's memo and invoice."""
+
+    customer: Customer
+    amount: Money
+    memo: str
+    invoice_id: int | None = None
+
+
+async def debit_covered(uow: UnitOfWork, kind: str, debits: Sequence[Debit]) -> list[int]:
+    """``post`` of many debits that the balance must cover whole (``floor="covered"``), for
+    customers whose rows the caller holds: what a job pays for a batch of accounts at once.
+
+    One UPDATE moves each customer's balance by the sum of their debits, only where it stays at or
+    above zero, so the database still refuses what the balance does not cover; one customer left
+    out raises ``InsufficientBalance`` (the caller's transaction then rolls back, nothing is kept).
+    One INSERT writes the entries, one the audit rows. Returns the entries' ids in the order given."""
+    if not debits:
+        return []
+    if any(d.amount.currency != d.customer.currency for d in debits):
+        raise ValueError("ledger entries are in the customer's currency")
+    sums: dict[int, int] = {}
+    for d in debits:
+        sums[d.customer.id] = sums.get(d.customer.id, 0) + d.amount.minor
+    await _move_all(uow, {d.customer.id: d.customer for d in debits}, sums)
+    ids = await uow.session.scalars(
+        insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),
+        [
+            {
+                "customer_id": d.customer.id,
+                "amount_minor": -d.amount.minor,
+                "currency": d.amount.currency,
+                "kind": kind,
+                "memo": d.memo,
+                "invoice_id": d.invoice_id,
+            }
+            for d in debits
+        ],
+    )
+    await audit.record_system(
+        uow,
+        f"ledger.{kind}",
+        [(f"customer:{d.customer.id}", {"amount": -d.amount.minor, "memo": d.memo}) for d in debits],
+    )
+    return [int(i) for i in ids]
+
+
+async def _move_all(uow: UnitOfWork, customers: dict[int, Customer], sums: dict[int, int]) -> None:
+    """Take ``sums`` (by customer id) off the balances in one conditional UPDATE that leaves alone
+    any balance it would take below zero; raise if it left one alone."""
+    debit = case(sums, value=Customer.id)
+    rows = await uow.session.execute(
+        update(Customer)
+        .where(Customer.id.in_(sums), Customer.balance_minor >= debit)
+        .values(balance_minor=Customer.balance_minor - debit)
+        .returning(Customer.id, Customer.balance_minor)
+        .execution_options(synchronize_session=False)
+    )
+    moved = {int(customer_id): int(minor) for customer_id, minor in rows}
+    for customer_id, customer in customers.items():
+        if customer_id not in moved:
+            raise InsufficientBalance(
+                balance=await balance(uow, customer), amount=Money(sums[customer_id], customer.currency)
+            )
+        set_committed_value(customer, "balance_minor", moved[customer_id])

@@ -100,40 +100,38 @@ class Draft:
 
 async def add_all(uow: UnitOfWork, drafts: Sequence[Draft]) -> int:
     """``add`` for many mails in one statement (keys that exist are skipped); how many were
-    written. Does not commit."""
+    written. Does not commit. The rows go as parameter sets of one statement, compiled once
+    whatever their number."""
     if not drafts:
         return 0
     now = clock.now()
     insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-    result = await uow.session.execute(
-        insert(Mail)
-        .values(
-            [
-                {
-                    "key": d.key,
-                    "message_id": secrets.token_hex(16),
-                    "customer_id": d.customer_id,
-                    "kind": d.kind,
-                    "to_addr": d.to,
-                    "language": d.language,
-                    "params": d.params,
-                    "secret": False,
-                    "state": "pending",
-                    "attempts": 0,
-                    "not_before": now,
-                    "not_after": None,
-                    "last_error": "",
-                    "created_at": now,
-                }
-                for d in drafts
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
+    written = await uow.session.scalars(
+        insert(Mail).on_conflict_do_nothing(index_elements=["key"]).returning(Mail.id),
+        [
+            {
+                "key": d.key,
+                "message_id": secrets.token_hex(16),
+                "customer_id": d.customer_id,
+                "kind": d.kind,
+                "to_addr": d.to,
+                "language": d.language,
+                "params": d.params,
+                "secret": False,
+                "state": "pending",
+                "attempts": 0,
+                "not_before": now,
+                "not_after": None,
+                "last_error": "",
+                "created_at": now,
+            }
+            for d in drafts
+        ],
     )
     wake = uow.session.info.get(_WAKE)
     if wake is not None:
         uow.after_commit(wake)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return len(written.all())
 
 
 def _claimable(now: dt.datetime) -> Any:

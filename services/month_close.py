@@ -192,10 +192,10 @@ async def _invoice_all(
     audited, with its invoice or none."""
     billed = [a for a in accounts if a.lines]
     made = await invoices.create_many(
-        uow, [(a.customer, a.lines, a.month.last_day()) for a in billed], seller
+        uow, [invoices.Draft(a.customer, a.lines, a.month.last_day()) for a in billed], seller
     )
     done: dict[int, int | None] = {a.customer.id: None for a in accounts}
-    done.update({a.customer.id: invoice_id for a, (invoice_id, _total) in zip(billed, made, strict=True)})
+    done.update({a.customer.id: issued.id for a, issued in zip(billed, made, strict=True)})
     await audit.record_system(
         uow,
         "meter.close",

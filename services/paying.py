@@ -8,9 +8,11 @@ above both, so the imports run one way.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services import audit, clock, invoices, ledger, pending_actions, plans, service_lifecycle
@@ -18,7 +20,7 @@ from services.audit import Actor
 from services.errors import N_, InvalidState
 from services.invoices import RENEWAL_ITEMS
 from services.money import Money
-from storage.models import Customer, Domain, Invoice, Order, Payment
+from storage.models import Customer, Domain, Invoice, InvoiceLine, Order, Payment
 from storage.uow import UnitOfWork
 
 
@@ -47,61 +49,127 @@ async def pay_from_balance(uow: UnitOfWork, invoice: Invoice, actor: Actor) -> P
 
 async def _apply_effects(uow: UnitOfWork, invoice: Invoice, actor: Actor | None) -> None:
     """What paying each line buys: another billing period, another year of a domain, an upgrade."""
-    for line in invoice.lines:
-        if line.ref_id is None:
-            continue
-        if line.effect == "order_change":
-            await plans.apply_paid(uow, line.ref_id)
-        elif (
-            line.effect in RENEWAL_ITEMS
-            and line.period_start
-            and line.period_end
-            and not await _renew(uow, line.effect, line.ref_id, line.period_start, line.period_end)
-        ):
+    effects = [
+        _Effect(invoice.id, line.id, line.effect, line.ref_id, line.period_start, line.period_end)
+        for line in invoice.lines
+        if line.ref_id is not None
+    ]
+    await _apply_all(uow, effects, actor)
+
+
+@dataclass(frozen=True)
+class _Effect:
+    """What one paid line buys (``effect`` on the order or domain ``ref_id``, for a period)."""
+
+    invoice_id: int
+    line_id: int
+    effect: str | None
+    ref_id: int
+    start: dt.date | None
+    end: dt.date | None
+
+
+async def _apply_all(uow: UnitOfWork, effects: Sequence[_Effect], actor: Actor | None) -> None:
+    """Carry out what the paid lines buy: an upgrade each; the periods of all orders, then the
+    years of all domains, each in one statement."""
+    moves: dict[str, dict[int, tuple[dt.date, dt.date]]] = {effect: {} for effect in RENEWAL_ITEMS}
+    for e in effects:
+        if e.effect == "order_change":
+            await plans.apply_paid(uow, e.ref_id)
+        elif e.effect in RENEWAL_ITEMS and e.start and e.end:
+            moves[e.effect][e.ref_id] = (e.start, e.end)
+    moved = await _renew_orders(uow, moves["order_renewal"]) | await _renew_domains(
+        uow, moves["domain_renewal"]
+    )
+    for e in effects:
+        if e.effect in RENEWAL_ITEMS and e.start and e.end and (e.effect, e.ref_id) not in moved:
             # Paid for a period the item no longer starts (an older duplicate): kept in the audit.
             audit.record(
-                uow, "invoice.effect_skipped", actor, f"invoice:{invoice.id}", line=line.id, outcome="error"
+                uow,
+                "invoice.effect_skipped",
+                actor,
+                f"invoice:{e.invoice_id}",
+                line=e.line_id,
+                outcome="error",
             )
 
 
-async def _renew(uow: UnitOfWork, effect: str, ref_id: int, start: dt.date, end: dt.date) -> bool:
-    """Move the order's period or the domain's expiry from ``start`` to ``end``, in one conditional
-    UPDATE that matches only while the item still ends on ``start``: a period is bought once.
+async def _renew_orders(uow: UnitOfWork, moves: dict[int, tuple[dt.date, dt.date]]) -> set[tuple[str, int]]:
+    """Move each order's period from its start to its end (by order id), in one conditional UPDATE
+    that matches an order only while it still ends on that start: a period is bought once. Returns
+    ("order_renewal", id) of the orders moved.
 
-    What that sets off outside is decided here and carried out after the commit: a suspended
-    order's servers are unsuspended, a domain's year is renewed at the registrar. A terminated
-    order is over: its invoices were cancelled, and nothing brings it back."""
-    if effect == "order_renewal":
-        was = await uow.session.scalar(select(Order.status).where(Order.id == ref_id))
-        moved = (
-            await uow.session.execute(
-                update(Order)
-                .where(Order.id == ref_id, Order.period_end == start, Order.status != "terminated")
-                .values(period_start=start, period_end=end, status="active")
-                .returning(Order.customer_id)
-            )
-        ).first()
-        if moved is not None and was == "suspended":
-            await service_lifecycle.resume(uow, ref_id, moved.customer_id, start)
-        return moved is not None
+    A suspended order's servers are unsuspended after the commit (decided here). A terminated order
+    is over: its invoices were cancelled, and nothing brings it back."""
+    if not moves:
+        return set()
+    ids = list(moves)
+    suspended = set(
+        await uow.session.scalars(select(Order.id).where(Order.id.in_(ids), Order.status == "suspended"))
+    )
+    start = case({i: s for i, (s, _e) in moves.items()}, value=Order.id)
+    end = case({i: e for i, (_s, e) in moves.items()}, value=Order.id)
+    moved = (
+        await uow.session.execute(
+            update(Order)
+            .where(Order.id.in_(ids), Order.period_end == start, Order.status != "terminated")
+            .values(period_start=start, period_end=end, status="active")
+            .returning(Order.id, Order.customer_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    for order_id, _customer in moved:
+        start_on, end_on = moves[order_id]
+        _show(uow, Order, order_id, period_start=start_on, period_end=end_on, status="active")
+    for order_id, customer_id in moved:
+        if order_id in suspended:
+            await service_lifecycle.resume(uow, order_id, customer_id, moves[order_id][0])
+    return {("order_renewal", order_id) for order_id, _c in moved}
+
+
+def _show(uow: UnitOfWork, model: type[Order] | type[Domain], item_id: int, **values: Any) -> None:
+    """The item as the session holds it (if it does) takes the values an UPDATE just wrote, so the
+    caller that paid shows the new period without reading it again."""
+    held = uow.session.identity_map.get(uow.session.identity_key(model, item_id))
+    if held is not None:
+        for name, value in values.items():
+            set_committed_value(held, name, value)
+
+
+async def _renew_domains(uow: UnitOfWork, moves: dict[int, tuple[dt.date, dt.date]]) -> set[tuple[str, int]]:
+    """Move each domain's expiry from the start to the end of its year (by domain id), in one
+    conditional UPDATE that matches a domain only while it still expires on that start; the year is
+    renewed at the registrar after the commit (decided here). Returns ("domain_renewal", id) of the
+    domains moved."""
+    if not moves:
+        return set()
+    start = case({i: s for i, (s, _e) in moves.items()}, value=Domain.id)
+    end = case({i: e for i, (_s, e) in moves.items()}, value=Domain.id)
     renewed = (
         await uow.session.execute(
             update(Domain)
-            .where(Domain.id == ref_id, Domain.expires_on == start)
+            .where(Domain.id.in_(list(moves)), Domain.expires_on == start)
             .values(expires_on=end)
-            .returning(Domain.customer_id)
+            .returning(Domain.id, Domain.customer_id)
+            .execution_options(synchronize_session=False)
         )
-    ).first()
-    if renewed is not None:
-        await pending_actions.enqueue(
-            uow,
-            f"renew:domain:{ref_id}:{start.isoformat()}",
-            renewed.customer_id,
-            "renew_domain",
-            f"domain:{ref_id}",
-            {"start": start.isoformat(), "end": end.isoformat()},
-        )
-    return renewed is not None
+    ).all()
+    for domain_id, _customer in renewed:
+        _show(uow, Domain, domain_id, expires_on=moves[domain_id][1])
+    await pending_actions.enqueue_many(
+        uow,
+        [
+            pending_actions.Decided(
+                f"renew:domain:{domain_id}:{moves[domain_id][0].isoformat()}",
+                customer_id,
+                "renew_domain",
+                f"domain:{domain_id}",
+                {"start": moves[domain_id][0].isoformat(), "end": moves[domain_id][1].isoformat()},
+            )
+            for domain_id, customer_id in renewed
+        ],
+    )
+    return {("domain_renewal", domain_id) for domain_id, _c in renewed}
 
 
 async def _claim(uow: UnitOfWork, invoice: Invoice) -> None:
@@ -182,3 +250,88 @@ async def from_balance_if_covered(
         return False
     await mark_paid(uow, invoice, "balance", actor, floor="covered")
     return True
+
+
+@dataclass(frozen=True)
+class Bill:
+    """An unpaid invoice of ``customer`` that the balance covers, as a job read it (no ORM object)."""
+
+    customer: Customer
+    invoice_id: int
+    number: str
+    total_minor: int
+    currency: str
+
+
+async def from_balances(uow: UnitOfWork, bills: Sequence[Bill]) -> list[int]:
+    """``from_balance_if_covered`` for many invoices at once, by the system (the auto-renew pass),
+    once the caller, holding the rows of all their customers, has decided that the balances cover
+    them whole. A statement or two for all: every invoice is claimed ``unpaid`` → ``paid`` and every
+    balance debited by conditional UPDATEs (one that does not match raises, so the caller's
+    transaction rolls back and no money moves twice), then the payments, what the lines buy and
+    the audit rows. Returns the ids of the debits' ledger entries, in the order given."""
+    if not bills:
+        return []
+    await _claim_all(uow, bills)
+    entries = await ledger.debit_covered(
+        uow,
+        "charge",
+        [ledger.Debit(b.customer, Money(b.total_minor, b.currency), b.number, b.invoice_id) for b in bills],
+    )
+    await uow.session.execute(
+        insert(Payment),
+        [
+            {
+                "invoice_id": b.invoice_id,
+                "customer_id": b.customer.id,
+                "method": "balance",
+                "amount_minor": b.total_minor,
+                "currency": b.currency,
+            }
+            for b in bills
+        ],
+    )
+    await _apply_all(uow, await _effects_of(uow, [b.invoice_id for b in bills]), None)
+    await audit.record_system(
+        uow,
+        "invoice.paid",
+        [(f"invoice:{b.invoice_id}", {"method": "balance", "total": b.total_minor}) for b in bills],
+    )
+    return entries
+
+
+async def _claim_all(uow: UnitOfWork, bills: Sequence[Bill]) -> None:
+    """``_claim`` for many invoices in one conditional UPDATE: raises unless it claimed every one."""
+    claimed = set(
+        await uow.session.scalars(
+            update(Invoice)
+            .where(Invoice.id.in_([b.invoice_id for b in bills]), Invoice.status == "unpaid")
+            .values(status="paid", paid_at=clock.now())
+            .returning(Invoice.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    for b in bills:
+        if b.invoice_id not in claimed:
+            raise InvalidState(N_("Invoice {number} is not open for payment."), number=b.number)
+
+
+async def _effects_of(uow: UnitOfWork, invoice_ids: Sequence[int]) -> list[_Effect]:
+    """What the lines of these invoices buy, in line order, read in one statement."""
+    rows = await uow.session.execute(
+        select(
+            InvoiceLine.invoice_id,
+            InvoiceLine.id,
+            InvoiceLine.effect,
+            InvoiceLine.ref_id,
+            InvoiceLine.period_start,
+            InvoiceLine.period_end,
+        )
+        .where(InvoiceLine.invoice_id.in_(invoice_ids), InvoiceLine.ref_id.is_not(None))
+        .order_by(InvoiceLine.id)
+    )
+    return [
+        _Effect(i, line, effect, ref, start, end)
+        for i, line, effect, ref, start, end in rows
+        if ref is not None
+    ]

@@ -76,34 +76,54 @@ def _remember(uow: UnitOfWork, ids: Sequence[int]) -> None:
         uow.after_commit(lambda: info.setdefault(_DECIDED, []).extend(ids))
 
 
+@dataclass(frozen=True)
+class Decided:
+    """One action to enqueue: its key (decided once), account, kind, target and parameters."""
+
+    key: str
+    customer_id: int
+    kind: str
+    target: str
+    params: dict[str, Any]
+
+
 async def enqueue(
     uow: UnitOfWork, key: str, customer_id: int, kind: str, target: str, params: dict[str, Any]
 ) -> int | None:
     """Decide one action in the caller's transaction unless ``key`` was decided before; its id, or
     None when it existed. Does not commit."""
+    ids = await enqueue_many(uow, [Decided(key, customer_id, kind, target, params)])
+    return ids[0] if ids else None
+
+
+async def enqueue_many(uow: UnitOfWork, actions: Sequence[Decided]) -> list[int]:
+    """``enqueue`` for many actions in one statement (a job deciding them for a batch); keys decided
+    before are skipped. Returns the new ids; does not commit."""
+    if not actions:
+        return []
     now = clock.now()
-    new = await uow.session.scalar(
-        _insert(uow)(PendingAction)
-        .values(
-            key=key,
-            customer_id=customer_id,
-            kind=kind,
-            target=target,
-            params=params,
-            state="pending",
-            attempts=0,
-            not_before=now,
-            last_error="",
-            result={},
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(PendingAction.id)
+    rows = [
+        {
+            "key": a.key,
+            "customer_id": a.customer_id,
+            "kind": a.kind,
+            "target": a.target,
+            "params": a.params,
+            "state": "pending",
+            "attempts": 0,
+            "not_before": now,
+            "last_error": "",
+            "result": {},
+            "created_at": now,
+        }
+        for a in actions
+    ]
+    statement = (
+        _insert(uow)(PendingAction).on_conflict_do_nothing(index_elements=["key"]).returning(PendingAction.id)
     )
-    if new is None:
-        return None
-    _remember(uow, [new])
-    return int(new)
+    ids = [int(i) for i in await uow.session.scalars(statement, rows)]
+    _remember(uow, ids)
+    return ids
 
 
 async def enqueue_selected(uow: UnitOfWork, rows: Select[Any]) -> list[int]:

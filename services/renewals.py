@@ -11,11 +11,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services import audit, breakdown, clock, domains, invoices, ledger, paying, renewal_costs
+from services import audit, breakdown, clock, invoices, ledger, paying, renewal_costs
 from services.access import owned
 from services.audit import Actor
 from services.breakdown import Totals
@@ -142,10 +142,8 @@ async def run_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> Renewa
     moved since (``renewal_short_mark``), so a pass does not redo every uncovered renewal. A batch is
     one transaction: the rows of all its customers are locked first, in id order (``_lock_batch``),
     so passes racing on one batch wait for each other instead of deadlocking, and each item is read
-    again under the lock, so several workers never renew one twice; the debit itself only passes
-    while the balance covers the whole invoice. A customer's items are handled in id order, so what
-    the balance covers is decided the same way whatever the batch size. What the balance does not
-    cover is recorded once per period for the alerts (``notify_shortfall``).
+    again under the lock, so several workers never renew one twice. The batch is then decided in
+    memory and written with a few statements for all its items (``_renew_batch``).
     """
     run = RenewalRun([], [])
     today = clock.today()
@@ -155,8 +153,8 @@ async def run_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> Renewa
     while found := await _due(uow, Order, due, after, batch):
         customers = await _lock_batch(uow, found)
         orders = await _read_batch(uow, Order, found)
-        for order_id, customer_id in found:
-            await _renew_order(uow, seller, today, orders.get(order_id), customers.get(customer_id), run)
+        items = [_order_due(orders.get(o), customers.get(c), today) for o, c in found]
+        await _renew_batch(uow, seller, Order, [i for i in items if i is not None], run.renewed, run.short)
         await uow.commit()  # also when another worker renewed them meanwhile: the locks are released
         after = found[-1][0]
     domain_due = (Domain.auto_renew.is_(True), Domain.expires_on <= today)
@@ -164,8 +162,10 @@ async def run_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> Renewa
     while found := await _due(uow, Domain, domain_due, after, batch):
         customers = await _lock_batch(uow, found)
         domains = await _read_batch(uow, Domain, found)
-        for domain_id, customer_id in found:
-            await _renew_domain(uow, seller, today, domains.get(domain_id), customers.get(customer_id), run)
+        items = [_domain_due(domains.get(d), customers.get(c), today) for d, c in found]
+        await _renew_batch(
+            uow, seller, Domain, [i for i in items if i is not None], run.domains_renewed, run.domains_short
+        )
         await uow.commit()
         after = found[-1][0]
     return run
@@ -218,23 +218,25 @@ async def _due(
     return [(int(i), int(c)) for i, c in rows]
 
 
-async def _ledger_mark(uow: UnitOfWork, customer_id: int) -> int:
-    """The customer's last ledger entry id (0: none), read under the customer's lock."""
-    mark = await uow.session.scalar(
-        select(func.max(LedgerEntry.id)).where(LedgerEntry.customer_id == customer_id)
-    )
-    return int(mark or 0)
+@dataclass(frozen=True)
+class _Due:
+    """An order or domain (``item``) still due once read under its customer's lock: the renewal
+    invoice it needs, for the period starting on ``start``."""
+
+    item: str
+    id: int
+    customer: Customer
+    start: dt.date
+    lines: list[LineSpec]
+    order_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        return invoices.renewal_key(renewal_costs.EFFECTS[self.item], self.id, self.start)
 
 
-async def _renew_order(
-    uow: UnitOfWork,
-    seller: Seller,
-    today: dt.date,
-    order: Order | None,
-    customer: Customer | None,
-    run: RenewalRun,
-) -> None:
-    """``order`` and ``customer`` as read under the lock of the customer the order was selected with."""
+def _order_due(order: Order | None, customer: Customer | None, today: dt.date) -> _Due | None:
+    """The order's renewal, if it is still due and still the customer's it was selected with."""
     if (
         order is None
         or customer is None
@@ -243,27 +245,13 @@ async def _renew_order(
         or order.status not in RENEWABLE
         or order.period_end > today
     ):
-        return
-    invoice = await pending_invoice(uow, order) or await _create(uow, customer, order, seller, None)
-    if await paying.from_balance_if_covered(uow, customer, invoice, None):
-        audit.record(uow, "order.auto_renewed", None, f"order:{order.id}", invoice=invoice.id)
-        order.renewal_short_mark = None
-        run.renewed.append(order.id)
-    else:
-        await notify_shortfall(uow, customer, "order", order.id, order.period_end, invoice)
-        order.renewal_short_mark = await _ledger_mark(uow, customer.id)
-        run.short.append(order.id)
+        return None
+    start, _end = renewal_costs.order_period(order)
+    return _Due("order", order.id, customer, start, renewal_costs.order_lines(order), order.id)
 
 
-async def _renew_domain(
-    uow: UnitOfWork,
-    seller: Seller,
-    today: dt.date,
-    domain: Domain | None,
-    customer: Customer | None,
-    run: RenewalRun,
-) -> None:
-    """``domain`` and ``customer`` as read under the lock of the customer the domain was selected with."""
+def _domain_due(domain: Domain | None, customer: Customer | None, today: dt.date) -> _Due | None:
+    """The domain's renewal, if it is still due and still the customer's it was selected with."""
     if (
         domain is None
         or customer is None
@@ -271,49 +259,204 @@ async def _renew_domain(
         or not domain.auto_renew
         or domain.expires_on > today
     ):
-        return
-    start = domain.expires_on
-    invoice = await domains.renewal_invoice(uow, customer, domain, seller, None)
-    if await paying.from_balance_if_covered(uow, customer, invoice, None):
-        audit.record(uow, "domain.auto_renewed", None, f"domain:{domain.id}", invoice=invoice.id)
-        domain.renewal_short_mark = None
-        run.domains_renewed.append(domain.id)
-    else:
-        await notify_shortfall(uow, customer, "domain", domain.id, start, invoice)
-        domain.renewal_short_mark = await _ledger_mark(uow, customer.id)
-        run.domains_short.append(domain.id)
+        return None
+    start, _end = renewal_costs.domain_period(domain)
+    return _Due("domain", domain.id, customer, start, renewal_costs.domain_lines(domain))
 
 
-async def notify_shortfall(
-    uow: UnitOfWork, customer: Customer, item: str, ref_id: int, start: dt.date, invoice: Invoice
+@dataclass(frozen=True)
+class _Bill:
+    """The live invoice renewing an item, as the pass needs it (no ORM object)."""
+
+    id: int
+    number: str
+    status: str
+    total_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the pass decided for one item: its bill paid from the balance, or not (``balance``: what
+    the balance was when the item's turn came)."""
+
+    due: _Due
+    bill: _Bill
+    covered: bool
+    balance: int
+
+
+async def _renew_batch(
+    uow: UnitOfWork,
+    seller: Seller,
+    model: type[Order] | type[Domain],
+    items: list[_Due],
+    renewed: list[int],
+    short: list[int],
 ) -> None:
-    """Record, once per item and period, that the balance misses ``total - balance`` to renew an
-    order or a domain (``item``) whose period starts on ``start``."""
-    balance = await ledger.balance(uow, customer)
-    missing = invoice.total_minor - balance.minor
+    """Renew a batch's due items (in id order, their customers' rows held) with a few statements
+    for all: the invoices not yet there, numbered from one range; then the decisions, taken in
+    memory on the balances read under the locks; then the payments, the notices and the marks.
+    Appends the ids renewed to ``renewed`` and those the balance did not cover to ``short``."""
+    if not items:
+        return
+    outcomes = _decide(items, await _bills(uow, seller, items))
+    last = await _last_entries(uow, [o.due.customer.id for o in outcomes if not o.covered])
+    paid = [o for o in outcomes if o.covered]
+    entries = await paying.from_balances(
+        uow,
+        [
+            paying.Bill(o.due.customer, o.bill.id, o.bill.number, o.bill.total_minor, o.bill.currency)
+            for o in paid
+        ],
+    )
+    await audit.record_system(
+        uow,
+        f"{items[0].item}.auto_renewed",
+        [(f"{o.due.item}:{o.due.id}", {"invoice": o.bill.id}) for o in paid],
+    )
+    await _notify_shortfalls(uow, [o for o in outcomes if not o.covered])
+    await _set_marks(uow, model, _marks(outcomes, entries, last))
+    renewed += [o.due.id for o in paid]
+    short += [o.due.id for o in outcomes if not o.covered]
+
+
+async def _bills(uow: UnitOfWork, seller: Seller, items: list[_Due]) -> dict[str, _Bill]:
+    """The invoice renewing each item, by renewal key: the live one there is, else a new one (all
+    the new ones written at once, numbered in the items' order as one at a time would)."""
+    bills = await _live_bills(uow, [i.key for i in items])
+    new = [i for i in items if i.key not in bills]
+    issued = await invoices.create_many(
+        uow, [invoices.Draft(i.customer, i.lines, i.start, i.order_id) for i in new], seller
+    )
+    return bills | {
+        i.key: _Bill(b.id, b.number, "unpaid", b.total_minor, b.currency)
+        for i, b in zip(new, issued, strict=True)
+    }
+
+
+async def _live_bills(uow: UnitOfWork, keys: list[str]) -> dict[str, _Bill]:
+    """The live (unpaid or paid) invoices that already renew these items, by renewal key."""
+    rows = await uow.session.execute(
+        select(
+            Invoice.renewal_key,
+            Invoice.id,
+            Invoice.number,
+            Invoice.status,
+            Invoice.total_minor,
+            Invoice.currency,
+        ).where(Invoice.renewal_key.in_(keys), Invoice.status != "cancelled")
+    )
+    return {key: _Bill(i, number, status, total, cur) for key, i, number, status, total, cur in rows if key}
+
+
+def _decide(items: list[_Due], bills: dict[str, _Bill]) -> list[_Outcome]:
+    """Whether the balance covers each item's whole invoice, a customer's items in id order, each
+    paid one taken off the balance before the next is decided (the balances are those read under
+    the locks). An invoice already paid is not paid again."""
+    balances = {i.customer.id: i.customer.balance_minor for i in items}
+    outcomes = []
+    for item in items:
+        bill, left = bills[item.key], balances[item.customer.id]
+        covered = bill.status == "unpaid" and left >= bill.total_minor
+        if covered:
+            balances[item.customer.id] = left - bill.total_minor
+        outcomes.append(_Outcome(item, bill, covered, left))
+    return outcomes
+
+
+async def _last_entries(uow: UnitOfWork, customer_ids: list[int]) -> dict[int, int]:
+    """Each customer's last ledger entry id before the batch's debits, by customer id (none: absent)."""
+    if not customer_ids:
+        return {}
+    rows = await uow.session.execute(
+        select(LedgerEntry.customer_id, func.max(LedgerEntry.id))
+        .where(LedgerEntry.customer_id.in_(set(customer_ids)))
+        .group_by(LedgerEntry.customer_id)
+    )
+    return {int(c): int(m) for c, m in rows}
+
+
+def _marks(outcomes: list[_Outcome], entries: list[int], last: dict[int, int]) -> dict[int, int | None]:
+    """``renewal_short_mark`` of each item, by id: none once renewed; else the customer's last ledger
+    entry id when its turn came (the batch's earlier debits included), so that the item waits until
+    the ledger moves past what its decision saw. ``entries``: the debits' ids, in the paid items' order."""
+    debits = iter(entries)
+    marks: dict[int, int | None] = {}
+    for o in outcomes:
+        if o.covered:
+            last[o.due.customer.id] = next(debits)
+            marks[o.due.id] = None
+        else:
+            marks[o.due.id] = last.get(o.due.customer.id, 0)
+    return marks
+
+
+async def _set_marks(
+    uow: UnitOfWork, model: type[Order] | type[Domain], marks: dict[int, int | None]
+) -> None:
+    """Write the items' ``renewal_short_mark`` in one statement."""
+    shorts = {i: m for i, m in marks.items() if m is not None}
+    await uow.session.execute(
+        update(model)
+        .where(model.id.in_(list(marks)))
+        .values(renewal_short_mark=case(shorts, value=model.id) if shorts else None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _notify_shortfalls(uow: UnitOfWork, outcomes: list[_Outcome]) -> None:
+    """Record, once per item and period, what the balance missed to renew each of these items (its
+    invoice's total minus the balance when its turn came), in one statement; audit the new ones."""
+    if not outcomes:
+        return
+    now = clock.now()
+    notices = {shortfall_key(o.due.item, o.due.id, o.due.start): o for o in outcomes}
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    added = await uow.session.scalars(
+        insert(BillingNotice).on_conflict_do_nothing().returning(BillingNotice.key),
+        [
+            {
+                "customer_id": o.due.customer.id,
+                "kind": "renewal_shortfall",
+                "key": key,
+                "params": _shortfall(o),
+                "created_at": now,
+            }
+            for key, o in notices.items()
+        ],
+    )
+    told = [notices[key] for key in added]
+    for item in ("order", "domain"):
+        await audit.record_system(
+            uow,
+            f"{item}.renewal_short",
+            [
+                (f"{item}:{o.due.id}", {"invoice": o.bill.id, "missing": o.bill.total_minor - o.balance})
+                for o in told
+                if o.due.item == item
+            ],
+        )
+
+
+def shortfall_key(item: str, ref_id: int, start: dt.date) -> str:
+    """The notice's key: once per item (``order`` or ``domain``) and period."""
     # Orders keep the key they always had, so that notices already recorded still count.
     key = f"renewal-shortfall:{ref_id}" if item == "order" else f"renewal-shortfall:{item}:{ref_id}"
-    values = {
-        "customer_id": customer.id,
-        "kind": "renewal_shortfall",
-        "key": f"{key}:{start.isoformat()}",
-        "params": {
-            "item": item,
-            "ref_id": ref_id,
-            "invoice_id": invoice.id,
-            "currency": invoice.currency,
-            "total_minor": invoice.total_minor,
-            "balance_minor": balance.minor,
-            "missing_minor": missing,
-        },
-        "created_at": clock.now(),
+    return f"{key}:{start.isoformat()}"
+
+
+def _shortfall(o: _Outcome) -> dict[str, Any]:
+    """What the notice tells the alerts: the invoice, its total, the balance and what is missing."""
+    return {
+        "item": o.due.item,
+        "ref_id": o.due.id,
+        "invoice_id": o.bill.id,
+        "currency": o.bill.currency,
+        "total_minor": o.bill.total_minor,
+        "balance_minor": o.balance,
+        "missing_minor": o.bill.total_minor - o.balance,
     }
-    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-    result = await uow.session.execute(insert(BillingNotice).values(**values).on_conflict_do_nothing())
-    if result.rowcount:  # type: ignore[attr-defined]
-        audit.record(
-            uow, f"{item}.renewal_short", None, f"{item}:{ref_id}", invoice=invoice.id, missing=missing
-        )
 
 
 async def notice_delivered(uow: UnitOfWork, notice_id: int) -> None:

@@ -15,12 +15,13 @@ from sqlalchemy.engine import Connection
 
 from bot import bootstrap
 from bot.config import Settings
-from services import clock, ledger, renewals
+from services import clock, invoices, ledger, paying, renewals
 from services.alerts import finders, outbox
-from services.invoices import Seller
+from services.errors import InsufficientBalance, InvalidState
+from services.invoices import LineSpec, Seller
 from services.money import Money
 from storage.models import Alert, BillingNotice, Customer, Domain, Invoice, LedgerEntry, Order
-from storage.uow import Database
+from storage.uow import Database, UnitOfWork
 from tests.support import job_data, jobs_reference
 
 CUSTOMERS = 400
@@ -143,6 +144,83 @@ async def test_two_passes_racing_on_the_same_batches_renew_each_item_once(
     assert _without_invoice_ids(await _renewal_state(db)) == _without_invoice_ids(expected)
 
 
+async def test_the_pass_racing_the_per_order_pass_renews_each_item_once(
+    db: Database, settings: Settings
+) -> None:
+    """The batch pass and a payer of one item at a time (the per-order pass locks and pays as a
+    renewal confirmed in chat does) take the same customer locks: each item is paid by one of them."""
+    seller = bootstrap.seller(settings)
+    with clock.frozen(NOW):
+        expected_run, expected = await _renewed_per_order(db, seller)
+
+        async def batch_pass() -> renewals.RenewalRun:
+            async with db.uow() as uow:
+                return await renewals.run_due(uow, seller, batch=20)
+
+        async def per_order() -> renewals.RenewalRun:
+            async with db.uow() as uow:
+                return await jobs_reference.run_due_per_order(uow, seller)
+
+        first, second = await asyncio.gather(batch_pass(), per_order())
+    assert sorted(first.renewed + second.renewed) == expected_run.renewed
+    assert sorted(first.domains_renewed + second.domains_renewed) == expected_run.domains_renewed
+    assert _without_invoice_ids(await _renewal_state(db)) == _without_invoice_ids(expected)
+
+
+async def test_a_batch_debit_the_balance_does_not_cover_moves_no_money(db: Database) -> None:
+    """The decision is taken in memory, but the database still refuses a batch's debits that would
+    take a balance below zero: the batch raises and its transaction keeps nothing."""
+    await _generate(db, 20)
+    before = await _renewal_state(db)
+    async with db.uow() as uow:
+        with pytest.raises(InsufficientBalance):  # together one minor unit more than customer 2 has
+            await ledger.debit_covered(uow, "charge", await _debits(uow, [(1, 1), (2, 74), (2, 1)]))
+        await uow.rollback()
+    assert await _renewal_state(db) == before
+    async with db.uow() as uow:
+        entries = await ledger.debit_covered(uow, "charge", await _debits(uow, [(1, 1), (2, 74)]))
+        await uow.commit()
+    after = await _renewal_state(db)
+    assert len(entries) == 2
+    assert after["balances"][:2] == [(1, 36), (2, 0)]  # generated with 0.37 and 0.74
+
+
+async def _debits(uow: UnitOfWork, amounts: list[tuple[int, int]]) -> list[ledger.Debit]:
+    """A debit of ``minor`` for each (customer id, minor)."""
+    found = []
+    for customer_id, minor in amounts:
+        customer = await uow.session.get(Customer, customer_id)
+        assert customer is not None
+        found.append(ledger.Debit(customer, Money(minor, "EUR"), f"debit {len(found)}"))
+    return found
+
+
+async def test_a_batch_paying_an_invoice_paid_meanwhile_pays_nothing(
+    db: Database, settings: Settings
+) -> None:
+    """Each invoice of a batch is claimed unpaid → paid by one conditional update: one that is no
+    longer unpaid makes the batch raise, so no money moves for it twice."""
+    seller = bootstrap.seller(settings)
+    await _generate(db, 40)
+    async with db.uow() as uow:
+        customer = await uow.session.get(Customer, 27)  # a balance of 9.99
+        assert customer is not None
+        [issued] = await invoices.create_many(
+            uow, [invoices.Draft(customer, [LineSpec("x", 100)], TODAY)], seller
+        )
+        await uow.commit()
+    bill = paying.Bill(customer, issued.id, issued.number, issued.total_minor, issued.currency)
+    async with db.uow() as uow:
+        await paying.from_balances(uow, [bill])
+        await uow.commit()
+    paid = await _renewal_state(db)
+    async with db.uow() as uow:
+        with pytest.raises(InvalidState):
+            await paying.from_balances(uow, [bill])
+        await uow.rollback()
+    assert await _renewal_state(db) == paid
+
+
 async def test_an_uncovered_renewal_waits_for_the_ledger_to_move(db: Database, settings: Settings) -> None:
     seller = bootstrap.seller(settings)
     await _generate(db, RENEWING)
@@ -173,10 +251,15 @@ async def _order(db: Database, order_id: int) -> Order:
 
 @pytest.fixture
 def statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the engine runs meanwhile, with its parameters."""
+    """Every statement the engine runs meanwhile, with its parameters (of an executemany, the first
+    set: each set is planned the same way; a multi-row INSERT comes with its parameters flat)."""
     seen: list[tuple[str, Any]] = []
 
-    def record(_conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def record(
+        _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+    ) -> None:
+        if many and parameters and isinstance(parameters[0], tuple | list | dict):
+            parameters = parameters[0]
         if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "WITH")):
             seen.append((statement, parameters))
 

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, Select, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services import alert_prefs, audit, channel_alerts, clock, domains, ledger, paying, renewal_costs
 from services.alerts import facts, finders, outbox
 from services.invoices import Seller
-from services.renewals import RenewalRun, _create, _fresh, notify_shortfall, pending_invoice
+from services.renewals import RenewalRun, _create, _fresh, pending_invoice, shortfall_key
 from storage.models import (
     Alert,
     BillingNotice,
@@ -265,3 +267,34 @@ async def _run_due_domains(uow: UnitOfWork, seller: Seller, today: dt.date, run:
                 await notify_shortfall(uow, customer, "domain", domain.id, start, invoice)
                 run.domains_short.append(domain.id)
         await uow.commit()
+
+
+async def notify_shortfall(
+    uow: UnitOfWork, customer: Customer, item: str, ref_id: int, start: dt.date, invoice: Invoice
+) -> None:
+    """Record, once per item and period, that the balance misses ``total - balance`` to renew an
+    order or a domain (``item``) whose period starts on ``start``: one item at a time, as the pass
+    did before it wrote its notices for a batch at once."""
+    balance = await ledger.balance(uow, customer)
+    missing = invoice.total_minor - balance.minor
+    values = {
+        "customer_id": customer.id,
+        "kind": "renewal_shortfall",
+        "key": shortfall_key(item, ref_id, start),
+        "params": {
+            "item": item,
+            "ref_id": ref_id,
+            "invoice_id": invoice.id,
+            "currency": invoice.currency,
+            "total_minor": invoice.total_minor,
+            "balance_minor": balance.minor,
+            "missing_minor": missing,
+        },
+        "created_at": clock.now(),
+    }
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    result = await uow.session.execute(insert(BillingNotice).values(**values).on_conflict_do_nothing())
+    if result.rowcount:  # type: ignore[attr-defined]
+        audit.record(
+            uow, f"{item}.renewal_short", None, f"{item}:{ref_id}", invoice=invoice.id, missing=missing
+        )
