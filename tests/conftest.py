@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,8 +34,7 @@ def _pg_url(name: str) -> str:
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A throw-away PostgreSQL database for this test session, migrated once by the Alembic
-    migrations themselves (``migrate`` would give an empty database the models' schema: the
-    SQLite tests run on that, as a first start does)."""
+    migrations themselves."""
     name = f"hostbot_test_{uuid.uuid4().hex[:10]}"
 
     async def create() -> None:
@@ -56,10 +56,29 @@ def pg_database() -> Iterator[str]:
     asyncio.run(drop())
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per test process by the Alembic migrations themselves,
+    copied for each test (``migrate`` would give an empty file the models' schema in one go, as a
+    first start does: ``tests/integration/test_migrations.py`` checks that both agree)."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+
+    async def create() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade)
+        await engine.dispose()
+
+    asyncio.run(create())
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        target = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite+aiosqlite:///{target}"
     return str(request.getfixturevalue("pg_database"))
 
 
