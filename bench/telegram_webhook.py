@@ -54,6 +54,7 @@ from bot.adapters.telegram import CONNECTIONS, SECRET_HEADER, WEBHOOK_PATH
 from bot.adapters.telegram_http import AiohttpRequest
 from bot.bootstrap import open_app
 from bot.config import Settings
+from bot.lifecycle import started
 from services import chat_records, linking
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
@@ -200,6 +201,7 @@ async def serve_bot(conn: Connection, database_url: str, api_url: str, users: in
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    started()  # as ``hostbot run`` does once it serves
     conn.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
     profiler: cProfile.Profile | None = None
     try:
