@@ -122,7 +122,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot import bootstrap
     from bot.alerts import worker as alerts_worker
-    from bot.lifecycle import Stop
+    from bot.lifecycle import Stop, started
     from bot.mail import sender as mail_sender
 
     stop = Stop().install()
@@ -133,6 +133,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         await runner.setup()
         site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
         await site.start()
+        started()
         log.info("listening on :%s", settings.port)
         work = [
             mail_sender.run_forever(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +25,15 @@ log = logging.getLogger("hostbot")
 FIRST_RETRY = 1.0  # seconds before the second attempt; doubled after each failure
 MAX_RETRY = 60.0
 T = TypeVar("T")
+
+
+def started() -> None:
+    """Call once a long-running process serves: what it built to start (modules, the app, the
+    drivers, the compiled statements) lives as long as the process, so the garbage collector
+    stops walking it (``gc.freeze``). A full collection then sees only what requests leave
+    behind, instead of the whole heap some tenths of a second at a time under load."""
+    gc.collect()
+    gc.freeze()
 
 
 class Stop(asyncio.Event):

@@ -16,7 +16,7 @@ from services.money import Money
 from services.records import Invoice, UnitOfWork
 
 
-def summary_line(inv: Invoice) -> str:
+def summary_line(inv: invoices.Listed | Invoice) -> str:
     """One invoice in a list, by the number the customer sees and types."""
     return _("{number} · due {due} · {total} · {status}").format(
         number=inv.number,

@@ -7,9 +7,9 @@ caller's commit, which both paths make anyway; no extra round trip tells them ap
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 
 from services import audit
 from services.audit import Actor
@@ -25,9 +25,31 @@ class Owned(Protocol):
 T = TypeVar("T", bound=Owned)
 
 
-async def owned(uow: UnitOfWork, model: type[T], record_id: int, actor: Actor) -> T:
-    """The record if it belongs to the actor; otherwise ``NotFound`` either way."""
-    return await find(uow, model, actor, str(record_id), model.id == record_id)
+_BY_ID: dict[type[Any], Select[Any]] = {}
+
+
+def by_id(model: type[T]) -> Select[T]:
+    """The scoped lookup of ``model`` by id (parameters ``id`` and ``customer_id``), built once per
+    model so that SQLAlchemy reuses its compiled form; a caller adds its loader options to it."""
+    query = _BY_ID.get(model)
+    if query is None:
+        scoped = (model.id == bindparam("id"), model.customer_id == bindparam("customer_id"))
+        query = _BY_ID[model] = select(model).where(*scoped)
+    return query
+
+
+async def owned(
+    uow: UnitOfWork, model: type[T], record_id: int, actor: Actor, query: Select[T] | None = None
+) -> T:
+    """The record if it belongs to the actor; otherwise ``NotFound`` either way. ``query``: a
+    statement built once from ``by_id(model)`` with loader options (a collection in the same
+    statement)."""
+    params = {"id": record_id, "customer_id": actor.customer_id}
+    rows = await uow.session.scalars(by_id(model) if query is None else query, params)
+    row = rows.unique().one_or_none()
+    if row is not None:
+        return row
+    await refuse(uow, model, actor, str(record_id), model.id == record_id)
 
 
 async def find(uow: UnitOfWork, model: type[T], actor: Actor, asked: str, *where: ColumnElement[bool]) -> T:
@@ -38,6 +60,14 @@ async def find(uow: UnitOfWork, model: type[T], actor: Actor, asked: str, *where
     )
     if row is not None:
         return row
+    await refuse(uow, model, actor, asked, *where)
+
+
+async def refuse(
+    uow: UnitOfWork, model: type[T], actor: Actor, asked: str, *where: ColumnElement[bool]
+) -> NoReturn:
+    """``NotFound`` for a record the scoped lookup did not find, audited as missing or, when it
+    is someone else's, as denied."""
     other = await uow.session.scalar(select(model.id).where(*where).limit(1))
     kind = model.__name__.lower()
     if other is None:

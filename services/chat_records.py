@@ -165,7 +165,7 @@ async def insert_claim(uow: UnitOfWork, source: str, update_id: str) -> bool:
     holds it: on PostgreSQL this waits for that one to end)."""
     statement = _CLAIM_POSTGRESQL if uow.dialect == "postgresql" else _CLAIM_SQLITE
     params = {"source": source, "update_id": update_id, "now": utcnow()}
-    claimed = await uow.session.execute(statement, params)
+    claimed = await uow.core(statement, params)
     return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
@@ -185,7 +185,7 @@ _KEY = select(*_KEY_COLUMNS).where(ActionKey.key == bindparam("key"))
 
 async def key(uow: UnitOfWork, key: str) -> Key | None:
     """Read as it is in the database now (a row, no mapped object)."""
-    return _key_of((await uow.session.execute(_KEY, {"key": key})).first())
+    return _key_of((await uow.core(_KEY, {"key": key})).first())
 
 
 async def use_key(uow: UnitOfWork, key: str, now: dt.datetime, unexpired: bool = True) -> bool:

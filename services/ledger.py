@@ -8,6 +8,7 @@ customer (paying an invoice, renewing), always taken before the invoice rows, so
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -45,7 +46,13 @@ async def lock(uow: UnitOfWork, customer_id: int) -> None:
 # Read on most chat updates: built once, so SQLAlchemy reuses their compiled form.
 _BALANCE = select(Customer.balance_minor).where(Customer.id == bindparam("id"))
 _RECENT = (
-    select(LedgerEntry)
+    select(
+        LedgerEntry.kind,
+        LedgerEntry.created_at,
+        LedgerEntry.amount_minor,
+        LedgerEntry.currency,
+        LedgerEntry.memo,
+    )
     .where(LedgerEntry.customer_id == bindparam("id"))
     .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
     .limit(bindparam("limit"))
@@ -65,9 +72,21 @@ def as_read(customer: Customer) -> Money:
     return Money(customer.balance_minor, customer.currency)
 
 
-async def recent(uow: UnitOfWork, customer_id: int, limit: int = 5) -> Sequence[LedgerEntry]:
-    rows = await uow.session.scalars(_RECENT, {"id": customer_id, "limit": limit})
-    return rows.all()
+@dataclass(frozen=True)
+class Movement:
+    """A ledger entry as a statement lists it (a row, not a mapped entry)."""
+
+    kind: str
+    created_at: dt.datetime
+    amount_minor: int
+    currency: str
+    memo: str
+
+
+async def recent(uow: UnitOfWork, customer_id: int, limit: int = 5) -> list[Movement]:
+    """The last movements, newest first."""
+    rows = await uow.core(_RECENT, {"id": customer_id, "limit": limit})
+    return [Movement(*row) for row in rows]
 
 
 async def post(

@@ -20,7 +20,7 @@ RENEWAL_WINDOW = dt.timedelta(days=30)
 @dataclass(frozen=True)
 class Overview:
     balance: Money
-    unpaid: Sequence[Invoice]
+    unpaid: Sequence[invoices.Listed]
     unpaid_count: int
     unpaid_total: Money
     renewals: list[renewal_costs.Renewal]  # due within RENEWAL_WINDOW

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
-from sqlalchemy import Executable, event, text
+from sqlalchemy import Executable, Result, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
@@ -32,8 +32,9 @@ async def again_if_dropped(work: Callable[[], Awaitable[T]]) -> T:
 class UnitOfWork:
     """``async with uow: ...; await uow.commit()`` — leaving the block without commit rolls back."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
         self._sessions = sessions
+        self.dialect = dialect  # the database's kind ("postgresql", "sqlite"), for what differs
         self._session: AsyncSession | None = None
         self.commits = 0  # how many commits this unit of work made (what is durable already)
         self._deferred: list[object] = []
@@ -44,10 +45,6 @@ class UnitOfWork:
         if self._session is None:
             raise RuntimeError("unit of work used outside `async with`")
         return self._session
-
-    @property
-    def dialect(self) -> str:
-        return self.session.get_bind().dialect.name
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
@@ -91,10 +88,18 @@ class UnitOfWork:
             self.session.add_all(self._deferred)
             self._deferred = []
         later, self._later = self._later, {}
-        for statement, rows in later.items():
-            await self.session.execute(statement, rows)
+        if later:  # Core statements: on the session's connection, without the ORM's execution
+            connection = await self.session.connection()
+            for statement, rows in later.items():
+                await connection.execute(statement, rows)
         await self.session.commit()
         self.commits += 1
+
+    async def core(self, statement: Executable, params: dict[str, object]) -> Result[*tuple[Any, ...]]:
+        """Run a Core statement (a table's insert or update, a select of columns) on this
+        transaction's connection: rows as tuples, without the ORM's execution around it."""
+        connection = await self.session.connection()
+        return await connection.execute(statement, params)
 
     async def savepoint(self) -> AsyncSessionTransaction:
         """A SAVEPOINT in this transaction: rolled back alone, or released into the transaction.
@@ -127,7 +132,7 @@ class Database:
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        return UnitOfWork(self.sessions, self.engine.dialect.name)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -322,9 +322,10 @@ class TelegramAdapter:
         if self.webhook:
             builder = builder.updater(None)
         self.application: TelegramApp = builder.build()
-        self.application.add_handler(
-            MessageHandler(filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL, self._on_update)
-        )
+        # A message with text is never a service message (someone joined, a pin ...): checked
+        # first, it spares most messages the test of each of the service messages' fields.
+        messages = filters.UpdateType.MESSAGE & (filters.TEXT | ~filters.StatusUpdate.ALL)
+        self.application.add_handler(MessageHandler(messages, self._on_update))
         self.application.add_handler(CallbackQueryHandler(self._on_update))
         self.application.add_error_handler(self._on_error)
         self._link_limit = parse(settings.telegram_link_attempts)
