@@ -72,13 +72,15 @@ async def existing(uow: UnitOfWork, keys: Sequence[str]) -> list[str]:
 async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str, Any]]]) -> int:
     """``add`` for many findings — (key, customer id, kind, params) — skipping keys that exist;
     returns how many were new. Does not commit. On PostgreSQL one statement inserts them all from
-    four array parameters (``unnest``), however many they are; SQLite takes the rows in batches of
-    one statement compiled once (SQLAlchemy's "insert many values")."""
+    one JSON array parameter, however many they are (encoded by one ``json.dumps`` call rather
+    than one per alert); SQLite takes the rows in batches of one statement compiled once
+    (SQLAlchemy's "insert many values")."""
     if not rows:
         return 0
     now = clock.now()
     if uow.dialect == "postgresql":
-        return await _add_unnested(uow, rows, now)
+        result = await uow.session.execute(_FROM_JSON, {"now": now, "rows": json.dumps(rows)})
+        return int(result.rowcount)  # type: ignore[attr-defined]
     statement = sqlite_insert(Alert).on_conflict_do_nothing(index_elements=["key"]).returning(Alert.id)
     values = [
         {
@@ -98,30 +100,14 @@ async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str
     return len((await connection.execute(statement, values)).all())
 
 
-_UNNESTED = text(
+# Each element of ``rows`` is [key, customer id, kind, params]; ``->`` keeps the params' JSON text.
+_FROM_JSON = text(
     """INSERT INTO alerts (key, customer_id, kind, params, state, attempts, not_before, last_error,
            created_at)
-       SELECT k, c, t, CAST(p AS json), 'pending', 0, :now, '', :now
-       FROM unnest(CAST(:keys AS varchar[]), CAST(:customers AS integer[]), CAST(:kinds AS varchar[]),
-           CAST(:params AS text[])) AS f(k, c, t, p)
+       SELECT r->>0, CAST(r->>1 AS integer), r->>2, r->3, 'pending', 0, :now, '', :now
+       FROM json_array_elements(CAST(:rows AS json)) AS r
        ON CONFLICT (key) DO NOTHING"""
 ).bindparams(bindparam("now", type_=UTCDateTime()))
-
-
-async def _add_unnested(
-    uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str, Any]]], now: dt.datetime
-) -> int:
-    result = await uow.session.execute(
-        _UNNESTED,
-        {
-            "now": now,
-            "keys": [r[0] for r in rows],
-            "customers": [r[1] for r in rows],
-            "kinds": [r[2] for r in rows],
-            "params": [json.dumps(r[3]) for r in rows],
-        },
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def add_selected(uow: UnitOfWork, rows: Select[Any]) -> list[tuple[int, int, str]]:
