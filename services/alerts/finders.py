@@ -200,7 +200,9 @@ async def _customers(uow: UnitOfWork, span: tuple[int, int], rows: _Rows, chosen
     now = clock.now()
     days: dict[str, dt.date] = {}
     today, balance, zones = {}, {}, {}
-    for cid, tz, minor, currency in (await uow.session.execute(query)).all() if ids else ():
+    for cid, tz, minor, currency in (
+        (await (await uow.session.connection()).execute(query)).all() if ids else ()
+    ):
         if tz not in days:  # facts.local_today, once per zone
             days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
         today[cid] = days[tz]
@@ -224,7 +226,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
         first,
         last + dt.timedelta(days=max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])),
     )
-    session = uow.session
+    session = await uow.session.connection()  # Core rows, without the ORM's per-row loading
     prefs = {
         cid: (muted or [], low)
         for cid, muted, low in await session.execute(
@@ -344,7 +346,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
 async def _open_renewal_totals(uow: UnitOfWork, batch: _Batch) -> dict[int, dict[str, Money]]:
     """Each customer's unpaid renewal invoices' totals by renewal key (one live invoice per key):
     an automatic renewal already invoiced costs that invoice's total."""
-    rows = await uow.session.execute(
+    rows = await (await uow.session.connection()).execute(
         select(Invoice.customer_id, Invoice.renewal_key, Invoice.total_minor, Invoice.currency).where(
             _within(batch.span, Invoice.customer_id),
             Invoice.status == "unpaid",
@@ -569,35 +571,47 @@ async def _tell(db: Database, found: list[Finding]) -> int:
     return added
 
 
+async def _judged(db: Database, span: tuple[int, int], settings: AlertRules, seller: Seller) -> list[Finding]:
+    """``_find`` for the batch ``span``, in a read transaction of its own."""
+    async with db.uow() as uow:
+        return await _find(uow, span, settings, seller, None)
+
+
 async def scan(db: Database, settings: AlertRules, seller: Seller, batch: int = BATCH) -> int:
     """Scan every customer with at least one linked or shared chat, ``batch`` customers at a time;
     returns how many alerts are new.
 
-    Each batch is read and judged in one read transaction, then written in one transaction of its
-    own while the next batch is read and judged on another connection: the database inserts one
-    batch while Python works on the next (at most one batch is being written, so memory stays
-    flat). The batches hold different customers, and every key names its customer, so a batch's
-    reads never depend on the batch being written; the outbox's unique key still decides
-    "tell once"."""
+    The batches overlap so that the database and Python work at the same time: while a batch is
+    read and judged, the next one is too, on another connection, and the one before is written
+    in a transaction of its own (at most one batch ahead and one being written, so memory stays
+    flat). The batches hold different customers and every key names its customer, so no batch's
+    reads depend on another's writes; the outbox's unique key still decides "tell once"."""
     added, after = 0, 0
-    writing: asyncio.Task[int] | None = None
+    ahead: asyncio.Task[list[Finding]] | None = None  # the batch being read and judged
+    following: asyncio.Task[list[Finding]] | None = None  # the next one, read meanwhile
+    writing: asyncio.Task[int] | None = None  # the one before, being written
     try:
         while True:
             async with db.uow() as uow:
                 span = await _next_span(uow, after, batch)
-                if span is None:
-                    break
-                found = await _find(uow, span, settings, seller, None)
-            if writing is not None:
-                added += await writing
-            writing = asyncio.create_task(_tell(db, found)) if found else None
+            following = asyncio.create_task(_judged(db, span, settings, seller)) if span else None
+            if ahead is not None:
+                found = await ahead
+                if writing is not None:
+                    added += await writing
+                writing = asyncio.create_task(_tell(db, found)) if found else None
+            ahead, following = following, None
+            if span is None:
+                break
             after = span[1]
         if writing is not None:
             added += await writing
     except BaseException:
-        if writing is not None and not writing.done():
-            writing.cancel()  # its transaction rolls back; the next scan finds the same again
-            await asyncio.gather(writing, return_exceptions=True)
+        # Their transactions roll back: the next scan finds the same again.
+        unfinished = [t for t in (ahead, following, writing) if t is not None and not t.done()]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
         raise
     if added:
         log.info("alerts scan: %d new", added)

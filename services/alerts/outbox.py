@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, func, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -55,11 +56,25 @@ async def add(uow: UnitOfWork, key: str, customer_id: int, kind: str, params: di
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-CHUNK = 1000  # keys per statement of ``existing`` (bound parameters stay few)
+CHUNK = 1000  # keys per statement of ``existing`` on SQLite (bound parameters stay few)
 
 
 async def existing(uow: UnitOfWork, keys: Sequence[str]) -> list[str]:
-    """Those of ``keys`` the outbox already has (any state)."""
+    """Those of ``keys`` the outbox already has (any state). On PostgreSQL the keys are one array
+    joined with the table (``unnest``): the unique index is probed once per key, whatever the
+    statistics say. ``key = ANY(…)`` of a thousand keys was planned as a sequential scan of the
+    whole outbox when its statistics were stale, as while a first scan fills it (each batch then
+    read every alert written so far)."""
+    if uow.dialect == "postgresql":
+        wanted = (
+            func.unnest(bindparam("keys", list(keys), type_=ARRAY(Alert.key.type)))
+            .table_valued("key")
+            .render_derived()
+        )
+        rows = await uow.session.scalars(
+            select(Alert.key).join_from(wanted, Alert, Alert.key == wanted.c.key)
+        )
+        return list(rows.all())
     found: list[str] = []
     for i in range(0, len(keys), CHUNK):
         rows = await uow.session.scalars(
