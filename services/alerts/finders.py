@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, Text, case, cast, exists, func, select
 from sqlalchemy.orm import QueryableAttribute
 
 from services import alert_prefs, breakdown, clock, renewal_costs
@@ -128,7 +129,7 @@ class _Rows:
     only rows that can become an alert, as row tuples. Their customers (with those whose balance
     is under their threshold, or who have a metered resource running) are the only ones read."""
 
-    prefs: dict[int, tuple[list[str], int | None]]  # muted kinds, low-balance threshold
+    prefs: dict[int, tuple[str | None, int | None]]  # muted kinds (JSON), low-balance threshold
     manual: list[tuple[str, int, int, dt.date]]  # item, id, customer id, due
     orders: Sequence[Any]  # the automatic renewals of orders, with what prices them
     domains: Sequence[Any]  # the automatic renewals of domains, with what prices them
@@ -159,7 +160,7 @@ class _Batch:
     span: tuple[int, int]  # the first and last customer id the batch may hold
     today: dict[int, dt.date]
     balance: dict[int, Money]
-    prefs: dict[int, tuple[list[str], int | None]]  # muted kinds, low-balance threshold
+    prefs: dict[int, tuple[str | None, int | None]]  # muted kinds (JSON), low-balance threshold
     zones: dict[int, str]
     found: list[Finding] = field(default_factory=list)
     # A renewal alert that is not to be written when the key of its warning exists.
@@ -227,15 +228,21 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
         last + dt.timedelta(days=max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])),
     )
     session = await uow.session.connection()  # Core rows, without the ORM's per-row loading
+    muting = func.json_array_length(AlertSettings.muted) > 0
     prefs = {
-        cid: (muted or [], low)
-        for cid, muted, low in await session.execute(
-            select(AlertSettings.customer_id, AlertSettings.muted, AlertSettings.low_balance_minor).where(
-                _within(span, AlertSettings.customer_id),
-                AlertSettings.low_balance_minor.is_not(None)
-                | (func.json_array_length(AlertSettings.muted) > 0),
+        cid: (muted, low)
+        for cid, muted, low in (
+            await session.execute(
+                select(
+                    AlertSettings.customer_id,
+                    case((muting, cast(AlertSettings.muted, Text))),  # decoded if the customer is told
+                    AlertSettings.low_balance_minor,
+                ).where(
+                    _within(span, AlertSettings.customer_id),
+                    AlertSettings.low_balance_minor.is_not(None) | muting,
+                )
             )
-        )
+        ).all()
     }
     orders_in = (
         _within(span, Order.customer_id),
@@ -245,19 +252,23 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
     domains_in = (_within(span, Domain.customer_id), Domain.expires_on.between(*window))
     manual: list[tuple[str, int, int, dt.date]] = [
         ("order", *row)
-        for row in await session.execute(
-            select(Order.id, Order.customer_id, Order.period_end).where(
-                *orders_in, Order.auto_renew.is_not(True)
+        for row in (
+            await session.execute(
+                select(Order.id, Order.customer_id, Order.period_end).where(
+                    *orders_in, Order.auto_renew.is_not(True)
+                )
             )
-        )
+        ).all()
     ]
     manual += [
         ("domain", *row)
-        for row in await session.execute(
-            select(Domain.id, Domain.customer_id, Domain.expires_on).where(
-                *domains_in, Domain.auto_renew.is_not(True)
+        for row in (
+            await session.execute(
+                select(Domain.id, Domain.customer_id, Domain.expires_on).where(
+                    *domains_in, Domain.auto_renew.is_not(True)
+                )
             )
-        )
+        ).all()
     ]
     addons = (
         select(func.coalesce(func.sum(Addon.monthly_minor * OrderAddon.quantity), 0))
@@ -514,7 +525,7 @@ def _replies(batch: _Batch, rows: _Rows) -> None:
 async def _muted(uow: UnitOfWork, batch: _Batch) -> dict[int, set[str]]:
     """Per customer, the kinds they turned off in their own chats that none of their shared chats
     takes; the shared chats are read only when someone of the batch turned a kind off."""
-    off = {cid: muted for cid, (muted, _low) in batch.prefs.items() if muted}
+    off = {cid: json.loads(muted) for cid, (muted, _low) in batch.prefs.items() if muted}
     if not off:
         return {}
     taken: dict[int, set[str]] = defaultdict(set)
