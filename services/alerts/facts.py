@@ -4,6 +4,7 @@ records an alert names (renewals coming up and their cost are ``services.renewal
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from services import alert_prefs, clock, metering
 from services.money import Money
@@ -16,12 +17,23 @@ def local_today(customer: Customer) -> dt.date:
     return clock.now().astimezone(alert_prefs.zone(customer.timezone)).date()
 
 
+def _end_of(day: dt.date, timezone: str) -> dt.datetime:
+    """The end of ``day`` where the customer lives (the next local midnight)."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), alert_prefs.zone(timezone))
+
+
 async def usage_ahead(uow: UnitOfWork, customer: Customer, until: dt.date) -> Money:
     """Pay-as-you-use charges the customer's resources will run up from now to the end of ``until``
     (their own day), as ``services.metering.current_usage`` estimates them."""
-    zone = alert_prefs.zone(customer.timezone)
-    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(0), zone)
+    end = _end_of(until, customer.timezone)
     return Money(await metering.usage_ahead(uow, customer, end), customer.currency)
+
+
+async def usage_ahead_many(uow: UnitOfWork, until: Mapping[int, tuple[str, dt.date]]) -> dict[int, int]:
+    """``usage_ahead`` in minor units for many customers at once — by customer id, their time zone
+    and ``until`` — with the same few queries whatever their number (the scan's forecast)."""
+    ends = {cid: (zone, _end_of(day, zone)) for cid, (zone, day) in until.items()}
+    return await metering.usage_ahead_many(uow, ends)
 
 
 async def notice(uow: UnitOfWork, customer: Customer, notice_id: int) -> BillingNotice | None:

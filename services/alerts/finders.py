@@ -1,4 +1,4 @@
-"""The scan: what needs telling, written to the outbox in the transaction that read it.
+"""The scan: what needs telling, written to the outbox.
 
 Each rule turns today's facts into at most one key per thing and step, e.g.
 ``renew:order:7:2026-12-01:14`` for the 14-days rung of order 7's period ending on that date.
@@ -9,23 +9,25 @@ Only customers with a linked or a shared chat are scanned: whoever links later h
 step. A kind a person turned off in their own chat is still found while a shared chat of the
 account takes it (``alerts here``): it then goes there only.
 
-The scan is set-based: customers are taken in keyset-paginated batches (one transaction each, so
-memory stays flat whatever the number of customers), and each rule reads the whole batch with one
-query that returns only the rows that can become an alert (an order inside the ladder's window, an
-overdue invoice, an unread reply ...); the few customers with such rows are then judged in Python
-with the rules' own functions, and the new alerts are written with one insert per batch.
-"""
+The scan is set-based: customers are taken in keyset-paginated batches of ids (memory stays flat
+whatever the number of customers), and each rule reads the whole range with one query that
+returns only the rows that can become an alert (an order inside the ladder's window, an overdue
+invoice, an unread reply ...); only the customers of those rows are then read, and judged in
+Python with the rules' own functions, and the new alerts are written with one insert per batch,
+while the next batch is read."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, Text, case, cast, exists, func, select
 from sqlalchemy.orm import QueryableAttribute
 
 from services import alert_prefs, breakdown, clock, renewal_costs
@@ -73,12 +75,14 @@ class AlertRules(Protocol):
     def alerts_ticket_replies(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
+    """One alert to write: (key, customer id, kind, params), the row ``outbox.add_many`` takes (a
+    tuple, not a dataclass: a scan of a million customers makes hundreds of thousands)."""
+
     key: str
     customer_id: int
     kind: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any]
 
 
 def ladder_rung(days_before: Sequence[int], left: int) -> int | None:
@@ -93,83 +97,22 @@ def overdue_rung(days_after: Sequence[int], late: int) -> int | None:
     return max(reached) if reached else None
 
 
-@dataclass
-class _Batch:
-    """What the rules know of one batch of customers: each one's day, balance and currency."""
-
-    span: tuple[int, int]  # the first and last customer id the batch may hold
-    today: dict[int, dt.date]
-    balance: dict[int, Money]
-    prefs: dict[int, tuple[list[str], int | None]]  # muted kinds, low-balance threshold
-    found: list[Finding] = field(default_factory=list)
-    # A renewal alert that is not to be written when the key of its warning exists.
-    unless: dict[str, Finding] = field(default_factory=dict)
-
-    def mine(self, column: QueryableAttribute[int]) -> ColumnElement[bool]:
-        """``column`` (a customer id) lies in the batch's range of ids: a range costs nothing to
-        bind, unlike a set of thousands; rows of customers in the range but outside the batch
-        (those without a chat) are dropped by the rules (``cid in batch.today``)."""
-        return column.between(*self.span)
-
-    @property
-    def first_day(self) -> dt.date:
-        return min(self.today.values())
-
-    @property
-    def last_day(self) -> dt.date:
-        return max(self.today.values())
+def _within(span: tuple[int, int], column: QueryableAttribute[Any]) -> ColumnElement[bool]:
+    """``column`` (a customer id) lies in the batch's range of ids: a range costs nothing to bind,
+    unlike a set of thousands; rows of customers in the range but not told (those without a chat)
+    are dropped once the batch's customers are known (``cid in batch.today``)."""
+    return column.between(*span)
 
 
-_CUSTOMER = (Customer.id, Customer.timezone, Customer.balance_minor, Customer.currency)
+def _days_anywhere() -> tuple[dt.date, dt.date]:
+    """The earliest and the latest date it is now in any time zone (UTC-12 to UTC+14): the rules'
+    queries read rows for every date a customer of the batch may be living, before the customers
+    are read; each customer's own day then decides."""
+    now = clock.now().astimezone(dt.UTC)
+    return (now - dt.timedelta(days=1)).date(), (now + dt.timedelta(days=1)).date()
 
 
-async def _next_batch(uow: UnitOfWork, after: int, limit: int) -> _Batch | None:
-    """The customers with at least one linked or shared chat among the next ``limit`` customers
-    after ``after`` by id (keyset); None when there are no more customers. The range is fixed
-    first so that the chats are probed within it only (an unbounded ``EXISTS`` reads every chat
-    of every customer, each batch)."""
-    last = await uow.session.scalar(
-        select(Customer.id).where(Customer.id > after).order_by(Customer.id).offset(limit - 1).limit(1)
-    )
-    if last is None:
-        last = await uow.session.scalar(select(func.max(Customer.id)).where(Customer.id > after))
-        if last is None:
-            return None
-    linked = exists().where(
-        ChatIdentity.customer_id == Customer.id, ChatIdentity.customer_id.between(after + 1, last)
-    )
-    shared = exists().where(
-        ChannelBinding.customer_id == Customer.id, ChannelBinding.customer_id.between(after + 1, last)
-    )
-    rows = await uow.session.execute(
-        select(*_CUSTOMER).where(Customer.id.between(after + 1, last), linked | shared)
-    )
-    return await _start(uow, rows.all(), (after + 1, last))
-
-
-async def _start(uow: UnitOfWork, rows: Sequence[Any], span: tuple[int, int]) -> _Batch:
-    """The batch of these customers (``_CUSTOMER`` rows), whose ids lie within ``span``."""
-    now = clock.now()
-    days: dict[str, dt.date] = {}
-    today, balance = {}, {}
-    for cid, tz, minor, currency in rows:
-        if tz not in days:  # facts.local_today, once per zone
-            days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
-        today[cid] = days[tz]
-        balance[cid] = Money(int(minor or 0), currency)
-    batch = _Batch(span, today, balance, {})
-    if today:
-        prefs = await uow.session.execute(
-            select(AlertSettings.customer_id, AlertSettings.muted, AlertSettings.low_balance_minor).where(
-                batch.mine(AlertSettings.customer_id)
-            )
-        )
-        batch.prefs = {cid: (muted or [], low) for cid, muted, low in prefs if cid in today}
-    return batch
-
-
-@dataclass(frozen=True)
-class _Due:
+class _Due(NamedTuple):
     """A renewal that a ladder rung or the forecast window reaches; ``cost`` (as
     ``renewal_costs.renewals`` prices it) only for an automatic one: no rule weighs the others'."""
 
@@ -180,85 +123,153 @@ class _Due:
     cost: Money | None = None
 
 
+@dataclass
+class _Rows:
+    """What the rules read for one range of customer ids, before knowing which customers are told:
+    only rows that can become an alert, as row tuples. Their customers (with those whose balance
+    is under their threshold, or who have a metered resource running) are the only ones read."""
+
+    prefs: dict[int, tuple[str | None, int | None]]  # muted kinds (JSON), low-balance threshold
+    manual: list[tuple[str, int, int, dt.date]]  # item, id, customer id, due
+    orders: Sequence[Any]  # the automatic renewals of orders, with what prices them
+    domains: Sequence[Any]  # the automatic renewals of domains, with what prices them
+    notices: Sequence[tuple[int, int]]  # notice id, customer id
+    overdue: Sequence[tuple[int, int, dt.date]]  # invoice id, customer id, due date
+    replies: Sequence[tuple[int, int, int]]  # customer id, ticket id, message id
+    metered: set[int]  # customers with a metered resource running
+
+    def customers(self) -> set[int]:
+        """Whoever may be told something: the rows' customers, those with a threshold, the metered."""
+        return {
+            *(cid for cid, (_muted, low) in self.prefs.items() if low is not None),
+            *(row[2] for row in self.manual),
+            *(row[1] for row in self.orders),
+            *(row[1] for row in self.domains),
+            *(cid for _n, cid in self.notices),
+            *(cid for _i, cid, _due in self.overdue),
+            *(cid for cid, _t, _m in self.replies),
+            *self.metered,
+        }
+
+
+@dataclass
+class _Batch:
+    """What the rules know of the customers who may be told: each one's day, balance (and its
+    currency), preferences and time zone."""
+
+    span: tuple[int, int]  # the first and last customer id the batch may hold
+    today: dict[int, dt.date]
+    balance: dict[int, Money]
+    prefs: dict[int, tuple[str | None, int | None]]  # muted kinds (JSON), low-balance threshold
+    zones: dict[int, str]
+    found: list[Finding] = field(default_factory=list)
+    # A renewal alert that is not to be written when the key of its warning exists.
+    unless: dict[str, Finding] = field(default_factory=dict)
+
+
+_CUSTOMER = (Customer.id, Customer.timezone, Customer.balance_minor, Customer.currency)
+
+
+async def _next_span(uow: UnitOfWork, after: int, limit: int) -> tuple[int, int] | None:
+    """The first and last id of the next ``limit`` customers after ``after`` by id (keyset); None
+    when there are no more customers."""
+    last = await uow.session.scalar(
+        select(Customer.id).where(Customer.id > after).order_by(Customer.id).offset(limit - 1).limit(1)
+    )
+    if last is None:
+        last = await uow.session.scalar(select(func.max(Customer.id)).where(Customer.id > after))
+        if last is None:
+            return None
+    return after + 1, last
+
+
+async def _customers(uow: UnitOfWork, span: tuple[int, int], rows: _Rows, chosen: set[int] | None) -> _Batch:
+    """The batch: those of the rows' customers who have a linked or a shared chat (or, for
+    ``find``, who are ``chosen``), with their day, balance and preferences. The chats are probed
+    within the range only (an unbounded ``EXISTS`` reads every chat of every customer, each batch)."""
+    wanted = rows.customers()
+    ids = sorted(wanted if chosen is None else wanted & chosen)
+    query = select(*_CUSTOMER).where(among(uow.dialect, Customer.id, ids))
+    if chosen is None:
+        linked = exists().where(
+            ChatIdentity.customer_id == Customer.id, _within(span, ChatIdentity.customer_id)
+        )
+        shared = exists().where(
+            ChannelBinding.customer_id == Customer.id, _within(span, ChannelBinding.customer_id)
+        )
+        query = query.where(linked | shared)
+    now = clock.now()
+    days: dict[str, dt.date] = {}
+    today, balance, zones = {}, {}, {}
+    for cid, tz, minor, currency in (
+        (await (await uow.session.connection()).execute(query)).all() if ids else ()
+    ):
+        if tz not in days:  # facts.local_today, once per zone
+            days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
+        today[cid] = days[tz]
+        balance[cid] = Money(int(minor or 0), currency)
+        zones[cid] = tz
+    prefs = {cid: pref for cid, pref in rows.prefs.items() if cid in today}
+    return _Batch(span, today, balance, prefs, zones)
+
+
 _BUYER = (Customer.country, Customer.is_business, Customer.vat_id, Customer.currency)
 
 
-async def _renewals(
-    uow: UnitOfWork, batch: _Batch, settings: AlertRules, seller: Seller
-) -> dict[int, list[_Due]]:
-    """Each customer's active orders and domains that end within reach of a rung or the forecast;
-    the automatic ones priced. Everything is read as row tuples and priced from plain values
-    (``renewal_costs.quoted``): building ORM objects for the thousands of automatic renewals of a
-    batch cost most of the scan's CPU."""
-    span = max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])
-    window = (batch.first_day, batch.last_day + dt.timedelta(days=span))
-    found: dict[int, list[_Due]] = defaultdict(list)
-    open_totals = await _open_renewal_totals(uow, batch)
-    for cid, due in [
-        *await _manual_renewals(uow, batch, window),
-        *await _auto_orders(uow, batch, window, seller, open_totals),
-        *await _auto_domains(uow, batch, window, seller, open_totals),
-    ]:
-        found[cid].append(due)
-    return found
-
-
-def _orders_in(batch: _Batch, window: tuple[dt.date, dt.date]) -> tuple[ColumnElement[bool], ...]:
-    return (batch.mine(Order.customer_id), Order.status == "active", Order.period_end.between(*window))
-
-
-def _domains_in(batch: _Batch, window: tuple[dt.date, dt.date]) -> tuple[ColumnElement[bool], ...]:
-    return (batch.mine(Domain.customer_id), Domain.expires_on.between(*window))
-
-
-async def _manual_renewals(
-    uow: UnitOfWork, batch: _Batch, window: tuple[dt.date, dt.date]
-) -> list[tuple[int, _Due]]:
-    """The orders and domains in the window that do not renew by themselves (never priced: no rule
-    weighs their cost)."""
-    orders = await uow.session.execute(
-        select(Order.id, Order.customer_id, Order.period_end).where(
-            *_orders_in(batch, window), Order.auto_renew.is_not(True)
-        ),
+async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) -> _Rows:
+    """Every rule's rows for the range, one query each: alert preferences that say something, the
+    orders and domains inside a rung's or the forecast's window (the automatic ones with what
+    prices them: the plan's kind, the add-ons' monthly price summed in SQL, the customer's VAT
+    facts), undelivered notices, overdue invoices, unread replies, and who has a metered resource
+    running."""
+    first, last = _days_anywhere()
+    window = (
+        first,
+        last + dt.timedelta(days=max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])),
     )
-    domains = await uow.session.execute(
-        select(Domain.id, Domain.customer_id, Domain.expires_on).where(
-            *_domains_in(batch, window), Domain.auto_renew.is_not(True)
-        ),
+    session = await uow.session.connection()  # Core rows, without the ORM's per-row loading
+    muting = func.json_array_length(AlertSettings.muted) > 0
+    prefs = {
+        cid: (muted, low)
+        for cid, muted, low in (
+            await session.execute(
+                select(
+                    AlertSettings.customer_id,
+                    case((muting, cast(AlertSettings.muted, Text))),  # decoded if the customer is told
+                    AlertSettings.low_balance_minor,
+                ).where(
+                    _within(span, AlertSettings.customer_id),
+                    AlertSettings.low_balance_minor.is_not(None) | muting,
+                )
+            )
+        ).all()
+    }
+    orders_in = (
+        _within(span, Order.customer_id),
+        Order.status == "active",
+        Order.period_end.between(*window),
     )
-    return [
-        (cid, _Due(item, item_id, due, False))
-        for item, rows in (("order", orders), ("domain", domains))
-        for item_id, cid, due in rows
-        if cid in batch.today
+    domains_in = (_within(span, Domain.customer_id), Domain.expires_on.between(*window))
+    manual: list[tuple[str, int, int, dt.date]] = [
+        ("order", *row)
+        for row in (
+            await session.execute(
+                select(Order.id, Order.customer_id, Order.period_end).where(
+                    *orders_in, Order.auto_renew.is_not(True)
+                )
+            )
+        ).all()
     ]
-
-
-async def _open_renewal_totals(uow: UnitOfWork, batch: _Batch) -> dict[int, dict[str, Money]]:
-    """Each customer's unpaid renewal invoices' totals by renewal key (one live invoice per key):
-    an automatic renewal already invoiced costs that invoice's total."""
-    rows = await uow.session.execute(
-        select(Invoice.customer_id, Invoice.renewal_key, Invoice.total_minor, Invoice.currency).where(
-            batch.mine(Invoice.customer_id),
-            Invoice.status == "unpaid",
-            Invoice.renewal_key.is_not(None),
-        ),
-    )
-    totals: dict[int, dict[str, Money]] = defaultdict(dict)
-    for cid, key, total, currency in rows:
-        totals[cid][str(key)] = Money(total, currency)
-    return totals
-
-
-async def _auto_orders(
-    uow: UnitOfWork,
-    batch: _Batch,
-    window: tuple[dt.date, dt.date],
-    seller: Seller,
-    open_totals: dict[int, dict[str, Money]],
-) -> list[tuple[int, _Due]]:
-    """The automatic renewals of orders in the window, each with its plan's kind, its add-ons'
-    monthly price (summed in SQL) and its customer's VAT facts, priced as the renewal invoice will be."""
+    manual += [
+        ("domain", *row)
+        for row in (
+            await session.execute(
+                select(Domain.id, Domain.customer_id, Domain.expires_on).where(
+                    *domains_in, Domain.auto_renew.is_not(True)
+                )
+            )
+        ).all()
+    ]
     addons = (
         select(func.coalesce(func.sum(Addon.monthly_minor * OrderAddon.quantity), 0))
         .select_from(OrderAddon)
@@ -266,127 +277,176 @@ async def _auto_orders(
         .where(OrderAddon.order_id == Order.id)
         .scalar_subquery()
     )
-    rows = await uow.session.execute(
-        select(
-            Order.id,
-            Order.customer_id,
-            Order.period_end,
-            Plan.kind,
-            Order.billing_cycle,
-            Order.currency,
-            Order.price_minor,
-            addons,
-            *_BUYER,
+    orders = (
+        await session.execute(
+            select(
+                Order.id,
+                Order.customer_id,
+                Order.period_end,
+                Plan.kind,
+                Order.billing_cycle,
+                Order.currency,
+                Order.price_minor,
+                addons,
+                *_BUYER,
+            )
+            .join(Plan, Plan.id == Order.plan_id)
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(*orders_in, Order.auto_renew.is_(True))
         )
-        .join(Plan, Plan.id == Order.plan_id)
-        .join(Customer, Customer.id == Order.customer_id)
-        .where(*_orders_in(batch, window), Order.auto_renew.is_(True)),
-    )
-    found = []
-    for row in rows:
-        oid, cid, due, kind, cycle, currency, price, addons_minor = row[:8]
-        if cid not in batch.today:
-            continue
-        subtotal = breakdown.period_subtotal(kind, cycle, currency, price, int(addons_minor))
-        buyer = renewal_costs.Buyer(*row[8:])
-        cost = renewal_costs.quoted("order", oid, due, subtotal, buyer, seller, open_totals.get(cid, {}))
-        found.append((cid, _Due("order", oid, due, True, cost)))
-    return found
-
-
-async def _auto_domains(
-    uow: UnitOfWork,
-    batch: _Batch,
-    window: tuple[dt.date, dt.date],
-    seller: Seller,
-    open_totals: dict[int, dict[str, Money]],
-) -> list[tuple[int, _Due]]:
-    """The automatic renewals of domains in the window, priced (one year at the renewal price)."""
-    rows = await uow.session.execute(
-        select(Domain.id, Domain.customer_id, Domain.expires_on, Domain.renewal_minor, *_BUYER)
-        .join(Customer, Customer.id == Domain.customer_id)
-        .where(*_domains_in(batch, window), Domain.auto_renew.is_(True)),
-    )
-    found = []
-    for row in rows:
-        did, cid, due, price = row[:4]
-        if cid in batch.today:
-            buyer = renewal_costs.Buyer(*row[4:])
-            cost = renewal_costs.quoted("domain", did, due, price, buyer, seller, open_totals.get(cid, {}))
-            found.append((cid, _Due("domain", did, due, True, cost)))
-    return found
-
-
-def _ladder(batch: _Batch, renewals: dict[int, list[_Due]], settings: AlertRules) -> None:
-    for cid, mine in renewals.items():
-        today = batch.today[cid]
-        for r in mine:
-            rung = ladder_rung(settings.alerts_renewal_days, (r.due - today).days)
-            if rung is None:
-                continue
-            params = {"item": r.item, "id": r.id, "due": r.due.isoformat()}
-            step = f"{r.item}:{r.id}:{r.due}:{rung}"
-            if (
-                r.auto
-                and settings.alerts_autorenew_short
-                and r.cost is not None
-                and batch.balance[cid] < r.cost
-            ):
-                batch.found.append(Finding(f"short:{step}", cid, "autorenew", params))
-            else:  # unless a warning for this step already said enough
-                batch.unless[f"short:{step}"] = Finding(f"renew:{step}", cid, "renewal", params)
-
-
-async def _notices(uow: UnitOfWork, batch: _Batch) -> None:
-    """Auto-renewals the billing job could not pay at the period's end (``BillingNotice`` rows not
-    told yet); the notice is marked delivered once its alert is sent."""
-    rows = await uow.session.execute(
-        select(BillingNotice.id, BillingNotice.customer_id).where(
-            batch.mine(BillingNotice.customer_id),
-            BillingNotice.kind == "renewal_shortfall",
-            BillingNotice.delivered_at.is_(None),
-        ),
-    )
-    for n, cid in rows:
-        if cid not in batch.today:
-            continue
-        batch.found.append(Finding(f"notice:{n}", cid, "autorenew", {"rule": "notice", "notice": n}))
-
-
-async def _forecast(uow: UnitOfWork, batch: _Batch, renewals: dict[int, list[_Due]], days: int) -> None:
-    """The balance will not cover the automatic renewals and the pay-as-you-use charges of the next
-    N days: one alert per first renewal due, or per month when only usage is short. Usage is
-    estimated only for customers with a resource still running (the others have none ahead)."""
-    if days <= 0:
-        return
-    metered = batch.today.keys() & set(
-        (
-            await uow.session.scalars(
+    ).all()
+    domains = (
+        await session.execute(
+            select(Domain.id, Domain.customer_id, Domain.expires_on, Domain.renewal_minor, *_BUYER)
+            .join(Customer, Customer.id == Domain.customer_id)
+            .where(*domains_in, Domain.auto_renew.is_(True))
+        )
+    ).all()
+    notices: Sequence[Any] = ()
+    if settings.alerts_autorenew_short:
+        notices = (
+            await session.execute(
+                select(BillingNotice.id, BillingNotice.customer_id).where(
+                    _within(span, BillingNotice.customer_id),
+                    BillingNotice.kind == "renewal_shortfall",
+                    BillingNotice.delivered_at.is_(None),
+                )
+            )
+        ).all()
+    overdue: Sequence[Any] = ()
+    if settings.alerts_overdue_days:
+        overdue = (
+            await session.execute(
+                select(Invoice.id, Invoice.customer_id, Invoice.due_date).where(
+                    _within(span, Invoice.customer_id),
+                    Invoice.status == "unpaid",
+                    Invoice.kind == "invoice",
+                    Invoice.due_date < last,
+                )
+            )
+        ).all()
+    replies: Sequence[Any] = ()
+    if settings.alerts_ticket_replies:
+        replies = (
+            await session.execute(
+                select(Ticket.customer_id, TicketMessage.ticket_id, func.max(TicketMessage.id))
+                .join(Ticket, Ticket.id == TicketMessage.ticket_id)
+                .where(
+                    _within(span, Ticket.customer_id),
+                    TicketMessage.author == "staff",
+                    TicketMessage.is_read.is_(False),
+                )
+                .group_by(Ticket.customer_id, TicketMessage.ticket_id)
+            )
+        ).all()
+    metered: set[int] = set()
+    if settings.alerts_forecast_days > 0:
+        metered = set(
+            await session.scalars(
                 select(MeteredResource.customer_id)
                 .where(
-                    batch.mine(MeteredResource.customer_id),
+                    _within(span, MeteredResource.customer_id),
                     MeteredResource.deleted_at.is_(None) | (MeteredResource.deleted_at > clock.now()),
                 )
                 .distinct()
             )
-        ).all()
+        )
+    return _Rows(prefs, manual, orders, domains, notices, overdue, replies, metered)
+
+
+async def _open_renewal_totals(uow: UnitOfWork, batch: _Batch) -> dict[int, dict[str, Money]]:
+    """Each customer's unpaid renewal invoices' totals by renewal key (one live invoice per key):
+    an automatic renewal already invoiced costs that invoice's total."""
+    rows = await (await uow.session.connection()).execute(
+        select(Invoice.customer_id, Invoice.renewal_key, Invoice.total_minor, Invoice.currency).where(
+            _within(batch.span, Invoice.customer_id),
+            Invoice.status == "unpaid",
+            Invoice.renewal_key.is_not(None),
+        ),
     )
-    customers = (
-        {
-            c.id: c
-            for c in await uow.session.scalars(
-                select(Customer).where(among(uow.dialect, Customer.id, sorted(metered)))
-            )
-        }
-        if metered
-        else {}
+    totals: dict[int, dict[str, Money]] = defaultdict(dict)
+    for cid, key, total, currency in rows:
+        if cid in batch.today:
+            totals[cid][str(key)] = Money(total, currency)
+    return totals
+
+
+async def _renewals(uow: UnitOfWork, batch: _Batch, rows: _Rows, seller: Seller) -> dict[int, list[_Due]]:
+    """Each told customer's renewals in the window; the automatic ones priced from plain values
+    (``renewal_costs.quoted``, the one rule, without ORM objects: building them for the thousands
+    of automatic renewals of a batch cost most of the scan's CPU)."""
+    found: dict[int, list[_Due]] = defaultdict(list)
+    today = batch.today
+    for item, item_id, cid, due in rows.manual:
+        if cid in today:
+            found[cid].append(_Due(item, item_id, due, False))
+    if not rows.orders and not rows.domains:
+        return found
+    invoiced = await _open_renewal_totals(uow, batch)
+    none: dict[str, Money] = {}
+    for row in rows.orders:
+        oid, cid, due, kind, cycle, currency, price, addons_minor = row[:8]
+        if cid in today:
+            subtotal = breakdown.period_subtotal(kind, cycle, currency, price, int(addons_minor))
+            buyer = renewal_costs.Buyer(*row[8:])
+            cost = renewal_costs.quoted("order", oid, due, subtotal, buyer, seller, invoiced.get(cid, none))
+            found[cid].append(_Due("order", oid, due, True, cost))
+    for row in rows.domains:
+        did, cid, due, price = row[:4]
+        if cid in today:
+            buyer = renewal_costs.Buyer(*row[4:])
+            cost = renewal_costs.quoted("domain", did, due, price, buyer, seller, invoiced.get(cid, none))
+            found[cid].append(_Due("domain", did, due, True, cost))
+    return found
+
+
+def _ladder(batch: _Batch, renewals: dict[int, list[_Due]], settings: AlertRules) -> None:
+    days = settings.alerts_renewal_days
+    rungs = {left: ladder_rung(days, left) for left in range(max(days, default=-1) + 1)}  # else None
+    short = settings.alerts_autorenew_short
+    found, unless = batch.found, batch.unless
+    for cid, mine in renewals.items():
+        today, balance = batch.today[cid], batch.balance[cid]
+        for r in mine:
+            rung = rungs.get((r.due - today).days)
+            if rung is None:
+                continue
+            params = {"item": r.item, "id": r.id, "due": r.due.isoformat()}
+            step = f"{r.item}:{r.id}:{r.due}:{rung}"
+            if r.auto and short and r.cost is not None and balance < r.cost:
+                found.append(Finding(f"short:{step}", cid, "autorenew", params))
+            else:  # unless a warning for this step already said enough
+                unless[f"short:{step}"] = Finding(f"renew:{step}", cid, "renewal", params)
+
+
+def _notices(batch: _Batch, rows: _Rows) -> None:
+    """Auto-renewals the billing job could not pay at the period's end (``BillingNotice`` rows not
+    told yet); the notice is marked delivered once its alert is sent."""
+    for n, cid in rows.notices:
+        if cid in batch.today:
+            batch.found.append(Finding(f"notice:{n}", cid, "autorenew", {"rule": "notice", "notice": n}))
+
+
+async def _forecast(
+    uow: UnitOfWork, batch: _Batch, renewals: dict[int, list[_Due]], rows: _Rows, days: int
+) -> None:
+    """The balance will not cover the automatic renewals and the pay-as-you-use charges of the next
+    N days: one alert per first renewal due, or per month when only usage is short. Usage is
+    estimated for the batch's customers with a resource still running (the others have none
+    ahead), all at once."""
+    if days <= 0:
+        return
+    ahead = dt.timedelta(days=days)
+    metered = batch.today.keys() & rows.metered
+    usage = await facts.usage_ahead_many(
+        uow, {cid: (batch.zones[cid], batch.today[cid] + ahead) for cid in metered}
     )
-    for cid in sorted({*renewals, *metered}):
+    automatic = batch.today.keys() & {row[1] for row in (*rows.orders, *rows.domains)}
+    for cid in sorted(automatic | metered):  # nothing else can be short
         today = batch.today[cid]
-        until = today + dt.timedelta(days=days)
-        due = [r for r in renewals.get(cid, []) if r.auto and r.cost is not None and today <= r.due <= until]
-        usage = (await facts.usage_ahead(uow, customers[cid], until)).minor if cid in metered else 0
-        need = sum(r.cost.minor for r in due if r.cost is not None) + usage
+        until = today + ahead
+        due = [r for r in renewals.get(cid, ()) if r.auto and r.cost is not None and today <= r.due <= until]
+        need = sum(r.cost.minor for r in due if r.cost is not None) + usage.get(cid, 0)
         if need <= 0 or batch.balance[cid].minor >= need:
             continue
         step = str(min(r.due for r in due)) if due else f"usage:{today:%Y-%m}"
@@ -438,103 +498,132 @@ async def _threshold(uow: UnitOfWork, batch: _Batch) -> None:
             batch.found.append(Finding(key, cid, "lowbalance", params))
 
 
-async def _overdue(uow: UnitOfWork, batch: _Batch, days_after: list[int]) -> None:
-    rows = await uow.session.execute(
-        select(Invoice.id, Invoice.customer_id, Invoice.due_date).where(
-            batch.mine(Invoice.customer_id),
-            Invoice.status == "unpaid",
-            Invoice.kind == "invoice",
-            Invoice.due_date < batch.last_day,
-        ),
-    )
-    for invoice_id, cid, due in rows:
-        if cid not in batch.today:
+def _overdue(batch: _Batch, rows: _Rows, days_after: list[int]) -> None:
+    rungs: dict[int, int | None] = {}
+    for invoice_id, cid, due in rows.overdue:
+        today = batch.today.get(cid)
+        if today is None or due >= today:
             continue
-        today = batch.today[cid]
-        rung = overdue_rung(days_after, (today - due).days) if due < today else None
+        late = (today - due).days
+        if late not in rungs:
+            rungs[late] = overdue_rung(days_after, late)
+        rung = rungs[late]
         if rung is not None:
             batch.found.append(
                 Finding(f"overdue:{invoice_id}:{rung}", cid, "overdue", {"invoice": invoice_id})
             )
 
 
-async def _replies(uow: UnitOfWork, batch: _Batch) -> None:
+def _replies(batch: _Batch, rows: _Rows) -> None:
     """One alert per unread support reply (the latest one of each ticket)."""
-    rows = await uow.session.execute(
-        select(Ticket.customer_id, TicketMessage.ticket_id, func.max(TicketMessage.id))
-        .join(Ticket, Ticket.id == TicketMessage.ticket_id)
-        .where(
-            batch.mine(Ticket.customer_id),
-            TicketMessage.author == "staff",
-            TicketMessage.is_read.is_(False),
-        )
-        .group_by(Ticket.customer_id, TicketMessage.ticket_id),
-    )
-    for cid, ticket, message in rows:
-        if cid not in batch.today:
-            continue
-        params = {"ticket": ticket, "message": message}
-        batch.found.append(Finding(f"reply:{ticket}:{message}", cid, "ticket", params))
+    for cid, ticket, message in rows.replies:
+        if cid in batch.today:
+            params = {"ticket": ticket, "message": message}
+            batch.found.append(Finding(f"reply:{ticket}:{message}", cid, "ticket", params))
 
 
-async def _taken(uow: UnitOfWork, batch: _Batch) -> dict[int, set[str]]:
-    """Per customer, every kind that at least one of their shared chats takes."""
+async def _muted(uow: UnitOfWork, batch: _Batch) -> dict[int, set[str]]:
+    """Per customer, the kinds they turned off in their own chats that none of their shared chats
+    takes; the shared chats are read only when someone of the batch turned a kind off."""
+    off = {cid: json.loads(muted) for cid, (muted, _low) in batch.prefs.items() if muted}
+    if not off:
+        return {}
     taken: dict[int, set[str]] = defaultdict(set)
     rows = await uow.session.execute(
         select(ChannelBinding.customer_id, ChannelBinding.alert_kinds).where(
-            batch.mine(ChannelBinding.customer_id)
+            _within(batch.span, ChannelBinding.customer_id)
         ),
     )
     for cid, kinds in rows:
         taken[cid].update(kinds or [])
-    return taken
+    return {cid: set(kinds).difference(taken.get(cid, ())) for cid, kinds in off.items()}
 
 
 async def find(uow: UnitOfWork, ids: list[int], settings: AlertRules, seller: Seller) -> list[Finding]:
     """Everything worth telling these customers today, minus the kinds each turned off in their own
     chats that no shared chat of theirs takes either (what the outbox already has is among them:
     ``outbox.add_many`` skips it)."""
-    rows = await uow.session.execute(select(*_CUSTOMER).where(among(uow.dialect, Customer.id, ids)))
-    span = (min(ids), max(ids)) if ids else (0, 0)
-    return await _find(uow, await _start(uow, rows.all(), span), settings, seller)
+    if not ids:
+        return []
+    return await _find(uow, (min(ids), max(ids)), settings, seller, set(ids))
 
 
-async def _find(uow: UnitOfWork, batch: _Batch, settings: AlertRules, seller: Seller) -> list[Finding]:
+async def _find(
+    uow: UnitOfWork, span: tuple[int, int], settings: AlertRules, seller: Seller, chosen: set[int] | None
+) -> list[Finding]:
+    """What to tell the customers of the range ``span`` who have a chat (or who are ``chosen``)."""
+    rows = await _read(uow, span, settings)
+    batch = await _customers(uow, span, rows, chosen)
     if not batch.today:
         return []
-    renewals = await _renewals(uow, batch, settings, seller)
+    renewals = await _renewals(uow, batch, rows, seller)
     if settings.alerts_renewal_days:
         _ladder(batch, renewals, settings)
-    if settings.alerts_autorenew_short:
-        await _notices(uow, batch)
-    await _forecast(uow, batch, renewals, settings.alerts_forecast_days)
+    _notices(batch, rows)
+    await _forecast(uow, batch, renewals, rows, settings.alerts_forecast_days)
     await _threshold(uow, batch)
     if settings.alerts_overdue_days:
-        await _overdue(uow, batch, settings.alerts_overdue_days)
-    if settings.alerts_ticket_replies:
-        await _replies(uow, batch)
+        _overdue(batch, rows, settings.alerts_overdue_days)
+    _replies(batch, rows)
     # Only the warnings that silence a reminder are looked up: a key the outbox has already is
     # skipped by the insert itself (``outbox.add_many``).
     warned = set(await outbox.existing(uow, list(batch.unless))) if batch.unless else set()
     found = batch.found + [f for short, f in batch.unless.items() if short not in warned]
-    taken = await _taken(uow, batch)
-    muted = {cid: set(off) - taken.get(cid, set()) for cid, (off, _low) in batch.prefs.items()}
-    return [f for f in found if f.kind not in muted.get(f.customer_id, ())]
+    muted = await _muted(uow, batch)
+    return [f for f in found if f.kind not in muted.get(f.customer_id, ())] if muted else found
+
+
+async def _tell(db: Database, found: list[Finding]) -> int:
+    """Write one batch's findings (keys the outbox has already are skipped) in a transaction of
+    its own; returns how many are new."""
+    async with db.uow() as uow:
+        added = await outbox.add_many(uow, found)
+        await uow.commit()
+    return added
+
+
+async def _judged(db: Database, span: tuple[int, int], settings: AlertRules, seller: Seller) -> list[Finding]:
+    """``_find`` for the batch ``span``, in a read transaction of its own."""
+    async with db.uow() as uow:
+        return await _find(uow, span, settings, seller, None)
 
 
 async def scan(db: Database, settings: AlertRules, seller: Seller, batch: int = BATCH) -> int:
-    """Scan every customer with at least one linked or shared chat, ``batch`` customers per
-    transaction; returns how many alerts are new."""
+    """Scan every customer with at least one linked or shared chat, ``batch`` customers at a time;
+    returns how many alerts are new.
+
+    The batches overlap so that the database and Python work at the same time: while a batch is
+    read and judged, the next one is too, on another connection, and the one before is written
+    in a transaction of its own (at most one batch ahead and one being written, so memory stays
+    flat). The batches hold different customers and every key names its customer, so no batch's
+    reads depend on another's writes; the outbox's unique key still decides "tell once"."""
     added, after = 0, 0
-    while True:
-        async with db.uow() as uow:
-            customers = await _next_batch(uow, after, batch)
-            if customers is None:
+    ahead: asyncio.Task[list[Finding]] | None = None  # the batch being read and judged
+    following: asyncio.Task[list[Finding]] | None = None  # the next one, read meanwhile
+    writing: asyncio.Task[int] | None = None  # the one before, being written
+    try:
+        while True:
+            async with db.uow() as uow:
+                span = await _next_span(uow, after, batch)
+            following = asyncio.create_task(_judged(db, span, settings, seller)) if span else None
+            if ahead is not None:
+                found = await ahead
+                if writing is not None:
+                    added += await writing
+                writing = asyncio.create_task(_tell(db, found)) if found else None
+            ahead, following = following, None
+            if span is None:
                 break
-            found = await _find(uow, customers, settings, seller)
-            added += await outbox.add_many(uow, [(f.key, f.customer_id, f.kind, f.params) for f in found])
-            await uow.commit()
-        after = customers.span[1]
+            after = span[1]
+        if writing is not None:
+            added += await writing
+    except BaseException:
+        # Their transactions roll back: the next scan finds the same again.
+        unfinished = [t for t in (ahead, following, writing) if t is not None and not t.done()]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        raise
     if added:
         log.info("alerts scan: %d new", added)
     return added

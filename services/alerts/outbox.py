@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, func, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -55,11 +56,25 @@ async def add(uow: UnitOfWork, key: str, customer_id: int, kind: str, params: di
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-CHUNK = 1000  # keys per statement of ``existing`` (bound parameters stay few)
+CHUNK = 1000  # keys per statement of ``existing`` on SQLite (bound parameters stay few)
 
 
 async def existing(uow: UnitOfWork, keys: Sequence[str]) -> list[str]:
-    """Those of ``keys`` the outbox already has (any state)."""
+    """Those of ``keys`` the outbox already has (any state). On PostgreSQL the keys are one array
+    joined with the table (``unnest``): the unique index is probed once per key, whatever the
+    statistics say. ``key = ANY(…)`` of a thousand keys was planned as a sequential scan of the
+    whole outbox when its statistics were stale, as while a first scan fills it (each batch then
+    read every alert written so far)."""
+    if uow.dialect == "postgresql":
+        wanted = (
+            func.unnest(bindparam("keys", list(keys), type_=ARRAY(Alert.key.type)))
+            .table_valued("key")
+            .render_derived()
+        )
+        rows = await uow.session.scalars(
+            select(Alert.key).join_from(wanted, Alert, Alert.key == wanted.c.key)
+        )
+        return list(rows.all())
     found: list[str] = []
     for i in range(0, len(keys), CHUNK):
         rows = await uow.session.scalars(
@@ -72,13 +87,15 @@ async def existing(uow: UnitOfWork, keys: Sequence[str]) -> list[str]:
 async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str, Any]]]) -> int:
     """``add`` for many findings — (key, customer id, kind, params) — skipping keys that exist;
     returns how many were new. Does not commit. On PostgreSQL one statement inserts them all from
-    four array parameters (``unnest``), however many they are; SQLite takes the rows in batches of
-    one statement compiled once (SQLAlchemy's "insert many values")."""
+    one JSON array parameter, however many they are (encoded by one ``json.dumps`` call rather
+    than one per alert); SQLite takes the rows in batches of one statement compiled once
+    (SQLAlchemy's "insert many values")."""
     if not rows:
         return 0
     now = clock.now()
     if uow.dialect == "postgresql":
-        return await _add_unnested(uow, rows, now)
+        result = await uow.session.execute(_FROM_JSON, {"now": now, "rows": json.dumps(rows)})
+        return int(result.rowcount)  # type: ignore[attr-defined]
     statement = sqlite_insert(Alert).on_conflict_do_nothing(index_elements=["key"]).returning(Alert.id)
     values = [
         {
@@ -98,30 +115,14 @@ async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str
     return len((await connection.execute(statement, values)).all())
 
 
-_UNNESTED = text(
+# Each element of ``rows`` is [key, customer id, kind, params]; ``->`` keeps the params' JSON text.
+_FROM_JSON = text(
     """INSERT INTO alerts (key, customer_id, kind, params, state, attempts, not_before, last_error,
            created_at)
-       SELECT k, c, t, CAST(p AS json), 'pending', 0, :now, '', :now
-       FROM unnest(CAST(:keys AS varchar[]), CAST(:customers AS integer[]), CAST(:kinds AS varchar[]),
-           CAST(:params AS text[])) AS f(k, c, t, p)
+       SELECT r->>0, CAST(r->>1 AS integer), r->>2, r->3, 'pending', 0, :now, '', :now
+       FROM json_array_elements(CAST(:rows AS json)) AS r
        ON CONFLICT (key) DO NOTHING"""
 ).bindparams(bindparam("now", type_=UTCDateTime()))
-
-
-async def _add_unnested(
-    uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str, Any]]], now: dt.datetime
-) -> int:
-    result = await uow.session.execute(
-        _UNNESTED,
-        {
-            "now": now,
-            "keys": [r[0] for r in rows],
-            "customers": [r[1] for r in rows],
-            "kinds": [r[2] for r in rows],
-            "params": [json.dumps(r[3]) for r in rows],
-        },
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def add_selected(uow: UnitOfWork, rows: Select[Any]) -> list[tuple[int, int, str]]:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from bot.demo import METERED
 from services import clock, meter_runs, metering
+from services.alerts import facts
 from services.audit import Actor
 from services.errors import InvalidState, NotFound
 from services.hourly_billing import HOUR, Month, charge
@@ -217,6 +218,61 @@ async def test_someone_elses_resource_answers_like_a_missing_one(db: Database) -
     await at(db, clock.now(), metering.remove, made.id, Actor(owner.id))
     with pytest.raises(InvalidState):  # a deleted account keeps its package
         await at(db, clock.now(), metering.change_package, made.id, "hosting-m", Actor(owner.id))
+
+
+async def test_usage_ahead_of_many_customers_at_once_is_each_ones_own(db: Database) -> None:
+    """The set-based estimate (the alerts scan's forecast, a batch of customers in two queries) is
+    what each customer's own estimate says: customers in several time zones (around a DST change)
+    with an upgrade, a deletion, hours still free or none at all, each meeting horizons inside,
+    across and before the end of the month."""
+    paris, york, jakarta = (
+        await reseller(db, "Europe/Paris", "paris"),
+        await reseller(db, "America/New_York", "york"),
+        await reseller(db, "Asia/Jakarta", "jakarta"),
+    )
+    idle = await reseller(db, "UTC", "idle")
+    s = await at(
+        db, local(PARIS, 2026, 2, 25, 9, 0), metering.add, paris, "s.example", "hosting-s", Actor(paris.id)
+    )
+    await record(db, local(PARIS, 2026, 2, 26, 9, 5))
+    await at(db, local(PARIS, 2026, 3, 2, 9, 0), metering.add, york, "y.example", "support", Actor(york.id))
+    gone = await at(
+        db, local(PARIS, 2026, 3, 2, 9, 30), metering.add, york, "z.example", "ssl", Actor(york.id)
+    )
+    await record(db, local(PARIS, 2026, 3, 2, 10, 5))
+    await at(db, local(PARIS, 2026, 3, 12, 8, 0), metering.remove, gone.id, Actor(york.id))
+    await at(db, local(PARIS, 2026, 3, 15, 8, 0), metering.change_package, s.id, "hosting-m", Actor(paris.id))
+    await record(db, local(PARIS, 2026, 3, 15, 9, 5))
+    await at(
+        db,
+        local(PARIS, 2026, 3, 19, 20, 0),
+        metering.add,
+        jakarta,
+        "j.example",
+        "hosting-s",
+        Actor(jakarta.id),
+    )
+    await at(db, local(PARIS, 2026, 3, 20, 8, 0), metering.add, paris, "new.example", "ssl", Actor(paris.id))
+    await record(db, local(PARIS, 2026, 3, 20, 9, 5))
+    customers = [paris, york, jakarta, idle]
+    now = local(PARIS, 2026, 3, 20, 10, 0)
+    horizons = [now + 3 * 24 * HOUR, now + 40 * HOUR, now + 30 * 24 * HOUR, now - HOUR]
+    estimated: set[int] = set()
+    with clock.frozen(now):
+        async with db.uow() as uow:
+            for shift in range(len(customers)):  # each customer meets each horizon, all at once
+                until = {c.id: horizons[(i + shift) % len(horizons)] for i, c in enumerate(customers)}
+                many = await metering.usage_ahead_many(
+                    uow, {c.id: (c.timezone, until[c.id]) for c in customers}
+                )
+                each = {c.id: await metering.usage_ahead(uow, c, until[c.id]) for c in customers}
+                assert many == each, shift
+                estimated |= {cid for cid, minor in many.items() if minor > 0}
+                days = {c.id: facts.local_today(c) + dt.timedelta(days=shift * 5) for c in customers}
+                assert await facts.usage_ahead_many(
+                    uow, {c.id: (c.timezone, days[c.id]) for c in customers}
+                ) == {c.id: (await facts.usage_ahead(uow, c, days[c.id])).minor for c in customers}
+    assert estimated == {paris.id, york.id, jakarta.id}
 
 
 lifetimes = st.lists(

@@ -217,11 +217,13 @@ async def _scan_prices(dispatcher: Dispatcher) -> dict[Item, Money]:
     async with dispatcher.db.uow() as uow:
         await uow.session.execute(update(Order).values(auto_renew=True))
         await uow.session.execute(update(Domain).values(auto_renew=True))
-        rows = (await uow.session.execute(select(*finders._CUSTOMER))).all()
-        batch = await finders._start(uow, rows, (min(r[0] for r in rows), max(r[0] for r in rows)))
+        ids = set((await uow.session.scalars(select(Customer.id))).all())
+        span = (min(ids), max(ids))
         # The renewal ladder reaches every demo item (ten years ahead).
         reach = dispatcher.settings.model_copy(update={"alerts_renewal_days": [3650]})
-        found = await finders._renewals(uow, batch, reach, dispatcher.seller)
+        rows = await finders._read(uow, span, reach)
+        batch = await finders._customers(uow, span, rows, ids)
+        found = await finders._renewals(uow, batch, rows, dispatcher.seller)
     return {(cid, r.item, r.id): r.cost for cid, mine in found.items() for r in mine if r.cost is not None}
 
 
