@@ -11,9 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import case, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import BigInteger, Integer, exists, func, select, update
 
 from services import audit, breakdown, clock, invoices, ledger, paying, renewal_costs
 from services.access import owned
@@ -23,6 +21,7 @@ from services.errors import N_, InvalidState
 from services.invoices import LineSpec, Seller
 from services.money import Money
 from storage.models import BillingNotice, Customer, Domain, Invoice, LedgerEntry, Order
+from storage.sets import among, insert_rows, rows_table
 from storage.uow import UnitOfWork
 
 
@@ -179,7 +178,9 @@ async def _lock_batch(uow: UnitOfWork, found: list[tuple[int, int]]) -> dict[int
     in customer id order by one statement, as every holder of several customers' rows must; the
     customers as they are under the lock, by id."""
     ids = sorted({customer_id for _item, customer_id in found})
-    query = select(Customer).where(Customer.id.in_(ids)).execution_options(populate_existing=True)
+    query = (
+        select(Customer).where(among(uow.dialect, Customer.id, ids)).execution_options(populate_existing=True)
+    )
     if uow.dialect == "postgresql":
         query = query.order_by(Customer.id).with_for_update(of=Customer)
     else:  # SQLite: the first write takes the database's one write lock
@@ -192,7 +193,7 @@ async def _read_batch(uow: UnitOfWork, item: type[_Item], found: list[tuple[int,
     from the session's cache), by id, in one statement (an order's add-ons in one more)."""
     rows = await uow.session.scalars(
         select(item)
-        .where(item.id.in_([item_id for item_id, _customer in found]))
+        .where(among(uow.dialect, item.id, [item_id for item_id, _customer in found]))
         .execution_options(populate_existing=True)
     )
     return {row.id: row for row in rows}
@@ -345,7 +346,7 @@ async def _live_bills(uow: UnitOfWork, keys: list[str]) -> dict[str, _Bill]:
             Invoice.status,
             Invoice.total_minor,
             Invoice.currency,
-        ).where(Invoice.renewal_key.in_(keys), Invoice.status != "cancelled")
+        ).where(among(uow.dialect, Invoice.renewal_key, keys), Invoice.status != "cancelled")
     )
     return {key: _Bill(i, number, status, total, cur) for key, i, number, status, total, cur in rows if key}
 
@@ -371,7 +372,7 @@ async def _last_entries(uow: UnitOfWork, customer_ids: list[int]) -> dict[int, i
         return {}
     rows = await uow.session.execute(
         select(LedgerEntry.customer_id, func.max(LedgerEntry.id))
-        .where(LedgerEntry.customer_id.in_(set(customer_ids)))
+        .where(among(uow.dialect, LedgerEntry.customer_id, set(customer_ids)))
         .group_by(LedgerEntry.customer_id)
     )
     return {int(c): int(m) for c, m in rows}
@@ -395,12 +396,13 @@ def _marks(outcomes: list[_Outcome], entries: list[int], last: dict[int, int]) -
 async def _set_marks(
     uow: UnitOfWork, model: type[Order] | type[Domain], marks: dict[int, int | None]
 ) -> None:
-    """Write the items' ``renewal_short_mark`` in one statement."""
-    shorts = {i: m for i, m in marks.items() if m is not None}
+    """Write the items' ``renewal_short_mark`` in one statement, the marks joined as a table
+    (``storage.sets.rows_table``: the same statement for every batch)."""
+    given = rows_table(uow.dialect, "marks", {"id": Integer(), "mark": BigInteger()}, list(marks.items()))
     await uow.session.execute(
         update(model)
-        .where(model.id.in_(list(marks)))
-        .values(renewal_short_mark=case(shorts, value=model.id) if shorts else None)
+        .where(model.id == given.c.id)
+        .values(renewal_short_mark=given.c.mark)
         .execution_options(synchronize_session=False)
     )
 
@@ -412,9 +414,9 @@ async def _notify_shortfalls(uow: UnitOfWork, outcomes: list[_Outcome]) -> None:
         return
     now = clock.now()
     notices = {shortfall_key(o.due.item, o.due.id, o.due.start): o for o in outcomes}
-    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-    added = await uow.session.scalars(
-        insert(BillingNotice).on_conflict_do_nothing().returning(BillingNotice.key),
+    added = await insert_rows(
+        uow,
+        BillingNotice,
         [
             {
                 "customer_id": o.due.customer.id,
@@ -425,8 +427,10 @@ async def _notify_shortfalls(uow: UnitOfWork, outcomes: list[_Outcome]) -> None:
             }
             for key, o in notices.items()
         ],
+        returning=[BillingNotice.key],
+        skip_conflicts=True,
     )
-    told = [notices[key] for key in added]
+    told = [notices[key] for _id, key in added]
     for item in ("order", "domain"):
         await audit.record_system(
             uow,
