@@ -8,6 +8,9 @@ for the alerts sender; the job tries again once the customer's ledger has moved 
 from __future__ import annotations
 
 import datetime as dt
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -148,26 +151,59 @@ async def run_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> Renewa
     today = clock.today()
     # A suspended order is renewed too: paying its renewal brings it back (``service_lifecycle``).
     due = (Order.auto_renew.is_(True), Order.status.in_(RENEWABLE), Order.period_end <= today)
-    after = 0
-    while found := await _due(uow, Order, due, after, batch):
-        customers = await _lock_batch(uow, found)
-        orders = await _read_batch(uow, Order, found)
-        items = [_order_due(orders.get(o), customers.get(c), today) for o, c in found]
-        await _renew_batch(uow, seller, Order, [i for i in items if i is not None], run.renewed, run.short)
-        await uow.commit()  # also when another worker renewed them meanwhile: the locks are released
-        after = found[-1][0]
     domain_due = (Domain.auto_renew.is_(True), Domain.expires_on <= today)
-    after = 0
-    while found := await _due(uow, Domain, domain_due, after, batch):
-        customers = await _lock_batch(uow, found)
-        domains = await _read_batch(uow, Domain, found)
-        items = [_domain_due(domains.get(d), customers.get(c), today) for d, c in found]
-        await _renew_batch(
-            uow, seller, Domain, [i for i in items if i is not None], run.domains_renewed, run.domains_short
-        )
-        await uow.commit()
-        after = found[-1][0]
+    with _garbage_per_batch() as collect:
+        after = 0
+        while found := await _due(uow, Order, due, after, batch):
+            await _batch(uow, seller, Order, found, _order_due, today, run.renewed, run.short)
+            collect()
+            after = found[-1][0]
+        after = 0
+        while found := await _due(uow, Domain, domain_due, after, batch):
+            await _batch(
+                uow, seller, Domain, found, _domain_due, today, run.domains_renewed, run.domains_short
+            )
+            collect()
+            after = found[-1][0]
     return run
+
+
+async def _batch(
+    uow: UnitOfWork,
+    seller: Seller,
+    model: type[_Item],
+    found: list[tuple[int, int]],
+    still_due: Callable[[_Item | None, Customer | None, dt.date], _Due | None],
+    today: dt.date,
+    renewed: list[int],
+    short: list[int],
+) -> None:
+    """One batch (``found``: item and customer ids), in one transaction: its customers locked, its
+    items read again under the locks, those ``still_due`` renewed, committed. (A function of its
+    own, so that the batch's objects are released before the garbage is collected.)"""
+    customers = await _lock_batch(uow, found)
+    items = await _read_batch(uow, model, found)
+    dues = [still_due(items.get(i), customers.get(c), today) for i, c in found]
+    await _renew_batch(uow, seller, model, [d for d in dues if d is not None], renewed, short)
+    await uow.commit()  # also when another worker renewed them meanwhile: the locks are released
+
+
+@contextmanager
+def _garbage_per_batch() -> Iterator[Callable[[], object]]:
+    """Python's automatic collection of cyclic garbage paused during the pass, and run instead on
+    the young generations once per batch (the callable given). A batch allocates hundreds of
+    thousands of objects (ORM rows, invoice lines, parameters): collected automatically, the pass
+    ran about a thousand collections, full ones included, for about half of its own CPU time at
+    1 M customers. Collected once per batch, a batch's garbage is still freed before the next, so
+    memory stays flat. Left enabled as found: a pass running beside another one that paused it
+    does not turn it back on early."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield lambda: gc.collect(1)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _Item = TypeVar("_Item", Order, Domain)
