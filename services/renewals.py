@@ -132,7 +132,10 @@ class RenewalRun:
     domains_short: list[int] = field(default_factory=list)
 
 
-BATCH = 500  # due items selected per statement of the renewal pass
+# Due items selected per statement of the renewal pass, each batch one transaction. 1,000 rather
+# than 500: half the statements and commits per pass, for at most 1,000 customers' rows held for the
+# batch's fraction of a second and about 15 MB of the batch's rows in memory.
+BATCH = 1000
 
 
 async def run_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> RenewalRun:
