@@ -76,24 +76,28 @@ async def insert_rows(
     key and ``returning`` of each row written, in the order given.
 
     On PostgreSQL the rows go as one array per column (``INSERT … SELECT FROM unnest(…) WITH
-    ORDINALITY … ORDER BY``): the sequence numbers the rows in that order, so sorting by the key
-    gives the order given (what SQLAlchemy's own "insertmanyvalues" relies on). SQLite takes the
-    rows as parameter sets of one compiled statement."""
+    ORDINALITY … ORDER BY``), a column with the same value in every row as that one value (the
+    seller on every invoice, an audit row's action): the sequence numbers the rows in that order,
+    so sorting by the key gives the order given (what SQLAlchemy's own "insertmanyvalues" relies
+    on). SQLite takes the rows as parameter sets of one compiled statement."""
     if not values:
         return []
     table = cast(Table, model.__table__)
     key = next(iter(table.primary_key))
     names = list(values[0])
     if uow.dialect == "postgresql":
-        arrays = [bindparam(None, [v[n] for v in values], type_=ARRAY(table.c[n].type)) for n in names]
+        first = values[0]
+        varying = [n for n in names if any(v[n] != first[n] for v in values)] or names[:1]
+        arrays = [bindparam(None, [v[n] for v in values], type_=ARRAY(table.c[n].type)) for n in varying]
         source = (
             func.unnest(*arrays)
-            .table_valued(*(column(n, table.c[n].type) for n in names), with_ordinality="ord")
+            .table_valued(*(column(n, table.c[n].type) for n in varying), with_ordinality="ord")
             .render_derived(name="v")
         )
-        statement: Any = pg_insert(table).from_select(
-            names, select(*(source.c[n] for n in names)).order_by(source.c.ord)
-        )
+        picked = [
+            source.c[n] if n in varying else bindparam(None, first[n], type_=table.c[n].type) for n in names
+        ]
+        statement: Any = pg_insert(table).from_select(names, select(*picked).order_by(source.c.ord))
         if skip_conflicts:
             statement = statement.on_conflict_do_nothing()
         written = await uow.session.execute(statement.returning(key, *returning))
