@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
-
 from storage.models import AuditEntry
+from storage.sets import insert_rows
 from storage.uow import UnitOfWork
 
 
@@ -38,27 +37,24 @@ async def record_all(
 ) -> None:
     """One row per (customer id, target, detail) in one statement: what a job did to many accounts
     at once, each row under the account it touched (no chat identity: the system acted)."""
-    if rows:
-        await uow.session.execute(
-            insert(AuditEntry),
-            [
-                {"action": action, "customer_id": c, "target": t, "outcome": outcome, "detail": d}
-                for c, t, d in rows
-            ],
-        )
+    await insert_rows(
+        uow,
+        AuditEntry,
+        [
+            {"action": action, "customer_id": c, "target": t, "outcome": outcome, "detail": d}
+            for c, t, d in rows
+        ],
+    )
 
 
 async def record_system(uow: UnitOfWork, action: str, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """``record`` with no actor for many (target, detail) at once, in one statement: what a job
     did, as ``record(uow, action, None, ...)`` writes it one at a time."""
-    if rows:
-        await uow.session.execute(
-            insert(AuditEntry),
-            [
-                {"action": action, "customer_id": None, "target": t, "outcome": "ok", "detail": d}
-                for t, d in rows
-            ],
-        )
+    await insert_rows(
+        uow,
+        AuditEntry,
+        [{"action": action, "customer_id": None, "target": t, "outcome": "ok", "detail": d} for t, d in rows],
+    )
 
 
 def defer(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, joinedload
@@ -29,6 +29,7 @@ from storage.models import (
     Payment,
     PayToken,
 )
+from storage.sets import insert_rows
 from storage.uow import UnitOfWork
 
 STATUSES = ("unpaid", "paid", "all")
@@ -218,14 +219,10 @@ async def create_many(uow: UnitOfWork, drafts: Sequence[Draft], seller: Seller) 
         _columns(d.customer, d.lines, seller, "invoice", d.order_id, d.supply, None, series, first + i)
         for i, d in enumerate(drafts)
     ]
-    ids = list(
-        await uow.session.scalars(
-            insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
-            rows,
-        )
-    )
-    await uow.session.execute(  # render_nulls: one statement, not one per run of rows with the same None
-        insert(InvoiceLine).execution_options(render_nulls=True),
+    ids = [int(i) for (i,) in await insert_rows(uow, Invoice, rows)]
+    await insert_rows(
+        uow,
+        InvoiceLine,
         [
             {"invoice_id": invoice_id, **_line(spec, row["language"])}
             for invoice_id, row, d in zip(ids, rows, drafts, strict=True)

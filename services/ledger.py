@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services import audit
@@ -21,6 +21,7 @@ from services.audit import Actor
 from services.errors import InsufficientBalance
 from services.money import Money
 from storage.models import Customer, LedgerEntry
+from storage.sets import insert_rows, rows_table
 from storage.uow import UnitOfWork
 
 # How low a debit may take the balance: the customer's overdraft limit; zero (the balance must
@@ -158,8 +159,9 @@ async def debit_covered(uow: UnitOfWork, kind: str, debits: Sequence[Debit]) -> 
     for d in debits:
         sums[d.customer.id] = sums.get(d.customer.id, 0) + d.amount.minor
     await _move_all(uow, {d.customer.id: d.customer for d in debits}, sums)
-    ids = await uow.session.scalars(
-        insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),
+    ids = await insert_rows(
+        uow,
+        LedgerEntry,
         [
             {
                 "customer_id": d.customer.id,
@@ -177,17 +179,18 @@ async def debit_covered(uow: UnitOfWork, kind: str, debits: Sequence[Debit]) -> 
         f"ledger.{kind}",
         [(f"customer:{d.customer.id}", {"amount": -d.amount.minor, "memo": d.memo}) for d in debits],
     )
-    return [int(i) for i in ids]
+    return [int(i) for (i,) in ids]
 
 
 async def _move_all(uow: UnitOfWork, customers: dict[int, Customer], sums: dict[int, int]) -> None:
     """Take ``sums`` (by customer id) off the balances in one conditional UPDATE that leaves alone
-    any balance it would take below zero; raise if it left one alone."""
-    debit = case(sums, value=Customer.id)
+    any balance it would take below zero; raise if it left one alone. The sums are joined as a
+    table (``storage.sets.rows_table``), so the statement is the same for every batch."""
+    debits = rows_table(uow.dialect, "debits", {"id": Integer(), "minor": BigInteger()}, list(sums.items()))
     rows = await uow.session.execute(
         update(Customer)
-        .where(Customer.id.in_(sums), Customer.balance_minor >= debit)
-        .values(balance_minor=Customer.balance_minor - debit)
+        .where(Customer.id == debits.c.id, Customer.balance_minor >= debits.c.minor)
+        .values(balance_minor=Customer.balance_minor - debits.c.minor)
         .returning(Customer.id, Customer.balance_minor)
         .execution_options(synchronize_session=False)
     )

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services import clock
 from storage.models import Customer, Mail
+from storage.sets import insert_rows
 from storage.uow import Database, UnitOfWork
 
 STATES = ("pending", "sending", "sent", "dead", "expired")
@@ -100,14 +101,14 @@ class Draft:
 
 async def add_all(uow: UnitOfWork, drafts: Sequence[Draft]) -> int:
     """``add`` for many mails in one statement (keys that exist are skipped); how many were
-    written. Does not commit. The rows go as parameter sets of one statement, compiled once
-    whatever their number."""
+    written. Does not commit. The rows go as one statement compiled once whatever their number
+    (``insert_rows``)."""
     if not drafts:
         return 0
     now = clock.now()
-    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-    written = await uow.session.scalars(
-        insert(Mail).on_conflict_do_nothing(index_elements=["key"]).returning(Mail.id),
+    written = await insert_rows(
+        uow,
+        Mail,
         [
             {
                 "key": d.key,
@@ -127,11 +128,12 @@ async def add_all(uow: UnitOfWork, drafts: Sequence[Draft]) -> int:
             }
             for d in drafts
         ],
+        skip_conflicts=True,
     )
     wake = uow.session.info.get(_WAKE)
     if wake is not None:
         uow.after_commit(wake)
-    return len(written.all())
+    return len(written)
 
 
 def _claimable(now: dt.datetime) -> Any:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased
 
 from services import clock
 from storage.models import PendingAction
+from storage.sets import insert_rows
 from storage.uow import UnitOfWork
 
 STATES = ("pending", "running", "done", "failed")
@@ -118,10 +119,7 @@ async def enqueue_many(uow: UnitOfWork, actions: Sequence[Decided]) -> list[int]
         }
         for a in actions
     ]
-    statement = (
-        _insert(uow)(PendingAction).on_conflict_do_nothing(index_elements=["key"]).returning(PendingAction.id)
-    )
-    ids = [int(i) for i in await uow.session.scalars(statement, rows)]
+    ids = [int(i) for (i,) in await insert_rows(uow, PendingAction, rows, skip_conflicts=True)]
     _remember(uow, ids)
     return ids
 

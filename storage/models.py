@@ -188,10 +188,19 @@ class Order(Base):
     when its renewal stays unpaid after ``period_end`` (``services.service_lifecycle``); ``cancelled``."""
 
     __tablename__ = "orders"
-    # The lifecycle steps look orders up by status and the end of their paid period.
+    # The lifecycle steps look orders up by status and the end of their paid period; the auto-renew
+    # pass reads the due auto-renew orders by that end too, from the index alone on PostgreSQL.
     __table_args__ = (
         Index("ix_orders_status_period_end", "status", "period_end"),
         Index("uq_orders_external_id", "external_id", unique=True),
+        Index(
+            "ix_orders_auto_renew_due",
+            "period_end",
+            "id",
+            sqlite_where=text("auto_renew IS 1"),
+            postgresql_where=text("auto_renew IS true"),
+            postgresql_include=["status", "customer_id", "renewal_short_mark"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -396,9 +405,18 @@ class TicketAttachment(Base):
 
 class Domain(Base):
     __tablename__ = "domains"
+    # As ``ix_orders_auto_renew_due``: the auto-renew pass reads the due domains by their expiry.
     __table_args__ = (
         Index("uq_domains_external_id", "external_id", unique=True),
         Index("ix_domains_expires_on", "expires_on"),
+        Index(
+            "ix_domains_auto_renew_due",
+            "expires_on",
+            "id",
+            sqlite_where=text("auto_renew IS 1"),
+            postgresql_where=text("auto_renew IS true"),
+            postgresql_include=["customer_id", "renewal_short_mark"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
