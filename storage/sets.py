@@ -105,6 +105,5 @@ async def insert_rows(
     statement = sqlite_insert(table)
     if skip_conflicts:
         statement = statement.on_conflict_do_nothing()
-    connection = await uow.session.connection()
-    written = await connection.execute(statement.returning(key, *returning), list(values))
+    written = await uow.core(statement.returning(key, *returning), values)
     return sorted((tuple(r) for r in written), key=lambda r: int(r[0]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -88,16 +88,17 @@ class UnitOfWork:
             self.session.add_all(self._deferred)
             self._deferred = []
         later, self._later = self._later, {}
-        if later:  # Core statements: on the session's connection, without the ORM's execution
-            connection = await self.session.connection()
-            for statement, rows in later.items():
-                await connection.execute(statement, rows)
+        for statement, rows in later.items():  # Core statements, without the ORM's execution
+            await self.core(statement, rows)
         await self.session.commit()
         self.commits += 1
 
-    async def core(self, statement: Executable, params: dict[str, object]) -> Result[*tuple[Any, ...]]:
+    async def core(
+        self, statement: Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+    ) -> Result[*tuple[Any, ...]]:
         """Run a Core statement (a table's insert or update, a select of columns) on this
-        transaction's connection: rows as tuples, without the ORM's execution around it."""
+        transaction's connection: rows as tuples, without the ORM's execution around it; a list of
+        parameter sets runs it for each (one compiled statement)."""
         connection = await self.session.connection()
         return await connection.execute(statement, params)
 

@@ -201,9 +201,7 @@ async def _customers(uow: UnitOfWork, span: tuple[int, int], rows: _Rows, chosen
     now = clock.now()
     days: dict[str, dt.date] = {}
     today, balance, zones = {}, {}, {}
-    for cid, tz, minor, currency in (
-        (await (await uow.session.connection()).execute(query)).all() if ids else ()
-    ):
+    for cid, tz, minor, currency in (await uow.core(query)).all() if ids else ():
         if tz not in days:  # facts.local_today, once per zone
             days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
         today[cid] = days[tz]
@@ -227,12 +225,12 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
         first,
         last + dt.timedelta(days=max([*settings.alerts_renewal_days, settings.alerts_forecast_days, 0])),
     )
-    session = await uow.session.connection()  # Core rows, without the ORM's per-row loading
+    # Core rows (``uow.core``), without the ORM's per-row loading.
     muting = func.json_array_length(AlertSettings.muted) > 0
     prefs = {
         cid: (muted, low)
         for cid, muted, low in (
-            await session.execute(
+            await uow.core(
                 select(
                     AlertSettings.customer_id,
                     case((muting, cast(AlertSettings.muted, Text))),  # decoded if the customer is told
@@ -253,7 +251,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
     manual: list[tuple[str, int, int, dt.date]] = [
         ("order", *row)
         for row in (
-            await session.execute(
+            await uow.core(
                 select(Order.id, Order.customer_id, Order.period_end).where(
                     *orders_in, Order.auto_renew.is_not(True)
                 )
@@ -263,7 +261,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
     manual += [
         ("domain", *row)
         for row in (
-            await session.execute(
+            await uow.core(
                 select(Domain.id, Domain.customer_id, Domain.expires_on).where(
                     *domains_in, Domain.auto_renew.is_not(True)
                 )
@@ -278,7 +276,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
         .scalar_subquery()
     )
     orders = (
-        await session.execute(
+        await uow.core(
             select(
                 Order.id,
                 Order.customer_id,
@@ -296,7 +294,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
         )
     ).all()
     domains = (
-        await session.execute(
+        await uow.core(
             select(Domain.id, Domain.customer_id, Domain.expires_on, Domain.renewal_minor, *_BUYER)
             .join(Customer, Customer.id == Domain.customer_id)
             .where(*domains_in, Domain.auto_renew.is_(True))
@@ -305,7 +303,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
     notices: Sequence[Any] = ()
     if settings.alerts_autorenew_short:
         notices = (
-            await session.execute(
+            await uow.core(
                 select(BillingNotice.id, BillingNotice.customer_id).where(
                     _within(span, BillingNotice.customer_id),
                     BillingNotice.kind == "renewal_shortfall",
@@ -316,7 +314,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
     overdue: Sequence[Any] = ()
     if settings.alerts_overdue_days:
         overdue = (
-            await session.execute(
+            await uow.core(
                 select(Invoice.id, Invoice.customer_id, Invoice.due_date).where(
                     _within(span, Invoice.customer_id),
                     Invoice.status == "unpaid",
@@ -328,7 +326,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
     replies: Sequence[Any] = ()
     if settings.alerts_ticket_replies:
         replies = (
-            await session.execute(
+            await uow.core(
                 select(Ticket.customer_id, TicketMessage.ticket_id, func.max(TicketMessage.id))
                 .join(Ticket, Ticket.id == TicketMessage.ticket_id)
                 .where(
@@ -342,14 +340,16 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
     metered: set[int] = set()
     if settings.alerts_forecast_days > 0:
         metered = set(
-            await session.scalars(
-                select(MeteredResource.customer_id)
-                .where(
-                    _within(span, MeteredResource.customer_id),
-                    MeteredResource.deleted_at.is_(None) | (MeteredResource.deleted_at > clock.now()),
+            (
+                await uow.core(
+                    select(MeteredResource.customer_id)
+                    .where(
+                        _within(span, MeteredResource.customer_id),
+                        MeteredResource.deleted_at.is_(None) | (MeteredResource.deleted_at > clock.now()),
+                    )
+                    .distinct()
                 )
-                .distinct()
-            )
+            ).scalars()
         )
     return _Rows(prefs, manual, orders, domains, notices, overdue, replies, metered)
 
@@ -357,7 +357,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
 async def _open_renewal_totals(uow: UnitOfWork, batch: _Batch) -> dict[int, dict[str, Money]]:
     """Each customer's unpaid renewal invoices' totals by renewal key (one live invoice per key):
     an automatic renewal already invoiced costs that invoice's total."""
-    rows = await (await uow.session.connection()).execute(
+    rows = await uow.core(
         select(Invoice.customer_id, Invoice.renewal_key, Invoice.total_minor, Invoice.currency).where(
             _within(batch.span, Invoice.customer_id),
             Invoice.status == "unpaid",

@@ -111,8 +111,7 @@ async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str
         }
         for key, customer_id, kind, params in rows
     ]
-    connection = await uow.session.connection()
-    return len((await connection.execute(statement, values)).all())
+    return len((await uow.core(statement, values)).all())
 
 
 # Each element of ``rows`` is [key, customer id, kind, params]; ``->`` keeps the params' JSON text.
