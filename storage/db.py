@@ -15,6 +15,7 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, ev
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from storage import sqlite_driver
 from storage.models import Base
 from storage.uow import Database
 
@@ -28,7 +29,7 @@ _REVISION = re.compile(r"^(down_)?revision(?:: [^=]+)? = (.+)$", re.MULTILINE)
 def make_engine(url: str) -> AsyncEngine:
     """An engine with SQLite tuned for a bot (WAL, busy timeout, foreign keys)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, module=sqlite_driver.dbapi(), connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,0 +1,104 @@
+"""``storage.sqlite_driver``: each statement makes one trip to aiosqlite's thread, and SQLAlchemy
+gets from it what it got from its own adapter (rows, counts, generated ids, errors, rollbacks,
+streamed results)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import make_engine, migrate
+from storage.models import Customer, Plan
+from storage.uow import Database
+
+
+def plan_row(code: str) -> Plan:
+    return Plan(code=code, name=code, kind="vps", currency="EUR", monthly_minor=100, yearly_minor=1000)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+    await migrate(engine)
+    database = Database(engine)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The names of the functions run on aiosqlite's thread, in order."""
+    seen: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    yield seen
+
+
+async def test_a_query_and_a_write_make_one_trip_each(db: Database, trips: list[str]) -> None:
+    async with db.uow() as uow:
+        await uow.core(text("SELECT 1"))  # the connection is checked out and ready
+        trips.clear()
+        rows = (await uow.core(text("SELECT 1, 'a' UNION ALL SELECT 2, 'b'"))).all()
+        changed = await uow.core(update(Customer).where(Customer.id < 0).values(name="x"))
+        assert trips == ["_execute", "_execute"]  # SQLAlchemy's own adapter: 4 and 3
+    assert [tuple(r) for r in rows] == [(1, "a"), (2, "b")]
+    assert changed.rowcount == 0
+
+
+async def test_orm_inserts_get_their_ids_and_counts_are_right(db: Database) -> None:
+    async with db.uow() as uow:
+        plan = plan_row("p1")
+        uow.session.add(plan)
+        await uow.flush()
+        assert plan.id is not None
+        added = await uow.core(
+            insert(Customer),
+            [
+                {"name": f"c{n}", "email": f"c{n}@example.com", "country": "FR", "currency": "EUR"}
+                for n in range(3)
+            ],
+        )
+        assert added.rowcount == 3
+        moved = await uow.core(update(Customer).values(currency="USD"))
+        assert moved.rowcount == 3
+        await uow.commit()
+    async with db.uow() as uow:
+        counted = await uow.session.scalar(select(func.count()).select_from(Customer))
+    assert counted == 3
+
+
+async def test_errors_are_sqlalchemys_and_a_rollback_undoes(db: Database) -> None:
+    async with db.uow() as uow:
+        uow.session.add(plan_row("same"))
+        await uow.commit()
+    async with db.uow() as uow:
+        uow.session.add(plan_row("other"))
+        await uow.flush()
+        uow.session.add(plan_row("same"))
+        with pytest.raises(IntegrityError):
+            await uow.flush()
+        await uow.rollback()
+    async with db.uow() as uow:
+        codes = (await uow.session.scalars(select(Plan.code).order_by(Plan.code))).all()
+    assert codes == ["same"]
+
+
+async def test_streamed_results_keep_sqlalchemys_cursor(db: Database) -> None:
+    async with db.engine.connect() as conn:
+        count_to_500 = (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) SELECT i FROM n"
+        )
+        result = await conn.stream(text(count_to_500))
+        seen = [row[0] async for row in result]
+    assert seen == list(range(1, 501))
