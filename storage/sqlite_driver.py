@@ -5,7 +5,8 @@ each trip costs a wake-up of that thread and a wake-up of the loop. SQLAlchemy's
 per query (open a cursor, execute, fetch the rows, close) and three per write: 18 for one chat
 update. Here a statement is executed, its rows fetched and its cursor closed in a single function
 run on that thread, and the adapter keeps what SQLAlchemy reads afterwards (rows, description,
-row count, last row id). Server-side cursors (streamed results) keep SQLAlchemy's own adapter.
+row count, last row id); a commit or rollback with no transaction open costs no trip (6 trips
+per update in all). Server-side cursors (streamed results) keep SQLAlchemy's own adapter.
 
 It leans on SQLAlchemy's adapter classes and on ``aiosqlite.Connection._execute`` (how aiosqlite
 itself runs a call on its thread); both are pinned in the lock file, and
@@ -99,8 +100,19 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """Also no trip for a commit or rollback outside a transaction (the session closing, the pool
+    resetting a connection it takes back): SQLite says whether one is open (``in_transaction``)."""
+
     __slots__ = ()
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # SQLAlchemy types it as its own class
+
+    def commit(self) -> None:
+        if self._connection.in_transaction:
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._connection.in_transaction:
+            super().rollback()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -56,6 +56,16 @@ async def test_a_query_and_a_write_make_one_trip_each(db: Database, trips: list[
     assert changed.rowcount == 0
 
 
+async def test_ending_a_unit_of_work_that_only_read_costs_no_trip(db: Database, trips: list[str]) -> None:
+    async with db.uow() as uow:
+        await uow.core(text("SELECT 1"))
+    async with db.uow() as uow:
+        trips.clear()
+        await uow.core(select(Customer.id))
+        await uow.commit()
+    assert trips == ["_execute"]
+
+
 async def test_orm_inserts_get_their_ids_and_counts_are_right(db: Database) -> None:
     async with db.uow() as uow:
         plan = plan_row("p1")
