@@ -57,6 +57,7 @@ catalogs: $(BIN)/hostbot
 
 bench: $(BIN)/hostbot
 	$(BIN)/python -m bench.telegram_webhook
+	$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.jobs --customers 100000
 	$(BIN)/python -m bench.startup
