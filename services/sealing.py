@@ -9,10 +9,10 @@ come from HKDF-SHA256 over the secret with a label per use. Nothing here logs wh
 from __future__ import annotations
 
 import base64
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 LOGIN_DETAILS = b"hostbot login details"
 CONSOLE_LINKS = b"hostbot console links"
@@ -31,10 +31,17 @@ def derive(secret: str, label: bytes) -> bytes:
     """32 bytes for one use (``label``) of the secret."""
     if not secret:
         raise NoSecret()
+    # cryptography is imported on first use: it takes about a tenth of a second, which every start
+    # and every one-shot command would pay, most of them never sealing anything.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret.encode())
 
 
 def _fernet(secret: str, label: bytes) -> Fernet:
+    from cryptography.fernet import Fernet
+
     return Fernet(base64.urlsafe_b64encode(derive(secret, label)))
 
 
@@ -45,6 +52,8 @@ def seal(secret: str, text: str, label: bytes = LOGIN_DETAILS) -> str:
 
 def unseal(secret: str, token: str, label: bytes = LOGIN_DETAILS) -> str:
     """What ``seal`` sealed for ``label``; ``Unreadable`` when another key sealed it or it was altered."""
+    from cryptography.fernet import InvalidToken
+
     try:
         return _fernet(secret, label).decrypt(token.encode()).decode()
     except InvalidToken:

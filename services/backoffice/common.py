@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -84,19 +85,28 @@ def _currency(code: str) -> str:
 
 
 def _country(code: str) -> str:
-    if code not in _COUNTRIES:
+    if code not in _countries():
         raise ValueError(f"{code!r} is not an ISO 3166 country code")
     return code
 
 
 def _timezone(name: str) -> str:
-    if name not in _ZONES:
+    if name not in _zones():
         raise ValueError(f"{name!r} is not an IANA time zone")
     return ZoneInfo(name).key
 
 
-_COUNTRIES = frozenset(str(code) for code in Locale("en").territories if re.fullmatch("[A-Z]{2}", str(code)))
-_ZONES = frozenset(available_timezones())
+# Read on first use, not at import: listing the time zones walks the tz database, and every start
+# of ``hostbot run`` (which serves the admin API) would pay for it.
+@cache
+def _countries() -> frozenset[str]:
+    return frozenset(str(code) for code in Locale("en").territories if re.fullmatch("[A-Z]{2}", str(code)))
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
 
 Currency = Annotated[
     str,

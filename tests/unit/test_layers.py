@@ -39,6 +39,7 @@ DEFERRED = {
     "bot/core/sendlog.py",  # the Redis client, where Redis keeps the limits
     "storage/db.py",  # Alembic, when the database is not at the newest migration
     "services/drivers/forward.py",  # dnspython, at the first forward confirmation
+    "services/sealing.py",  # cryptography, when a secret is first sealed, opened or derived
 }
 
 
