@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import event, text
 
 from bench.databases import throwaway
-from bot import bootstrap
+from bot import records_parts
 from bot.config import Settings
 from services import clock, renewals
 from services.alerts import finders
@@ -114,7 +114,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await migrate(engine)
         db = Database(engine)
         settings = Settings(database_url=url, secret_key="bench", _env_file=None)  # type: ignore[call-arg]
-        seller = bootstrap.seller(settings)
+        seller = records_parts.seller(settings)
         started = time.perf_counter()
         async with engine.begin() as conn:
             await job_data.generate(conn, n, clock.today(), clock.now())

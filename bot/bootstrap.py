@@ -34,6 +34,7 @@ from bot.core.pacing import Pacer
 from bot.core.registry import Registry
 from bot.documents import Renderer
 from bot.lifecycle import Health, supervised
+from bot.records_parts import outbox_notifier, seller
 from handlers import ROUTERS
 from handlers.vocabulary import OBJECTS, PHRASES
 from services import mail_outbox, networks
@@ -183,29 +184,9 @@ def card_checkout(settings: Settings) -> CardCheckout | None:
     return StripeCheckout(settings.stripe_api_key, settings.stripe_webhook_secret, settings.stripe_api_base)
 
 
-def seller(settings: Settings) -> Seller:
-    """The provider as printed on invoices."""
-    return Seller(
-        settings.seller_name,
-        settings.seller_address,
-        settings.seller_country,
-        settings.seller_vat_id,
-        settings.invoice_series,
-        settings.invoice_due_days,
-        settings.default_language,
-    )
-
-
 def pay_links(settings: Settings) -> PayLinks:
     """Where an invoice's pay page is and how long a link stays open."""
     return PayLinks(settings.public_base_url, settings.pay_link_ttl_days)
-
-
-def outbox_notifier(settings: Settings) -> OutboxNotifier:
-    """Payment notices and ticket events into the alerts outbox; the customer's ticket news goes to
-    the support desk when one is configured (``SLACK_SUPPORT_CHANNEL`` with ``SLACK_BOT_TOKEN``)."""
-    desk = bool(settings.slack_support_channel and settings.slack_bot_token)
-    return OutboxNotifier(desk=desk, replies=settings.alerts_ticket_replies)
 
 
 def all_commands() -> Registry:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot.bootstrap import App
     from bot.lifecycle import Stop
     from services import bank_transfers
+    from services.invoices import Seller
 
 log = logging.getLogger("hostbot")
 # A subcommand imports what only it uses: the composition root (bot.bootstrap: the chat's
@@ -156,26 +157,26 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def record_hour(app: App) -> int:
+async def record_hour(db: Database) -> int:
     from services import metering
 
-    async with app.db.uow() as uow:
+    async with db.uow() as uow:
         return await metering.snapshot(uow)
 
 
-async def close_months(app: App) -> int:
+async def close_months(db: Database, seller: Seller) -> int:
     """Create the usage invoice of every customer whose month has ended, a batch at a time."""
     from services import month_close
 
-    return await month_close.run(app.db, app.seller)
+    return await month_close.run(db, seller)
 
 
 async def hourly(app: App) -> None:
     """The hourly jobs: record metered resources, close ended months, billing, clean-up."""
     from services import attachments, housekeeping, plans, renewals, service_lifecycle, traffic
 
-    log.info("metering recorded %d resources", await record_hour(app))
-    log.info("metering created %d usage invoices", await close_months(app))
+    log.info("metering recorded %d resources", await record_hour(app.db))
+    log.info("metering created %d usage invoices", await close_months(app.db, app.seller))
     # Scheduled plan changes first, so that a renewal on the same day uses the new plan.
     async with app.db.uow() as uow:
         changed = await plans.apply_due(uow, app.seller)
@@ -286,17 +287,17 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_meter(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import bootstrap
+    from bot import records_parts
 
-    app = await bootstrap.open_app(settings)
+    db = await open_database(settings.database_url)
     try:
         if args.action == "snapshot":
-            print(f"recorded {await record_hour(app)} metered resources for this hour")
+            print(f"recorded {await record_hour(db)} metered resources for this hour")
         else:
-            print(f"created {await close_months(app)} usage invoices")
+            print(f"created {await close_months(db, records_parts.seller(settings))} usage invoices")
         return 0
     finally:
-        await app.close()
+        await db.close()
 
 
 async def cmd_alerts_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -389,7 +390,7 @@ def _transfer_line(outcome: bank_transfers.Outcome) -> str:
 async def cmd_payments_import(settings: Settings, args: argparse.Namespace) -> int:
     """Apply a camt.053 statement's credits, each once; list what was paid, credited, already
     applied, and what could not be matched (nothing changed for those)."""
-    from bot import bootstrap
+    from bot import records_parts
     from bot.core.i18n import use_locale
     from services import bank_statements, bank_transfers
 
@@ -408,16 +409,14 @@ async def cmd_payments_import(settings: Settings, args: argparse.Namespace) -> i
             file=sys.stderr,
         )
         return 2
-    app = await bootstrap.open_app(settings)
+    db, notifier = await open_database(settings.database_url), records_parts.outbox_notifier(settings)
     try:
         outcomes = []
         for transfer in statement.transfers:
-            async with app.db.uow() as uow:
-                outcomes.append(
-                    await bank_transfers.record(uow, transfer, app.notifier, settings.bank_reference)
-                )
+            async with db.uow() as uow:
+                outcomes.append(await bank_transfers.record(uow, transfer, notifier, settings.bank_reference))
     finally:
-        await app.close()
+        await db.close()
     with use_locale("en"):
         for outcome in outcomes:
             if outcome.status == "paid":

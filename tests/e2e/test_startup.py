@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import camt053
 from tests.support.cli import ROOT, env, output
 
 HEAVY = (
@@ -71,6 +72,28 @@ def test_link_code_imports_none_of_the_heavy_libraries(tmp_path: Path) -> None:
     assert "Link code for" in done.stdout
     assert _loaded(done.stderr) == []
     assert _loaded(done.stderr, "app") == []  # the database alone
+
+
+@pytest.mark.parametrize("command", [["meter", "snapshot"], ["meter", "invoice"], ["payments", "import"]])
+def test_metering_and_a_bank_statement_open_the_database_alone(tmp_path: Path, command: list[str]) -> None:
+    """They write money (usage invoices, payments) but need no chat: not the composition root."""
+    _demo_database(tmp_path)
+    if command[0] == "payments":
+        path = tmp_path / "statement.xml"
+        path.write_bytes(camt053.statement([camt053.Entry("12.00", reference="nothing of ours")]))
+        command = [*command, str(path)]
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *command],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env(tmp_path, BANK_IBAN=camt053.IBAN),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _loaded(done.stderr) == []
+    assert _loaded(done.stderr, "app") == []
 
 
 def test_a_telegram_link_code_loads_telegram_only(tmp_path: Path) -> None:

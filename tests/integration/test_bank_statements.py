@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import bootstrap
+from bot import records_parts
 from bot.cli import cmd_payments_import
 from bot.config import Settings
 from bot.core.dispatcher import Dispatcher
@@ -169,7 +169,7 @@ async def test_the_customer_is_told_in_the_outbox(dispatcher: Dispatcher, settin
     db = dispatcher.db
     unpaid, paid = await _invoice(db, 3), await _invoice(db, 2)
     parsed = bank_statements.parse(_demo_statement(unpaid, paid))
-    notifier = bootstrap.outbox_notifier(settings)
+    notifier = records_parts.outbox_notifier(settings)
     for transfer in parsed.transfers[:3]:
         async with db.uow() as uow:
             await bank_transfers.record(uow, transfer, notifier)

@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 
-from bot import bootstrap
+from bot import records_parts
 from bot.alerts.dispatch import AlertSender
 from bot.config import Settings
 from bot.core.types import Reply
@@ -56,7 +56,9 @@ async def main(url: str, out: str, hang_after: int | None) -> None:
         _env_file=None,  # type: ignore[call-arg]
     )
     db = Database(make_engine(url))
-    dispatcher = AlertSender(db, settings, bootstrap.seller(settings), {"test": FileSender(out, hang_after)})
+    dispatcher = AlertSender(
+        db, settings, records_parts.seller(settings), {"test": FileSender(out, hang_after)}
+    )
     try:
         while True:
             await dispatcher.run_pass()
