@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import ColumnElement, Text, case, cast, exists, func, select
 from sqlalchemy.orm import QueryableAttribute
 
-from services import alert_prefs, breakdown, clock, renewal_costs
+from services import alert_prefs, breakdown, clock, garbage, renewal_costs
 from services.alerts import facts, outbox
 from services.invoices import Seller
 from services.money import Money
@@ -596,27 +596,31 @@ async def scan(db: Database, settings: AlertRules, seller: Seller, batch: int = 
     read and judged, the next one is too, on another connection, and the one before is written
     in a transaction of its own (at most one batch ahead and one being written, so memory stays
     flat). The batches hold different customers and every key names its customer, so no batch's
-    reads depend on another's writes; the outbox's unique key still decides "tell once"."""
+    reads depend on another's writes; the outbox's unique key still decides "tell once". Cyclic
+    garbage is collected once per batch (``garbage.per_batch``): collected automatically, it took
+    a third of the scan's own CPU time at 1 M customers, mostly in full collections."""
     added, after = 0, 0
     ahead: asyncio.Task[list[Finding]] | None = None  # the batch being read and judged
     following: asyncio.Task[list[Finding]] | None = None  # the next one, read meanwhile
     writing: asyncio.Task[int] | None = None  # the one before, being written
     try:
-        while True:
-            async with db.uow() as uow:
-                span = await _next_span(uow, after, batch)
-            following = asyncio.create_task(_judged(db, span, settings, seller)) if span else None
-            if ahead is not None:
-                found = await ahead
-                if writing is not None:
-                    added += await writing
-                writing = asyncio.create_task(_tell(db, found)) if found else None
-            ahead, following = following, None
-            if span is None:
-                break
-            after = span[1]
-        if writing is not None:
-            added += await writing
+        with garbage.per_batch() as collect:
+            while True:
+                async with db.uow() as uow:
+                    span = await _next_span(uow, after, batch)
+                following = asyncio.create_task(_judged(db, span, settings, seller)) if span else None
+                if ahead is not None:
+                    found = await ahead
+                    if writing is not None:
+                        added += await writing
+                    writing = asyncio.create_task(_tell(db, found)) if found else None
+                    collect()
+                ahead, following = following, None
+                if span is None:
+                    break
+                after = span[1]
+            if writing is not None:
+                added += await writing
     except BaseException:
         # Their transactions roll back: the next scan finds the same again.
         unfinished = [t for t in (ahead, following, writing) if t is not None and not t.done()]
