@@ -325,18 +325,22 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
         ).all()
     replies: Sequence[Any] = ()
     if settings.alerts_ticket_replies:
-        replies = (
-            await uow.core(
-                select(Ticket.customer_id, TicketMessage.ticket_id, func.max(TicketMessage.id))
-                .join(Ticket, Ticket.id == TicketMessage.ticket_id)
-                .where(
-                    _within(span, Ticket.customer_id),
-                    TicketMessage.author == "staff",
-                    TicketMessage.is_read.is_(False),
-                )
-                .group_by(Ticket.customer_id, TicketMessage.ticket_id)
+        # Per ticket of the range, its messages through their ticket's index: joined with the
+        # messages, PostgreSQL read every unread reply of every customer, each batch.
+        latest = (
+            select(func.max(TicketMessage.id))
+            .where(
+                TicketMessage.ticket_id == Ticket.id,
+                TicketMessage.author == "staff",
+                TicketMessage.is_read.is_(False),
             )
-        ).all()
+            .scalar_subquery()
+        )
+        tickets = select(Ticket.customer_id, Ticket.id, latest.label("message")).where(
+            _within(span, Ticket.customer_id)
+        )
+        unread = tickets.subquery()
+        replies = (await uow.core(select(unread).where(unread.c.message.is_not(None)))).all()
     metered: set[int] = set()
     if settings.alerts_forecast_days > 0:
         metered = set(
