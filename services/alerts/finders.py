@@ -129,7 +129,8 @@ class _Rows:
     only rows that can become an alert, as row tuples. Their customers (with those whose balance
     is under their threshold, or who have a metered resource running) are the only ones read."""
 
-    prefs: dict[int, tuple[str | None, int | None]]  # muted kinds (JSON), low-balance threshold
+    # Muted kinds (JSON), and the low-balance threshold when the balance is below it.
+    prefs: dict[int, tuple[str | None, int | None]]
     manual: list[tuple[str, int, int, dt.date]]  # item, id, customer id, due
     orders: Sequence[Any]  # the automatic renewals of orders, with what prices them
     domains: Sequence[Any]  # the automatic renewals of domains, with what prices them
@@ -139,7 +140,8 @@ class _Rows:
     metered: set[int]  # customers with a metered resource running
 
     def customers(self) -> set[int]:
-        """Whoever may be told something: the rows' customers, those with a threshold, the metered."""
+        """Whoever may be told something: the rows' customers, those below their threshold, the
+        metered."""
         return {
             *(cid for cid, (_muted, low) in self.prefs.items() if low is not None),
             *(row[2] for row in self.manual),
@@ -160,7 +162,7 @@ class _Batch:
     span: tuple[int, int]  # the first and last customer id the batch may hold
     today: dict[int, dt.date]
     balance: dict[int, Money]
-    prefs: dict[int, tuple[str | None, int | None]]  # muted kinds (JSON), low-balance threshold
+    prefs: dict[int, tuple[str | None, int | None]]  # as in ``_Rows``
     zones: dict[int, str]
     found: list[Finding] = field(default_factory=list)
     # A renewal alert that is not to be written when the key of its warning exists.
@@ -215,7 +217,8 @@ _BUYER = (Customer.country, Customer.is_business, Customer.vat_id, Customer.curr
 
 
 async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) -> _Rows:
-    """Every rule's rows for the range, one query each: alert preferences that say something, the
+    """Every rule's rows for the range, one query each: alert preferences that say something (a
+    threshold only while the balance is below it: those above it are not read at all), the
     orders and domains inside a rung's or the forecast's window (the automatic ones with what
     prices them: the plan's kind, the add-ons' monthly price summed in SQL, the customer's VAT
     facts), undelivered notices, overdue invoices, unread replies, and who has a metered resource
@@ -227,6 +230,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
     )
     # Core rows (``uow.core``), without the ORM's per-row loading.
     muting = func.json_array_length(AlertSettings.muted) > 0
+    below = AlertSettings.low_balance_minor > Customer.balance_minor  # false when there is none
     prefs = {
         cid: (muted, low)
         for cid, muted, low in (
@@ -234,10 +238,13 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
                 select(
                     AlertSettings.customer_id,
                     case((muting, cast(AlertSettings.muted, Text))),  # decoded if the customer is told
-                    AlertSettings.low_balance_minor,
-                ).where(
+                    case((below, AlertSettings.low_balance_minor)),
+                )
+                .join(Customer, Customer.id == AlertSettings.customer_id)
+                .where(
                     _within(span, AlertSettings.customer_id),
-                    AlertSettings.low_balance_minor.is_not(None) | muting,
+                    _within(span, Customer.id),  # both ranges read in order and merged
+                    below | muting,
                 )
             )
         ).all()
