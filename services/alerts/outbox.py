@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, literal, or_, select, text, update
+from sqlalchemy import Integer, Select, String, bindparam, exists, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -86,15 +86,17 @@ async def existing(uow: UnitOfWork, keys: Sequence[str]) -> list[str]:
 
 async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str, Any]]]) -> int:
     """``add`` for many findings — (key, customer id, kind, params) — skipping keys that exist;
-    returns how many were new. Does not commit. On PostgreSQL one statement inserts them all from
-    one JSON array parameter, however many they are (encoded by one ``json.dumps`` call rather
-    than one per alert); SQLite takes the rows in batches of one statement compiled once
-    (SQLAlchemy's "insert many values")."""
+    returns how many were new. Does not commit. On PostgreSQL one statement inserts them all,
+    however many they are, from an array per column (the params one JSON array, encoded by one
+    ``json.dumps`` call rather than one per alert); SQLite takes the rows in batches of one
+    statement compiled once (SQLAlchemy's "insert many values")."""
     if not rows:
         return 0
     now = clock.now()
     if uow.dialect == "postgresql":
-        result = await uow.session.execute(_FROM_JSON, {"now": now, "rows": json.dumps(rows)})
+        keys, customers, kinds, params = zip(*rows, strict=True)
+        columns = {"keys": list(keys), "customers": list(customers), "kinds": list(kinds)}
+        result = await uow.core(_FROM_ARRAYS, {"now": now, "params": json.dumps(params), **columns})
         return int(result.rowcount)  # type: ignore[attr-defined]
     statement = sqlite_insert(Alert).on_conflict_do_nothing(index_elements=["key"]).returning(Alert.id)
     values = [
@@ -114,14 +116,23 @@ async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str
     return len((await uow.core(statement, values)).all())
 
 
-# Each element of ``rows`` is [key, customer id, kind, params]; ``->`` keeps the params' JSON text.
-_FROM_JSON = text(
+# The arrays side by side (``ROWS FROM``), the params' JSON text kept as it is: one JSON document
+# of whole rows cost PostgreSQL twice as much to take apart (4 ms more for 2,700 alerts).
+_FROM_ARRAYS = text(
     """INSERT INTO alerts (key, customer_id, kind, params, state, attempts, not_before, last_error,
            created_at)
-       SELECT r->>0, CAST(r->>1 AS integer), r->>2, r->3, 'pending', 0, :now, '', :now
-       FROM json_array_elements(CAST(:rows AS json)) AS r
+       SELECT r.key, r.customer_id, r.kind, r.params, 'pending', 0, :now, '', :now
+       FROM ROWS FROM (
+           unnest(CAST(:keys AS varchar[])), unnest(CAST(:customers AS integer[])),
+           unnest(CAST(:kinds AS varchar[])), json_array_elements(CAST(:params AS json))
+       ) AS r(key, customer_id, kind, params)
        ON CONFLICT (key) DO NOTHING"""
-).bindparams(bindparam("now", type_=UTCDateTime()))
+).bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("keys", type_=ARRAY(String())),
+    bindparam("customers", type_=ARRAY(Integer())),
+    bindparam("kinds", type_=ARRAY(String())),
+)
 
 
 async def add_selected(uow: UnitOfWork, rows: Select[Any]) -> list[tuple[int, int, str]]:
