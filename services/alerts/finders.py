@@ -161,7 +161,7 @@ class _Batch:
 
     span: tuple[int, int]  # the first and last customer id the batch may hold
     today: dict[int, dt.date]
-    balance: dict[int, Money]
+    balance: dict[int, tuple[int, str]]  # minor units and currency (a Money only where compared)
     prefs: dict[int, tuple[str | None, int | None]]  # as in ``_Rows``
     zones: dict[int, str]
     found: list[Finding] = field(default_factory=list)
@@ -207,7 +207,7 @@ async def _customers(uow: UnitOfWork, span: tuple[int, int], rows: _Rows, chosen
         if tz not in days:  # facts.local_today, once per zone
             days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
         today[cid] = days[tz]
-        balance[cid] = Money(int(minor or 0), currency)
+        balance[cid] = (int(minor or 0), currency)
         zones[cid] = tz
     prefs = {cid: pref for cid, pref in rows.prefs.items() if cid in today}
     return _Batch(span, today, balance, prefs, zones)
@@ -422,9 +422,10 @@ def _ladder(batch: _Batch, renewals: dict[int, list[_Due]], settings: AlertRules
             rung = rungs.get((r.due - today).days)
             if rung is None:
                 continue
-            params = {"item": r.item, "id": r.id, "due": r.due.isoformat()}
-            step = f"{r.item}:{r.id}:{r.due}:{rung}"
-            if r.auto and short and r.cost is not None and balance < r.cost:
+            due = r.due.isoformat()
+            params = {"item": r.item, "id": r.id, "due": due}
+            step = f"{r.item}:{r.id}:{due}:{rung}"
+            if r.auto and short and r.cost is not None and Money(*balance) < r.cost:
                 found.append(Finding(f"short:{step}", cid, "autorenew", params))
             else:  # unless a warning for this step already said enough
                 unless[f"short:{step}"] = Finding(f"renew:{step}", cid, "renewal", params)
@@ -458,7 +459,7 @@ async def _forecast(
         until = today + ahead
         due = [r for r in renewals.get(cid, ()) if r.auto and r.cost is not None and today <= r.due <= until]
         need = sum(r.cost.minor for r in due if r.cost is not None) + usage.get(cid, 0)
-        if need <= 0 or batch.balance[cid].minor >= need:
+        if need <= 0 or batch.balance[cid][0] >= need:
             continue
         step = str(min(r.due for r in due)) if due else f"usage:{today:%Y-%m}"
         params = {"rule": "forecast", "until": until.isoformat()}
@@ -472,7 +473,7 @@ async def _threshold(uow: UnitOfWork, batch: _Batch) -> None:
     below = {
         cid: low
         for cid, (_muted, low) in batch.prefs.items()
-        if low is not None and batch.balance[cid].minor < low
+        if low is not None and batch.balance[cid][0] < low
     }
     if not below:
         return
