@@ -37,6 +37,21 @@ def test_the_collection_is_paused_during_the_job_and_run_per_batch() -> None:
     assert gc.isenabled()
 
 
+def test_what_outlived_a_young_collection_is_freed_by_a_full_one_every_few_batches() -> None:
+    with garbage.per_batch() as collect:
+        cycle = _Node()
+        cycle.next = cycle
+        gone = weakref.ref(cycle)
+        for _ in range(3):  # alive through young collections: now in the oldest generation
+            collect()
+        del cycle
+        for _ in range(garbage.FULL_EVERY - 4):
+            collect()
+        assert gone() is not None
+        collect()  # the FULL_EVERY-th batch
+        assert gone() is None
+
+
 def test_a_job_inside_another_leaves_the_collection_paused() -> None:
     gc.disable()
     with garbage.per_batch():
