@@ -8,15 +8,13 @@ for the alerts sender; the job tries again once the customer's ledger has moved 
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Integer, exists, func, select, update
 
-from services import audit, breakdown, clock, invoices, ledger, paying, renewal_costs
+from services import audit, breakdown, clock, garbage, invoices, ledger, paying, renewal_costs
 from services.access import owned
 from services.audit import Actor
 from services.breakdown import Totals
@@ -156,7 +154,7 @@ async def run_due(uow: UnitOfWork, seller: Seller, batch: int = BATCH) -> Renewa
     # A suspended order is renewed too: paying its renewal brings it back (``service_lifecycle``).
     due = (Order.auto_renew.is_(True), Order.status.in_(RENEWABLE), Order.period_end <= today)
     domain_due = (Domain.auto_renew.is_(True), Domain.expires_on <= today)
-    with _garbage_per_batch() as collect:
+    with garbage.per_batch() as collect:
         after = 0
         while found := await _due(uow, Order, due, after, batch):
             await _batch(uow, seller, Order, found, _order_due, today, run.renewed, run.short)
@@ -190,24 +188,6 @@ async def _batch(
     dues = [still_due(items.get(i), customers.get(c), today) for i, c in found]
     await _renew_batch(uow, seller, model, [d for d in dues if d is not None], renewed, short)
     await uow.commit()  # also when another worker renewed them meanwhile: the locks are released
-
-
-@contextmanager
-def _garbage_per_batch() -> Iterator[Callable[[], object]]:
-    """Python's automatic collection of cyclic garbage paused during the pass, and run instead on
-    the young generations once per batch (the callable given). A batch allocates hundreds of
-    thousands of objects (ORM rows, invoice lines, parameters): collected automatically, the pass
-    ran about a thousand collections, full ones included, for about half of its own CPU time at
-    1 M customers. Collected once per batch, a batch's garbage is still freed before the next, so
-    memory stays flat. Left enabled as found: a pass running beside another one that paused it
-    does not turn it back on early."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield lambda: gc.collect(1)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _Item = TypeVar("_Item", Order, Domain)

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import ColumnElement, Text, case, cast, exists, func, select
 from sqlalchemy.orm import QueryableAttribute
 
-from services import alert_prefs, breakdown, clock, renewal_costs
+from services import alert_prefs, breakdown, clock, garbage, renewal_costs
 from services.alerts import facts, outbox
 from services.invoices import Seller
 from services.money import Money
@@ -129,7 +129,8 @@ class _Rows:
     only rows that can become an alert, as row tuples. Their customers (with those whose balance
     is under their threshold, or who have a metered resource running) are the only ones read."""
 
-    prefs: dict[int, tuple[str | None, int | None]]  # muted kinds (JSON), low-balance threshold
+    # Muted kinds (JSON), and the low-balance threshold when the balance is below it.
+    prefs: dict[int, tuple[str | None, int | None]]
     manual: list[tuple[str, int, int, dt.date]]  # item, id, customer id, due
     orders: Sequence[Any]  # the automatic renewals of orders, with what prices them
     domains: Sequence[Any]  # the automatic renewals of domains, with what prices them
@@ -139,7 +140,8 @@ class _Rows:
     metered: set[int]  # customers with a metered resource running
 
     def customers(self) -> set[int]:
-        """Whoever may be told something: the rows' customers, those with a threshold, the metered."""
+        """Whoever may be told something: the rows' customers, those below their threshold, the
+        metered."""
         return {
             *(cid for cid, (_muted, low) in self.prefs.items() if low is not None),
             *(row[2] for row in self.manual),
@@ -159,8 +161,8 @@ class _Batch:
 
     span: tuple[int, int]  # the first and last customer id the batch may hold
     today: dict[int, dt.date]
-    balance: dict[int, Money]
-    prefs: dict[int, tuple[str | None, int | None]]  # muted kinds (JSON), low-balance threshold
+    balance: dict[int, tuple[int, str]]  # minor units and currency (a Money only where compared)
+    prefs: dict[int, tuple[str | None, int | None]]  # as in ``_Rows``
     zones: dict[int, str]
     found: list[Finding] = field(default_factory=list)
     # A renewal alert that is not to be written when the key of its warning exists.
@@ -205,7 +207,7 @@ async def _customers(uow: UnitOfWork, span: tuple[int, int], rows: _Rows, chosen
         if tz not in days:  # facts.local_today, once per zone
             days[tz] = now.astimezone(alert_prefs.zone(tz)).date()
         today[cid] = days[tz]
-        balance[cid] = Money(int(minor or 0), currency)
+        balance[cid] = (int(minor or 0), currency)
         zones[cid] = tz
     prefs = {cid: pref for cid, pref in rows.prefs.items() if cid in today}
     return _Batch(span, today, balance, prefs, zones)
@@ -215,7 +217,8 @@ _BUYER = (Customer.country, Customer.is_business, Customer.vat_id, Customer.curr
 
 
 async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) -> _Rows:
-    """Every rule's rows for the range, one query each: alert preferences that say something, the
+    """Every rule's rows for the range, one query each: alert preferences that say something (a
+    threshold only while the balance is below it: those above it are not read at all), the
     orders and domains inside a rung's or the forecast's window (the automatic ones with what
     prices them: the plan's kind, the add-ons' monthly price summed in SQL, the customer's VAT
     facts), undelivered notices, overdue invoices, unread replies, and who has a metered resource
@@ -227,6 +230,7 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
     )
     # Core rows (``uow.core``), without the ORM's per-row loading.
     muting = func.json_array_length(AlertSettings.muted) > 0
+    below = AlertSettings.low_balance_minor > Customer.balance_minor  # false when there is none
     prefs = {
         cid: (muted, low)
         for cid, muted, low in (
@@ -234,10 +238,13 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
                 select(
                     AlertSettings.customer_id,
                     case((muting, cast(AlertSettings.muted, Text))),  # decoded if the customer is told
-                    AlertSettings.low_balance_minor,
-                ).where(
+                    case((below, AlertSettings.low_balance_minor)),
+                )
+                .join(Customer, Customer.id == AlertSettings.customer_id)
+                .where(
                     _within(span, AlertSettings.customer_id),
-                    AlertSettings.low_balance_minor.is_not(None) | muting,
+                    _within(span, Customer.id),  # both ranges read in order and merged
+                    below | muting,
                 )
             )
         ).all()
@@ -325,18 +332,22 @@ async def _read(uow: UnitOfWork, span: tuple[int, int], settings: AlertRules) ->
         ).all()
     replies: Sequence[Any] = ()
     if settings.alerts_ticket_replies:
-        replies = (
-            await uow.core(
-                select(Ticket.customer_id, TicketMessage.ticket_id, func.max(TicketMessage.id))
-                .join(Ticket, Ticket.id == TicketMessage.ticket_id)
-                .where(
-                    _within(span, Ticket.customer_id),
-                    TicketMessage.author == "staff",
-                    TicketMessage.is_read.is_(False),
-                )
-                .group_by(Ticket.customer_id, TicketMessage.ticket_id)
+        # Per ticket of the range, its messages through their ticket's index: joined with the
+        # messages, PostgreSQL read every unread reply of every customer, each batch.
+        latest = (
+            select(func.max(TicketMessage.id))
+            .where(
+                TicketMessage.ticket_id == Ticket.id,
+                TicketMessage.author == "staff",
+                TicketMessage.is_read.is_(False),
             )
-        ).all()
+            .scalar_subquery()
+        )
+        tickets = select(Ticket.customer_id, Ticket.id, latest.label("message")).where(
+            _within(span, Ticket.customer_id)
+        )
+        unread = tickets.subquery()
+        replies = (await uow.core(select(unread).where(unread.c.message.is_not(None)))).all()
     metered: set[int] = set()
     if settings.alerts_forecast_days > 0:
         metered = set(
@@ -411,9 +422,10 @@ def _ladder(batch: _Batch, renewals: dict[int, list[_Due]], settings: AlertRules
             rung = rungs.get((r.due - today).days)
             if rung is None:
                 continue
-            params = {"item": r.item, "id": r.id, "due": r.due.isoformat()}
-            step = f"{r.item}:{r.id}:{r.due}:{rung}"
-            if r.auto and short and r.cost is not None and balance < r.cost:
+            due = r.due.isoformat()
+            params = {"item": r.item, "id": r.id, "due": due}
+            step = f"{r.item}:{r.id}:{due}:{rung}"
+            if r.auto and short and r.cost is not None and Money(*balance) < r.cost:
                 found.append(Finding(f"short:{step}", cid, "autorenew", params))
             else:  # unless a warning for this step already said enough
                 unless[f"short:{step}"] = Finding(f"renew:{step}", cid, "renewal", params)
@@ -447,7 +459,7 @@ async def _forecast(
         until = today + ahead
         due = [r for r in renewals.get(cid, ()) if r.auto and r.cost is not None and today <= r.due <= until]
         need = sum(r.cost.minor for r in due if r.cost is not None) + usage.get(cid, 0)
-        if need <= 0 or batch.balance[cid].minor >= need:
+        if need <= 0 or batch.balance[cid][0] >= need:
             continue
         step = str(min(r.due for r in due)) if due else f"usage:{today:%Y-%m}"
         params = {"rule": "forecast", "until": until.isoformat()}
@@ -461,7 +473,7 @@ async def _threshold(uow: UnitOfWork, batch: _Batch) -> None:
     below = {
         cid: low
         for cid, (_muted, low) in batch.prefs.items()
-        if low is not None and batch.balance[cid].minor < low
+        if low is not None and batch.balance[cid][0] < low
     }
     if not below:
         return
@@ -596,27 +608,31 @@ async def scan(db: Database, settings: AlertRules, seller: Seller, batch: int = 
     read and judged, the next one is too, on another connection, and the one before is written
     in a transaction of its own (at most one batch ahead and one being written, so memory stays
     flat). The batches hold different customers and every key names its customer, so no batch's
-    reads depend on another's writes; the outbox's unique key still decides "tell once"."""
+    reads depend on another's writes; the outbox's unique key still decides "tell once". Cyclic
+    garbage is collected once per batch (``garbage.per_batch``): collected automatically, it took
+    a third of the scan's own CPU time at 1 M customers, mostly in full collections."""
     added, after = 0, 0
     ahead: asyncio.Task[list[Finding]] | None = None  # the batch being read and judged
     following: asyncio.Task[list[Finding]] | None = None  # the next one, read meanwhile
     writing: asyncio.Task[int] | None = None  # the one before, being written
     try:
-        while True:
-            async with db.uow() as uow:
-                span = await _next_span(uow, after, batch)
-            following = asyncio.create_task(_judged(db, span, settings, seller)) if span else None
-            if ahead is not None:
-                found = await ahead
-                if writing is not None:
-                    added += await writing
-                writing = asyncio.create_task(_tell(db, found)) if found else None
-            ahead, following = following, None
-            if span is None:
-                break
-            after = span[1]
-        if writing is not None:
-            added += await writing
+        with garbage.per_batch() as collect:
+            while True:
+                async with db.uow() as uow:
+                    span = await _next_span(uow, after, batch)
+                following = asyncio.create_task(_judged(db, span, settings, seller)) if span else None
+                if ahead is not None:
+                    found = await ahead
+                    if writing is not None:
+                        added += await writing
+                    writing = asyncio.create_task(_tell(db, found)) if found else None
+                    collect()
+                ahead, following = following, None
+                if span is None:
+                    break
+                after = span[1]
+            if writing is not None:
+                added += await writing
     except BaseException:
         # Their transactions roll back: the next scan finds the same again.
         unfinished = [t for t in (ahead, following, writing) if t is not None and not t.done()]

@@ -86,15 +86,16 @@ async def existing(uow: UnitOfWork, keys: Sequence[str]) -> list[str]:
 
 async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str, Any]]]) -> int:
     """``add`` for many findings — (key, customer id, kind, params) — skipping keys that exist;
-    returns how many were new. Does not commit. On PostgreSQL one statement inserts them all from
-    one JSON array parameter, however many they are (encoded by one ``json.dumps`` call rather
-    than one per alert); SQLite takes the rows in batches of one statement compiled once
-    (SQLAlchemy's "insert many values")."""
+    returns how many were new. Does not commit. On PostgreSQL one statement inserts them all,
+    however many they are, from one JSON array per column (each encoded by one ``json.dumps``
+    call rather than one per alert); SQLite takes the rows in batches of one statement compiled
+    once (SQLAlchemy's "insert many values")."""
     if not rows:
         return 0
     now = clock.now()
     if uow.dialect == "postgresql":
-        result = await uow.session.execute(_FROM_JSON, {"now": now, "rows": json.dumps(rows)})
+        columns = zip(("keys", "customers", "kinds", "params"), zip(*rows, strict=True), strict=True)
+        result = await uow.core(_FROM_ARRAYS, {"now": now} | {name: json.dumps(c) for name, c in columns})
         return int(result.rowcount)  # type: ignore[attr-defined]
     statement = sqlite_insert(Alert).on_conflict_do_nothing(index_elements=["key"]).returning(Alert.id)
     values = [
@@ -114,12 +115,21 @@ async def add_many(uow: UnitOfWork, rows: Sequence[tuple[str, int, str, dict[str
     return len((await uow.core(statement, values)).all())
 
 
-# Each element of ``rows`` is [key, customer id, kind, params]; ``->`` keeps the params' JSON text.
-_FROM_JSON = text(
+# One JSON array per column, side by side (``ROWS FROM``), the params' JSON text kept as it is.
+# One JSON document of whole rows cost PostgreSQL twice as much to take apart (each row parsed
+# again for each of its fields: 7 ms against 3 ms for 2,700 alerts); typed arrays cost the same
+# here, but asyncpg checks every element of an array against abstract classes in Python (about
+# 0.4 s of a 1 M customer scan), where ``json.dumps`` encodes a list in C.
+_FROM_ARRAYS = text(
     """INSERT INTO alerts (key, customer_id, kind, params, state, attempts, not_before, last_error,
            created_at)
-       SELECT r->>0, CAST(r->>1 AS integer), r->>2, r->3, 'pending', 0, :now, '', :now
-       FROM json_array_elements(CAST(:rows AS json)) AS r
+       SELECT r.key, CAST(r.customer_id AS integer), r.kind, r.params, 'pending', 0, :now, '', :now
+       FROM ROWS FROM (
+           json_array_elements_text(CAST(:keys AS json)),
+           json_array_elements_text(CAST(:customers AS json)),
+           json_array_elements_text(CAST(:kinds AS json)),
+           json_array_elements(CAST(:params AS json))
+       ) AS r(key, customer_id, kind, params)
        ON CONFLICT (key) DO NOTHING"""
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 

@@ -59,6 +59,79 @@ async def test_the_scan_finds_what_the_per_customer_scan_found(db: Database, set
     assert rules == {"renew", "short", "notice", "forecast", "threshold", "overdue", "reply"}
 
 
+# Edges the generated data lacks (customer: threshold, beside the balance the generator gives):
+# equal (37), one above (74), one below (111), negative and above a negative balance (-552), one
+# without any ledger entry (0); and tickets with several messages.
+THRESHOLDS = {1: 37, 2: 75, 3: 110, 4: -500, 5: 1}
+TICKETS = {901: 1, 902: 2, 903: 3}  # ticket: customer (one with a chat: the generated ones have none)
+MESSAGES = [  # ticket, author, read; ids from 901 on
+    (901, "staff", False),  # ticket 901's latest unread reply, though a read one and the customer's follow
+    (901, "staff", True),
+    (901, "customer", False),
+    (902, "staff", False),
+    (902, "staff", False),  # ticket 902's latest
+    (903, "customer", False),  # none from support
+]
+
+
+async def _edges(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM alert_settings WHERE customer_id <= 5"))
+        for cid, low in THRESHOLDS.items():
+            await conn.execute(
+                text(
+                    "INSERT INTO alert_settings (customer_id, muted, low_balance_minor) VALUES (:c, '[]', :low)"
+                ),
+                {"c": cid, "low": low},
+            )
+        for ticket, cid in TICKETS.items():
+            await conn.execute(
+                text(
+                    "INSERT INTO tickets (id, customer_id, department, importance, subject, status, created_at,"
+                    " updated_at) SELECT :id, :c, department, importance, subject, status, created_at, updated_at"
+                    " FROM tickets WHERE id = 20"
+                ),
+                {"id": ticket, "c": cid},
+            )
+        for n, (ticket, author, read) in enumerate(MESSAGES, start=901):
+            await conn.execute(
+                text(
+                    "INSERT INTO ticket_messages (id, ticket_id, author, body, is_read, created_at)"
+                    " SELECT :id, :ticket, :author, 'More', :read, created_at FROM tickets WHERE id = :ticket"
+                ),
+                {"id": n, "ticket": ticket, "author": author, "read": read},
+            )
+
+
+async def test_the_scan_finds_what_the_per_customer_scan_found_at_the_edges(
+    db: Database, settings: Settings
+) -> None:
+    """Thresholds at, above and below the balance, and tickets with several replies: the set-based
+    tests in SQL (the balance below the threshold, a ticket's latest unread reply) decide as the
+    reference does."""
+    seller = bootstrap.seller(settings)
+    await _generate(db, 60)
+    await _edges(db)
+    with clock.frozen(NOW):
+        told = await jobs_reference.scan_per_customer(db, settings, seller)
+        expected = await _alerts(db)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM alerts"))
+        assert await finders.scan(db, settings, seller, batch=7) == told
+        assert await _alerts(db) == expected
+    keys = {key for key, *_ in expected}
+    assert {k.rsplit(":", 1)[0] for k in keys if k.startswith("threshold:")} >= {
+        "threshold:2:75",
+        "threshold:4:-500",
+        "threshold:5:1",
+    }
+    assert not [k for k in keys if k.startswith(("threshold:1:", "threshold:3:"))]
+    assert {k for k in keys if k.startswith(("reply:901:", "reply:902:", "reply:903:"))} == {
+        "reply:901:901",
+        "reply:902:905",
+    }
+
+
 async def _renewal_state(db: Database) -> dict[str, Any]:
     """Everything the renewal pass writes, to the minor unit."""
     async with db.uow() as uow:
