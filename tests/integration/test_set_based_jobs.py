@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Connection
 
-from bot import bootstrap
+from bot import records_parts
 from bot.config import Settings
 from services import clock, invoices, ledger, paying, renewals
 from services.alerts import finders, outbox
@@ -43,7 +43,7 @@ async def _alerts(db: Database) -> set[tuple[str, int, str, str]]:
 
 
 async def test_the_scan_finds_what_the_per_customer_scan_found(db: Database, settings: Settings) -> None:
-    seller = bootstrap.seller(settings)
+    seller = records_parts.seller(settings)
     await _generate(db)
     with clock.frozen(NOW):
         told = await jobs_reference.scan_per_customer(db, settings, seller)
@@ -109,7 +109,7 @@ async def test_the_scan_finds_what_the_per_customer_scan_found_at_the_edges(
     """Thresholds at, above and below the balance, and tickets with several replies: the set-based
     tests in SQL (the balance below the threshold, a ticket's latest unread reply) decide as the
     reference does."""
-    seller = bootstrap.seller(settings)
+    seller = records_parts.seller(settings)
     await _generate(db, 60)
     await _edges(db)
     with clock.frozen(NOW):
@@ -184,7 +184,7 @@ async def _renewed_per_order(db: Database, seller: Seller) -> tuple[renewals.Ren
 async def test_the_renewal_pass_renews_what_the_per_order_pass_renewed(
     db: Database, settings: Settings
 ) -> None:
-    seller = bootstrap.seller(settings)
+    seller = records_parts.seller(settings)
     with clock.frozen(NOW):
         expected_run, expected = await _renewed_per_order(db, seller)
         async with db.uow() as uow:
@@ -202,7 +202,7 @@ def _without_invoice_ids(state: dict[str, Any]) -> dict[str, Any]:
 async def test_two_passes_racing_on_the_same_batches_renew_each_item_once(
     db: Database, settings: Settings
 ) -> None:
-    seller = bootstrap.seller(settings)
+    seller = records_parts.seller(settings)
     with clock.frozen(NOW):
         expected_run, expected = await _renewed_per_order(db, seller)
 
@@ -222,7 +222,7 @@ async def test_the_pass_racing_the_per_order_pass_renews_each_item_once(
 ) -> None:
     """The batch pass and a payer of one item at a time (the per-order pass locks and pays as a
     renewal confirmed in chat does) take the same customer locks: each item is paid by one of them."""
-    seller = bootstrap.seller(settings)
+    seller = records_parts.seller(settings)
     with clock.frozen(NOW):
         expected_run, expected = await _renewed_per_order(db, seller)
 
@@ -273,7 +273,7 @@ async def test_a_batch_paying_an_invoice_paid_meanwhile_pays_nothing(
 ) -> None:
     """Each invoice of a batch is claimed unpaid → paid by one conditional update: one that is no
     longer unpaid makes the batch raise, so no money moves for it twice."""
-    seller = bootstrap.seller(settings)
+    seller = records_parts.seller(settings)
     await _generate(db, 40)
     async with db.uow() as uow:
         customer = await uow.session.get(Customer, 27)  # a balance of 9.99
@@ -295,7 +295,7 @@ async def test_a_batch_paying_an_invoice_paid_meanwhile_pays_nothing(
 
 
 async def test_an_uncovered_renewal_waits_for_the_ledger_to_move(db: Database, settings: Settings) -> None:
-    seller = bootstrap.seller(settings)
+    seller = records_parts.seller(settings)
     await _generate(db, RENEWING)
     with clock.frozen(NOW):
         async with db.uow() as uow:
@@ -349,7 +349,7 @@ SMALL = {"plans"}  # a handful of rows whatever the size
 async def test_the_scan_and_dispatch_queries_use_indexes(
     db: Database, settings: Settings, statements: list[tuple[str, Any]]
 ) -> None:
-    seller = bootstrap.seller(settings)
+    seller = records_parts.seller(settings)
     await _generate(db, 2000)
     async with db.engine.begin() as conn:
         await conn.execute(text("ANALYZE"))
