@@ -73,7 +73,8 @@ async def test_worker_hands_back_the_alerts_it_holds_at_once(
     try:
         await worker.start()
         await fake.wait_for(lambda: bool(fake.of("sendMessage")))
-        mark = await worker.wait_for_log("housekeeping removed")
+        # The hourly pass's last line: nothing else is logged until the next hour.
+        mark = await worker.wait_for_log("rows merged into longer intervals")
         async with dispatcher.db.uow() as uow:
             # Only alerts to a linked chat are held for flood control: one to a customer without a
             # chat may be "sending" for the moment it takes to drop it.
