@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -49,22 +50,16 @@ _NOTHING_YET = _Done()
 
 
 def _execute(conn: sqlite3.Connection, operation: str, parameters: Any) -> tuple[_Done, list[Any]]:
-    cursor = conn.cursor()
-    try:
+    with closing(conn.cursor()) as cursor:
         cursor.execute(operation, () if parameters is None else parameters)
         rows = cursor.fetchall() if cursor.description else []
         return _Done(cursor.description, cursor.rowcount, cursor.lastrowid), rows
-    finally:
-        cursor.close()
 
 
 def _executemany(conn: sqlite3.Connection, operation: str, parameters: Sequence[Any]) -> _Done:
-    cursor = conn.cursor()
-    try:
+    with closing(conn.cursor()) as cursor:
         cursor.executemany(operation, parameters)
         return _Done(cursor.description, cursor.rowcount, cursor.lastrowid)
-    finally:
-        cursor.close()
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
