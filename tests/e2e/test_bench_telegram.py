@@ -1,22 +1,32 @@
-"""The Telegram webhook benchmark runs end to end with a tiny N (a smoke test: no figure is asserted)."""
+"""The Telegram webhook benchmark runs end to end with a tiny N on both databases (a smoke test:
+no figure is asserted), and every row did its work: a reference row whose handler fails answers
+500, which fails the run."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from bench import telegram_webhook
+from storage.models import ActionKey, ProcessedUpdate
+from storage.uow import Database
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 
-async def test_the_telegram_webhook_benchmark_runs(tmp_path: Path) -> None:
-    args = argparse.Namespace(
-        users=2, concurrency=2, database_url=f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}", profile=None
-    )
-    result = await telegram_webhook.main(args)
-    assert set(result["ratios"]) == set(telegram_webhook.TARGETS) - {"bare"}
+async def test_the_telegram_webhook_benchmark_runs(database_url: str, db: Database) -> None:
+    """``db``: what the run seeds is cleared from the shared PostgreSQL database afterwards."""
+    args = argparse.Namespace(users=2, concurrency=2, database_url=database_url, profile=None)
+    results = await telegram_webhook.measure(args, database_url)
     for target in telegram_webhook.TARGETS:  # every update of every row was answered with a 200
-        assert result[target]["updates"] == 6
+        assert results[target]["updates"] == 6
+    async with db.uow() as uow:
+        kept = select(func.count()).where(ProcessedUpdate.source == "kept")
+        assert await uow.session.scalar(kept) == 12  # the warm-up's 6 updates, then the run's
+        keys = select(func.count()).where(ActionKey.kind == "bench")  # floor_kept's buttons
+        assert await uow.session.scalar(keys) == 12 * telegram_webhook.KeptFloor.KEYS_PER_REPLY
+    summary = telegram_webhook.summary(args, database_url, results)
+    assert set(summary["ratios"]) == set(telegram_webhook.TARGETS) - {"bare"}
+    assert set(summary["cpu_over_floor"]) == {"floor_kept", "pipeline"}
