@@ -181,6 +181,10 @@ class KeptFloor(Floor):
         "SELECT id, customer_id FROM chat_identities WHERE platform = 'telegram' AND workspace = '' "
         "AND user_id = ?"
     )
+    CLAIM_KEPT_SQLITE = (
+        "INSERT INTO processed_updates (source, update_id, processed_at) "
+        "VALUES ('kept', ?, datetime('now')) ON CONFLICT DO NOTHING"
+    )
     KEYS_PER_REPLY = 6
     SQLITE_CONNECTIONS = 5  # as many as SQLAlchemy's pool keeps open
 
@@ -212,10 +216,9 @@ class KeptFloor(Floor):
                 row = await conn.fetchrow(self.WHO_PG, str(update.update_id), str(user.id))
                 if row is not None:
                     await conn.fetch(self.PAGE.format("$1"), row["customer_id"])
-                    await self.reply(update)
-                    await conn.executemany(
-                        self.KEYS.format("$1", "$2", "$3", "$4", "$5"), self.keys(row["id"])
-                    )
+                    keys = self.keys(row["id"])
+                    await self.reply(update, keys)
+                    await conn.executemany(self.KEYS.format("$1", "$2", "$3", "$4", "$5"), keys)
         elif self.lent is not None:
             db = await self.lent.get()
             try:
@@ -226,12 +229,13 @@ class KeptFloor(Floor):
     async def on_sqlite(self, db: aiosqlite.Connection, update: Update, user_id: int) -> None:
         """Read first, then the claim in its own commit (one writer per file), as the pipeline."""
         who = await (await db.execute(self.WHO_SQLITE, (str(user_id),))).fetchone()
-        claimed = await db.execute(self.CLAIM_SQLITE.replace("'floor'", "'kept'"), (str(update.update_id),))
+        claimed = await db.execute(self.CLAIM_KEPT_SQLITE, (str(update.update_id),))
         await db.commit()
         if claimed.rowcount == 1 and who is not None:
             await (await db.execute(self.PAGE.format("?"), (who[1],))).fetchall()
-            await self.reply(update)
-            await db.executemany(self.KEYS.format("?", "?", "?", "?", "?"), self.keys(who[0], text=True))
+            keys = self.keys(who[0], text=True)
+            await self.reply(update, keys)
+            await db.executemany(self.KEYS.format("?", "?", "?", "?", "?"), keys)
             await db.commit()
 
     def keys(self, identity_id: int, text: bool = False) -> list[tuple[Any, ...]]:
@@ -242,12 +246,20 @@ class KeptFloor(Floor):
             for _ in range(self.KEYS_PER_REPLY)
         ]
 
-    async def reply(self, update: Update) -> None:
+    async def reply(self, update: Update, keys: list[tuple[Any, ...]]) -> None:
+        """The text with a button per key, as a message, or for a press as an edit of the pressed
+        message and the callback's answer."""
         query, chat = update.callback_query, update.effective_chat
         assert chat is not None
-        calls: list[tuple[str, dict[str, str]]] = [("sendMessage", {"chat_id": str(chat.id), "text": "ok"})]
+        buttons = [[{"text": str(n), "callback_data": key[0]}] for n, key in enumerate(keys)]
+        message = {
+            "chat_id": str(chat.id),
+            "text": "ok",
+            "reply_markup": json.dumps({"inline_keyboard": buttons}),
+        }
+        calls: list[tuple[str, dict[str, str]]] = [("sendMessage", message)]
         if query is not None and query.message is not None:
-            message = {"chat_id": str(chat.id), "message_id": str(query.message.message_id), "text": "ok"}
+            message["message_id"] = str(query.message.message_id)
             calls = [("editMessageText", message), ("answerCallbackQuery", {"callback_query_id": query.id})]
         for method, fields in calls:
             async with self.http.post(self.send_url.replace("sendMessage", method), data=fields) as response:
