@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 from limits.errors import StorageError
@@ -42,36 +43,55 @@ class SendLog(Protocol):
         ...
 
 
+class _Entries:
+    """One key's entries in memory: the sends in flight, and the ends of the answered ones in the
+    order they came back (the loop's clock only goes forward), so that those that left the window
+    are dropped from the front, and the oldest one is at the front."""
+
+    __slots__ = ("ends", "in_flight", "period")
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self.in_flight: set[str] = set()
+        self.ends: deque[float] = deque()
+
+    def live(self, now: float) -> int:
+        while self.ends and self.ends[0] <= now - self.period:
+            self.ends.popleft()
+        return len(self.in_flight) + len(self.ends)
+
+
 class MemorySendLog:
-    """The entries of this process, on the running event loop's clock (a fake one in tests)."""
+    """The entries of this process, on the running event loop's clock (a fake one in tests). A
+    send costs the same whatever the limit: nothing is scanned but the entries that expire."""
 
     def __init__(self) -> None:
-        self._keys: dict[str, tuple[float, dict[str, float]]] = {}  # key -> period, token -> end
+        self._keys: dict[str, _Entries] = {}
         self._occupied = 0
 
     async def occupy(self, key: str, limit: int, period: float, token: str) -> float:
         now = asyncio.get_running_loop().time()
-        _period, ends = self._keys.setdefault(key, (period, {}))
-        for gone in [t for t, end in ends.items() if end <= now - period]:
-            del ends[gone]
-        if len(ends) >= limit:
-            return max(min(min(ends.values()) + period - now, period), MIN_WAIT)
-        ends[token] = math.inf
+        entries = self._keys.get(key)
+        if entries is None:
+            entries = self._keys[key] = _Entries(period)
+        if entries.live(now) >= limit:
+            oldest = entries.ends[0] if entries.ends else math.inf  # all in flight: one period
+            return max(min(oldest + entries.period - now, entries.period), MIN_WAIT)
+        entries.in_flight.add(token)
         self._occupied += 1
         if self._occupied % SWEEP_EVERY == 0:
             self._sweep(now)
         return 0.0
 
     async def release(self, key: str, token: str) -> None:
-        entry = self._keys.get(key)
-        if entry is not None and token in entry[1]:
-            entry[1][token] = asyncio.get_running_loop().time()
+        entries = self._keys.get(key)
+        if entries is not None and token in entries.in_flight:
+            entries.in_flight.discard(token)
+            entries.ends.append(asyncio.get_running_loop().time())
 
     def _sweep(self, now: float) -> None:
         """Forget the keys (chats) none of whose entries is live any more."""
-        for key in [
-            k for k, (period, ends) in self._keys.items() if max(ends.values(), default=0) <= now - period
-        ]:
+        for key in [k for k, entries in self._keys.items() if not entries.live(now)]:
             del self._keys[key]
 
 
