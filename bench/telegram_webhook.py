@@ -27,8 +27,9 @@ with the secret header, ``--concurrency`` at a time, to seven endpoints of the b
 Each is reported with its rate, p50, p99, the bot process's CPU time per update, and its ratio to
 ``bare``; then the pipeline's and ``floor_kept``'s bot CPU per update divided by ``floor``'s,
 the pipeline's beside its goal (at most twice ``floor``). Outbound pacing is raised out of the
-way: it is a deliberate limit (25 messages/s by default), not a cost. A PostgreSQL ``--database-url`` names the server and a database to connect
-to: the run creates a throw-away database there and drops it afterwards.
+way: it is a deliberate limit (25 messages/s by default), not a cost. A PostgreSQL
+``--database-url`` names the server and a database to connect to: the run creates a throw-away
+database there and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -176,7 +177,10 @@ class KeptFloor(Floor):
         "SELECT number, status, total_minor, currency, issue_date, count(*) OVER () FROM invoices "
         "WHERE customer_id = {0} ORDER BY issue_date DESC, id DESC LIMIT 5"
     )
-    KEYS = "INSERT INTO action_keys (key, identity_id, kind, payload, expires_at) VALUES ({0}, {1}, {2}, {3}, {4})"
+    KEYS = (
+        "INSERT INTO action_keys (key, identity_id, kind, payload, expires_at) "
+        "VALUES ({0}, {1}, {2}, {3}, {4})"
+    )
     WHO_SQLITE = (
         "SELECT id, customer_id FROM chat_identities WHERE platform = 'telegram' AND workspace = '' "
         "AND user_id = ?"
