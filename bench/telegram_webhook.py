@@ -543,7 +543,7 @@ def cli() -> None:
         r = result[name]
         ratio = f"ratio {result['ratios'][name]:.3f}" if name in result["ratios"] else ""
         print(
-            f"{name:10} {r['updates']:5d} updates {r['per_second']:8.1f}/s  p50 {r['p50_ms']:7.2f} ms  "
+            f"{name:15} {r['updates']:5d} updates {r['per_second']:8.1f}/s  p50 {r['p50_ms']:7.2f} ms  "
             f"p99 {r['p99_ms']:7.2f} ms  CPU ms/update: bot {r['bot_cpu_ms_per_update']:5.2f} "
             f"fake API {r['fake_api_cpu_ms_per_update']:5.2f} load {r['load_cpu_ms_per_update']:5.2f}  {ratio}"
         )
