@@ -98,20 +98,29 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(update.effective_chat.id, "ok")
 
 
+# The claim of an update (as ``source``) and the sender's row (``columns``), for ``Floor``
+# and ``KeptFloor``: in one statement on PostgreSQL, in two on SQLite.
+_CLAIM_AND_SENDER_PG = (
+    "WITH claim AS (INSERT INTO processed_updates (source, update_id, processed_at) "
+    "VALUES ('{source}', $1, now()) ON CONFLICT DO NOTHING RETURNING 1) "
+    "SELECT {columns} FROM chat_identities WHERE platform = 'telegram' AND workspace = '' "
+    "AND user_id = $2 AND EXISTS (SELECT 1 FROM claim)"
+)
+_CLAIM_SQLITE = (
+    "INSERT INTO processed_updates (source, update_id, processed_at) "
+    "VALUES ('{source}', ?, datetime('now')) ON CONFLICT DO NOTHING"
+)
+_SENDER_SQLITE = (
+    "SELECT {columns} FROM chat_identities WHERE platform = 'telegram' AND workspace = '' AND user_id = ?"
+)
+
+
 class Floor:
     """The floor's handler: claim and account in one statement, then one raw ``sendMessage``."""
 
-    CLAIM_PG = (
-        "WITH claim AS (INSERT INTO processed_updates (source, update_id, processed_at) "
-        "VALUES ('floor', $1, now()) ON CONFLICT DO NOTHING RETURNING 1) "
-        "SELECT customer_id FROM chat_identities WHERE platform = 'telegram' AND workspace = '' "
-        "AND user_id = $2 AND EXISTS (SELECT 1 FROM claim)"
-    )
-    CLAIM_SQLITE = (
-        "INSERT INTO processed_updates (source, update_id, processed_at) "
-        "VALUES ('floor', ?, datetime('now')) ON CONFLICT DO NOTHING"
-    )
-    ACCOUNT_SQLITE = "SELECT customer_id FROM chat_identities WHERE platform = 'telegram' AND workspace = '' AND user_id = ?"
+    CLAIM_PG = _CLAIM_AND_SENDER_PG.format(source="floor", columns="customer_id")
+    CLAIM_SQLITE = _CLAIM_SQLITE.format(source="floor")
+    ACCOUNT_SQLITE = _SENDER_SQLITE.format(columns="customer_id")
 
     def __init__(self, database_url: str, api_url: str) -> None:
         self.database_url, self.send_url = database_url, f"{api_url}/bot{TOKEN}/sendMessage"
@@ -167,28 +176,19 @@ class KeptFloor(Floor):
     the reply's buttons' keys inserted, and the commit. No dispatcher, ORM, rendering or pacing:
     the least a pipeline that answers once, reads its data and keeps its buttons can cost."""
 
-    WHO_PG = (
-        "WITH claim AS (INSERT INTO processed_updates (source, update_id, processed_at) "
-        "VALUES ('kept', $1, now()) ON CONFLICT DO NOTHING RETURNING 1) "
-        "SELECT id, customer_id FROM chat_identities WHERE platform = 'telegram' AND workspace = '' "
-        "AND user_id = $2 AND EXISTS (SELECT 1 FROM claim)"
-    )
+    WHO_PG = _CLAIM_AND_SENDER_PG.format(source="kept", columns="id, customer_id")
+    WHO_SQLITE = _SENDER_SQLITE.format(columns="id, customer_id")
+    CLAIM_KEPT_SQLITE = _CLAIM_SQLITE.format(source="kept")
     PAGE = (
         "SELECT number, status, total_minor, currency, issue_date, count(*) OVER () FROM invoices "
         "WHERE customer_id = {0} ORDER BY issue_date DESC, id DESC LIMIT 5"
     )
+    PAGE_PG, PAGE_SQLITE = PAGE.format("$1"), PAGE.format("?")
     KEYS = (
         "INSERT INTO action_keys (key, identity_id, kind, payload, expires_at) "
         "VALUES ({0}, {1}, {2}, {3}, {4})"
     )
-    WHO_SQLITE = (
-        "SELECT id, customer_id FROM chat_identities WHERE platform = 'telegram' AND workspace = '' "
-        "AND user_id = ?"
-    )
-    CLAIM_KEPT_SQLITE = (
-        "INSERT INTO processed_updates (source, update_id, processed_at) "
-        "VALUES ('kept', ?, datetime('now')) ON CONFLICT DO NOTHING"
-    )
+    KEYS_PG, KEYS_SQLITE = KEYS.format("$1", "$2", "$3", "$4", "$5"), KEYS.format(*"?????")
     KEYS_PER_REPLY = 6
     SQLITE_CONNECTIONS = 5  # as many as SQLAlchemy's pool keeps open
 
@@ -219,10 +219,10 @@ class KeptFloor(Floor):
             async with self.pool.acquire() as conn, conn.transaction():
                 row = await conn.fetchrow(self.WHO_PG, str(update.update_id), str(user.id))
                 if row is not None:
-                    await conn.fetch(self.PAGE.format("$1"), row["customer_id"])
+                    await conn.fetch(self.PAGE_PG, row["customer_id"])
                     keys = self.keys(row["id"])
                     await self.reply(update, keys)
-                    await conn.executemany(self.KEYS.format("$1", "$2", "$3", "$4", "$5"), keys)
+                    await conn.executemany(self.KEYS_PG, keys)
         elif self.lent is not None:
             db = await self.lent.get()
             try:
@@ -236,10 +236,10 @@ class KeptFloor(Floor):
         claimed = await db.execute(self.CLAIM_KEPT_SQLITE, (str(update.update_id),))
         await db.commit()
         if claimed.rowcount == 1 and who is not None:
-            await (await db.execute(self.PAGE.format("?"), (who[1],))).fetchall()
+            await (await db.execute(self.PAGE_SQLITE, (who[1],))).fetchall()
             keys = self.keys(who[0], text=True)
             await self.reply(update, keys)
-            await db.executemany(self.KEYS.format("?", "?", "?", "?", "?"), keys)
+            await db.executemany(self.KEYS_SQLITE, keys)
             await db.commit()
 
     def keys(self, identity_id: int, text: bool = False) -> list[tuple[Any, ...]]:
