@@ -22,11 +22,12 @@ async def test_the_telegram_webhook_benchmark_runs(database_url: str, db: Databa
     results = await telegram_webhook.measure(args, database_url)
     for target in telegram_webhook.TARGETS:  # every update of every row was answered with a 200
         assert results[target]["updates"] == 6
-    async with db.uow() as uow:
-        kept = select(func.count()).where(ProcessedUpdate.source == "kept")
-        assert await uow.session.scalar(kept) == 12  # the warm-up's 6 updates, then the run's
-        keys = select(func.count()).where(ActionKey.kind == "bench")  # floor_kept's buttons
-        assert await uow.session.scalar(keys) == 12 * telegram_webhook.KeptFloor.KEYS_PER_REPLY
+    async with db.uow() as uow:  # floor_kept and floor_kept_sa claimed and kept their buttons
+        for floor in (telegram_webhook.KeptFloor, telegram_webhook.SQLAlchemyFloor):
+            kept = select(func.count()).where(ProcessedUpdate.source == floor.SOURCE)
+            assert await uow.session.scalar(kept) == 12  # the warm-up's 6 updates, then the run's
+            keys = select(func.count()).where(ActionKey.kind == floor.KIND)
+            assert await uow.session.scalar(keys) == 12 * floor.KEYS_PER_REPLY
     summary = telegram_webhook.summary(args, database_url, results)
     assert set(summary["ratios"]) == set(telegram_webhook.TARGETS) - {"bare"}
-    assert set(summary["cpu_over_floor"]) == {"floor_kept", "pipeline"}
+    assert set(summary["cpu_over_floor"]) == {"floor_kept", "floor_kept_sa", "pipeline"}
