@@ -27,11 +27,11 @@ with the secret header, ``--concurrency`` at a time, to eight endpoints of the b
   to the fake API; answered once the reply is sent).
 
 Each is reported with its rate, p50, p99, the bot process's CPU time per update, and its ratio to
-``bare``; then the pipeline's, ``floor_kept``'s and ``floor_kept_sa``'s bot CPU per update divided by ``floor``'s,
-the pipeline's beside its goal (at most twice ``floor``). Outbound pacing is raised out of the
-way: it is a deliberate limit (25 messages/s by default), not a cost. A PostgreSQL
-``--database-url`` names the server and a database to connect to: the run creates a throw-away
-database there and drops it afterwards.
+``bare``; then the pipeline's, ``floor_kept``'s and ``floor_kept_sa``'s bot CPU per update
+divided by ``floor``'s, the pipeline's beside its goal (at most twice ``floor``). Outbound pacing
+is raised out of the way: it is a deliberate limit (25 messages/s by default), not a cost. A
+PostgreSQL ``--database-url`` names the server and a database to connect to: the run creates a
+throw-away database there and drops it afterwards.
 """
 
 from __future__ import annotations
