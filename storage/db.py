@@ -29,7 +29,9 @@ _REVISION = re.compile(r"^(down_)?revision(?:: [^=]+)? = (.+)$", re.MULTILINE)
 def make_engine(url: str) -> AsyncEngine:
     """An engine with SQLite tuned for a bot (WAL, busy timeout, foreign keys)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, module=sqlite_driver.dbapi(), connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, module=sqlite_driver.dbapi(timeout=30), connect_args={"timeout": 30}
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
