@@ -60,7 +60,10 @@ class WriteGate:
 
     async def enter(self) -> asyncio.Lock:
         """Wait for the turn; the lock returned is released when the transaction ends."""
-        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:  # the loop's first writer (no lock built on every write for setdefault)
+            lock = self._locks[loop] = asyncio.Lock()
         try:
             async with asyncio.timeout(self.timeout):
                 await lock.acquire()
