@@ -309,6 +309,7 @@ class SQLAlchemyFloor(KeptFloor):
     def __init__(self, database_url: str, api_url: str, engine: AsyncEngine) -> None:
         super().__init__(database_url, api_url)
         self.engine = engine
+        self.on_postgresql = engine.dialect.name == "postgresql"
 
     async def open(self) -> None:
         """Nothing to open: the engine is the pipeline's."""
@@ -318,7 +319,7 @@ class SQLAlchemyFloor(KeptFloor):
         assert user is not None
         sent = {"update_id": str(update.update_id), "user_id": str(user.id)}
         async with self.engine.connect() as conn:
-            if self.engine.dialect.name == "postgresql":
+            if self.on_postgresql:
                 who = (await conn.execute(self.WHO_AND_CLAIM_PG, sent)).first()
                 fresh = who is not None
             else:  # read first, then the claim in its own commit, as the pipeline on SQLite
@@ -328,7 +329,7 @@ class SQLAlchemyFloor(KeptFloor):
                 await conn.commit()
             if fresh and who is not None:
                 (await conn.execute(self.PAGE_SA, {"customer_id": who[1]})).all()
-                keys = self.keys(who[0], text=self.engine.dialect.name == "sqlite")
+                keys = self.keys(who[0], text=not self.on_postgresql)
                 await self.reply(update, keys)
                 await conn.execute(self.KEYS_SA, [dict(zip(_KEY_FIELDS, key, strict=True)) for key in keys])
                 await conn.commit()
@@ -577,7 +578,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 def summary(args: argparse.Namespace, database_url: str, results: dict[str, Any]) -> dict[str, Any]:
     """The rows with what is compared: each row's rate against ``bare``'s, and the bot CPU per
-    update of the pipeline (beside its goal) and of ``floor_kept`` against ``floor``'s."""
+    update of the pipeline (beside its goal) and of ``FLOORS_KEPT`` against ``floor``'s."""
     floor = results["bare"]["per_second"]
 
     def cpu(target: str) -> float:
