@@ -1,7 +1,7 @@
 """Benchmark: recorded Telegram updates posted to the webhook, through the whole pipeline.
 
     .venv/bin/python -m bench.telegram_webhook [--users 100] [--concurrency 40] [--database-url URL]
-                                               [--profile FILE]
+                                               [--rounds N] [--profile FILE]
 
 Three processes, so that the bot is measured alone: the bot (the project's aiohttp app), the fake
 Bot API on 127.0.0.1 (``tests/fakes/telegram_api.py``), and this one, which records the updates
@@ -28,7 +28,10 @@ with the secret header, ``--concurrency`` at a time, to eight endpoints of the b
 
 Each is reported with its rate, p50, p99, the bot process's CPU time per update, and its ratio to
 ``bare``; then the pipeline's, ``floor_kept``'s and ``floor_kept_sa``'s bot CPU per update
-divided by ``floor``'s, the pipeline's beside its goal (at most twice ``floor``). Outbound pacing
+divided by ``floor``'s, the pipeline's beside its goal (at most twice ``floor``). With
+``--rounds N`` every row runs N times, in turn, on fresh update ids, and each figure is the median
+of its rounds (a ratio the median of the rounds' ratios, printed with their range): one run on a
+busy machine drifts by more than the rows differ. Outbound pacing
 is raised out of the way: it is a deliberate limit (25 messages/s by default), not a cost. A
 PostgreSQL ``--database-url`` names the server and a database to connect to: the run creates a
 throw-away database there and drops it afterwards.
@@ -506,10 +509,12 @@ async def record(session: ClientSession, base: str, fake: Connection, users: int
     return bodies
 
 
-def warm_up(bodies: list[bytes]) -> list[bytes]:
-    """The same updates under other ids, so that the measured run claims fresh ones."""
+def renumbered(bodies: list[bytes], shift: int) -> list[bytes]:
+    """The same updates under other ids (``shift`` × 10⁹ added), so that a warm-up or a later
+    round claims fresh ones: the warm-up takes shift 1, round ``n`` shift ``n + 1`` (round 0 posts
+    the recorded ids)."""
     updates = [json.loads(b) for b in bodies]
-    return [json.dumps({**u, "update_id": u["update_id"] + 10**9}).encode() for u in updates]
+    return [json.dumps({**u, "update_id": u["update_id"] + shift * 10**9}).encode() for u in updates]
 
 
 async def run(
@@ -539,7 +544,9 @@ async def run(
     }
 
 
-async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, database_url: str) -> list[dict[str, Any]]:
+    """The rows' figures, one dict per round: every row is run once per round, in turn, so that
+    the machine's drift over a run weighs on every row alike."""
     spawn = multiprocessing.get_context("spawn")
     fake, fake_end = spawn.Pipe()
     bot, bot_end = spawn.Pipe()
@@ -551,24 +558,29 @@ async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]
     )
     bot_proc.start()
     base = f"http://127.0.0.1:{bot.recv()}"
-    results: dict[str, Any] = {}
+    rounds: list[dict[str, Any]] = []
     try:
         async with ClientSession(connector=TCPConnector(limit=args.concurrency)) as session:
             bodies = await record(session, base, fake, args.users)
-            for target in TARGETS:
-                url = base + (WEBHOOK_PATH if target == "pipeline" else "/" + target)
-                if target != "pipeline":  # warm up; the pipeline was warmed by the recording
-                    await run(session, url, warm_up(bodies[:100]), args.concurrency, bot, fake)
-                elif args.profile:
-                    ask(bot, "profile")
-                results[target] = await run(session, url, bodies, args.concurrency, bot, fake)
-                if target == "pipeline" and args.profile:
-                    ask(bot, "unprofile", args.profile)
+            for n in range(args.rounds):
+                rows: dict[str, Any] = {}
+                for target in TARGETS:
+                    url = base + (WEBHOOK_PATH if target == "pipeline" else "/" + target)
+                    profiled = target == "pipeline" and args.profile and n == 0
+                    if target != "pipeline" and n == 0:  # the pipeline was warmed by the recording
+                        await run(session, url, renumbered(bodies[:100], 1), args.concurrency, bot, fake)
+                    elif profiled:
+                        ask(bot, "profile")
+                    posted = renumbered(bodies, n + 1) if n else bodies
+                    rows[target] = await run(session, url, posted, args.concurrency, bot, fake)
+                    if profiled:
+                        ask(bot, "unprofile", args.profile)
+                rounds.append(rows)
     finally:
         for conn, proc in ((bot, bot_proc), (fake, fake_proc)):
             conn.send(("stop", None))
             proc.join(30)
-    return results
+    return rounds
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -576,21 +588,31 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         return summary(args, database_url, await measure(args, database_url))
 
 
-def summary(args: argparse.Namespace, database_url: str, results: dict[str, Any]) -> dict[str, Any]:
-    """The rows with what is compared: each row's rate against ``bare``'s, and the bot CPU per
-    update of the pipeline (beside its goal) and of ``FLOORS_KEPT`` against ``floor``'s."""
-    floor = results["bare"]["per_second"]
+def summary(args: argparse.Namespace, database_url: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rows with what is compared, as medians over the rounds: each figure of a row, its
+    rate's ratio to ``bare``'s, and the bot CPU per update of the pipeline (beside its goal) and
+    of ``FLOORS_KEPT`` divided by ``floor``'s of the same round, with the rounds' range."""
 
-    def cpu(target: str) -> float:
-        return float(results[target]["bot_cpu_ms_per_update"])
+    def cpu(row: dict[str, Any], target: str) -> float:
+        return float(row[target]["bot_cpu_ms_per_update"])
 
+    over = {
+        t: [cpu(row, t) / max(cpu(row, "floor"), 1e-9) for row in rounds] for t in (*FLOORS_KEPT, "pipeline")
+    }
     return {
         "database": database_url.split(":", 1)[0],
         "setup": SETUP.format(cores=multiprocessing.cpu_count(), concurrency=args.concurrency),
         "profiled": bool(args.profile),
-        **results,
-        "ratios": {t: results[t]["per_second"] / floor for t in TARGETS if t != "bare"},
-        "cpu_over_floor": {t: cpu(t) / max(cpu("floor"), 1e-9) for t in (*FLOORS_KEPT, "pipeline")},
+        "rounds": len(rounds),
+        **{t: {k: statistics.median(row[t][k] for row in rounds) for k in rounds[0][t]} for t in TARGETS},
+        "ratios": {
+            t: statistics.median(row[t]["per_second"] / row["bare"]["per_second"] for row in rounds)
+            for t in TARGETS
+            if t != "bare"
+        },
+        "cpu_over_floor": {t: statistics.median(values) for t, values in over.items()},
+        "cpu_over_floor_range": {t: [min(values), max(values)] for t, values in over.items()},
+        "per_round": rounds,
         "goal_pipeline_cpu_over_floor": GOAL,
     }
 
@@ -600,6 +622,9 @@ def cli() -> None:
     parser.add_argument("--users", type=int, default=100, help="linked Telegram users (3 updates each)")
     parser.add_argument("--concurrency", type=int, default=40, help="parallel webhook deliveries")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run every row this many times, in turn; report medians"
+    )
     parser.add_argument(
         "--profile", help="write a cProfile (CPU time) of the bot process during the pipeline run"
     )
@@ -612,15 +637,21 @@ def cli() -> None:
         r = result[name]
         ratio = f"ratio {result['ratios'][name]:.3f}" if name in result["ratios"] else ""
         print(
-            f"{name:15} {r['updates']:5d} updates {r['per_second']:8.1f}/s  p50 {r['p50_ms']:7.2f} ms  "
+            f"{name:15} {int(r['updates']):5d} updates {r['per_second']:8.1f}/s  p50 {r['p50_ms']:7.2f} ms  "
             f"p99 {r['p99_ms']:7.2f} ms  CPU ms/update: bot {r['bot_cpu_ms_per_update']:5.2f} "
             f"fake API {r['fake_api_cpu_ms_per_update']:5.2f} load {r['load_cpu_ms_per_update']:5.2f}  {ratio}"
         )
-    over = result["cpu_over_floor"]
+    over, spread = result["cpu_over_floor"], result["cpu_over_floor_range"]
+
+    def over_floor(name: str) -> str:
+        low, high = spread[name]
+        return f"{over[name]:.2f}" + (f" ({low:.2f}–{high:.2f})" if result["rounds"] > 1 else "")
+
+    medians = f" (medians of {result['rounds']} rounds)" if result["rounds"] > 1 else ""
     print(
-        f"bot CPU per update ÷ floor's: pipeline {over['pipeline']:.2f} (goal <= {GOAL:g}: "
-        f"{'met' if over['pipeline'] <= GOAL else 'NOT met'}); "
-        + "; ".join(f"{name} {over[name]:.2f}" for name in FLOORS_KEPT)
+        f"bot CPU per update ÷ floor's{medians}: "
+        f"pipeline {over_floor('pipeline')} (goal <= {GOAL:g}: {'met' if over['pipeline'] <= GOAL else 'NOT met'}); "
+        + "; ".join(f"{name} {over_floor(name)}" for name in FLOORS_KEPT)
     )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
